@@ -1,0 +1,114 @@
+/**
+ * Ports: everything the pure core needs from the outside world. Each has a technology-named adapter
+ * (src/adapters) and an in-memory implementation for tests.
+ */
+import type { Flag, MessageEvent } from './contracts.js';
+import type { DihedralName, ExactHashType, Severity } from './signals.js';
+
+/** Raw pixels, 8 bits per sample, alpha already dropped: 1 channel (grey) or 3 (RGB), row-major. */
+export interface DecodedImage {
+  width: number;
+  height: number;
+  channels: 1 | 3;
+  data: Uint8Array;
+}
+
+export interface ImageDecoder {
+  /** Rejects with a VigilError (MEDIA_UNDECODABLE, MEDIA_UNSUPPORTED, MEDIA_TOO_LARGE, MEDIA_TIMEOUT). */
+  decode(bytes: Uint8Array, mimeType: string): Promise<DecodedImage>;
+}
+
+/** Resolves a media `ref` from a message event to bytes. */
+export interface MediaStore {
+  fetch(ref: string, maxBytes: number): Promise<Uint8Array>;
+}
+
+export interface PdqDigest {
+  /** 64 lowercase hex digits. */
+  hash: string;
+  quality: number;
+  /** The 8 dihedral variants, in DIHEDRAL_NAMES order, when asked for. */
+  dihedral?: readonly string[];
+}
+
+export interface MediaHashes {
+  md5: string;
+  sha1: string;
+  sha256: string;
+  pdq?: PdqDigest;
+}
+
+export interface HashMatch {
+  bankId: string;
+  bankVersion: string;
+  entryId: string;
+  type: ExactHashType | 'pdq';
+  distance: number;
+  threshold?: number;
+  variant?: DihedralName;
+}
+
+export interface HashMatchOptions {
+  /** Max Hamming distance per bank id; banks not listed use `defaultPdqThreshold`. */
+  pdqThresholds: Readonly<Record<string, number>>;
+  defaultPdqThreshold: number;
+  /** Below this PDQ quality no fuzzy match is attempted (exact hashes still match). */
+  pdqMinQuality: number;
+  /** Also query the 7 other dihedral variants (catches flips and rotations). */
+  dihedral: boolean;
+}
+
+/** A read-only view over the hash banks a worker currently holds. */
+export interface HashBankSet {
+  /** Matches against block banks, with matches that also hit an allow bank removed. */
+  match(hashes: MediaHashes, options: HashMatchOptions): HashMatch[];
+  /** bank id → version, for the flag's provenance. */
+  versions(): Record<string, string>;
+}
+
+export interface TextMatch {
+  bankId: string;
+  bankVersion: string;
+  termId: string;
+  category: string;
+  severity: Severity;
+  mode: string;
+  /** Offsets in the original text. */
+  start: number;
+  end: number;
+}
+
+export interface TextScanner {
+  scan(text: string): TextMatch[];
+  versions(): Record<string, string>;
+}
+
+/** Where flags go. Must be idempotent by flagId: re-emitting a flag never creates a second one. */
+export interface FlagSink {
+  emit(flags: readonly Flag[]): Promise<void>;
+}
+
+/** A dead-letter entry carries ids and the reason, never message content. */
+export interface DeadLetter {
+  eventId?: string;
+  messageId?: string;
+  code: string;
+  message: string;
+  /** Where the poison came from: queue job id, or Kafka coordinates. */
+  origin: { kind: 'bullmq'; queue: string; jobId: string } | { kind: 'kafka'; topic: string; partition: number; offset: string } | { kind: 'cli'; file: string; line: number };
+  /** Partial scans dead-letter the media item that failed while the rest of the event was scanned. */
+  mediaId?: string;
+  at: string;
+}
+
+export interface DeadLetterSink {
+  deadLetter(entry: DeadLetter): Promise<void>;
+}
+
+/** What a bridge or publisher needs from the scan queue. */
+export interface ScanQueue {
+  /** Enqueues with jobId = eventId; 'duplicate' when that event was already accepted within the dedupe window. */
+  publish(event: MessageEvent): Promise<'added' | 'duplicate'>;
+  /** Jobs not yet picked up by a worker (waiting + prioritized + delayed), for backpressure. */
+  backlog(): Promise<number>;
+}
