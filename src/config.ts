@@ -34,6 +34,8 @@ export const CONFIG_KEYS = {
   decodeTimeoutMs: ['VIGIL_DECODE_TIMEOUT_MS', 5000, int(10, 600_000), 'Time budget for decoding one image (MEDIA_TIMEOUT above).'],
   pdqMode: ['VIGIL_PDQ_MODE', 'full', z.enum(['full', 'cli512', 'fast']), 'full: PDQ on full-resolution pixels (python-threatexchange/HMA convention); cli512: Meta C++ CLI convention (images over 512 px squashed to 512x512 first); fast: shrink-on-load first (approximate).'],
   logLevel: ['VIGIL_LOG_LEVEL', 'info', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'pino log level.'],
+  metricsHost: ['VIGIL_METRICS_HOST', '127.0.0.1', z.string().min(1), 'Address the metrics server listens on (0.0.0.0 inside a container).'],
+  lockDurationMs: ['VIGIL_LOCK_MS', 30_000, int(1000, 3_600_000), 'Job lock duration: a job held by a worker that died is retried after about this long.'],
   metricsPort: ['VIGIL_METRICS_PORT', 0, int(0, 65535), 'Serve Prometheus metrics on this port at /metrics (0: off).'],
   bankReloadMs: ['VIGIL_BANK_RELOAD_MS', 2000, int(100, 3_600_000), 'How often a worker checks Redis for a new bank version.'],
   kafkaBrokers: ['KAFKA_BROKERS', undefined, optionalString, 'Comma-separated Kafka bootstrap servers (host:port,...).'],
@@ -45,6 +47,7 @@ export const CONFIG_KEYS = {
   kafkaSaslMechanism: ['KAFKA_SASL_MECHANISM', undefined, z.enum(['plain', 'scram-sha-256', 'scram-sha-512', '']).transform((s) => (s === '' ? undefined : s)).optional(), 'SASL mechanism (plain, scram-sha-256, scram-sha-512).'],
   kafkaSaslUsername: ['KAFKA_SASL_USERNAME', undefined, optionalString, 'SASL user name.'],
   kafkaSaslPassword: ['KAFKA_SASL_PASSWORD', undefined, optionalString, 'SASL password (never printed).'],
+  kafkaSessionTimeoutMs: ['KAFKA_SESSION_TIMEOUT_MS', 30_000, int(1000, 3_600_000), 'Consumer-group session timeout: how long a bridge that died silently keeps its partitions before the group hands them to another. Must lie within the brokers\' group.min/max.session.timeout.ms.'],
   bridgeHighWatermark: ['VIGIL_BRIDGE_HIGH_WATERMARK', 20_000, int(1, 100_000_000), 'Bridge pauses its partitions when the scan queue backlog passes this.'],
   bridgeLowWatermark: ['VIGIL_BRIDGE_LOW_WATERMARK', 5_000, int(0, 100_000_000), 'Bridge resumes when the backlog falls under this.'],
 } as const satisfies Record<string, readonly [string, unknown, z.ZodType, string]>;

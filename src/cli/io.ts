@@ -39,3 +39,25 @@ export function parseIntOption(name: string, min: number, max: number): (value: 
     return n;
   };
 }
+
+/** Adds the options shared by commands that read configuration; values override the environment. */
+export function withConfigOptions<T extends import('commander').Command>(cmd: T, which: readonly ('redis' | 'banks' | 'policy' | 'concurrency')[]): T {
+  if (which.includes('redis')) {
+    cmd.option('--redis-url <url>', 'Redis URL (env REDIS_URL)');
+    cmd.option('--prefix <prefix>', 'BullMQ key prefix (env VIGIL_QUEUE_PREFIX)');
+  }
+  if (which.includes('banks')) cmd.option('--banks <dir>', 'folder of bank files: *.txt hash banks, *.jsonl term banks (env VIGIL_BANKS_DIR)');
+  if (which.includes('policy')) cmd.option('--policy <file>', 'policy YAML (env VIGIL_POLICY_FILE)');
+  if (which.includes('concurrency')) cmd.option('--concurrency <n>', 'jobs run at once (env VIGIL_CONCURRENCY)');
+  return cmd;
+}
+
+export function configOverrides(opts: Record<string, unknown>): Record<string, unknown> {
+  return {
+    redisUrl: opts.redisUrl,
+    queuePrefix: opts.prefix,
+    banksDir: opts.banks,
+    policyFile: opts.policy,
+    concurrency: opts.concurrency,
+  };
+}

@@ -5,6 +5,10 @@
 import { Command, CommanderError } from 'commander';
 import { COMMANDS } from './commands/index.js';
 import { UsageError } from './io.js';
+import { VigilError, type ErrorCode } from '../core/errors.js';
+
+/** Bad configuration, policy or banks at start-up are usage errors: nothing was processed. */
+const STARTUP_CODES: ReadonlySet<ErrorCode> = new Set(['CONFIG_INVALID', 'POLICY_INVALID', 'BANK_INVALID']);
 
 export function buildProgram(): Command {
   const program = new Command('vigil')
@@ -35,7 +39,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
       return 2;
     }
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || (err instanceof VigilError && STARTUP_CODES.has(err.code))) {
       process.stderr.write(`vigil: ${err.message}\n`);
       return 2;
     }

@@ -49,9 +49,8 @@ export interface HashMatch {
 }
 
 export interface HashMatchOptions {
-  /** Max Hamming distance per bank id; banks not listed use `defaultPdqThreshold`. */
-  pdqThresholds: Readonly<Record<string, number>>;
-  defaultPdqThreshold: number;
+  /** Max Hamming distance for a bank (the policy's per-bank threshold). */
+  pdqThreshold: (bankId: string) => number;
   /** Below this PDQ quality no fuzzy match is attempted (exact hashes still match). */
   pdqMinQuality: number;
   /** Also query the 7 other dihedral variants (catches flips and rotations). */
@@ -107,8 +106,17 @@ export interface DeadLetterSink {
 
 /** What a bridge or publisher needs from the scan queue. */
 export interface ScanQueue {
-  /** Enqueues with jobId = eventId; 'duplicate' when that event was already accepted within the dedupe window. */
-  publish(event: MessageEvent): Promise<'added' | 'duplicate'>;
+  /** Enqueues with jobId = eventId; an event already accepted within the dedupe window is dropped by the queue. */
+  publish(event: MessageEvent): Promise<void>;
   /** Jobs not yet picked up by a worker (waiting + prioritized + delayed), for backpressure. */
   backlog(): Promise<number>;
+}
+
+/** Hashes one media item: exact hashes always; PDQ too for images it can decode. */
+export interface MediaHasher {
+  /**
+   * Rejects with a typed VigilError when the image cannot be decoded safely; the caller then falls
+   * back to exact hashes, which need no decoding.
+   */
+  hash(bytes: Uint8Array, mimeType: string, options: { dihedral: boolean }): Promise<MediaHashes>;
 }

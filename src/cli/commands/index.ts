@@ -1,5 +1,10 @@
 /** Every subcommand registers itself here; each module exports `register(program) => Command`. */
 import type { Command } from 'commander';
+import { register as config } from './config.js';
+import { register as demo } from './demo.js';
+import { register as publish } from './publish.js';
+import { register as scan } from './scan.js';
 import { register as schema } from './schema.js';
+import { register as worker } from './worker.js';
 
-export const COMMANDS: ReadonlyArray<(program: Command) => Command> = [schema];
+export const COMMANDS: ReadonlyArray<(program: Command) => Command> = [demo, worker, publish, scan, schema, config];

@@ -1,0 +1,159 @@
+/**
+ * BullMQ adapters: the scan queue (publisher side), the moderation queue (flag sink) and the
+ * dead-letter queue. Ids are job ids, so duplicates are absorbed by Redis itself; a dedupe key (ids
+ * only, no content) keeps absorbing them for `dedupeTtlMs` after the job was completed and removed.
+ */
+import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { createHash } from 'node:crypto';
+import type { EventPriority, Flag, MessageEvent } from '../../core/contracts.js';
+import { VigilError } from '../../core/errors.js';
+import type { DeadLetter, DeadLetterSink, FlagSink, ScanQueue } from '../../core/ports.js';
+import type { Severity } from '../../core/signals.js';
+
+export interface QueueSettings {
+  connection: ConnectionOptions;
+  prefix: string;
+  dedupeTtlMs: number;
+}
+
+/** BullMQ: lower number = served first. User reports jump the normal flow; backfills wait. */
+export const EVENT_PRIORITY: Record<EventPriority, number> = { report: 1, normal: 2, backfill: 3 };
+export const SEVERITY_PRIORITY: Record<Severity, number> = { critical: 1, high: 2, medium: 3, low: 4 };
+
+function queueError(err: unknown, what: string): VigilError {
+  if (err instanceof VigilError) return err;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return new VigilError('QUEUE_UNAVAILABLE', `${what} failed${code ? ` (${code})` : ''}`, { cause: err });
+}
+
+export interface ScanQueueSettings extends QueueSettings {
+  name: string;
+  attempts: number;
+  backoffMs: number;
+  failedRetentionS: number;
+}
+
+export class BullScanQueue implements ScanQueue {
+  readonly queue: Queue;
+  readonly #settings: ScanQueueSettings;
+  #closing: Promise<void> | undefined;
+
+  constructor(settings: ScanQueueSettings) {
+    this.#settings = settings;
+    this.queue = new Queue(settings.name, { connection: settings.connection, prefix: settings.prefix });
+    // Without a listener an unreachable Redis would crash the process with an unhandled 'error'.
+    this.queue.on('error', () => undefined);
+  }
+
+  jobOptions(event: MessageEvent): JobsOptions {
+    const s = this.#settings;
+    return {
+      jobId: event.eventId,
+      deduplication: { id: event.eventId, ttl: s.dedupeTtlMs },
+      priority: EVENT_PRIORITY[event.priority],
+      attempts: s.attempts,
+      backoff: { type: 'exponential', delay: s.backoffMs },
+      // Message content must not outlive the scan: completed jobs go at once; failed ones are kept
+      // only as long as ops may want to replay them.
+      removeOnComplete: true,
+      removeOnFail: { age: s.failedRetentionS },
+    };
+  }
+
+  async publish(event: MessageEvent): Promise<void> {
+    try {
+      await this.queue.add('scan', event, this.jobOptions(event));
+    } catch (err) {
+      throw queueError(err, 'enqueue on the scan queue');
+    }
+  }
+
+  async publishBatch(events: readonly MessageEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    try {
+      await this.queue.addBulk(events.map((e) => ({ name: 'scan', data: e, opts: this.jobOptions(e) })));
+    } catch (err) {
+      throw queueError(err, 'enqueue on the scan queue');
+    }
+  }
+
+  async backlog(): Promise<number> {
+    try {
+      return await this.queue.getJobCountByTypes('wait', 'prioritized', 'delayed', 'waiting-children');
+    } catch (err) {
+      throw queueError(err, 'read the scan queue backlog');
+    }
+  }
+
+  close(): Promise<void> {
+    return (this.#closing ??= this.queue.close());
+  }
+}
+
+export class BullFlagSink implements FlagSink {
+  readonly queue: Queue;
+  readonly #settings: QueueSettings;
+  #closing: Promise<void> | undefined;
+
+  constructor(name: string, settings: QueueSettings) {
+    this.#settings = settings;
+    this.queue = new Queue(name, { connection: settings.connection, prefix: settings.prefix });
+    this.queue.on('error', () => undefined);
+  }
+
+  async emit(flags: readonly Flag[]): Promise<void> {
+    if (flags.length === 0) return;
+    const ttl = this.#settings.dedupeTtlMs;
+    try {
+      await this.queue.addBulk(
+        flags.map((f) => ({
+          name: f.category,
+          data: f,
+          opts: {
+            jobId: f.flagId,
+            deduplication: { id: f.flagId, ttl },
+            priority: SEVERITY_PRIORITY[f.severity],
+            // Flags carry no content; keep them for the consumer a while, then let Redis forget them.
+            removeOnComplete: { age: Math.ceil(ttl / 1000) },
+            removeOnFail: { age: Math.ceil(ttl / 1000) },
+          },
+        })),
+      );
+    } catch (err) {
+      throw queueError(err, 'enqueue flags on the moderation queue');
+    }
+  }
+
+  close(): Promise<void> {
+    return (this.#closing ??= this.queue.close());
+  }
+}
+
+/** Same origin + code + media → same entry id, so a replayed failure is not listed twice. */
+export function deadLetterId(entry: DeadLetter): string {
+  const o = entry.origin;
+  const where = o.kind === 'bullmq' ? `${o.queue}/${o.jobId}` : o.kind === 'kafka' ? `${o.topic}/${o.partition}/${o.offset}` : `${o.file}/${o.line}`;
+  return `dl_${createHash('sha256').update(`${o.kind}\0${where}\0${entry.code}\0${entry.mediaId ?? ''}`).digest('hex').slice(0, 32)}`;
+}
+
+export class BullDeadLetterSink implements DeadLetterSink {
+  readonly queue: Queue;
+  #closing: Promise<void> | undefined;
+
+  constructor(name: string, settings: QueueSettings) {
+    this.queue = new Queue(name, { connection: settings.connection, prefix: settings.prefix });
+    this.queue.on('error', () => undefined);
+  }
+
+  async deadLetter(entry: DeadLetter): Promise<void> {
+    try {
+      await this.queue.add(entry.code, entry, { jobId: deadLetterId(entry), removeOnComplete: { age: 7 * 24 * 3600 } });
+    } catch (err) {
+      throw queueError(err, 'write to the dead-letter queue');
+    }
+  }
+
+  close(): Promise<void> {
+    return (this.#closing ??= this.queue.close());
+  }
+}

@@ -1,0 +1,34 @@
+/** Turns a verdict into `vigil.flag.v1` records. Deterministic: same event + same verdict → same flags. */
+import { createHash } from 'node:crypto';
+import type { Flag, MessageEvent } from './contracts.js';
+import type { Policy, ScanReport, Verdict } from './policy.js';
+import type { Signal } from './signals.js';
+
+/** Stable across retries, workers and the offline CLI, so re-processing never creates a second flag. */
+export function flagIdFor(eventId: string, category: string): string {
+  return `flg_${createHash('sha256').update(`vigil.flag.v1\0${eventId}\0${category}`).digest('hex').slice(0, 32)}`;
+}
+
+function signalKey(s: Signal): string {
+  return [s.mediaId ?? '', s.span ? String(s.span.start).padStart(10, '0') : '', s.type, s.sourceId, s.entryId ?? '', s.variant ?? ''].join('\0');
+}
+
+export function buildFlags(event: MessageEvent, report: ScanReport, verdict: Verdict, policy: Policy): Flag[] {
+  return verdict.flags.map((v) => ({
+    schema: 'vigil.flag.v1',
+    flagId: flagIdFor(event.eventId, v.category),
+    eventId: event.eventId,
+    messageId: event.messageId,
+    conversationId: event.conversationId,
+    senderId: event.senderId,
+    sentAt: event.sentAt,
+    eventPriority: event.priority,
+    category: v.category,
+    severity: v.severity,
+    action: v.action,
+    signals: [...v.signals].sort((a, b) => (signalKey(a) < signalKey(b) ? -1 : signalKey(a) > signalKey(b) ? 1 : 0)),
+    policyVersion: policy.version,
+    bankVersions: report.bankVersions,
+    modelVersions: report.modelVersions,
+  }));
+}

@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { MemHashBankSet } from '../../src/core/banks/hash-bank-set.js';
+import { contentVersion, parseHashBankText, type HashBankData } from '../../src/core/banks/hash-bank.js';
+import { parseMessageEvent } from '../../src/core/contracts.js';
+import { VigilError } from '../../src/core/errors.js';
+import { exactHashes } from '../../src/core/exact-hashes.js';
+import { flagIdFor } from '../../src/core/flags.js';
+import { processPayload } from '../../src/core/pipeline.js';
+import { compilePolicy } from '../../src/core/policy.js';
+import type { Scanner } from '../../src/core/scan.js';
+import { MemMediaHasher, MemTextScanner } from '../helpers/mem-ports.js';
+
+const badImage = Buffer.from('pretend image bytes: a benign test fixture');
+const allowedImage = Buffer.from('another benign fixture that is a known false positive');
+
+function bank(id: string, text: string, kind: 'block' | 'allow' = 'block'): HashBankData {
+  const entries = parseHashBankText(text, id);
+  return { id, version: contentVersion(entries), kind, enabled: true, entries };
+}
+
+const policy = compilePolicy({
+  version: 1,
+  rules: [
+    { id: 'hash', match: { types: ['md5', 'sha1', 'sha256', 'pdq'] }, category: 'known_media', severity: 'critical', action: 'remove_and_report' },
+    { id: 'text', match: { types: ['term'] }, action: 'review' },
+  ],
+});
+
+function scanner(banks: HashBankData[]): Scanner {
+  return {
+    hashBanks: () => new MemHashBankSet(banks),
+    textScanner: () => new MemTextScanner([{ id: 'vt', phrase: 'velvet teapot', category: 'grooming', severity: 'high' }]),
+    mediaHasher: new MemMediaHasher(),
+    maxMediaBytes: 1024,
+  };
+}
+
+const event = (extra: Record<string, unknown>) =>
+  JSON.stringify({ schema: 'vigil.message.v1', eventId: 'evt-1', messageId: 'm-1', conversationId: 'c-1', senderId: 's-1', recipientIds: ['r-1'], sentAt: '2026-01-01T00:00:00Z', ...extra });
+const limits = { maxTextBytes: 1024, maxMediaItems: 4, maxMediaBytes: 1024 };
+
+describe('hash bank files', () => {
+  it('parses the python-threatexchange TYPE VALUE convention, with comments and optional ids', () => {
+    const md5 = exactHashes(badImage).md5;
+    const entries = parseHashBankText(`# comment\n\nMD5 ${md5.toUpperCase()} my-id\nsha1 ${exactHashes(badImage).sha1}\n`, 'f.txt');
+    expect(entries).toEqual([
+      { type: 'md5', value: md5, id: 'my-id' },
+      { type: 'sha1', value: exactHashes(badImage).sha1, id: `sha1:${exactHashes(badImage).sha1.slice(0, 16)}` },
+    ]);
+  });
+
+  it('reports every bad line with its number', () => {
+    expect(() => parseHashBankText('md5 abc\nfoo 00\npdq 12', 'x.txt')).toThrowError(/3 bad line\(s\):\n {2}x\.txt:1: md5 hash must be 32 hex digits.*\n {2}x\.txt:2: unknown hash type "foo"/s);
+  });
+
+  it('version depends on content, not order', () => {
+    const a = parseHashBankText(`md5 ${'a'.repeat(32)}\nmd5 ${'b'.repeat(32)}`, 'a');
+    const b = parseHashBankText(`md5 ${'b'.repeat(32)}\nmd5 ${'a'.repeat(32)}`, 'b');
+    expect(contentVersion(a)).toBe(contentVersion(b));
+    expect(contentVersion(a)).not.toBe(contentVersion(a.slice(1)));
+  });
+});
+
+describe('scan → decide → flags', () => {
+  const banks = [bank('known', `md5 ${exactHashes(badImage).md5} bad-1\nsha256 ${exactHashes(allowedImage).sha256} fp-1`), bank('fp', `md5 ${exactHashes(allowedImage).md5}`, 'allow')];
+
+  it('flags a known-bad image with its evidence and provenance', async () => {
+    const { flags } = await processPayload(event({ media: [{ id: 'img', mimeType: 'image/png', bytes: badImage.toString('base64') }] }), scanner(banks), policy, limits);
+    expect(flags).toHaveLength(1);
+    const [flag] = flags;
+    expect(flag).toMatchObject({ schema: 'vigil.flag.v1', flagId: flagIdFor('evt-1', 'known_media'), category: 'known_media', severity: 'critical', action: 'remove_and_report', policyVersion: policy.version });
+    expect(flag?.signals).toEqual([{ type: 'md5', sourceId: 'known', sourceVersion: banks[0]?.version, entryId: 'bad-1', distance: 0, mediaId: 'img' }]);
+    expect(flag?.bankVersions).toEqual({ known: banks[0]?.version, fp: banks[1]?.version, 'mem-terms': 'v1' });
+  });
+
+  it('flags a known phrase with its span and never the text', async () => {
+    const text = 'bring the Velvet Teapot tonight';
+    const { flags } = await processPayload(event({ text }), scanner(banks), policy, limits);
+    expect(flags).toHaveLength(1);
+    expect(flags[0]?.signals[0]).toMatchObject({ type: 'term', entryId: 'vt', span: { start: 10, end: 23 } });
+    expect(JSON.stringify(flags)).not.toContain('Velvet');
+  });
+
+  it('a benign event gives no flag', async () => {
+    const { flags } = await processPayload(event({ text: 'see you at the picnic', media: [{ id: 'i', mimeType: 'image/png', bytes: Buffer.from('benign').toString('base64') }] }), scanner(banks), policy, limits);
+    expect(flags).toEqual([]);
+  });
+
+  it('an allow-bank hit suppresses the block-bank hit for that media', async () => {
+    const { flags } = await processPayload(event({ media: [{ id: 'i', mimeType: 'image/png', bytes: allowedImage.toString('base64') }] }), scanner(banks), policy, limits);
+    expect(flags).toEqual([]);
+  });
+
+  it('a disabled bank does not match', async () => {
+    const disabled = banks.map((b) => ({ ...b, enabled: false }));
+    const { flags } = await processPayload(event({ media: [{ id: 'img', mimeType: 'image/png', bytes: badImage.toString('base64') }] }), scanner(disabled), policy, limits);
+    expect(flags).toEqual([]);
+  });
+
+  it('an undecodable image is still matched by exact hash, and its failure reported', async () => {
+    const bytes = Buffer.concat([Buffer.from('BAD'), badImage]);
+    const b = [bank('known', `md5 ${exactHashes(bytes).md5} bad-2`)];
+    const { flags, report } = await processPayload(event({ media: [{ id: 'x', mimeType: 'image/png', bytes: bytes.toString('base64') }] }), scanner(b), policy, limits);
+    expect(flags).toHaveLength(1);
+    expect(report.mediaErrors).toEqual([{ mediaId: 'x', code: 'MEDIA_UNDECODABLE', message: 'not an image' }]);
+  });
+
+  it('a media ref without a media store is reported, not thrown', async () => {
+    const { report } = await processPayload(event({ media: [{ id: 'r', mimeType: 'image/png', ref: 'a/b.png' }] }), scanner(banks), policy, limits);
+    expect(report.mediaErrors[0]?.code).toBe('MEDIA_REF_UNRESOLVED');
+  });
+
+  it('flags are deterministic: same event, same flags', async () => {
+    const payload = event({ text: 'velvet teapot', media: [{ id: 'img', mimeType: 'image/png', bytes: badImage.toString('base64') }] });
+    const a = await processPayload(payload, scanner(banks), policy, limits);
+    const b = await processPayload(payload, scanner(banks), policy, limits);
+    expect(a.flags).toEqual(b.flags);
+    expect(a.flags.map((f) => f.category)).toEqual(['grooming', 'known_media']);
+  });
+
+  it('invalid events throw a typed, non-retriable error', async () => {
+    await expect(processPayload('{"schema":"nope"}', scanner(banks), policy, limits)).rejects.toSatisfy((e: unknown) => e instanceof VigilError && e.code === 'EVENT_INVALID' && !e.retriable);
+    expect(parseMessageEvent(event({})).eventId).toBe('evt-1');
+  });
+});
