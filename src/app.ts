@@ -3,8 +3,9 @@
  * which adapter implements which port.
  */
 import { stat } from 'node:fs/promises';
-import { MemHashBankSet } from './core/banks/hash-bank-set.js';
-import type { HashBankData } from './core/banks/hash-bank.js';
+import { HashBankBuilder, MemHashBankSet, compileHashBank, type CompiledHashBank } from './core/banks/hash-bank-set.js';
+import { VigilError } from './core/errors.js';
+import type { TermBankData } from './core/text/term-bank.js';
 import type { Policy } from './core/policy.js';
 import type { HashBankSet, TextScanner } from './core/ports.js';
 import type { Scanner } from './core/scan.js';
@@ -13,6 +14,7 @@ import { listBankFiles, loadHashBankFile } from './adapters/bank-files.js';
 import { createMediaHasher } from './adapters/media-hasher.js';
 import { DirMediaStore } from './adapters/media-store.js';
 import { loadPolicyFile } from './adapters/policy-file.js';
+import { bankVersion, type RedisBankStore } from './adapters/redis-bank-store.js';
 import { loadTermBankFile } from './adapters/term-files.js';
 import { compileTextScanner } from './core/text/index.js';
 import type { Logger } from './logger.js';
@@ -24,12 +26,79 @@ export interface BankSnapshot {
   fingerprint: string;
 }
 
-export async function loadBankSnapshot(banksDir: string | undefined): Promise<BankSnapshot> {
-  if (!banksDir) return { hashBanks: new MemHashBankSet([]), textScanner: compileTextScanner([]), fingerprint: '' };
-  const files = await listBankFiles(banksDir);
-  const hash: HashBankData[] = await Promise.all(files.hashFiles.map(loadHashBankFile));
-  const terms = await Promise.all(files.termFiles.map(loadTermBankFile));
-  return { hashBanks: new MemHashBankSet(hash), textScanner: compileTextScanner(terms), fingerprint: files.fingerprint };
+export interface BankSources {
+  /** Folder of bank files (VIGIL_BANKS_DIR). */
+  dir?: string | undefined;
+  /** Banks managed with `vigil bank` / `vigil terms import --redis`. */
+  store?: RedisBankStore | undefined;
+}
+
+/**
+ * Loads every enabled bank from the folder and the store. Compiled hash banks are cached by id and
+ * version, so a reload recompiles only the banks that changed (a 10M-hash bank is not rebuilt because
+ * a term list was edited).
+ */
+export class BankLoader {
+  #cache = new Map<string, CompiledHashBank>();
+
+  constructor(private readonly sources: BankSources) {}
+
+  async fingerprint(): Promise<string> {
+    const files = this.sources.dir ? (await listBankFiles(this.sources.dir)).fingerprint : '';
+    const rev = this.sources.store ? await this.sources.store.revision() : 0;
+    return `${files}|redis:${rev}`;
+  }
+
+  async load(): Promise<BankSnapshot> {
+    const { dir, store } = this.sources;
+    const fingerprint = await this.fingerprint();
+    const next = new Map<string, CompiledHashBank>();
+    const compiled: CompiledHashBank[] = [];
+    const terms: TermBankData[] = [];
+    const seen = new Map<string, string>();
+    const claim = (id: string, where: string) => {
+      const other = seen.get(id);
+      if (other) throw new VigilError('BANK_INVALID', `bank "${id}" is defined twice (${other} and ${where}); bank ids must be unique`);
+      seen.set(id, where);
+    };
+    if (dir) {
+      const files = await listBankFiles(dir);
+      for (const file of files.hashFiles) {
+        const data = await loadHashBankFile(file);
+        claim(data.id, file);
+        const key = `file:${data.id}@${data.version}`;
+        const bank = this.#cache.get(key) ?? compileHashBank(data);
+        next.set(key, bank);
+        compiled.push(bank);
+      }
+      for (const file of files.termFiles) {
+        const bank = await loadTermBankFile(file);
+        claim(bank.id, file);
+        terms.push(bank);
+      }
+    }
+    if (store) {
+      for (const meta of await store.list()) {
+        claim(meta.id, 'the Redis bank store');
+        if (!meta.enabled) continue;
+        if (meta.type === 'term') {
+          terms.push({ id: meta.id, version: bankVersion(meta), entries: await store.termEntries(meta.id) });
+          continue;
+        }
+        const key = `redis:${meta.id}@${meta.revision}:${meta.kind}`;
+        let bank = this.#cache.get(key);
+        if (!bank) {
+          const builder = new HashBankBuilder({ id: meta.id, version: bankVersion(meta), kind: meta.kind, enabled: true });
+          for await (const batch of store.hashEntries(meta.id)) for (const e of batch) builder.add(e);
+          bank = builder.build();
+        }
+        next.set(key, bank);
+        compiled.push(bank);
+      }
+    }
+    this.#cache = next;
+    return { hashBanks: new MemHashBankSet(compiled), textScanner: compileTextScanner(terms), fingerprint };
+  }
 }
 
 export interface ScanRuntime {
@@ -46,12 +115,14 @@ async function mtime(path: string): Promise<number> {
 
 /**
  * Loads policy and banks once (failing loudly if either is invalid), and with `watch` polls for
- * changes so the safety team's edits take effect within `bankReloadMs` without a restart.
+ * changes (file edits, or a new revision in the Redis bank store) so the safety team's edits take
+ * effect within `bankReloadMs` without a restart.
  */
-export async function createScanRuntime(config: Config, logger: Logger, options: { watch: boolean }): Promise<ScanRuntime> {
+export async function createScanRuntime(config: Config, logger: Logger, options: { watch: boolean; store?: RedisBankStore }): Promise<ScanRuntime> {
   let policy = await loadPolicyFile(config.policyFile);
   let policyStamp = await mtime(config.policyFile);
-  let banks = await loadBankSnapshot(config.banksDir);
+  const loader = new BankLoader({ dir: config.banksDir, store: options.store });
+  let banks = await loader.load();
   logger.info({ policyVersion: policy.version, banks: { ...banks.hashBanks.versions(), ...banks.textScanner.versions() } }, 'policy and banks loaded');
 
   const scanner: Scanner = {
@@ -78,11 +149,10 @@ export async function createScanRuntime(config: Config, logger: Logger, options:
     } catch (err) {
       logger.error({ err }, 'policy reload failed; keeping the previous policy');
     }
-    if (config.banksDir) {
+    {
       try {
-        const files = await listBankFiles(config.banksDir);
-        if (files.fingerprint !== banks.fingerprint) {
-          banks = await loadBankSnapshot(config.banksDir);
+        if ((await loader.fingerprint()) !== banks.fingerprint) {
+          banks = await loader.load();
           logger.info({ banks: { ...banks.hashBanks.versions(), ...banks.textScanner.versions() } }, 'banks reloaded');
           changed = true;
         }

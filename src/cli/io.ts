@@ -1,6 +1,7 @@
 /** Shared helpers for CLI subcommands: output lines, usage errors, JSONL input. */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
+import type { Command } from 'commander';
 
 /** A mistake in how the command was called: exit code 2. */
 export class UsageError extends Error {
@@ -41,7 +42,7 @@ export function parseIntOption(name: string, min: number, max: number): (value: 
 }
 
 /** Adds the options shared by commands that read configuration; values override the environment. */
-export function withConfigOptions<T extends import('commander').Command>(cmd: T, which: readonly ('redis' | 'banks' | 'policy' | 'concurrency')[]): T {
+export function withConfigOptions<T extends Command>(cmd: T, which: readonly ('redis' | 'banks' | 'policy' | 'concurrency')[]): T {
   if (which.includes('redis')) {
     cmd.option('--redis-url <url>', 'Redis URL (env REDIS_URL)');
     cmd.option('--prefix <prefix>', 'BullMQ key prefix (env VIGIL_QUEUE_PREFIX)');

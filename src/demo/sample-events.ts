@@ -38,7 +38,7 @@ export function sampleEvents(): SampleEvent[] {
     { expect: 'clean', why: 'benign image and text', event: base(5, { text: 'look at my garden!', media: [{ id: 'm1', mimeType: 'image/png', bytes: media('garden-checker.png') }] }) },
     { expect: 'flag', why: 'user report: image whose SHA-256 is banked, served first', event: base(6, { priority: 'report', context: { reportId: 'demo-report-1' }, media: [{ id: 'm1', mimeType: 'image/png', bytes: media('harbour-sunset.png') }] }) },
     { expect: 'flag', why: 'critical stand-in term', event: base(7, { text: 'meet me by the moonlit accordion' }) },
-    { expect: 'dead-letter', why: 'image that is not an image: undecodable, dead-lettered with its code', event: base(8, { media: [{ id: 'm1', mimeType: 'image/png', bytes: Buffer.from('this is not a png file at all').toString('base64') }] }) },
+    { expect: 'dead-letter', why: 'declared image/png but not an image: dead-lettered with its code (exact hashes still matched)', event: base(8, { media: [{ id: 'm1', mimeType: 'image/png', bytes: Buffer.from('this is not a png file at all').toString('base64') }] }) },
     { expect: 'dead-letter', why: 'malformed event (no senderId)', event: { ...base(9, { text: 'hello' }), senderId: undefined } },
     { expect: 'duplicate', why: 'same eventId as demo-evt-002: deduplicated, no second flag', event: base(2, { media: [{ id: 'm1', mimeType: 'image/png', bytes: teapot }] }) },
   ];

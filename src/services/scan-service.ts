@@ -7,6 +7,7 @@ import { createScanRuntime } from '../app.js';
 import { createRedis, waitForRedis } from '../adapters/bullmq/connection.js';
 import { BullDeadLetterSink, BullFlagSink } from '../adapters/bullmq/queues.js';
 import { ScanWorker } from '../adapters/bullmq/scan-worker.js';
+import { RedisBankStore } from '../adapters/redis-bank-store.js';
 import { createMetrics, serveMetrics, type Metrics } from '../adapters/metrics.js';
 import type { FlagSink } from '../core/ports.js';
 import type { Logger } from '../logger.js';
@@ -26,7 +27,7 @@ export async function startScanService(config: Config, logger: Logger, options: 
   logger.info({ config: describeConfig(config) }, 'starting scan worker');
   const redis = createRedis(config.redisUrl, 'worker');
   await waitForRedis(redis, 10_000);
-  const runtime = await createScanRuntime(config, logger, { watch: true });
+  const runtime = await createScanRuntime(config, logger, { watch: true, store: new RedisBankStore(redis, config.queuePrefix) });
   const metrics = createMetrics();
   const settings = { connection: redis, prefix: config.queuePrefix, dedupeTtlMs: config.dedupeTtlMs };
   const moderation = new BullFlagSink(config.moderationQueue, settings);

@@ -23,7 +23,7 @@ export async function waitForRedis(redis: Redis, timeoutMs: number): Promise<voi
       await redis.ping();
       return;
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`Redis did not answer within ${timeoutMs} ms (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      if (Date.now() > deadline) throw new Error(`Redis did not answer within ${timeoutMs} ms (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
       await new Promise((r) => setTimeout(r, 200));
     }
   }

@@ -46,7 +46,7 @@ Example:
           queuePrefix: `vigil-demo-${process.pid}`,
           banksDir: join(root, 'config/samples/banks'),
           policyFile: join(root, 'config/policy.yaml'),
-          logLevel: base.logLevel === 'info' ? 'warn' : base.logLevel,
+          logLevel: base.logLevel === 'info' ? 'error' : base.logLevel,
           concurrency: 8,
           metricsPort: 0,
         },

@@ -1,0 +1,214 @@
+/**
+ * Text scanning: µs per message, MB/s, build time and memory of `compileTextScanner` at 1k, 10k and
+ * 100k generated (invented, benign) terms, next to the simple lowercase-whole-word baseline measured
+ * in the same run on the same messages; then substring-mode terms (Aho–Corasick) at the same sizes.
+ *
+ *   npm run bench -- text                       # 1k, 10k, 100k
+ *   npm run bench -- text --sizes 1000,10000 --messages 2000 --seed 3
+ *
+ * Messages are chat lines from templates and the bundled benign vocabulary; 2% carry a planted
+ * term (some with leetspeak or spacing) so the hit path is exercised too. One core, one process.
+ */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { loadBenignWords } from '../src/adapters/term-files.js';
+import { compileTextScanner } from '../src/core/text/scanner.js';
+import { makeTermBank, type TermEntry, type TermMode } from '../src/core/text/term-bank.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const ONSETS = ['b', 'bl', 'br', 'd', 'dr', 'f', 'fl', 'g', 'gr', 'k', 'kl', 'm', 'n', 'p', 'pl', 'r', 's', 'st', 't', 'tr', 'v', 'z', 'zh', 'qu'];
+const VOWELS = ['a', 'e', 'i', 'o', 'u', 'ai', 'ou', 'ee', 'oa'];
+const CODAS = ['', 'n', 'r', 'x', 'k', 'm', 'sh', 'lt', 'rd'];
+
+/** Invented words (three syllables), so a term list of any size is benign by construction. */
+function inventWord(r: () => number): string {
+  let w = '';
+  for (let s = 0; s < 3; s++) w += (ONSETS[Math.floor(r() * ONSETS.length)] as string) + (VOWELS[Math.floor(r() * VOWELS.length)] as string) + (s === 2 ? (CODAS[Math.floor(r() * CODAS.length)] as string) : '');
+  return w;
+}
+
+function inventTerms(n: number, seed: number, mode: TermMode): TermEntry[] {
+  const r = rng(seed);
+  const seen = new Set<string>();
+  const out: TermEntry[] = [];
+  while (out.length < n) {
+    const words = r() < 0.7 ? 1 : r() < 0.8 ? 2 : 3;
+    const phrase = Array.from({ length: words }, () => inventWord(r)).join(' ');
+    if (seen.has(phrase)) continue;
+    seen.add(phrase);
+    out.push({ id: `t${out.length}`, phrase, category: 'bench', severity: 'low', mode });
+  }
+  return out;
+}
+
+const TEMPLATES = [
+  'did you see the {w} yesterday?',
+  'i think {w} and {v} go well together lol',
+  'can u bring the {w} at 10am tomorrow, need it for the {v}',
+  'omg the {w} was sooo good 😂😂 we should get {v} next time',
+  'brb, grabbing some {w}',
+  'Meeting at 3:30pm re: {w} budget (see doc #42), bring {v} and {u}',
+  'check this out: https://example.com/{w}/{v}',
+  'tbh the {w} in ur pic looks like a {v}, who took it?',
+];
+
+function messages(n: number, seed: number, words: readonly string[], terms: readonly TermEntry[]): string[] {
+  const r = rng(seed);
+  const pick = (): string => words[Math.floor(r() * words.length)] as string;
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    let line = (TEMPLATES[i % TEMPLATES.length] as string).replace('{w}', pick()).replace('{v}', pick()).replace('{u}', pick());
+    if (r() < 0.02 && terms.length > 0) {
+      const t = (terms[Math.floor(r() * terms.length)] as TermEntry).phrase;
+      const disguised = r() < 0.5 ? t.replace(/e/g, '3').replace(/o/g, '0') : t.split('').join(' ');
+      line = `${line} ${disguised}`;
+    }
+    out.push(line);
+  }
+  return out;
+}
+
+/** The naive scanner people start with: lower-case, split on non-letters, look up word n-grams. */
+function baseline(entries: readonly TermEntry[]): (text: string) => number {
+  const map = new Map<string, string>();
+  let maxWords = 1;
+  for (const e of entries) {
+    const words = e.phrase.toLowerCase().split(/\s+/);
+    maxWords = Math.max(maxWords, words.length);
+    map.set(words.join(' '), e.id);
+  }
+  return (text: string) => {
+    const words = text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+    let hits = 0;
+    for (let i = 0; i < words.length; i++) {
+      let key = '';
+      for (let n = 0; n < maxWords && i + n < words.length; n++) {
+        key = n === 0 ? (words[i] as string) : `${key} ${words[i + n] as string}`;
+        if (map.has(key)) hits++;
+      }
+    }
+    return hits;
+  };
+}
+
+function heapMiB(): number {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed / 2 ** 20;
+}
+
+/** Times `fn` over all messages, repeating until at least `minMs` has passed (after one warm-up pass). */
+function timeScan(lines: readonly string[], fn: (t: string) => unknown, minMs = 1500): { usPerMsg: number; mbPerS: number; hits: number } {
+  let hits = 0;
+  for (const l of lines) fn(l);
+  let count = 0;
+  const t0 = performance.now();
+  let elapsed: number;
+  do {
+    for (const l of lines) {
+      const r = fn(l);
+      hits += Array.isArray(r) ? r.length : (r as number);
+    }
+    count += lines.length;
+    elapsed = performance.now() - t0;
+  } while (elapsed < minMs);
+  const bytes = lines.reduce((a, l) => a + Buffer.byteLength(l), 0) * (count / lines.length);
+  return { usPerMsg: (elapsed * 1000) / count, mbPerS: bytes / 1e6 / (elapsed / 1000), hits: Math.round(hits / (count / lines.length)) };
+}
+
+function parseArgs(args: string[]): { sizes: number[]; messages: number; seed: number } {
+  const get = (name: string): string | undefined => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  return {
+    sizes: (get('--sizes') ?? '1000,10000,100000').split(',').map(Number),
+    messages: Number(get('--messages') ?? 5000),
+    seed: Number(get('--seed') ?? 1),
+  };
+}
+
+export async function run(args: string[]): Promise<string> {
+  const opts = parseArgs(args);
+  const vocab = await loadBenignWords();
+  const words = [...vocab];
+  const rows: string[] = [];
+  const subRows: string[] = [];
+  // The benign-vocabulary key index is built once per vocabulary and cached; time it apart from the banks.
+  let t0 = performance.now();
+  compileTextScanner([], undefined, { benignWords: vocab });
+  const vocabMs = performance.now() - t0;
+  t0 = performance.now();
+  compileTextScanner([makeTermBank('warm', inventTerms(2000, 99, 'whole-word'))], undefined, { benignWords: vocab });
+  const warmMs = performance.now() - t0;
+  for (const size of opts.sizes) {
+    const entries = inventTerms(size, opts.seed + size, 'whole-word');
+    const lines = messages(opts.messages, opts.seed, words, entries);
+    const bank = makeTermBank(`bench-${size}`, entries);
+
+    const h0 = heapMiB();
+    let t = performance.now();
+    const scanner = compileTextScanner([bank], undefined, { benignWords: vocab });
+    const buildMs = performance.now() - t;
+    const mem = heapMiB() - h0;
+    const vigil = timeScan(lines, (l) => scanner.scan(l));
+
+    t = performance.now();
+    const base = baseline(entries);
+    const baseBuildMs = performance.now() - t;
+    const naive = timeScan(lines, base);
+    rows.push(
+      `| ${size.toLocaleString('en')} | ${buildMs.toFixed(0)} ms | ${mem.toFixed(1)} MiB | ${vigil.usPerMsg.toFixed(1)} | ${vigil.mbPerS.toFixed(2)} | ${vigil.hits} | ${baseBuildMs.toFixed(0)} ms | ${naive.usPerMsg.toFixed(2)} | ${naive.mbPerS.toFixed(1)} | ${naive.hits} | ${(vigil.usPerMsg / naive.usPerMsg).toFixed(1)}× |`,
+    );
+
+    const subEntries = inventTerms(size, opts.seed + size + 7, 'substring');
+    const subLines = messages(opts.messages, opts.seed + 1, words, subEntries);
+    const h1 = heapMiB();
+    t = performance.now();
+    const sub = compileTextScanner([makeTermBank(`sub-${size}`, subEntries)], undefined, { benignWords: vocab });
+    const subBuild = performance.now() - t;
+    const subMem = heapMiB() - h1;
+    const subScan = timeScan(subLines, (l) => sub.scan(l));
+    subRows.push(`| ${size.toLocaleString('en')} | ${subBuild.toFixed(0)} ms | ${subMem.toFixed(1)} MiB | ${subScan.usPerMsg.toFixed(1)} | ${subScan.mbPerS.toFixed(2)} | ${subScan.hits} |`);
+  }
+  const avgBytes = (() => {
+    const l = messages(opts.messages, opts.seed, words, []);
+    return (l.reduce((a, x) => a + Buffer.byteLength(x), 0) / l.length).toFixed(0);
+  })();
+  return `## Text scanning (term banks)
+
+Command: \`npm run bench -- text\` (sizes ${opts.sizes.join(', ')}; ${opts.messages} messages, seed ${opts.seed}). Terms are invented
+three-syllable words (70% one word, the rest two or three), benign by construction; messages are chat lines from templates
+and the bundled benign vocabulary (about ${avgBytes} bytes each), 2% carrying a planted term with leetspeak or spaced letters.
+One process, one core; each scan timed over repeated passes of all messages for at least 1.5 s after a warm-up pass.
+Build = \`compileTextScanner\` (normalizing every term, hashing, prefix set), after one warm-up build of 2k terms (${warmMs.toFixed(0)} ms);
+the benign-vocabulary index (${vocab.size.toLocaleString('en')} words) is built once per vocabulary and cached: ${vocabMs.toFixed(0)} ms.
+Memory = JS heap growth after build (forced GC). Baseline = lowercase, split on non-letters, word n-gram lookup: no
+normalization, so it finds only the undisguised planted terms. Targets: ≤ 50 µs/message and ≤ 1 s build at 100k terms.
+
+| terms | Vigil build | Vigil heap | Vigil µs/msg | Vigil MB/s | hits | baseline build | baseline µs/msg | baseline MB/s | baseline hits | Vigil / baseline |
+| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+${rows.join('\n')}
+
+Substring-mode terms (opt-in; Vigil's own Aho–Corasick over the normalized key stream, plus the hashed lookup that every term
+gets). For comparison, figures reported in the design issue for npm automata on this machine class (not rerun here):
+@monyone/aho-corasick \`/fast\` 30 MB/s at 10k terms but a 99 s build at 100k; \`ahocorasick\` 6.5 MB/s with a 5.5 s build at
+100k; modern-ahocorasick < 1 MB/s per message.
+
+| substring terms | build | heap | µs/msg | MB/s | hits |
+| ---: | ---: | ---: | ---: | ---: | ---: |
+${subRows.join('\n')}`;
+}

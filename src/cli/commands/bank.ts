@@ -1,0 +1,190 @@
+import type { Command } from 'commander';
+import { basename } from 'node:path';
+import { loadConfig } from '../../config.js';
+import { HASH_TYPES, type HashType } from '../../core/signals.js';
+import { createRedis, waitForRedis } from '../../adapters/bullmq/connection.js';
+import { openHashList, type HashListFormat } from '../../adapters/hash-list-reader.js';
+import { RedisBankStore, type BankMeta, type StoredHashEntry } from '../../adapters/redis-bank-store.js';
+import { configOverrides, printErr, printJson, UsageError, withConfigOptions } from '../io.js';
+
+async function withStore<T>(opts: Record<string, unknown>, work: (store: RedisBankStore) => Promise<T>): Promise<T> {
+  const config = loadConfig({ overrides: configOverrides(opts) });
+  const redis = createRedis(config.redisUrl, 'worker');
+  try {
+    await waitForRedis(redis, 5000);
+    return await work(new RedisBankStore(redis, config.queuePrefix));
+  } finally {
+    await redis.quit().catch(() => redis.disconnect());
+  }
+}
+
+function parseFormat(v: string): HashListFormat {
+  if (v !== 'te' && v !== 'hex' && v !== 'csv') throw new UsageError(`--format must be te, hex or csv, got "${v}"`);
+  return v;
+}
+
+function parseType(v: string): HashType {
+  const t = v.toLowerCase();
+  if (!(HASH_TYPES as readonly string[]).includes(t)) throw new UsageError(`--type must be one of ${HASH_TYPES.join(', ')}, got "${v}"`);
+  return t as HashType;
+}
+
+function describe(meta: BankMeta): string {
+  return `${meta.id.padEnd(24)} ${meta.type.padEnd(5)} ${meta.kind.padEnd(6)} ${(meta.enabled ? 'enabled' : 'DISABLED').padEnd(9)} r${String(meta.revision).padEnd(5)} ${String(meta.entries).padStart(10)} entries  ${meta.updatedAt}${meta.description ? `  ${meta.description}` : ''}`;
+}
+
+function progressReporter(label: string, totalBytes: () => number, bytesRead: () => number): (written: number) => void {
+  let last = 0;
+  return (written) => {
+    const now = Date.now();
+    if (now - last < 1000 && bytesRead() < totalBytes()) return;
+    last = now;
+    const pct = totalBytes() ? Math.min(100, (100 * bytesRead()) / totalBytes()).toFixed(0) : '100';
+    printErr(`${label}: ${written} entries written (${pct}% of the file)`);
+  };
+}
+
+export function register(program: Command): Command {
+  const bank = program
+    .command('bank')
+    .description('Manage hash banks in Redis (versioned; running workers reload them within seconds).')
+    .addHelpText(
+      'after',
+      `
+A bank is a named list of hashes: "block" banks flag matches; "allow" banks (--allow) hold known
+false positives and suppress matches. Every change bumps the bank's revision (r1, r2, …), which
+flags report as the bank version. Workers poll the store every VIGIL_BANK_RELOAD_MS.
+
+Examples:
+  npx vigil bank import ncmec-md5 list.txt                       # python-threatexchange "md5 <hex>" lines
+  npx vigil bank import partner-pdq hashes.txt --format hex --type pdq --source partner-x --list-version 2026-11
+  npx vigil bank import vendor export.csv --format csv --column hash --type-column type
+  npx vigil bank import false-positives fp.txt --allow
+  npx vigil bank list
+  npx vigil bank disable partner-pdq`,
+    );
+
+  withConfigOptions(
+    bank
+      .command('import')
+      .description('Import hashes from a file into a bank (created if new). Prints progress on stderr.')
+      .argument('<bank>', 'bank id: lowercase letters, digits, . _ -')
+      .argument('<file>', 'hash list file')
+      .option('--format <format>', 'te (TYPE VALUE [ID] lines, python-threatexchange/HMA), hex, or csv', parseFormat, 'te')
+      .option('--type <type>', `hash type for hex/csv: ${HASH_TYPES.join(', ')}`, parseType)
+      .option('--column <name>', 'csv: column holding the hash', 'hash')
+      .option('--type-column <name>', 'csv: column holding the hash type')
+      .option('--id-column <name>', 'csv: column holding the entry id')
+      .option('--source <name>', 'provenance kept with every entry (default: the file name)')
+      .option('--list-version <version>', 'version of the list being imported, kept with every entry')
+      .option('--allow', 'an allow bank: its hashes are known false positives that suppress matches')
+      .option('--replace', 'the bank becomes exactly this file (atomically); default adds to it')
+      .option('--description <text>', 'what this bank is, for `bank list`')
+      .option('--json', 'print the result as JSON'),
+    ['redis'],
+  ).action(async (id: string, file: string, opts: Record<string, unknown>) => {
+    const { batches, progress } = await openHashList(file, { format: opts.format as HashListFormat, type: opts.type as HashType | undefined, column: opts.column as string, typeColumn: opts.typeColumn as string | undefined, idColumn: opts.idColumn as string | undefined });
+    const importedAt = new Date().toISOString();
+    const source = (opts.source as string | undefined) ?? basename(file);
+    const listVersion = opts.listVersion as string | undefined;
+    const withProvenance = async function* () {
+      for await (const batch of batches) yield batch.map((e): StoredHashEntry => ({ ...e, source, importedAt, ...(listVersion ? { listVersion } : {}) }));
+    };
+    const result = await withStore(opts, (store) =>
+      store.importHashEntries(id, withProvenance(), {
+        mode: opts.replace ? 'replace' : 'append',
+        ...(opts.allow ? { kind: 'allow' as const } : {}),
+        ...(opts.description ? { description: String(opts.description) } : {}),
+        onProgress: progressReporter(`import ${id}`, () => progress.totalBytes, () => progress.bytesRead),
+      }),
+    );
+    for (const e of progress.errors) printErr(JSON.stringify({ file, line: e.line, error: { code: 'BANK_INVALID', message: e.message } }));
+    if (progress.errorCount > progress.errors.length) printErr(`… and ${progress.errorCount - progress.errors.length} more bad line(s)`);
+    if (opts.json) printJson({ bank: id, ...result, badLines: progress.errorCount });
+    else printErr(`bank ${id}: ${result.written} entries written, ${result.entries} in the bank, now r${result.revision}${progress.errorCount ? `; ${progress.errorCount} bad line(s) skipped` : ''}`);
+    if (progress.errorCount) process.exitCode = 1;
+  });
+
+  withConfigOptions(bank.command('list').description('List banks with type, kind, state, revision and size.').option('--json', 'one JSON object per bank'), ['redis']).action(async (opts: Record<string, unknown>) => {
+    const banks = await withStore(opts, (store) => store.list());
+    if (opts.json) for (const b of banks) printJson(b);
+    else if (banks.length === 0) printErr('no banks in the store yet: `vigil bank import --help`');
+    else for (const b of banks) process.stdout.write(`${describe(b)}\n`);
+  });
+
+  withConfigOptions(bank.command('stats').description('Entries by hash type, sources and list versions of one bank.').argument('<bank>').option('--json', 'JSON output'), ['redis']).action(async (id: string, opts: Record<string, unknown>) => {
+    const stats = await withStore(opts, async (store) => {
+      const meta = await store.get(id);
+      if (!meta) throw new UsageError(`no bank "${id}" (see \`vigil bank list\`)`);
+      const byType: Record<string, number> = {};
+      const bySource: Record<string, number> = {};
+      const listVersions: Record<string, number> = {};
+      if (meta.type === 'hash') {
+        for await (const batch of store.hashEntries(id)) {
+          for (const e of batch) {
+            byType[e.type] = (byType[e.type] ?? 0) + 1;
+            if (e.source) bySource[e.source] = (bySource[e.source] ?? 0) + 1;
+            if (e.listVersion) listVersions[e.listVersion] = (listVersions[e.listVersion] ?? 0) + 1;
+          }
+        }
+      }
+      return { ...meta, byType, bySource, listVersions };
+    });
+    if (opts.json) printJson(stats);
+    else process.stdout.write(`${describe(stats)}\n  by type: ${JSON.stringify(stats.byType)}\n  by source: ${JSON.stringify(stats.bySource)}\n  list versions: ${JSON.stringify(stats.listVersions)}\n`);
+  });
+
+  withConfigOptions(
+    bank
+      .command('export')
+      .description('Write a bank to stdout in the python-threatexchange format (TYPE VALUE ID), or CSV.')
+      .argument('<bank>')
+      .option('--format <format>', 'te or csv', 'te'),
+    ['redis'],
+  ).action(async (id: string, opts: Record<string, unknown>) => {
+    if (opts.format !== 'te' && opts.format !== 'csv') throw new UsageError('--format must be te or csv');
+    await withStore(opts, async (store) => {
+      const meta = await store.get(id);
+      if (!meta || meta.type !== 'hash') throw new UsageError(`no hash bank "${id}" (see \`vigil bank list\`)`);
+      if (opts.format === 'csv') process.stdout.write('type,hash,id,source,list_version,imported_at\n');
+      for await (const batch of store.hashEntries(id)) {
+        const csvField = (v: string | undefined) => (v === undefined ? '' : /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+        const out = batch.map((e) => (opts.format === 'csv' ? [e.type, e.value, e.id, e.source, e.listVersion, e.importedAt].map(csvField).join(',') : `${e.type} ${e.value} ${e.id}`));
+        process.stdout.write(`${out.join('\n')}\n`);
+      }
+    });
+  });
+
+  withConfigOptions(
+    bank
+      .command('remove')
+      .description('Remove a whole bank, or (with --entries) only the hashes listed in a file.')
+      .argument('<bank>')
+      .option('--entries <file>', 'remove only these hashes (a file in --format)')
+      .option('--format <format>', 'format of --entries: te, hex or csv', parseFormat, 'te')
+      .option('--type <type>', 'hash type for hex/csv', parseType),
+    ['redis'],
+  ).action(async (id: string, opts: Record<string, unknown>) => {
+    await withStore(opts, async (store) => {
+      if (!opts.entries) {
+        await store.removeBank(id);
+        printErr(`bank ${id} removed`);
+        return;
+      }
+      const { batches, progress } = await openHashList(String(opts.entries), { format: opts.format as HashListFormat, type: opts.type as HashType | undefined });
+      const keys: string[] = [];
+      for await (const batch of batches) for (const e of batch) keys.push(`${e.type}:${e.value}`);
+      const result = await store.removeEntries(id, keys);
+      printErr(`bank ${id}: ${result.written} entries removed, ${result.entries} left, now r${result.revision}`);
+      if (progress.errorCount) process.exitCode = 1;
+    });
+  });
+
+  for (const [name, enabled] of [['enable', true], ['disable', false]] as const) {
+    withConfigOptions(bank.command(name).description(`${enabled ? 'Enable' : 'Disable'} a bank (entries are kept).`).argument('<bank>'), ['redis']).action(async (id: string, opts: Record<string, unknown>) => {
+      const meta = await withStore(opts, (store) => store.setEnabled(id, enabled));
+      printErr(`bank ${id} ${meta.enabled ? 'enabled' : 'disabled'}`);
+    });
+  }
+  return bank;
+}

@@ -1,0 +1,836 @@
+/**
+ * Exact Hamming-radius search over 256-bit PDQ hashes by multi-index hashing (MIH; Norouzi, Punjani &
+ * Fleet, "Fast Exact Search in Hamming Space with Multi-Index Hashing", 2014; Meta's pdq/README-MIH.md).
+ *
+ * The hash is cut into m disjoint windows. If a stored hash is within r of the query, then by the
+ * pigeonhole principle (in Norouzi's sharper form, with q = floor(r/m) and a = r - m·q) one of the
+ * windows 0..a differs by at most q bits, or one of the windows a+1..m-1 differs by at most q-1 bits.
+ * So we enumerate every window value within that radius of the query's window, read the entries
+ * filed under it, and verify the full 256-bit distance: no false negatives, no false positives.
+ *
+ * Layout, chosen for 10M hashes in well under 1.5 GB:
+ * - a segment's hashes live in one Uint32Array, 8 words per slot (no object per entry);
+ * - each window of a segment is a CSR table (offsets over all 2^width window values + postings of
+ *   slot numbers), built by counting sort, so a bucket lookup is two array reads;
+ * - window widths are tuned per segment for its size and the usual radius (≤ 22 bits, offset tables
+ *   ≤ 4 entries per hash): at 10M, 8 windows of 22 bits and 4 of 20, a few entries per bucket;
+ * - caller ids (numbers or strings) sit in a side table indexed by slot, plus an open-addressing
+ *   id → slot table in a Uint32Array for has/remove;
+ * - incremental adds go to an unindexed tail that is scanned linearly; a full tail becomes a small
+ *   segment, and segments are merged log-structured style (the newest with its predecessor while it
+ *   is at least a quarter of its size), so adds cost amortised O(log n) and queries see O(log n)
+ *   segments; removals are tombstones, reclaimed by compact() (automatic once a quarter is dead).
+ *
+ * Candidates are deduplicated across windows without a "seen" set: a verified match found in window i
+ * is reported only if no earlier window would also have found it, which costs a few window
+ * comparisons on the (rare) matches instead of a random memory access per candidate.
+ *
+ * Pure: no I/O, no shared mutable state.
+ */
+import { VigilError } from '../errors.js';
+
+/** Entry ids are supplied by the bank: safe integers or non-empty strings (5 and "5" are different ids). */
+export type PdqEntryId = number | string;
+
+export interface PdqEntry {
+  id: PdqEntryId;
+  /** 64 hex digits. */
+  hash: string;
+}
+
+export interface PdqMatch {
+  id: PdqEntryId;
+  /** Hamming distance to the query, 0–256. */
+  distance: number;
+}
+
+export interface PdqIndexOptions {
+  /**
+   * Cut the hash into ceil(256 / windowBits) equal windows (8–22 bits). Default: widths chosen per
+   * segment from its size and `tuneRadius`, to minimise expected memory accesses per query.
+   */
+  windowBits?: number;
+  /**
+   * The radius most queries use; layouts are tuned for it (any radius is still answered exactly).
+   * Default 31, the usual PDQ match threshold.
+   */
+  tuneRadius?: number;
+  /**
+   * 'auto' (default) probes the windows where that is estimated to be cheaper than a linear scan of the
+   * segment (small segments, very large radii), 'index' always probes, 'scan' always scans. All three
+   * return the same results; the overrides exist for tests and measurement.
+   */
+  searchMode?: 'auto' | 'index' | 'scan';
+  /** Entries added one by one stay in a linearly scanned tail until there are this many. Default 1024. */
+  tailSize?: number;
+  /** Compact automatically once more than a quarter of the slots are removed entries. Default true. */
+  autoCompact?: boolean;
+}
+
+export interface PdqIndexStats {
+  size: number;
+  /** Slots in use, including removed entries not yet compacted away. */
+  slots: number;
+  removed: number;
+  tail: number;
+  segments: { entries: number; windows: number; windowBits: number[]; indexed: boolean }[];
+}
+
+const WORDS = 8;
+const BITS = 256;
+const MAX_WINDOW_BITS = 22;
+const MIN_WINDOW_BITS = 8;
+/** Below this many entries a segment gets no tables: a scan is as fast as probing. */
+const MIN_INDEXED = 256;
+/** Merge the newest segment into its predecessor when newest × MERGE_RATIO ≥ predecessor. */
+const MERGE_RATIO = 4;
+/**
+ * Relative costs for choosing probe vs scan: a bucket probe or candidate is a random memory access,
+ * a scanned entry is a sequential one. Only affects speed, never results.
+ */
+const RANDOM_ACCESS_COST = 8;
+const ID_TABLE_MAX_LOAD = 0.7;
+
+function popcount32(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  x = (x + (x >>> 4)) & 0x0f0f0f0f;
+  return Math.imul(x, 0x01010101) >>> 24;
+}
+
+const POP16 = new Uint8Array(65536);
+for (let i = 1; i < 65536; i++) POP16[i] = (i & 1) + POP16[i >>> 1]!;
+
+function hexNibble(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  // Uppercase is accepted: it cannot change a distance, and some exports use it.
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+/** Parses 64 hex digits into 8 words at out[at..at+8). The message never quotes the input. */
+function parseHexInto(hex: unknown, out: Uint32Array, at: number): void {
+  if (typeof hex !== 'string') throw new VigilError('BANK_INVALID', `PDQ hash must be a string of 64 hex digits, got ${hex === null ? 'null' : typeof hex}`);
+  if (hex.length !== 64) throw new VigilError('BANK_INVALID', `PDQ hash must be 64 hex digits, got ${hex.length} characters`);
+  for (let w = 0; w < WORDS; w++) {
+    let v = 0;
+    for (let j = 0; j < 8; j++) {
+      const n = hexNibble(hex.charCodeAt(w * 8 + j));
+      if (n < 0) throw new VigilError('BANK_INVALID', `PDQ hash has a non-hex character at offset ${w * 8 + j}`);
+      v = (v << 4) | n;
+    }
+    out[at + w] = v >>> 0;
+  }
+}
+
+function hammingAt(a: Uint32Array, ai: number, b: Uint32Array, bi: number): number {
+  let d = 0;
+  for (let w = 0; w < WORDS; w++) d += popcount32((a[ai + w]! ^ b[bi + w]!) >>> 0);
+  return d;
+}
+
+function checkRadius(radius: number): void {
+  if (!Number.isInteger(radius) || radius < 0 || radius > BITS) throw new RangeError(`radius must be an integer in 0..${BITS}, got ${radius}`);
+}
+
+function validateId(id: unknown): asserts id is PdqEntryId {
+  if (typeof id === 'number' ? Number.isSafeInteger(id) : typeof id === 'string' && id.length > 0) return;
+  throw new VigilError('BANK_INVALID', `PDQ entry id must be a safe integer or a non-empty string, got ${typeof id}`);
+}
+
+function hashId(id: PdqEntryId): number {
+  let h: number;
+  if (typeof id === 'number') {
+    h = Math.imul((id >>> 0) ^ 0x9e3779b9, 0x85ebca6b) ^ Math.floor(id / 4294967296);
+  } else {
+    h = 0x811c9dc5;
+    for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  }
+  // murmur3 fmix32: linear probing needs well-spread low bits, and sequential ids are the common case.
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+interface Layout {
+  readonly m: number;
+  readonly start: Int32Array;
+  readonly width: Int32Array;
+}
+
+function layoutOf(widths: readonly number[]): Layout {
+  const m = widths.length;
+  const start = new Int32Array(m);
+  const width = new Int32Array(m);
+  let at = 0;
+  widths.forEach((w, i) => {
+    start[i] = at;
+    width[i] = w;
+    at += w;
+  });
+  return { m, start, width };
+}
+
+/** ceil(256 / maxWidth) windows as equal as possible, narrower first. */
+function uniformWidths(maxWidth: number): number[] {
+  const m = Math.ceil(BITS / maxWidth);
+  const narrow = Math.floor(BITS / m);
+  const wide = BITS - narrow * m;
+  return Array.from({ length: m }, (_, i) => (i < m - wide ? narrow : narrow + 1));
+}
+
+/** Expected random memory accesses of one query: per probe the bucket bounds and (if non-empty) its postings, plus one hash per candidate. */
+function expectedCost(widths: ArrayLike<number>, n: number, r: number): number {
+  let cost = 0;
+  for (let i = 0; i < widths.length; i++) {
+    const k = windowRadius(i, r, widths.length);
+    if (k < 0) break;
+    const w = widths[i]!;
+    const v = ballVolume(w, k);
+    const perBucket = n / 2 ** w;
+    cost += v * (1 + Math.min(1, perBucket) + perBucket);
+  }
+  return cost;
+}
+
+/**
+ * Window widths for a segment of n hashes, minimising expectedCost at radius r. The first a+1 windows
+ * (r = m·q + a) are probed at radius q and the others at q-1, so they may differ in width: at 10M and
+ * r = 31 the pick is 8 windows of 22 bits then 4 of 20, about 25% fewer memory accesses than 12 equal
+ * windows. Offset tables are capped at 4 entries per hash (and 22 bits per window) to bound memory.
+ */
+function tunedWidths(n: number, r: number): number[] {
+  let best: number[] = uniformWidths(MIN_WINDOW_BITS);
+  let bestCost = Infinity;
+  const maxBuckets = Math.max(4 * n, 2 ** 16);
+  for (let m = Math.ceil(BITS / MAX_WINDOW_BITS); m <= BITS / MIN_WINDOW_BITS; m++) {
+    const q = Math.floor(r / m);
+    const n1 = r - m * q + 1;
+    const n2 = m - n1;
+    for (let x = MIN_WINDOW_BITS; x <= MAX_WINDOW_BITS; x++) {
+      const rest = BITS - n1 * x;
+      let widths: number[];
+      if (n2 === 0) {
+        if (rest !== 0) continue;
+        widths = Array<number>(n1).fill(x);
+      } else {
+        const y = Math.floor(rest / n2);
+        const extra = rest - y * n2;
+        if (y < MIN_WINDOW_BITS || y + (extra > 0 ? 1 : 0) > MAX_WINDOW_BITS) continue;
+        widths = [...Array<number>(n1).fill(x), ...Array<number>(n2 - extra).fill(y), ...Array<number>(extra).fill(y + 1)];
+      }
+      if (widths.reduce((sum, w) => sum + 2 ** w, 0) > maxBuckets) continue;
+      const cost = expectedCost(widths, n, r);
+      if (cost < bestCost) {
+        bestCost = cost;
+        best = widths;
+      }
+    }
+  }
+  return best;
+}
+
+/** Bits [start, start+width) of the hash at words[base..base+8), width ≤ 22, so at most two words are touched. */
+function windowValue(words: Uint32Array, base: number, start: number, width: number): number {
+  const w = base + (start >>> 5);
+  const sh = start & 31;
+  let v = words[w]! >>> sh;
+  if (sh + width > 32) v |= words[w + 1]! << (32 - sh);
+  return v & ((1 << width) - 1);
+}
+
+/** Number of width-bit values within Hamming distance k of a given one. */
+function ballVolume(width: number, k: number): number {
+  let sum = 0;
+  let c = 1;
+  for (let j = 0; j <= Math.min(k, width); j++) {
+    sum += c;
+    c = (c * (width - j)) / (j + 1);
+  }
+  return sum;
+}
+
+/** Probe radius of window i for radius r: q for windows 0..a, q-1 (possibly -1: skip) after. */
+function windowRadius(i: number, r: number, m: number): number {
+  const q = Math.floor(r / m);
+  return i <= r - m * q ? q : q - 1;
+}
+
+
+interface Segment {
+  /** Covers slots [lo, hi); removed slots inside are skipped (tombstones). */
+  readonly lo: number;
+  readonly hi: number;
+  /**
+   * Hashes of slots lo..hi-1 (8 words each). Each segment owns its hashes, so adds after a bulk
+   * build never reallocate the big segment's 320 MB (at 10M) and peak memory stays flat.
+   */
+  readonly words: Uint32Array;
+  /** Live entries when built: drives merging and the probe/scan choice. */
+  readonly entries: number;
+  readonly layout: Layout | null;
+  readonly offsets: Uint32Array[];
+  /** Slot numbers relative to lo. */
+  readonly postings: Uint32Array[];
+}
+
+/**
+ * An in-memory index of PDQ hashes for exact radius search. Not thread-safe; a worker builds one per
+ * bank version and swaps it in.
+ */
+export class PdqIndex {
+  private readonly windowBits: number | undefined;
+  private readonly tuneRadius: number;
+  private readonly searchMode: 'auto' | 'index' | 'scan';
+  private readonly tailSize: number;
+  private readonly autoCompact: boolean;
+
+  /** Numeric id per slot; NaN marks a string id kept in strIds. */
+  private numIds = new Float64Array(0);
+  private strIds: (string | undefined)[] | null = null;
+  private alive = new Uint8Array(0);
+  private capacity = 0;
+  private count = 0;
+  private live = 0;
+  private removedCount = 0;
+
+  /** id → slot + 1 (0 = empty), open addressing with linear probing. */
+  private idTable = new Uint32Array(16);
+  private idMask = 15;
+
+  private segments: Segment[] = [];
+  /** Slots [tailLo, count) are not yet in any segment; their hashes are in tailWords. */
+  private tailLo = 0;
+  private tailWords = new Uint32Array(0);
+
+  private readonly layouts = new Map<string, Layout>();
+  private readonly query = new Uint32Array(WORDS);
+  private queryWindows = new Int32Array(32);
+  private probeBuf = new Int32Array(1024);
+  private readonly comb = new Int32Array(BITS);
+  private bounds = new Uint32Array(2048);
+  private candidates = new Uint32Array(4096);
+
+  constructor(options: PdqIndexOptions = {}) {
+    const { windowBits, tuneRadius = 31, searchMode = 'auto', tailSize = 1024, autoCompact = true } = options;
+    checkRadius(tuneRadius);
+    if (windowBits !== undefined && (!Number.isInteger(windowBits) || windowBits < MIN_WINDOW_BITS || windowBits > MAX_WINDOW_BITS)) {
+      throw new RangeError(`windowBits must be an integer in ${MIN_WINDOW_BITS}..${MAX_WINDOW_BITS}`);
+    }
+    if (!Number.isInteger(tailSize) || tailSize < 1) throw new RangeError('tailSize must be a positive integer');
+    this.windowBits = windowBits;
+    this.tuneRadius = tuneRadius;
+    this.searchMode = searchMode;
+    this.tailSize = tailSize;
+    this.autoCompact = autoCompact;
+  }
+
+  /** Bulk build from hex entries; throws BANK_INVALID on a bad hash or a duplicate id. */
+  static build(entries: Iterable<PdqEntry>, options?: PdqIndexOptions): PdqIndex {
+    const index = new PdqIndex(options);
+    index.addMany(entries);
+    index.compact();
+    return index;
+  }
+
+  /**
+   * Bulk build from already-parsed hashes: 8 words per hash, word w = hex digits [8w, 8w+8) read as a
+   * big-endian number. The index takes ownership of `words` (no copy: at 10M hashes a copy is 320 MB).
+   * Ids default to 0..n-1.
+   */
+  static fromWords(words: Uint32Array, ids?: ArrayLike<PdqEntryId>, options?: PdqIndexOptions): PdqIndex {
+    if (words.length % WORDS !== 0) throw new VigilError('BANK_INVALID', `PDQ word array length ${words.length} is not a multiple of ${WORDS}`);
+    const n = words.length / WORDS;
+    if (ids !== undefined && ids.length !== n) throw new VigilError('BANK_INVALID', `${ids.length} ids for ${n} PDQ hashes`);
+    const index = new PdqIndex(options);
+    index.numIds = new Float64Array(n);
+    index.alive = new Uint8Array(n).fill(1);
+    index.capacity = n;
+    index.resizeIdTable(n);
+    for (let s = 0; s < n; s++) {
+      const id = ids === undefined ? s : ids[s];
+      validateId(id);
+      if (index.findSlot(id) >= 0) throw new VigilError('BANK_INVALID', `duplicate PDQ entry id at position ${s}`);
+      index.setId(s, id);
+      index.insertId(id, s);
+      index.count = s + 1;
+    }
+    index.live = n;
+    index.segments = n > 0 ? [index.buildSegment(0, n, words)] : [];
+    index.tailLo = n;
+    return index;
+  }
+
+  /** Live entries. */
+  get size(): number {
+    return this.live;
+  }
+
+  has(id: PdqEntryId): boolean {
+    return this.findSlot(id) >= 0;
+  }
+
+  /** Adds one entry; BANK_INVALID if the hash is malformed or the id is already present (remove it first). */
+  add(id: PdqEntryId, hash: string): void {
+    this.append(id, hash);
+    if (this.count - this.tailLo >= this.tailSize) this.flushTail();
+  }
+
+  /** Adds many entries; all or nothing: if one is invalid, none of this call's entries stay. */
+  addMany(entries: Iterable<PdqEntry>): void {
+    const startCount = this.count;
+    try {
+      for (const e of entries) this.append(e.id, e.hash);
+    } catch (err) {
+      for (let s = this.count - 1; s >= startCount; s--) this.deleteId(this.idAt(s));
+      this.live -= this.count - startCount;
+      this.count = startCount;
+      throw err;
+    }
+    if (this.count - this.tailLo >= this.tailSize) this.flushTail();
+  }
+
+  /** Removes an entry; false if the id is not present. Its slot is a tombstone until the next compaction. */
+  remove(id: PdqEntryId): boolean {
+    const slot = this.findSlot(id);
+    if (slot < 0) return false;
+    this.deleteId(id);
+    this.alive[slot] = 0;
+    this.live--;
+    this.removedCount++;
+    if (this.autoCompact && this.removedCount >= this.tailSize && this.removedCount * 4 > this.count) this.compact();
+    return true;
+  }
+
+  /** Rebuilds one segment over all live entries, dropping removed slots. O(n); at 10M, seconds. */
+  compact(): void {
+    const words = this.removedCount > 0 ? this.renumber() : this.allWords();
+    this.segments = this.count > 0 ? [this.buildSegment(0, this.count, words)] : [];
+    this.tailLo = this.count;
+    this.tailWords = new Uint32Array(0);
+  }
+
+  /** Every live entry within `radius` of the hash, nearest first (ties in insertion order). */
+  search(hash: string, radius: number): PdqMatch[] {
+    checkRadius(radius);
+    parseHexInto(hash, this.query, 0);
+    return this.searchParsed(radius);
+  }
+
+  searchMany(hashes: readonly string[], radius: number): PdqMatch[][] {
+    checkRadius(radius);
+    return hashes.map((h) => {
+      parseHexInto(h, this.query, 0);
+      return this.searchParsed(radius);
+    });
+  }
+
+  /** Bytes held in typed arrays (allocated capacity), plus an estimate for string ids. */
+  memoryBytes(): number {
+    let bytes = this.tailWords.byteLength + this.numIds.byteLength + this.alive.byteLength + this.idTable.byteLength;
+    for (const seg of this.segments) {
+      bytes += seg.words.byteLength;
+      for (const o of seg.offsets) bytes += o.byteLength;
+      for (const p of seg.postings) bytes += p.byteLength;
+    }
+    if (this.strIds) {
+      // V8: an 8-byte element plus a string header and 1–2 bytes per character.
+      for (const s of this.strIds) bytes += 8 + (s === undefined ? 0 : 16 + 2 * s.length);
+    }
+    return bytes;
+  }
+
+  stats(): PdqIndexStats {
+    return {
+      size: this.live,
+      slots: this.count,
+      removed: this.removedCount,
+      tail: this.count - this.tailLo,
+      segments: this.segments.map((s) => ({
+        entries: s.entries,
+        windows: s.layout?.m ?? 0,
+        windowBits: s.layout ? Array.from(new Set(s.layout.width)) : [],
+        indexed: s.layout !== null,
+      })),
+    };
+  }
+
+  // ---- search ----
+
+  private searchParsed(r: number): PdqMatch[] {
+    const slots: number[] = [];
+    const dists: number[] = [];
+    for (const seg of this.segments) {
+      if (seg.layout && this.shouldProbe(seg, seg.layout, r)) this.probeSegment(seg, seg.layout, r, slots, dists);
+      else this.scan(seg.words, seg.lo, seg.hi, r, slots, dists);
+    }
+    this.scan(this.tailWords, this.tailLo, this.count, r, slots, dists);
+    const order = slots.map((_, i) => i);
+    // Slots grow with insertion order, so (distance, slot) is a stable, reproducible order.
+    order.sort((x, y) => dists[x]! - dists[y]! || slots[x]! - slots[y]!);
+    return order.map((i) => ({ id: this.idAt(slots[i]!), distance: dists[i]! }));
+  }
+
+  private shouldProbe(seg: Segment, layout: Layout, r: number): boolean {
+    if (this.searchMode !== 'auto') return this.searchMode === 'index';
+    return expectedCost(layout.width, seg.entries, r) * RANDOM_ACCESS_COST < seg.entries;
+  }
+
+  /** Linear scan of slots [lo, hi) whose hashes start at words[0]. */
+  private scan(words: Uint32Array, lo: number, hi: number, r: number, slots: number[], dists: number[]): void {
+    const alive = this.alive;
+    const q = this.query;
+    const q0 = q[0]!, q1 = q[1]!, q2 = q[2]!, q3 = q[3]!, q4 = q[4]!, q5 = q[5]!, q6 = q[6]!, q7 = q[7]!;
+    for (let s = lo, o = 0; s < hi; s++, o += WORDS) {
+      let d = popcount32(words[o]! ^ q0) + popcount32(words[o + 1]! ^ q1) + popcount32(words[o + 2]! ^ q2) + popcount32(words[o + 3]! ^ q3);
+      if (d > r) continue;
+      d += popcount32(words[o + 4]! ^ q4) + popcount32(words[o + 5]! ^ q5) + popcount32(words[o + 6]! ^ q6) + popcount32(words[o + 7]! ^ q7);
+      if (d > r || alive[s] === 0) continue;
+      slots.push(s);
+      dists.push(d);
+    }
+  }
+
+  private probeSegment(seg: Segment, layout: Layout, r: number, slots: number[], dists: number[]): void {
+    const words = seg.words;
+    const lo = seg.lo;
+    const alive = this.alive;
+    const q = this.query;
+    const q0 = q[0]!, q1 = q[1]!, q2 = q[2]!, q3 = q[3]!, q4 = q[4]!, q5 = q[5]!, q6 = q[6]!, q7 = q[7]!;
+    const m = layout.m;
+    if (this.queryWindows.length < m) this.queryWindows = new Int32Array(m);
+    const qw = this.queryWindows;
+    for (let i = 0; i < m; i++) qw[i] = windowValue(q, 0, layout.start[i]!, layout.width[i]!);
+    for (let i = 0; i < m; i++) {
+      const k = windowRadius(i, r, m);
+      if (k < 0) break; // radii only shrink with i
+      const nv = this.enumerateBall(qw[i]!, layout.width[i]!, k);
+      const probes = this.probeBuf;
+      const off = seg.offsets[i]!;
+      const post = seg.postings[i]!;
+      // Three passes rather than one nested loop: each pass's loads are independent of each other and
+      // free of data-dependent branches, so the CPU keeps many cache misses in flight (bucket bounds,
+      // then postings, then hashes) instead of stalling on one per unpredictable bucket-size branch.
+      if (this.bounds.length < 2 * nv) this.bounds = new Uint32Array(2 * nv);
+      const bounds = this.bounds;
+      let total = 0;
+      for (let t = 0; t < nv; t++) {
+        const v = probes[t]!;
+        const a = off[v]!;
+        const b = off[v + 1]!;
+        bounds[2 * t] = a;
+        bounds[2 * t + 1] = b;
+        total += b - a;
+      }
+      if (this.candidates.length < total) this.candidates = new Uint32Array(Math.max(total, 2 * this.candidates.length));
+      const cand = this.candidates;
+      let nc = 0;
+      for (let t = 0; t < nv; t++) {
+        const end = bounds[2 * t + 1]!;
+        for (let p = bounds[2 * t]!; p < end; p++) cand[nc++] = post[p]!;
+      }
+      for (let c = 0; c < nc; c++) {
+        const s = cand[c]!;
+        const o = s * WORDS;
+        let x = words[o]! ^ q0;
+        let d = POP16[x & 0xffff]! + POP16[x >>> 16]!;
+        x = words[o + 1]! ^ q1;
+        d += POP16[x & 0xffff]! + POP16[x >>> 16]!;
+        x = words[o + 2]! ^ q2;
+        d += POP16[x & 0xffff]! + POP16[x >>> 16]!;
+        x = words[o + 3]! ^ q3;
+        d += POP16[x & 0xffff]! + POP16[x >>> 16]!;
+        if (d > r) continue;
+        d += popcount32(words[o + 4]! ^ q4) + popcount32(words[o + 5]! ^ q5) + popcount32(words[o + 6]! ^ q6) + popcount32(words[o + 7]! ^ q7);
+        if (d > r || alive[lo + s] === 0) continue;
+        if (i > 0 && this.foundInEarlierWindow(words, o, layout, i, r)) continue;
+        slots.push(lo + s);
+        dists.push(d);
+      }
+    }
+  }
+
+  /** Whether an earlier window's probe already reported the hash at words[o..o+8): the cross-window dedupe. */
+  private foundInEarlierWindow(words: Uint32Array, o: number, layout: Layout, i: number, r: number): boolean {
+    for (let j = 0; j < i; j++) {
+      const k = windowRadius(j, r, layout.m);
+      const v = windowValue(words, o, layout.start[j]!, layout.width[j]!);
+      if (popcount32(v ^ this.queryWindows[j]!) <= k) return true;
+    }
+    return false;
+  }
+
+  /** Writes every width-bit value within distance k of v into probeBuf; returns how many. */
+  private enumerateBall(v: number, width: number, k: number): number {
+    const kk = Math.min(k, width);
+    const total = ballVolume(width, kk);
+    if (this.probeBuf.length < total) this.probeBuf = new Int32Array(total);
+    const out = this.probeBuf;
+    const pos = this.comb;
+    let n = 0;
+    out[n++] = v;
+    for (let d = 1; d <= kk; d++) {
+      // Combinations of d bit positions in lexicographic order.
+      for (let i = 0; i < d; i++) pos[i] = i;
+      for (;;) {
+        let x = v;
+        for (let i = 0; i < d; i++) x ^= 1 << pos[i]!;
+        out[n++] = x;
+        let i = d - 1;
+        while (i >= 0 && pos[i] === width - d + i) i--;
+        if (i < 0) break;
+        pos[i]!++;
+        for (let j = i + 1; j < d; j++) pos[j] = pos[j - 1]! + 1;
+      }
+    }
+    return n;
+  }
+
+  // ---- segments ----
+
+  private layoutFor(entries: number): Layout {
+    const widths = this.windowBits !== undefined ? uniformWidths(this.windowBits) : tunedWidths(entries, this.tuneRadius);
+    const key = widths.join(',');
+    let l = this.layouts.get(key);
+    if (!l) {
+      l = layoutOf(widths);
+      this.layouts.set(key, l);
+    }
+    return l;
+  }
+
+  /** Indexes slots [lo, hi), whose hashes are `words` (owned by the segment from now on). */
+  private buildSegment(lo: number, hi: number, words: Uint32Array): Segment {
+    const alive = this.alive;
+    let entries = 0;
+    for (let s = lo; s < hi; s++) entries += alive[s]!;
+    if (entries < MIN_INDEXED && this.searchMode !== 'index') return { lo, hi, words, entries, layout: null, offsets: [], postings: [] };
+    const layout = this.layoutFor(entries);
+    const vals = new Uint32Array(entries);
+    const offsets: Uint32Array[] = [];
+    const postings: Uint32Array[] = [];
+    for (let i = 0; i < layout.m; i++) {
+      const start = layout.start[i]!;
+      const width = layout.width[i]!;
+      const buckets = 1 << width;
+      // Counting sort by window value: offsets[v]..offsets[v+1] are the postings of value v, slots ascending.
+      const off = new Uint32Array(buckets + 1);
+      let n = 0;
+      for (let s = lo; s < hi; s++) {
+        if (alive[s] === 0) continue;
+        const v = windowValue(words, (s - lo) * WORDS, start, width);
+        vals[n++] = v;
+        off[v + 1]!++;
+      }
+      for (let v = 0; v < buckets; v++) off[v + 1]! += off[v]!;
+      const cursor = off.slice(0, buckets);
+      const post = new Uint32Array(entries);
+      n = 0;
+      for (let s = lo; s < hi; s++) {
+        if (alive[s] === 0) continue;
+        post[cursor[vals[n++]!]!++] = s - lo;
+      }
+      offsets.push(off);
+      postings.push(post);
+    }
+    return { lo, hi, words, entries, layout, offsets, postings };
+  }
+
+  private flushTail(): void {
+    if (this.count === this.tailLo) return;
+    this.segments.push(this.buildSegment(this.tailLo, this.count, this.tailWords.slice(0, (this.count - this.tailLo) * WORDS)));
+    this.tailLo = this.count;
+    if (this.tailWords.length > 2 * this.tailSize * WORDS) this.tailWords = new Uint32Array(0);
+    // Log-structured merging: segment sizes shrink geometrically, so there are O(log n) of them and
+    // each entry is rebuilt O(log n) times.
+    for (;;) {
+      const last = this.segments[this.segments.length - 1];
+      const prev = this.segments[this.segments.length - 2];
+      if (!last || !prev || last.entries * MERGE_RATIO < prev.entries) break;
+      const words = new Uint32Array((last.hi - prev.lo) * WORDS);
+      words.set(prev.words);
+      words.set(last.words, (last.lo - prev.lo) * WORDS);
+      this.segments.splice(-2, 2, this.buildSegment(prev.lo, last.hi, words));
+    }
+  }
+
+  // ---- storage ----
+
+  private append(id: PdqEntryId, hash: string): void {
+    validateId(id);
+    if (this.findSlot(id) >= 0) throw new VigilError('BANK_INVALID', 'duplicate PDQ entry id');
+    // Still geometric (amortised O(1) appends), but gentle for big banks.
+    if (this.count === this.capacity) this.grow(Math.max(1024, Math.ceil(this.capacity * (this.capacity > 1 << 20 ? 1.125 : 1.5))));
+    const s = this.count;
+    const at = (s - this.tailLo) * WORDS;
+    if (at + WORDS > this.tailWords.length) {
+      const tw = new Uint32Array(Math.max(this.tailSize * WORDS, 2 * this.tailWords.length));
+      tw.set(this.tailWords);
+      this.tailWords = tw;
+    }
+    parseHexInto(hash, this.tailWords, at);
+    this.setId(s, id);
+    this.alive[s] = 1;
+    // Doubling on overflow keeps inserts amortised O(1).
+    if (this.live + 1 > ID_TABLE_MAX_LOAD * (this.idMask + 1)) this.resizeIdTable(2 * (this.live + 1));
+    this.insertId(id, s);
+    this.count++;
+    this.live++;
+  }
+
+  private grow(capacity: number): void {
+    const numIds = new Float64Array(capacity);
+    numIds.set(this.numIds.subarray(0, this.count));
+    const alive = new Uint8Array(capacity);
+    alive.set(this.alive.subarray(0, this.count));
+    this.numIds = numIds;
+    this.alive = alive;
+    this.capacity = capacity;
+  }
+
+  /** Every slot's hash in one array (for a rebuild without removals); reuses the sole segment's if it can. */
+  private allWords(): Uint32Array {
+    const only = this.segments[0];
+    if (this.segments.length === 1 && only && this.tailLo === this.count) return only.words;
+    const words = new Uint32Array(this.count * WORDS);
+    for (const seg of this.segments) words.set(seg.words, seg.lo * WORDS);
+    words.set(this.tailWords.subarray(0, (this.count - this.tailLo) * WORDS), this.tailLo * WORDS);
+    return words;
+  }
+
+  /**
+   * Moves live slots down over the removed ones and returns their hashes; every slot number changes,
+   * so the id table is rebuilt.
+   */
+  private renumber(): Uint32Array {
+    const n = this.live;
+    const words = new Uint32Array(n * WORDS);
+    const numIds = new Float64Array(n);
+    const strIds = this.strIds ? new Array<string | undefined>(n) : null;
+    let t = 0;
+    const parts: { lo: number; hi: number; words: Uint32Array }[] = [...this.segments, { lo: this.tailLo, hi: this.count, words: this.tailWords }];
+    for (const part of parts) {
+      for (let s = part.lo; s < part.hi; s++) {
+        if (this.alive[s] === 0) continue;
+        const o = (s - part.lo) * WORDS;
+        for (let w = 0; w < WORDS; w++) words[t * WORDS + w] = part.words[o + w]!;
+        numIds[t] = this.numIds[s]!;
+        if (strIds) strIds[t] = this.strIds![s];
+        t++;
+      }
+    }
+    this.numIds = numIds;
+    this.strIds = strIds;
+    this.alive = new Uint8Array(n).fill(1);
+    this.capacity = n;
+    this.count = n;
+    this.removedCount = 0;
+    this.resizeIdTable(n);
+    return words;
+  }
+
+  private setId(slot: number, id: PdqEntryId): void {
+    if (typeof id === 'number') {
+      this.numIds[slot] = id;
+      if (this.strIds) this.strIds[slot] = undefined;
+    } else {
+      this.numIds[slot] = NaN;
+      (this.strIds ??= [])[slot] = id;
+    }
+  }
+
+  private idAt(slot: number): PdqEntryId {
+    const n = this.numIds[slot]!;
+    return Number.isNaN(n) ? this.strIds![slot]! : n;
+  }
+
+  private idEquals(slot: number, id: PdqEntryId): boolean {
+    const n = this.numIds[slot]!;
+    return typeof id === 'number' ? n === id : Number.isNaN(n) && this.strIds![slot] === id;
+  }
+
+  private findSlot(id: PdqEntryId): number {
+    const table = this.idTable;
+    const mask = this.idMask;
+    for (let h = hashId(id) & mask; ; h = (h + 1) & mask) {
+      const e = table[h]!;
+      if (e === 0) return -1;
+      if (this.idEquals(e - 1, id)) return e - 1;
+    }
+  }
+
+  private insertId(id: PdqEntryId, slot: number): void {
+    const table = this.idTable;
+    const mask = this.idMask;
+    let h = hashId(id) & mask;
+    while (table[h] !== 0) h = (h + 1) & mask;
+    table[h] = slot + 1;
+  }
+
+  /** Deletes by backward shift, so linear probing needs no tombstones in the id table. */
+  private deleteId(id: PdqEntryId): void {
+    const table = this.idTable;
+    const mask = this.idMask;
+    let i = hashId(id) & mask;
+    while (!this.idEquals(table[i]! - 1, id)) i = (i + 1) & mask;
+    for (let j = (i + 1) & mask; table[j] !== 0; j = (j + 1) & mask) {
+      const home = hashId(this.idAt(table[j]! - 1)) & mask;
+      // The entry at j may move to i only if its home is not cyclically within (i, j].
+      const stays = i <= j ? i < home && home <= j : i < home || home <= j;
+      if (stays) continue;
+      table[i] = table[j]!;
+      i = j;
+    }
+    table[i] = 0;
+  }
+
+  /** Sizes the id table to hold `entries` ids under the maximum load and re-inserts every live slot. */
+  private resizeIdTable(entries: number): void {
+    let cap = 16;
+    while (cap * ID_TABLE_MAX_LOAD < entries) cap *= 2;
+    this.idTable = new Uint32Array(cap);
+    this.idMask = cap - 1;
+    for (let s = 0; s < this.count; s++) if (this.alive[s] === 1) this.insertId(this.idAt(s), s);
+  }
+}
+
+/**
+ * Reference exact search by scanning every entry: what the index must reproduce (same order).
+ * Parses every entry's hex on each call, so it is for tests and small sets.
+ */
+export function bruteForceSearch(entries: readonly PdqEntry[], hash: string, radius: number): PdqMatch[] {
+  checkRadius(radius);
+  const q = new Uint32Array(WORDS);
+  parseHexInto(hash, q, 0);
+  const e = new Uint32Array(WORDS);
+  const out: PdqMatch[] = [];
+  for (const entry of entries) {
+    parseHexInto(entry.hash, e, 0);
+    const distance = hammingAt(e, 0, q, 0);
+    if (distance <= radius) out.push({ id: entry.id, distance });
+  }
+  // Array sort is stable, so ties keep entry order, as the index's do.
+  return out.sort((a, b) => a.distance - b.distance);
+}
+
+/**
+ * Reference exact search over parsed hashes (8 words each, as for PdqIndex.fromWords): the positions
+ * (0-based) of the first `count` hashes within `radius` of `query` (8 words), with distances, in
+ * position order. Used by the benchmark as the linear-scan baseline.
+ */
+export function bruteForceSearchWords(words: Uint32Array, count: number, query: Uint32Array, radius: number): { index: number; distance: number }[] {
+  checkRadius(radius);
+  const out: { index: number; distance: number }[] = [];
+  const q0 = query[0]!, q1 = query[1]!, q2 = query[2]!, q3 = query[3]!, q4 = query[4]!, q5 = query[5]!, q6 = query[6]!, q7 = query[7]!;
+  for (let s = 0, o = 0; s < count; s++, o += WORDS) {
+    const d =
+      popcount32(words[o]! ^ q0) + popcount32(words[o + 1]! ^ q1) + popcount32(words[o + 2]! ^ q2) + popcount32(words[o + 3]! ^ q3) +
+      popcount32(words[o + 4]! ^ q4) + popcount32(words[o + 5]! ^ q5) + popcount32(words[o + 6]! ^ q6) + popcount32(words[o + 7]! ^ q7);
+    if (d <= radius) out.push({ index: s, distance: d });
+  }
+  return out;
+}

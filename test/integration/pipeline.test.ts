@@ -1,0 +1,217 @@
+/**
+ * The pipeline end to end on the real Redis: publisher → scan queue → worker → moderation queue /
+ * dead-letter queue. Each test has its own key prefix.
+ */
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createScanRuntime } from '../../src/app.js';
+import { contractLimits, type Config } from '../../src/config.js';
+import type { Flag } from '../../src/core/contracts.js';
+import { processPayload } from '../../src/core/pipeline.js';
+import type { DeadLetter } from '../../src/core/ports.js';
+import { sampleEvents } from '../../src/demo/sample-events.js';
+import { createLogger } from '../../src/logger.js';
+import { createPublisher, type Publisher } from '../../src/publisher.js';
+import { startScanService, type ScanService } from '../../src/services/scan-service.js';
+import { runCli } from '../helpers/cli.js';
+import { deletePrefix, REDIS_URL, testConfig, uniquePrefix, waitFor } from '../helpers/redis.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()?.();
+});
+
+function banksDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-banks-'));
+  cpSync('config/samples/banks', dir, { recursive: true });
+  return dir;
+}
+
+interface Harness {
+  config: Config;
+  publisher: Publisher;
+  scan: Queue;
+  moderation: Queue;
+  dead: Queue;
+  flags(): Promise<Flag[]>;
+  deadLetters(): Promise<DeadLetter[]>;
+  drained(): Promise<boolean>;
+}
+
+async function harness(label: string, overrides: Partial<Record<keyof Config, unknown>> = {}): Promise<Harness> {
+  const prefix = uniquePrefix(label);
+  const config = testConfig(prefix, { banksDir: banksDir(), ...overrides });
+  const publisher = createPublisher({ connection: REDIS_URL, prefix, dedupeTtlMs: config.dedupeTtlMs, attempts: 3, backoffMs: 50 });
+  const q = (name: string) => new Queue(name, { connection: { url: REDIS_URL }, prefix });
+  const scan = q(config.scanQueue);
+  const moderation = q(config.moderationQueue);
+  const dead = q(config.deadLetterQueue);
+  cleanups.push(async () => {
+    await publisher.close();
+    await Promise.all([scan.close(), moderation.close(), dead.close()]);
+    await deletePrefix(prefix);
+  });
+  return {
+    config,
+    publisher,
+    scan,
+    moderation,
+    dead,
+    flags: async () => (await moderation.getJobs(['prioritized', 'waiting'])).map((j) => j.data as Flag).sort((a, b) => a.flagId.localeCompare(b.flagId)),
+    deadLetters: async () => (await dead.getJobs(['waiting'])).map((j) => j.data as DeadLetter),
+    drained: async () => Object.values(await scan.getJobCounts('wait', 'active', 'prioritized', 'delayed')).every((n) => n === 0),
+  };
+}
+
+async function startWorker(config: Config, logs?: Writable): Promise<ScanService> {
+  const service = await startScanService(config, createLogger(logs ? 'trace' : 'silent', logs));
+  cleanups.push(() => service.stop());
+  return service;
+}
+
+const samples = () => sampleEvents();
+const sample = (id: string) => {
+  const s = samples().find((x) => x.event.eventId === id);
+  if (!s) throw new Error(`no sample ${id}`);
+  return s.event;
+};
+
+describe('scan pipeline on the real Redis', () => {
+  it('publish → exactly one flag with the right evidence for a known-bad image and a known-bad phrase; benign → no flag', async () => {
+    const h = await harness('flags');
+    await startWorker(h.config);
+    await h.publisher.publish(sample('demo-evt-002')); // banked image (md5)
+    await h.publisher.publish(sample('demo-evt-004')); // "velvet teapot"
+    await h.publisher.publish(sample('demo-evt-001')); // benign text
+    await h.publisher.publish(sample('demo-evt-005')); // benign image + text
+    await waitFor('drain', async () => ((await h.drained()) && (await h.flags()).length >= 2 ? true : undefined));
+    const flags = await h.flags();
+    expect(flags.map((f) => f.eventId).sort()).toEqual(['demo-evt-002', 'demo-evt-004']);
+    const image = flags.find((f) => f.eventId === 'demo-evt-002');
+    expect(image).toMatchObject({ category: 'sample_known_image', severity: 'critical', action: 'remove_and_report' });
+    expect(image?.signals.some((s) => s.type === 'md5' && s.sourceId === 'sample-known-bad' && s.entryId === 'teapot-md5' && s.mediaId === 'm1' && s.distance === 0)).toBe(true);
+    const phrase = flags.find((f) => f.eventId === 'demo-evt-004');
+    expect(phrase?.signals).toEqual([expect.objectContaining({ type: 'term', sourceId: 'sample-terms', entryId: 'velvet-teapot', span: { start: 18, end: 31 } })]);
+    expect(phrase?.policyVersion).toMatch(/^sha256:/);
+    expect(Object.keys(phrase?.bankVersions ?? {})).toEqual(expect.arrayContaining(['sample-known-bad', 'sample-terms']));
+    // Moderation jobs are addressed by flagId and prioritised by severity.
+    const job = await h.moderation.getJob(image?.flagId ?? '');
+    expect(job?.opts.priority).toBe(1);
+    expect(await h.deadLetters()).toEqual([]);
+  });
+
+  it('the same event twice → one job and one flag, also when the copy arrives after the first was scanned and removed', async () => {
+    const h = await harness('dedupe');
+    const event = sample('demo-evt-004');
+    await h.publisher.publish(event);
+    await h.publisher.publish(event);
+    expect(await h.scan.getJobCounts('prioritized', 'wait')).toEqual({ prioritized: 1, wait: 0 });
+    await startWorker(h.config);
+    await waitFor('first flag', async () => ((await h.flags()).length === 1 && (await h.drained()) ? true : undefined));
+    expect(await h.scan.getJob(String(event.eventId))).toBeUndefined(); // completed and removed: no content left behind
+    await h.publisher.publishBatch([event, event]);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await h.drained()).toBe(true);
+    expect((await h.scan.getJobCounts('completed', 'failed', 'prioritized', 'wait', 'active'))).toEqual({ completed: 0, failed: 0, prioritized: 0, wait: 0, active: 0 });
+    expect(await h.flags()).toHaveLength(1);
+    // The dedupe key holds the id only, never content, and expires with the window.
+    const redis = new Redis(REDIS_URL);
+    cleanups.push(async () => void redis.disconnect());
+    const keys = await redis.keys(`${h.config.queuePrefix}:${h.config.scanQueue}:de:*`);
+    expect(keys).toHaveLength(1);
+    expect(await redis.get(keys[0] ?? '')).toBe(event.eventId);
+    expect(await redis.pttl(keys[0] ?? '')).toBeGreaterThan(23 * 3600 * 1000);
+  });
+
+  it('a malformed event and an undecodable image are dead-lettered with their codes, and the worker keeps going', async () => {
+    const h = await harness('dlq');
+    await startWorker(h.config);
+    await h.scan.add('scan', { ...(sample('demo-evt-001') as object), eventId: 'bad-evt-1', text: 42 }, { jobId: 'bad-evt-1' });
+    await h.scan.add('scan', 'not json at all {', { jobId: 'bad-evt-2' });
+    await h.publisher.publish(sample('demo-evt-008')); // image/png that is not an image
+    await h.publisher.publish(sample('demo-evt-007')); // a good event after the bad ones
+    await waitFor('drain', async () => ((await h.drained()) && (await h.deadLetters()).length >= 3 && (await h.flags()).length >= 1 ? true : undefined));
+    const dead = (await h.deadLetters()).sort((a, b) => (a.eventId ?? a.code).localeCompare(b.eventId ?? b.code));
+    expect(dead.map((d) => [d.eventId, d.code, d.mediaId])).toEqual([
+      ['bad-evt-1', 'EVENT_INVALID', undefined],
+      ['demo-evt-008', 'MEDIA_UNSUPPORTED', 'm1'],
+      [undefined, 'EVENT_NOT_JSON', undefined],
+    ]);
+    expect(dead[0]?.message).toBe('invalid vigil.message.v1 event: text: Invalid input: expected string, received number');
+    expect(dead[0]?.origin).toEqual({ kind: 'bullmq', queue: h.config.scanQueue, jobId: 'bad-evt-1' });
+    expect((await h.flags()).map((f) => f.eventId)).toEqual(['demo-evt-007']);
+  });
+
+  it('message text and media bytes never reach logs, dead-letter entries, flags or failure reasons', async () => {
+    const marker = 'zebra-quartz-7391';
+    const chunks: string[] = [];
+    const logs = new Writable({ write: (c: Buffer, _e, cb) => (chunks.push(c.toString()), cb()) });
+    const h = await harness('privacy');
+    await startWorker(h.config, logs);
+    const secretBytes = Buffer.from(`${marker} pretend pixels`);
+    const base = sample('demo-evt-004') as Record<string, unknown>;
+    await h.publisher.publish({ ...base, eventId: 'priv-1', text: `velvet teapot ${marker}` });
+    await h.publisher.publish({ ...base, eventId: 'priv-2', text: marker, media: [{ id: 'm1', mimeType: 'image/png', bytes: secretBytes.toString('base64') }] });
+    await h.scan.add('scan', { ...base, eventId: 'priv-3', text: marker, surprise: marker }, { jobId: 'priv-3' });
+    await waitFor('drain', async () => ((await h.drained()) && (await h.deadLetters()).length >= 2 ? true : undefined));
+    const everything = JSON.stringify({ logs: chunks, flags: await h.flags(), dead: await h.deadLetters(), failed: await h.scan.getJobs(['failed']) });
+    expect(chunks.length).toBeGreaterThan(3);
+    for (const needle of [marker, secretBytes.toString('base64').slice(0, 16)]) expect(everything).not.toContain(needle);
+  });
+
+  it('offline `vigil scan` and the queue path produce identical flags for the same events', async () => {
+    const h = await harness('offline');
+    const events = samples().filter((s) => s.expect !== 'duplicate' && s.expect !== 'dead-letter').map((s) => s.event);
+    const runtime = await createScanRuntime(h.config, createLogger('silent'), { watch: false });
+    const offline: Flag[] = [];
+    for (const e of events) offline.push(...(await processPayload(JSON.stringify(e), runtime.scanner, runtime.policy(), contractLimits(h.config))).flags);
+    // And the CLI itself, as a user would run it.
+    const file = join(mkdtempSync(join(tmpdir(), 'vigil-events-')), 'events.jsonl');
+    writeFileSync(file, events.map((e) => JSON.stringify(e)).join('\n'));
+    const cli = await runCli(['scan', '--events', file, '--banks', String(h.config.banksDir), '--policy', 'config/policy.yaml']);
+    expect(cli.code).toBe(0);
+    const cliFlags = cli.stdout.trim().split('\n').map((l) => JSON.parse(l) as Flag);
+
+    await startWorker(h.config);
+    await h.publisher.publishBatch(events);
+    await waitFor('all flags', async () => ((await h.drained()) && (await h.flags()).length >= offline.length ? true : undefined));
+    const queued = await h.flags();
+    const byId = (a: Flag, b: Flag) => a.flagId.localeCompare(b.flagId);
+    expect(offline.length).toBeGreaterThanOrEqual(4);
+    expect(queued).toEqual([...offline].sort(byId));
+    expect([...cliFlags].sort(byId)).toEqual(queued);
+  });
+
+  it('a worker killed with SIGKILL mid-job: its jobs are retried by a new worker and each event has exactly one flag', async () => {
+    const h = await harness('sigkill', { concurrency: 16 });
+    const n = 3000;
+    const base = sample('demo-evt-004') as Record<string, unknown>;
+    const events = Array.from({ length: n }, (_, i) => ({ ...base, eventId: `kill-${i}`, messageId: `kill-msg-${i}` }));
+    for (let i = 0; i < n; i += 500) await h.publisher.publishBatch(events.slice(i, i + 500));
+    const env = { ...process.env, REDIS_URL, VIGIL_QUEUE_PREFIX: h.config.queuePrefix, VIGIL_BANKS_DIR: String(h.config.banksDir), VIGIL_POLICY_FILE: 'config/policy.yaml', VIGIL_LOG_LEVEL: 'warn', VIGIL_LOCK_MS: '2000', VIGIL_CONCURRENCY: '16' };
+    const first = spawn(process.execPath, ['--import', 'tsx', 'workers/scan.ts'], { env, stdio: 'ignore' });
+    await waitFor('first flags', async () => (((await h.moderation.getJobCounts('prioritized')).prioritized ?? 0) > 100 ? true : undefined), 60_000);
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+    const orphaned = await h.scan.getActiveCount();
+    const flaggedBefore = ((await h.moderation.getJobCounts('prioritized')).prioritized ?? 0);
+    expect(flaggedBefore).toBeLessThan(n); // killed halfway, not after the end
+    const second = spawn(process.execPath, ['--import', 'tsx', 'workers/scan.ts'], { env, stdio: 'ignore' });
+    cleanups.push(async () => void second.kill('SIGKILL'));
+    await waitFor('all flags', async () => (((await h.moderation.getJobCounts('prioritized')).prioritized ?? 0) >= n && (await h.drained()) ? true : undefined), 90_000);
+    const flags = await h.flags();
+    expect(flags).toHaveLength(n);
+    expect(new Set(flags.map((f) => f.eventId)).size).toBe(n);
+    expect(await h.deadLetters()).toEqual([]);
+    // Jobs the dead worker held were really in flight when it died (else this test proves nothing).
+    expect(orphaned).toBeGreaterThan(0);
+    second.kill('SIGTERM');
+    expect(await new Promise((r) => second.once('exit', r))).toBe(0);
+  }, 180_000);
+});

@@ -1,0 +1,42 @@
+/**
+ * Bit-exactness against Meta's C++ reference: every hash, quality and dihedral hash in the public
+ * vectors, through the real decode path (sharp) and both conventions.
+ */
+import { describe, expect, it } from 'vitest';
+import { createMediaHasher } from '../../src/adapters/media-hasher.js';
+import { DIHEDRAL_NAMES } from '../../src/core/signals.js';
+import { readTsv, readVector } from './helpers.js';
+
+const cases = [
+  { mode: 'full', hashes: 'expected-noresize.tsv', dihedral: 'dihedral-noresize.tsv' },
+  { mode: 'cli512', hashes: 'expected.tsv', dihedral: 'dihedral.tsv' },
+] as const;
+
+describe.each(cases)('PDQ $mode convention vs the C++ reference', ({ mode, hashes, dihedral }) => {
+  const hasher = createMediaHasher({ mode });
+
+  const rows = readTsv(hashes);
+  it(`has the 40 vectors of ${hashes}`, () => {
+    expect(rows).toHaveLength(40);
+  });
+
+  it.each(rows.map(([file, hex, quality]) => ({ file: file as string, hex, quality: Number(quality) })))('$file', async ({ file, hex, quality }) => {
+    const result = await hasher.hash(readVector(file), 'application/octet-stream', { dihedral: false });
+    expect(result.pdq).toEqual({ hash: hex, quality });
+  });
+
+  const dihRows = readTsv(dihedral);
+  it(`dihedral variants of all ${dihRows.length} vectors (${dihedral})`, async () => {
+    expect(dihRows).toHaveLength(40);
+    for (const [file, ...rest] of dihRows) {
+      const expected = rest.slice(0, DIHEDRAL_NAMES.length);
+      const result = await hasher.hash(readVector(file as string), 'image/jpeg', { dihedral: true });
+      expect({ file, dihedral: result.pdq?.dihedral, quality: result.pdq?.quality, hash: result.pdq?.hash }).toEqual({
+        file,
+        dihedral: expected,
+        quality: Number(rest[DIHEDRAL_NAMES.length]),
+        hash: expected[0],
+      });
+    }
+  });
+});

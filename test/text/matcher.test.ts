@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { VigilError } from '../../src/core/errors.js';
+import { compileTextScanner } from '../../src/core/text/scanner.js';
+import { makeTermBank, type TermEntry } from '../../src/core/text/term-bank.js';
+import { makePatternRuleSet } from '../../src/core/text/patterns.js';
+import { benignWords } from './corpus.js';
+
+const vocab = benignWords();
+const entry = (id: string, phrase: string, extra: Partial<TermEntry> = {}): TermEntry => ({ id, phrase, category: 'test', severity: 'medium', ...extra });
+const ids = (s: ReturnType<typeof compileTextScanner>, text: string): string[] => s.scan(text).map((m) => m.termId);
+
+describe('term matching modes', () => {
+  const bank = makeTermBank('modes', [
+    entry('ww', 'velvet teapot'),
+    entry('jn', 'purple kettle', { mode: 'joined' }),
+    entry('sub', 'marmalade', { mode: 'substring' }),
+    entry('bar', 'bar', { exceptions: ['bar exam'] }),
+  ]);
+  const s = compileTextScanner([bank], undefined, { benignWords: vocab });
+
+  it('whole-word: tolerates separators and spelled letters, not glued or re-split words', () => {
+    expect(ids(s, 'a velvet teapot')).toEqual(['ww']);
+    expect(ids(s, 'velvet tea-pot')).toEqual(['ww']);
+    expect(ids(s, 'v e l v e t t e a p o t')).toEqual(['ww']);
+    expect(ids(s, 'velvetteapot')).toEqual([]);
+    expect(ids(s, 'velvet tea pot')).toEqual([]);
+  });
+
+  it('joined: glued and re-split, aligned to word edges', () => {
+    expect(ids(s, 'purplekettle')).toEqual(['jn']);
+    expect(ids(s, 'pur ple ket tle')).toEqual(['jn']);
+    expect(ids(s, 'apurplekettle')).toEqual([]);
+  });
+
+  it('substring: inside other tokens, but not inside ordinary words', () => {
+    expect(ids(s, 'homemademarmalade!')).toEqual(['sub']);
+    expect(ids(s, 'xxmarmaladexx')).toEqual(['sub']);
+    const cat = makeTermBank('c', [entry('cat', 'cat', { mode: 'substring' })]);
+    const sc = compileTextScanner([cat], undefined, { benignWords: vocab });
+    expect(ids(sc, 'scatter the category')).toEqual([]);
+    expect(ids(sc, 'lolcatz')).toEqual(['cat']);
+  });
+
+  it('inflections: regular forms of the term, not look-alike words', () => {
+    expect(ids(s, 'bars and barred and barring')).toEqual(['bar', 'bar', 'bar']);
+    expect(ids(s, 'she bared her teeth')).toEqual([]);
+    expect(ids(s, 'two velvet teapots')).toEqual(['ww']);
+  });
+
+  it('exceptions: a hit inside an exception phrase is dropped', () => {
+    expect(ids(s, 'passed the bar exam')).toEqual([]);
+    expect(ids(s, 'meet at the bar')).toEqual(['bar']);
+  });
+
+  it('reports original offsets and the bank version', () => {
+    const text = 'ok 𝐯𝐞𝐥𝐯𝐞𝐭 t.e.a.p.o.t!!';
+    const [m] = s.scan(text);
+    expect(m).toMatchObject({ bankId: 'modes', bankVersion: bank.version, termId: 'ww', mode: 'whole-word', category: 'test', severity: 'medium' });
+    expect(text.slice(m?.start, m?.end)).toBe('𝐯𝐞𝐥𝐯𝐞𝐭 t.e.a.p.o.t');
+    expect(s.versions()).toEqual({ modes: bank.version });
+  });
+
+  it('returns pattern hits as matches with mode "pattern"', () => {
+    const rules = makePatternRuleSet('rules', [{ id: 'kik', pattern: '\\bkik\\b', category: 'platform-move', severity: 'low' }]);
+    const sp = compileTextScanner([bank], rules);
+    const text = 'add me on Ｋｉｋ';
+    const [m] = sp.scan(text);
+    expect(m).toMatchObject({ bankId: 'rules', bankVersion: rules.version, termId: 'kik', mode: 'pattern' });
+    expect(text.slice(m?.start, m?.end)).toBe('Ｋｉｋ');
+    expect(sp.versions()).toEqual({ modes: bank.version, rules: rules.version });
+  });
+
+  it('refuses oversized text with TEXT_TOO_LARGE, without quoting it', () => {
+    const small = compileTextScanner([bank], undefined, { maxTextChars: 10 });
+    try {
+      small.scan('velvet teapot here');
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(VigilError);
+      expect((err as VigilError).code).toBe('TEXT_TOO_LARGE');
+      expect((err as VigilError).message).not.toContain('velvet');
+    }
+  });
+
+  it('copes with pathological input', () => {
+    expect(ids(s, 'a '.repeat(5000))).toEqual([]);
+    expect(ids(s, 'b'.repeat(20000))).toEqual([]);
+    expect(ids(s, `${'v e l v e t '.repeat(200)}t e a p o t`)).toEqual([]);
+  });
+});

@@ -1,0 +1,12 @@
+/**
+ * Kafka bridge entry point: `node dist/workers/kafka-bridge.js` (or `npx vigil bridge`). Consumes
+ * KAFKA_TOPIC in consumer group KAFKA_GROUP_ID and enqueues each event on the scan queue; see
+ * docs/kafka.md. Stops gracefully on SIGTERM/SIGINT (finish the chunk in hand, commit, leave the group,
+ * exit 0); exits 1 if the consumer crashed for good, so the supervisor restarts it.
+ */
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
+import { runBridge } from '../src/services/bridge-service.js';
+
+const config = loadConfig();
+process.exitCode = await runBridge(config, createLogger(config.logLevel));
