@@ -15,7 +15,7 @@ import { createMediaHasher } from './adapters/media-hasher.js';
 import { DirMediaStore } from './adapters/media-store.js';
 import { loadPolicyFile } from './adapters/policy-file.js';
 import { bankVersion, type RedisBankStore } from './adapters/redis-bank-store.js';
-import { loadTermBankFile } from './adapters/term-files.js';
+import { loadBenignWords, loadPatternFile, loadTermBankFile } from './adapters/term-files.js';
 import { compileTextScanner } from './core/text/index.js';
 import type { Logger } from './logger.js';
 
@@ -31,6 +31,8 @@ export interface BankSources {
   dir?: string | undefined;
   /** Banks managed with `vigil bank` / `vigil terms import --redis`. */
   store?: RedisBankStore | undefined;
+  /** Pattern rules (JSONL), VIGIL_PATTERNS_FILE. */
+  patternsFile?: string | undefined;
 }
 
 /**
@@ -40,13 +42,16 @@ export interface BankSources {
  */
 export class BankLoader {
   #cache = new Map<string, CompiledHashBank>();
+  /** Loaded once: the text matcher caches its index per vocabulary Set, so reloads reuse it. */
+  #benignWords: Promise<Set<string>> | undefined;
 
   constructor(private readonly sources: BankSources) {}
 
   async fingerprint(): Promise<string> {
     const files = this.sources.dir ? (await listBankFiles(this.sources.dir)).fingerprint : '';
     const rev = this.sources.store ? await this.sources.store.revision() : 0;
-    return `${files}|redis:${rev}`;
+    const patterns = this.sources.patternsFile ? (await stat(this.sources.patternsFile).catch(() => undefined))?.mtimeMs ?? 'missing' : '';
+    return `${files}|redis:${rev}|patterns:${patterns}`;
   }
 
   async load(): Promise<BankSnapshot> {
@@ -97,7 +102,9 @@ export class BankLoader {
       }
     }
     this.#cache = next;
-    return { hashBanks: new MemHashBankSet(compiled), textScanner: compileTextScanner(terms), fingerprint };
+    const patterns = this.sources.patternsFile ? await loadPatternFile(this.sources.patternsFile) : undefined;
+    const benignWords = await (this.#benignWords ??= loadBenignWords());
+    return { hashBanks: new MemHashBankSet(compiled), textScanner: compileTextScanner(terms, patterns, { benignWords }), fingerprint };
   }
 }
 
@@ -121,7 +128,7 @@ async function mtime(path: string): Promise<number> {
 export async function createScanRuntime(config: Config, logger: Logger, options: { watch: boolean; store?: RedisBankStore }): Promise<ScanRuntime> {
   let policy = await loadPolicyFile(config.policyFile);
   let policyStamp = await mtime(config.policyFile);
-  const loader = new BankLoader({ dir: config.banksDir, store: options.store });
+  const loader = new BankLoader({ dir: config.banksDir, store: options.store, patternsFile: config.patternsFile });
   let banks = await loader.load();
   logger.info({ policyVersion: policy.version, banks: { ...banks.hashBanks.versions(), ...banks.textScanner.versions() } }, 'policy and banks loaded');
 

@@ -21,6 +21,7 @@ export const CONFIG_KEYS = {
   deadLetterQueue: ['VIGIL_DEAD_LETTER_QUEUE', 'vigil-dead-letter', z.string().regex(/^[A-Za-z0-9_.-]+$/), 'Queue of events that cannot be scanned, with a typed reason (never content).'],
   banksDir: ['VIGIL_BANKS_DIR', undefined, optionalString, 'Folder of bank files: every *.txt is a hash bank ("TYPE VALUE" lines), every *.jsonl a term bank; each bank is named after its file.'],
   policyFile: ['VIGIL_POLICY_FILE', 'config/policy.yaml', z.string().min(1), 'Policy mapping signals to category, severity and action.'],
+  patternsFile: ['VIGIL_PATTERNS_FILE', undefined, optionalString, 'Pattern rules (JSONL {id, pattern, category, severity, flags?}) evaluated on normalised text; see docs/text-scanning.md.'],
   mediaDir: ['VIGIL_MEDIA_DIR', undefined, optionalString, 'Folder that media `ref`s are resolved in (refs are relative paths; nothing outside it is read).'],
   concurrency: ['VIGIL_CONCURRENCY', 16, int(1, 1000), 'Jobs one scan worker runs at once.'],
   maxAttempts: ['VIGIL_MAX_ATTEMPTS', 5, int(1, 100), 'Attempts for retriable failures before an event is dead-lettered.'],

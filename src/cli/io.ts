@@ -47,7 +47,10 @@ export function withConfigOptions<T extends Command>(cmd: T, which: readonly ('r
     cmd.option('--redis-url <url>', 'Redis URL (env REDIS_URL)');
     cmd.option('--prefix <prefix>', 'BullMQ key prefix (env VIGIL_QUEUE_PREFIX)');
   }
-  if (which.includes('banks')) cmd.option('--banks <dir>', 'folder of bank files: *.txt hash banks, *.jsonl term banks (env VIGIL_BANKS_DIR)');
+  if (which.includes('banks')) {
+    cmd.option('--banks <dir>', 'folder of bank files: *.txt hash banks, *.jsonl term banks (env VIGIL_BANKS_DIR)');
+    cmd.option('--patterns <file>', 'pattern rules, JSONL (env VIGIL_PATTERNS_FILE)');
+  }
   if (which.includes('policy')) cmd.option('--policy <file>', 'policy YAML (env VIGIL_POLICY_FILE)');
   if (which.includes('concurrency')) cmd.option('--concurrency <n>', 'jobs run at once (env VIGIL_CONCURRENCY)');
   return cmd;
@@ -58,6 +61,7 @@ export function configOverrides(opts: Record<string, unknown>): Record<string, u
     redisUrl: opts.redisUrl,
     queuePrefix: opts.prefix,
     banksDir: opts.banks,
+    patternsFile: opts.patterns,
     policyFile: opts.policy,
     concurrency: opts.concurrency,
   };

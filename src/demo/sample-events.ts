@@ -40,6 +40,8 @@ export function sampleEvents(): SampleEvent[] {
     { expect: 'flag', why: 'critical stand-in term', event: base(7, { text: 'meet me by the moonlit accordion' }) },
     { expect: 'dead-letter', why: 'declared image/png but not an image: dead-lettered with its code (exact hashes still matched)', event: base(8, { media: [{ id: 'm1', mimeType: 'image/png', bytes: Buffer.from('this is not a png file at all').toString('base64') }] }) },
     { expect: 'dead-letter', why: 'malformed event (no senderId)', event: { ...base(9, { text: 'hello' }), senderId: undefined } },
+    { expect: 'flag', why: 'evasion: leetspeak, lookalike letters and dotted-apart letters', event: base(10, { text: 'u got the V3LV3T t.e.a.p.o.t?' }) },
+    { expect: 'flag', why: 'risk patterns: an age question and a move to another platform', event: base(11, { text: 'how old r u? add me on telegram' }) },
     { expect: 'duplicate', why: 'same eventId as demo-evt-002: deduplicated, no second flag', event: base(2, { media: [{ id: 'm1', mimeType: 'image/png', bytes: teapot }] }) },
   ];
 }

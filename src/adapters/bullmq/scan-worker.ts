@@ -78,7 +78,8 @@ export class ScanWorker {
 
   async #process(job: Job): Promise<ScanJobResult> {
     const o = this.#o;
-    const log = o.logger.child({ jobId: job.id, attempt: job.attemptsMade + 1 });
+    // A child logger per job costs more than the scan of a short text: build it only when logging.
+    const log = () => o.logger.child({ jobId: job.id, attempt: job.attemptsMade + 1 });
     const stop = o.metrics?.scanSeconds.startTimer();
     try {
       const { report, flags } = await processPayload(job.data, o.scanner, o.policy(), o.limits);
@@ -88,7 +89,7 @@ export class ScanWorker {
       }
       for (const f of flags) o.metrics?.flagsEmitted.inc({ category: f.category, severity: f.severity });
       o.metrics?.eventsScanned.inc({ outcome: flags.length ? 'flagged' : 'clean' });
-      log.debug({ flags: flags.map((f) => f.flagId), mediaErrors: report.mediaErrors.length }, 'scanned');
+      if (o.logger.isLevelEnabled('debug')) log().debug({ flags: flags.map((f) => f.flagId), mediaErrors: report.mediaErrors.length }, 'scanned');
       return { flagIds: flags.map((f) => f.flagId), ...(report.mediaErrors.length ? { mediaErrors: report.mediaErrors.length } : {}) };
     } catch (raw) {
       const err = toVigilError(raw);
@@ -98,11 +99,11 @@ export class ScanWorker {
         // Dead-letter before acknowledging, so a crash here retries rather than loses the failure.
         const final = err.retriable ? new VigilError('RETRIES_EXHAUSTED', `gave up after ${attempts} attempt(s): ${err.code}: ${err.message}`) : err;
         await this.#deadLetter(job, final);
-        log.warn({ code: final.code, err: final }, 'dead-lettered');
+        log().warn({ code: final.code, err: final }, 'dead-lettered');
         o.metrics?.eventsScanned.inc({ outcome: 'dead_lettered' });
         return { flagIds: [], deadLettered: final.code };
       }
-      log.warn({ code: err.code, err }, 'retriable failure; will retry');
+      log().warn({ code: err.code, err }, 'retriable failure; will retry');
       o.metrics?.eventsScanned.inc({ outcome: 'retried' });
       throw err;
     } finally {

@@ -29,7 +29,8 @@ export function register(program: Command): Command {
       `
 Uses Redis at REDIS_URL (default redis://127.0.0.1:6379) if it answers, else starts a throwaway
 redis-server on a free port. Queues get a private prefix (vigil-demo-PID) that is removed afterwards,
-so a demo never touches real queues. Sample banks: config/samples/banks; policy: config/policy.yaml;
+so a demo never touches real queues. Sample banks: config/samples/banks; patterns:
+config/samples/patterns.jsonl; policy: config/policy.yaml;
 sample media are benign synthetic pictures and the terms harmless stand-in phrases.
 
 Example:
@@ -46,6 +47,7 @@ Example:
           queuePrefix: `vigil-demo-${process.pid}`,
           banksDir: join(root, 'config/samples/banks'),
           policyFile: join(root, 'config/policy.yaml'),
+          patternsFile: join(root, 'config/samples/patterns.jsonl'),
           logLevel: base.logLevel === 'info' ? 'error' : base.logLevel,
           concurrency: 8,
           metricsPort: 0,

@@ -5,6 +5,10 @@ import { lintTermBank, type LintIssue } from '../../core/text/lint.js';
 import { canonicalJsonl, makeTermBank, type TermBankData } from '../../core/text/term-bank.js';
 import { bankIdFromPath, loadBenignWords, readTermBankLines } from '../../adapters/term-files.js';
 import { printErr, printJson, UsageError } from '../io.js';
+import { loadConfig } from '../../config.js';
+import { validateBankId } from '../../core/banks/hash-bank.js';
+import { createRedis, waitForRedis } from '../../adapters/bullmq/connection.js';
+import { RedisBankStore } from '../../adapters/redis-bank-store.js';
 
 interface CommonOptions {
   json?: boolean;
@@ -40,6 +44,17 @@ function summary(bank: TermBankData): { bankId: string; version: string; entries
   return { bankId: bank.id, version: bank.version, entries: bank.entries.length, modes: count((e) => e.mode ?? 'whole-word'), categories: count((e) => e.category), severities: count((e) => e.severity) };
 }
 
+async function storeInRedis(bank: TermBankData, opts: { redisUrl?: string; prefix?: string }): Promise<{ revision: number }> {
+  const config = loadConfig({ overrides: { redisUrl: opts.redisUrl, queuePrefix: opts.prefix } });
+  const redis = createRedis(config.redisUrl, 'worker');
+  try {
+    await waitForRedis(redis, 5000);
+    return await new RedisBankStore(redis, config.queuePrefix).importTermEntries(validateBankId(bank.id), bank.entries, { mode: 'replace' });
+  } finally {
+    await redis.quit().catch(() => redis.disconnect());
+  }
+}
+
 export function register(program: Command): Command {
   const terms = program
     .command('terms')
@@ -65,16 +80,22 @@ Examples:
     .option('--force', 'write even when lint reports errors')
     .option('--benign-words <file>', 'benign vocabulary for lint (default: the bundled list)')
     .option('--json', 'summary as one JSON object')
+    .option('--redis', 'also store the bank in Redis (replacing its entries; running workers reload it within seconds)')
+    .option('--redis-url <url>', 'with --redis: Redis URL (env REDIS_URL)')
+    .option('--prefix <prefix>', 'with --redis: key prefix (env VIGIL_QUEUE_PREFIX)')
     .addHelpText(
       'after',
       `
 Bad lines are reported on stderr (file:line: field: problem) and left out; exit 1 if there were any,
-or if lint found errors (nothing is written then, unless --force).
+or if lint found errors (nothing is written or stored then, unless --force).
+With --redis the bank is stored like hash banks: versioned (r1, r2, …), listed by \`vigil bank list\`,
+and switched off or removed with \`vigil bank disable|remove\`.
 
-Example:
-  npx vigil terms import lists/new-terms.jsonl --out banks/new-terms.jsonl --json`,
+Examples:
+  npx vigil terms import lists/new-terms.jsonl --out banks/new-terms.jsonl --json
+  npx vigil terms import lists/grooming-terms.jsonl --redis`,
     )
-    .action(async (file: string, opts: CommonOptions & { out?: string; id?: string; force?: boolean }) => {
+    .action(async (file: string, opts: CommonOptions & { out?: string; id?: string; force?: boolean; redis?: boolean; redisUrl?: string; prefix?: string }) => {
       const id = opts.id ?? bankIdFromPath(file);
       if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id)) throw new UsageError(`terms import: bank id must be 1-128 characters of A-Z a-z 0-9 . _ -, got "${id}"`);
       const { bank, failed } = await readBank(file, id);
@@ -83,9 +104,11 @@ Example:
       for (const i of issues) printErr(`vigil terms: lint ${i.level}: ${i.termId}: ${i.code}: ${i.message}`);
       const written = opts.out !== undefined && failed === 0 && (errors === 0 || opts.force === true);
       if (written && opts.out) await writeFile(opts.out, canonicalJsonl(bank.entries));
-      const s = { ...summary(bank), badLines: failed, lintErrors: errors, lintWarnings: issues.length - errors, written: written ? opts.out : null };
+      const store = opts.redis === true && failed === 0 && (errors === 0 || opts.force === true);
+      const stored = store ? await storeInRedis(bank, opts) : null;
+      const s = { ...summary(bank), badLines: failed, lintErrors: errors, lintWarnings: issues.length - errors, written: written ? opts.out : null, ...(stored ? { redisRevision: stored.revision } : {}) };
       if (opts.json) printJson(s);
-      else process.stdout.write(`${s.bankId} version ${s.version}: ${s.entries} entries, ${failed} bad lines, ${errors} lint errors, ${s.lintWarnings} warnings${written ? `; wrote ${opts.out}` : ''}\n`);
+      else process.stdout.write(`${s.bankId} version ${s.version}: ${s.entries} entries, ${failed} bad lines, ${errors} lint errors, ${s.lintWarnings} warnings${written ? `; wrote ${opts.out}` : ''}${stored ? `; stored in Redis as r${stored.revision}` : ''}\n`);
       if (failed > 0 || errors > 0) process.exitCode = 1;
     });
 

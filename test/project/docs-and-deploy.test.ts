@@ -1,0 +1,55 @@
+/** Keeps the README and the deployment files true. */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { CONFIG_KEYS } from '../../src/config.js';
+import { runCli } from '../helpers/cli.js';
+
+describe('project', () => {
+  it('README documents every configuration variable', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const missing = Object.values(CONFIG_KEYS).map(([env]) => env).filter((env) => !readme.includes(`\`${env}\``));
+    expect(missing).toEqual([]);
+  });
+
+  it('README quick start is the two commands that are true of package.json', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const scripts = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts;
+    expect(readme).toContain('npm ci && npm run demo');
+    expect(readme).toContain('npm test');
+    expect(scripts.demo).toBeDefined();
+    expect(scripts.prepare).toContain('build');
+  });
+
+  it('docker-compose.yml is valid (docker-compose config -q)', () => {
+    expect(() => execFileSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], { stdio: 'pipe' })).not.toThrow();
+    const services = execFileSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '--services'], { encoding: 'utf8' }).trim().split('\n');
+    expect(services).toEqual(expect.arrayContaining(['redis', 'worker']));
+  });
+
+  it('CLI usage errors exit 2 and explain; --help exits 0', async () => {
+    const bad = await runCli(['scan']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("required option '--events <file>'");
+    const help = await runCli(['publish', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Examples:');
+    const badEnv = await runCli(['config'], { env: { VIGIL_CONCURRENCY: 'lots' } });
+    expect(badEnv.code).toBe(2);
+    expect(badEnv.stderr).toContain('VIGIL_CONCURRENCY (concurrency) = "lots"');
+    const unknown = await runCli(['frobnicate']);
+    expect(unknown.code).toBe(2);
+  });
+
+  it('vigil publish reports invalid lines by number, publishes the valid ones, exits 1', async () => {
+    const prefix = `vt-cli-${process.pid}`;
+    const good = JSON.stringify({ schema: 'vigil.message.v1', eventId: 'cli-1', messageId: 'm', conversationId: 'c', senderId: 's', recipientIds: ['r'], sentAt: '2026-01-01T00:00:00Z', text: 'hi' });
+    const r = await runCli(['publish', '-', '--json', '--prefix', prefix], { input: `${good}\n{"schema":"vigil.message.v1","text":"private words"}\nnot json\n` });
+    expect(r.code).toBe(1);
+    expect(r.stdout.trim()).toBe('{"line":1,"eventId":"cli-1","status":"published"}');
+    const errors = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as { line: number; error: { code: string } });
+    expect(errors.map((e) => [e.line, e.error.code])).toEqual([[2, 'EVENT_INVALID'], [3, 'EVENT_NOT_JSON']]);
+    expect(r.stderr).not.toContain('private words');
+    execFileSync('sh', ['-c', `redis-cli --scan --pattern '${prefix}:*' | xargs -r redis-cli del`]);
+  });
+});
