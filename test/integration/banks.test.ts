@@ -155,6 +155,39 @@ describe('vigil bank (Redis bank store)', () => {
     // Every background job was processed, none lost during reloads.
     expect(await scan.getJobCounts('failed')).toEqual({ failed: 0 });
   }, 60_000);
+
+  it('term banks imported with `vigil terms import --redis` are versioned, listed, and hot-reloaded by a running worker', async () => {
+    const { prefix, store, env } = await prefixed('terms-hot');
+    const config = testConfig(prefix, { bankReloadMs: 200 });
+    const service = await startScanService(config, createLogger('silent'));
+    cleanups.push(() => service.stop());
+    const publisher = createPublisher({ connection: REDIS_URL, prefix });
+    const moderation = new Queue(config.moderationQueue, { connection: { url: REDIS_URL }, prefix });
+    cleanups.push(async () => {
+      await publisher.close();
+      await moderation.close();
+    });
+    const base = sampleEvents().find((e) => e.event.eventId === 'demo-evt-001')?.event as Record<string, unknown>;
+    const text = 'is the p u r p l e  k3ttle still for sale?';
+    await publisher.publish({ ...base, eventId: 'terms-0', text });
+    const file = tmpFile('kettles.jsonl', '{"id":"pk","phrase":"purple kettle","category":"sample_trade","severity":"high","mode":"joined"}\n');
+    const imp = await runCli(['terms', 'import', file, '--redis', '--json'], { env });
+    expect(imp.code).toBe(0);
+    expect(JSON.parse(imp.stdout)).toMatchObject({ bankId: 'kettles', entries: 1, redisRevision: 1 });
+    expect(await store.get('kettles')).toMatchObject({ type: 'term', revision: 1, entries: 1, enabled: true });
+    let i = 0;
+    const flag = await waitFor('a term flag after the import', async () => {
+      const f = (await moderation.getJobs(['prioritized'])).map((j) => j.data as Flag).find((x) => x.category === 'sample_trade');
+      if (f) return f;
+      await publisher.publish({ ...base, eventId: `terms-${++i}`, text });
+      await new Promise((r) => setTimeout(r, 200));
+      return undefined;
+    }, 15_000);
+    expect(flag.eventId).not.toBe('terms-0');
+    expect(flag.signals[0]).toMatchObject({ type: 'term', sourceId: 'kettles', sourceVersion: 'r1', entryId: 'pk', span: { start: 7, end: 26 } });
+    const list = await runCli(['bank', 'list', '--json'], { env });
+    expect(JSON.parse(list.stdout.trim())).toMatchObject({ id: 'kettles', type: 'term' });
+  }, 60_000);
 });
 
 it('sample bank file hashes the committed sample media (keeps the demo honest)', () => {
