@@ -43,7 +43,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`vigil: ${err.message}\n`);
       return 2;
     }
-    const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    const msg = err instanceof VigilError ? `${err.code}: ${err.message}` : err instanceof Error ? (err.name === 'Error' ? err.message : `${err.name}: ${err.message}`) : String(err);
     process.stderr.write(`vigil: ${msg}\n`);
     return 1;
   }
