@@ -115,7 +115,9 @@ async function bridgeRate(kafka: Kafka, topic: string, n: number, prefix: string
   // Watermarks out of the way: this measures throughput; backpressure is covered by the tests.
   const bridge = new KafkaBridge({ kafka, topic, groupId: `bench-bridge-${randomBytes(4).toString('hex')}`, scanQueue: timed, deadLetters: dead, logger, highWatermark: 10 * n, lowWatermark: n });
   await bridge.start();
+  const iv = setInterval(() => console.error(JSON.stringify(bridge.stats()), timed.count), 2000);
   await done;
+  clearInterval(iv);
   await bridge.close();
   const jobs = await scan.backlog();
   await Promise.all([scan.close(), dead.close()]);
@@ -142,7 +144,9 @@ export async function run(args: string[]): Promise<string> {
     const kafka = createKafka({ kafkaBrokers: mock.brokers.join(','), kafkaClientId: 'vigil-bench', kafkaSsl: false, kafkaSaslMechanism: undefined, kafkaSaslUsername: undefined, kafkaSaslPassword: undefined }, logger);
     const topic = `bench.messages.${randomBytes(4).toString('hex')}`;
     const produced = await produceAll(kafka, topic, n);
+    console.error('produced', produced);
     const bare = await bareConsume(kafka, topic, n);
+    console.error('bare', bare);
     const bridge = await bridgeRate(kafka, topic, n, prefix);
     if (bridge.jobs !== n) throw new Error(`bridge left ${bridge.jobs} scan jobs for ${n} records`);
     const k = (x: number) => `${(x / 1000).toFixed(1)}k`;

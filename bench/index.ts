@@ -15,6 +15,7 @@ import { spawn } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PdqIndex, bruteForceSearchWords } from '../src/core/pdq/mih.js';
+import { seededUint32 } from '../test/helpers/seeded-random.js';
 
 const RADIUS = 31;
 /** Planted neighbours are spread over distances 0..PLANT_MAX, so some fall outside radius 31 on purpose. */
@@ -50,16 +51,6 @@ interface ChildResult {
   hexBuildMs: number | null;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 function toHex(words: Uint32Array, at: number): string {
   let s = '';
@@ -87,7 +78,7 @@ function gc(): void {
 async function child(size: number, queries: number, brute: number, seed: number): Promise<ChildResult> {
   gc();
   const rssBefore = process.memoryUsage().rss;
-  const next = mulberry32(seed);
+  const next = seededUint32(seed);
 
   let t = performance.now();
   const words = new Uint32Array(size * 8);

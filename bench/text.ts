@@ -14,20 +14,11 @@ import { runInNewContext } from 'node:vm';
 import { loadBenignWords } from '../src/adapters/term-files.js';
 import { compileTextScanner } from '../src/core/text/scanner.js';
 import { makeTermBank, type TermEntry, type TermMode } from '../src/core/text/term-bank.js';
+import { seededRandom } from '../test/helpers/seeded-random.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ONSETS = ['b', 'bl', 'br', 'd', 'dr', 'f', 'fl', 'g', 'gr', 'k', 'kl', 'm', 'n', 'p', 'pl', 'r', 's', 'st', 't', 'tr', 'v', 'z', 'zh', 'qu'];
 const VOWELS = ['a', 'e', 'i', 'o', 'u', 'ai', 'ou', 'ee', 'oa'];
@@ -41,7 +32,7 @@ function inventWord(r: () => number): string {
 }
 
 function inventTerms(n: number, seed: number, mode: TermMode): TermEntry[] {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   const seen = new Set<string>();
   const out: TermEntry[] = [];
   while (out.length < n) {
@@ -66,7 +57,7 @@ const TEMPLATES = [
 ];
 
 function messages(n: number, seed: number, words: readonly string[], terms: readonly TermEntry[]): string[] {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   const pick = (): string => words[Math.floor(r() * words.length)] as string;
   const out: string[] = [];
   for (let i = 0; i < n; i++) {

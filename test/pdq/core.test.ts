@@ -4,19 +4,8 @@ import { hamming16, hamming32, hamming32Within, hammingHex, hexToWords16, hexToW
 import { jaroszWindowSize, pdqHash, squashForCli512, torbenMedian } from '../../src/core/pdq/pdq.js';
 import { PdqIndex } from '../../src/core/pdq/mih.js';
 import { readTsv } from './helpers.js';
+import { seededUint32 } from '../helpers/seeded-random.js';
 
-/** Deterministic pseudo-random bytes (xorshift32). */
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
 
 function randomHex(next: () => number): string {
   let s = '';
@@ -74,7 +63,7 @@ describe('Hamming distance', () => {
   });
 
   it('agrees with a bit-by-bit count on random pairs, in every form', () => {
-    const next = prng(7);
+    const next = seededUint32(7);
     for (let n = 0; n < 500; n++) {
       const a = randomHex(next);
       const b = randomHex(next);
@@ -121,7 +110,7 @@ describe('PDQ core', () => {
     expect(torbenMedian(Float32Array.from([4, 1, 3, 2]))).toBe(2);
     expect(torbenMedian(Float32Array.from([5, 1, 3]))).toBe(3);
     expect(torbenMedian(Float32Array.from([7, 7, 7, 7]))).toBe(7);
-    const next = prng(3);
+    const next = seededUint32(3);
     const values = Float32Array.from({ length: 256 }, () => Math.fround((next() / 2 ** 32) * 1000 - 500));
     const sorted = [...values].sort((a, b) => a - b);
     expect(torbenMedian(values)).toBe(sorted[127]);

@@ -2,18 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { VigilError } from '../../src/core/errors.js';
 import { PdqIndex, bruteForceSearch, bruteForceSearchWords } from '../../src/core/pdq/mih.js';
 import type { PdqEntry, PdqEntryId, PdqIndexOptions, PdqMatch } from '../../src/core/pdq/mih.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
-/** mulberry32: small, seeded, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const HEX = '0123456789abcdef';
 
@@ -56,7 +46,7 @@ const MAX_PLANT = 40;
 
 /** 100k random hashes plus, around each centre, two neighbours at every distance 0–40 (distance 0 = duplicate hash, different id). */
 function dataset(n: number, centres: number, seed: number): { entries: PdqEntry[]; centres: string[]; rand: () => number } {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const entries: PdqEntry[] = [];
   for (let i = 0; i < n; i++) entries.push({ id: i, hash: randomHex(rand) });
   const cs: string[] = [];
@@ -217,7 +207,7 @@ describe('PdqIndex incremental updates', () => {
   });
 
   it('keeps several ids for one hash, and rejects a duplicate id', () => {
-    const rand = prng(7);
+    const rand = seededRandom(7);
     const h = randomHex(rand);
     const index = new PdqIndex();
     index.add('a', h);

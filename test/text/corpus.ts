@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { inflectionsOf } from '../../src/core/text/matcher.js';
 import { makeTermBank, type TermBankData, type TermEntry } from '../../src/core/text/term-bank.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 /** Stand-ins only: none of these is, or stands in for, a real abusive term. */
 export const WORD_TARGETS = [
@@ -96,17 +97,6 @@ export function benignWords(): Set<string> {
   return new Set(text.split('\n').filter((w) => /^[a-z]{2,}$/.test(w)));
 }
 
-/** Small deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const CHAT_TEMPLATES = [
   'did you see the {w} yesterday?',
@@ -162,7 +152,7 @@ export function benignChatLines(vocab: ReadonlySet<string>, termWords: readonly 
   for (const t of termWords) for (const f of [t, ...inflectionsOf(t)]) forms.add(f);
   const words = [...vocab].filter((w) => !forms.has(w)).sort();
   const bait = words.filter((w) => termWords.some((t) => w.includes(t)));
-  const rand = rng(seed);
+  const rand = seededRandom(seed);
   const pick = (): string => words[Math.floor(rand() * words.length)] as string;
   const fill = (tpl: string, w: string): string =>
     tpl

@@ -28,6 +28,7 @@
  * Pure: no I/O, no shared mutable state.
  */
 import { VigilError } from '../errors.js';
+import { hexToWords32, popcount32 } from './hex.js';
 
 /** Entry ids are supplied by the bank: safe integers or non-empty strings (5 and "5" are different ids). */
 export type PdqEntryId = number | string;
@@ -91,36 +92,17 @@ const MERGE_RATIO = 4;
 const RANDOM_ACCESS_COST = 8;
 const ID_TABLE_MAX_LOAD = 0.7;
 
-function popcount32(x: number): number {
-  x -= (x >>> 1) & 0x55555555;
-  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-  x = (x + (x >>> 4)) & 0x0f0f0f0f;
-  return Math.imul(x, 0x01010101) >>> 24;
-}
-
+/** 16-bit popcount table for the inner loops that split words in halves. */
 const POP16 = new Uint8Array(65536);
 for (let i = 1; i < 65536; i++) POP16[i] = (i & 1) + POP16[i >>> 1]!;
-
-function hexNibble(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  // Uppercase is accepted: it cannot change a distance, and some exports use it.
-  if (c >= 65 && c <= 70) return c - 55;
-  return -1;
-}
 
 /** Parses 64 hex digits into 8 words at out[at..at+8). The message never quotes the input. */
 function parseHexInto(hex: unknown, out: Uint32Array, at: number): void {
   if (typeof hex !== 'string') throw new VigilError('BANK_INVALID', `PDQ hash must be a string of 64 hex digits, got ${hex === null ? 'null' : typeof hex}`);
-  if (hex.length !== 64) throw new VigilError('BANK_INVALID', `PDQ hash must be 64 hex digits, got ${hex.length} characters`);
-  for (let w = 0; w < WORDS; w++) {
-    let v = 0;
-    for (let j = 0; j < 8; j++) {
-      const n = hexNibble(hex.charCodeAt(w * 8 + j));
-      if (n < 0) throw new VigilError('BANK_INVALID', `PDQ hash has a non-hex character at offset ${w * 8 + j}`);
-      v = (v << 4) | n;
-    }
-    out[at + w] = v >>> 0;
+  try {
+    hexToWords32(hex, out, at);
+  } catch (err) {
+    throw new VigilError('BANK_INVALID', (err as Error).message.replace('not a PDQ hash', 'PDQ hash must be 64 hex digits'));
   }
 }
 

@@ -16,7 +16,7 @@ import { z } from 'zod';
 import { VigilError } from '../errors.js';
 import { SEVERITIES, type Severity } from '../signals.js';
 import type { LightText } from './normalize.js';
-import type { LineError } from './term-bank.js';
+import { parseIdJsonl, type LineError } from './term-bank.js';
 
 export interface PatternRule {
   id: string;
@@ -103,34 +103,11 @@ export function parsePatternRule(value: unknown): { rule: PatternRule } | { erro
 
 /** Parses JSONL pattern rules, one error per bad line (blank and `#` lines skipped). */
 export function parsePatternLines(text: string): { rules: PatternRule[]; errors: LineError[] } {
-  const rules: PatternRule[] = [];
-  const errors: LineError[] = [];
-  const seen = new Map<string, number>();
-  text.split(/\r?\n/).forEach((raw, i) => {
-    const line = i + 1;
-    const trimmed = raw.trim();
-    if (trimmed === '' || trimmed.startsWith('#')) return;
-    let value: unknown;
-    try {
-      value = JSON.parse(trimmed);
-    } catch {
-      errors.push({ line, message: 'not valid JSON' });
-      return;
-    }
-    const r = parsePatternRule(value);
-    if ('error' in r) {
-      errors.push({ line, message: r.error });
-      return;
-    }
-    const first = seen.get(r.rule.id);
-    if (first !== undefined) {
-      errors.push({ line, message: `id: duplicate of line ${first}` });
-      return;
-    }
-    seen.set(r.rule.id, line);
-    rules.push(r.rule);
+  const { values, errors } = parseIdJsonl(text, (v) => {
+    const r = parsePatternRule(v);
+    return 'error' in r ? r : { value: r.rule };
   });
-  return { rules, errors };
+  return { rules: values, errors };
 }
 
 /** A rule set with a content version (sha256 of the canonical rules, first 16 hex digits). */

@@ -102,40 +102,48 @@ export function parseTermEntry(value: unknown): { entry: TermEntry } | { error: 
 }
 
 /**
- * Parses JSONL text into entries, collecting one error per bad line (blank lines and lines starting
- * with `#` are skipped). Duplicate ids are errors on the later line.
+ * Parses JSONL records with ids, one error per bad line (blank lines and lines starting with `#` are
+ * skipped; a duplicate id is an error on the later line). Shared by term banks and pattern rules.
  */
-export function parseTermLines(text: string): { entries: TermEntry[]; errors: LineError[] } {
-  const entries: TermEntry[] = [];
+export function parseIdJsonl<T extends { id: string }>(text: string, parseOne: (value: unknown) => { value: T } | { error: string }): { values: T[]; errors: LineError[] } {
+  const values: T[] = [];
   const errors: LineError[] = [];
   const seen = new Map<string, number>();
-  const lines = text.split(/\r?\n/);
-  lines.forEach((raw, i) => {
+  text.split(/\r?\n/).forEach((raw, i) => {
     const line = i + 1;
     const trimmed = raw.trim();
     if (trimmed === '' || trimmed.startsWith('#')) return;
-    let value: unknown;
+    let json: unknown;
     try {
-      value = JSON.parse(trimmed);
+      json = JSON.parse(trimmed);
     } catch {
       // JSON.parse messages quote the input; say only where.
       errors.push({ line, message: 'not valid JSON' });
       return;
     }
-    const r = parseTermEntry(value);
+    const r = parseOne(json);
     if ('error' in r) {
       errors.push({ line, message: r.error });
       return;
     }
-    const first = seen.get(r.entry.id);
+    const first = seen.get(r.value.id);
     if (first !== undefined) {
       errors.push({ line, message: `id: duplicate of line ${first}` });
       return;
     }
-    seen.set(r.entry.id, line);
-    entries.push(r.entry);
+    seen.set(r.value.id, line);
+    values.push(r.value);
   });
-  return { entries, errors };
+  return { values, errors };
+}
+
+/** Parses JSONL text into term entries, collecting one error per bad line. */
+export function parseTermLines(text: string): { entries: TermEntry[]; errors: LineError[] } {
+  const { values, errors } = parseIdJsonl(text, (v) => {
+    const r = parseTermEntry(v);
+    return 'error' in r ? r : { value: r.entry };
+  });
+  return { entries: values, errors };
 }
 
 /** Builds a bank from entries, computing its content version. */
