@@ -11,8 +11,8 @@
  * Backpressure: before a chunk is enqueued the scan backlog is read; if the chunk would take it past
  * the high watermark, the bridge pauses its partitions (the rest of the batch is not resolved, so it is
  * fetched again after resuming) and a monitor resumes them once the backlog is at or under the low
- * watermark. With one bridge the backlog therefore never exceeds the high watermark; with N bridges
- * it can exceed it by at most N chunks.
+ * watermark. With one bridge the backlog therefore never exceeds the high watermark; each further
+ * bridge in the group can overshoot by what it has in flight (partitionsConsumedConcurrently chunks).
  */
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { DEFAULT_LIMITS, parseMessageEvent, salvageIds, type ContractLimits, type MessageEvent } from '../../core/contracts.js';
