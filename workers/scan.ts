@@ -4,7 +4,8 @@
  */
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import { startScanService, stopOnSignals } from '../src/services/scan-service.js';
+import { startScanService } from '../src/services/scan-service.js';
+import { stopOnSignals } from '../src/services/signals.js';
 
 const config = loadConfig();
 const logger = createLogger(config.logLevel);

@@ -7,6 +7,7 @@
 export const ERROR_CODES = {
   EVENT_NOT_JSON: false,
   EVENT_INVALID: false,
+  EVENT_TOO_LARGE: false,
   MEDIA_TOO_LARGE: false,
   MEDIA_UNDECODABLE: false,
   MEDIA_UNSUPPORTED: false,

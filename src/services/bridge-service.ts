@@ -10,6 +10,7 @@ import { KafkaBridge } from '../adapters/kafka/bridge.js';
 import { createKafka } from '../adapters/kafka/client.js';
 import { createMetrics, serveMetrics, type Metrics } from '../adapters/metrics.js';
 import type { Logger } from '../logger.js';
+import { stopOnSignals } from './signals.js';
 
 export interface BridgeService {
   bridge: KafkaBridge;
@@ -96,29 +97,4 @@ export async function runBridge(config: Config, logger: Logger): Promise<number>
     return 1;
   });
   return Promise.race([stopped, crashed]);
-}
-
-/**
- * SIGTERM/SIGINT → graceful stop; a second signal exits at once. Kept here rather than imported from
- * the scan service so the bridge process does not load the scanning stack (sharp, models).
- */
-function stopOnSignals(stop: () => Promise<void>, logger: Logger): Promise<void> {
-  return new Promise((resolve) => {
-    let signalled = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (signalled) {
-        logger.warn({ signal }, 'second signal: exiting without waiting');
-        process.exit(1);
-      }
-      signalled = true;
-      logger.info({ signal }, 'signal received');
-      stop().then(resolve, (err: unknown) => {
-        logger.error({ err }, 'error while stopping');
-        process.exitCode = 1;
-        resolve();
-      });
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
 }

@@ -9,7 +9,7 @@ import { BullDeadLetterSink, BullFlagSink } from '../adapters/bullmq/queues.js';
 import { ScanWorker } from '../adapters/bullmq/scan-worker.js';
 import { RedisBankStore } from '../adapters/redis-bank-store.js';
 import { createMetrics, serveMetrics, type Metrics } from '../adapters/metrics.js';
-import type { FlagSink } from '../core/ports.js';
+import { connectFlagMirror } from '../adapters/kafka/flag-mirror.js';
 import type { Logger } from '../logger.js';
 
 export interface ScanService {
@@ -18,12 +18,7 @@ export interface ScanService {
   stop(): Promise<void>;
 }
 
-export interface ScanServiceOptions {
-  /** Wraps the moderation-queue sink, e.g. to mirror flags to Kafka. */
-  decorateFlagSink?: (sink: FlagSink) => FlagSink;
-}
-
-export async function startScanService(config: Config, logger: Logger, options: ScanServiceOptions = {}): Promise<ScanService> {
+export async function startScanService(config: Config, logger: Logger): Promise<ScanService> {
   logger.info({ config: describeConfig(config) }, 'starting scan worker');
   const redis = createRedis(config.redisUrl, 'worker');
   await waitForRedis(redis, 10_000);
@@ -32,6 +27,8 @@ export async function startScanService(config: Config, logger: Logger, options: 
   const settings = { connection: redis, prefix: config.queuePrefix, dedupeTtlMs: config.dedupeTtlMs };
   const moderation = new BullFlagSink(config.moderationQueue, settings);
   const deadLetters = new BullDeadLetterSink(config.deadLetterQueue, settings);
+  // With KAFKA_FLAG_TOPIC set, flags are also produced to Kafka, after they are on the moderation queue.
+  const mirror = await connectFlagMirror(config, logger, metrics);
   const worker = new ScanWorker({
     connection: redis,
     prefix: config.queuePrefix,
@@ -41,7 +38,7 @@ export async function startScanService(config: Config, logger: Logger, options: 
     scanner: runtime.scanner,
     policy: runtime.policy,
     limits: contractLimits(config),
-    flags: options.decorateFlagSink ? options.decorateFlagSink(moderation) : moderation,
+    flags: mirror ? mirror.decorate(moderation) : moderation,
     deadLetters,
     logger,
     metrics,
@@ -56,32 +53,11 @@ export async function startScanService(config: Config, logger: Logger, options: 
     (stopping ??= (async () => {
       logger.info('stopping: finishing jobs in flight');
       await worker.close();
+      await mirror?.close();
       await runtime.close();
       await Promise.all([moderation.close(), deadLetters.close(), metricsServer?.close()]);
       await redis.quit().catch(() => redis.disconnect());
       logger.info('stopped');
     })());
   return { worker, metrics, stop };
-}
-
-/** SIGTERM/SIGINT → graceful stop → exit 0; a second signal exits at once. */
-export function stopOnSignals(stop: () => Promise<void>, logger: Logger): Promise<void> {
-  return new Promise((resolve) => {
-    let signalled = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (signalled) {
-        logger.warn({ signal }, 'second signal: exiting without waiting');
-        process.exit(1);
-      }
-      signalled = true;
-      logger.info({ signal }, 'signal received');
-      stop().then(resolve, (err: unknown) => {
-        logger.error({ err }, 'error while stopping');
-        process.exitCode = 1;
-        resolve();
-      });
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
 }

@@ -173,7 +173,7 @@ describe('KafkaBridge', () => {
       ['EVENT_NOT_JSON', { kind: 'kafka', topic: h.topic, partition: 2, offset: '1' }, undefined],
       ['EVENT_INVALID', { kind: 'kafka', topic: h.topic, partition: 2, offset: '2' }, 'evt_poison_901'],
       ['TEXT_TOO_LARGE', { kind: 'kafka', topic: h.topic, partition: 2, offset: '3' }, 'evt_poison_900'],
-      ['EVENT_INVALID', { kind: 'kafka', topic: h.topic, partition: 2, offset: '4' }, undefined],
+      ['EVENT_TOO_LARGE', { kind: 'kafka', topic: h.topic, partition: 2, offset: '4' }, undefined],
       ['EVENT_INVALID', { kind: 'kafka', topic: h.topic, partition: 2, offset: '5' }, undefined],
     ]);
     expect(dead[3]?.message).toMatch(/over the 4096-byte limit/);

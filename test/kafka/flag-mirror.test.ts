@@ -10,9 +10,11 @@ import { flagSchema, type Flag } from '../../src/core/contracts.js';
 import { VigilError } from '../../src/core/errors.js';
 import type { FlagSink } from '../../src/core/ports.js';
 import { MemFlagSink } from '../helpers/mem-ports.js';
-import { silentLogger, testKafka, uniqueName } from '../helpers/kafka.js';
+import { messageEvent, silentLogger, testKafka, uniqueName } from '../helpers/kafka.js';
 import { startKafkaMock, type KafkaMock } from '../helpers/kafka-mock.js';
-import { REDIS_URL, deletePrefix, uniquePrefix, waitFor } from '../helpers/redis.js';
+import { REDIS_URL, deletePrefix, testConfig, uniquePrefix, waitFor } from '../helpers/redis.js';
+import { createPublisher } from '../../src/publisher.js';
+import { startScanService } from '../../src/services/scan-service.js';
 
 let mock: KafkaMock;
 let kafka: Kafka;
@@ -139,4 +141,24 @@ describe('MirroredFlagSink', () => {
     await mirror!.close();
     await mirror!.close();
   });
+
+  it('a scan worker with KAFKA_FLAG_TOPIC set mirrors its flags to Kafka, keyed by conversation', async () => {
+    const prefix = uniquePrefix('mirror-worker');
+    const topic = uniqueName('vigil.flags');
+    const config = testConfig(prefix, { banksDir: 'config/samples/banks', kafkaBrokers: mock.brokers.join(','), kafkaFlagTopic: topic });
+    const service = await startScanService(config, silentLogger);
+    const publisher = createPublisher({ connection: REDIS_URL, prefix });
+    try {
+      await publisher.publish(messageEvent('mirror', 1, { conversationId: 'conv-mirror', text: 'bring the velvet teapot' }));
+      const [record] = await readTopic(topic, 1);
+      expect(record?.key).toBe('conv-mirror');
+      expect(record?.flag).toMatchObject({ eventId: expect.stringContaining('mirror'), category: 'sample_grooming' });
+      expect(record?.flagId).toBe(record?.flag.flagId);
+    } finally {
+      await publisher.close();
+      await service.stop();
+      await deletePrefix(prefix);
+    }
+  });
 });
+

@@ -213,7 +213,7 @@ export class KafkaBridge {
     };
     if (value === null) return dead(new VigilError('EVENT_INVALID', 'record has no value (tombstone)'));
     if (value.length > this.#maxRecordBytes)
-      return dead(new VigilError('EVENT_INVALID', `record value is ${value.length} bytes, over the ${this.#maxRecordBytes}-byte limit (EVENT_TOO_LARGE)`));
+      return dead(new VigilError('EVENT_TOO_LARGE', `record value is ${value.length} bytes, over the ${this.#maxRecordBytes}-byte limit`));
     try {
       return { event: parseMessageEvent(value, this.#limits) };
     } catch (err) {

@@ -51,7 +51,7 @@ export class MirroredFlagSink implements FlagSink {
 }
 
 export interface FlagMirror {
-  /** Wraps the moderation-queue sink; pass as `decorateFlagSink` to the scan service. */
+  /** Wraps the moderation-queue sink (the scan service does this when KAFKA_FLAG_TOPIC is set). */
   decorate(inner: FlagSink): FlagSink;
   /** Disconnects the producer. Idempotent. */
   close(): Promise<void>;

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
 import { createLogger } from '../../logger.js';
-import { startScanService, stopOnSignals } from '../../services/scan-service.js';
+import { startScanService } from '../../services/scan-service.js';
+import { stopOnSignals } from '../../services/signals.js';
 import { configOverrides, withConfigOptions } from '../io.js';
 
 export function register(program: Command): Command {
