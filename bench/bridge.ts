@@ -6,7 +6,6 @@
  * Both rates are timed from the first record received to the last, so group-join time is excluded.
  */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
 import { createRedis } from '../src/adapters/bullmq/connection.js';
 import { BullDeadLetterSink, BullScanQueue } from '../src/adapters/bullmq/queues.js';
@@ -15,6 +14,7 @@ import { createKafka, createProducer } from '../src/adapters/kafka/client.js';
 import type { MessageEvent } from '../src/core/contracts.js';
 import { createLogger } from '../src/logger.js';
 import { startKafkaMock } from '../test/helpers/kafka-mock.js';
+import { deletePrefix } from '../test/helpers/redis.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const logger = createLogger('silent');
@@ -123,16 +123,6 @@ async function bridgeRate(kafka: Kafka, topic: string, n: number, prefix: string
   return { rate: n / ((timed.last - timed.first) / 1000), jobs };
 }
 
-async function deletePrefix(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
-  redis.disconnect();
-}
 
 export async function run(args: string[]): Promise<string> {
   const n = argValue(args, '--records', 40_000);

@@ -9,7 +9,6 @@
  * stand-in term from the sample bank, so the flag path is exercised.
  */
 import { Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config.js';
@@ -17,6 +16,7 @@ import { createLogger } from '../src/logger.js';
 import { packageRoot } from '../src/paths.js';
 import { createPublisher } from '../src/publisher.js';
 import { startScanService } from '../src/services/scan-service.js';
+import { deletePrefix } from '../test/helpers/redis.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -40,16 +40,6 @@ function events(n: number, tag: string): Record<string, unknown>[] {
   }));
 }
 
-async function drop(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
-  redis.disconnect();
-}
 
 async function bare(n: number, concurrency: number): Promise<number> {
   const prefix = `bench-bare-${randomBytes(3).toString('hex')}`;
@@ -70,7 +60,7 @@ async function bare(n: number, concurrency: number): Promise<number> {
   const seconds = (performance.now() - t0) / 1000;
   await worker.close();
   await queue.close();
-  await drop(prefix);
+  await deletePrefix(prefix);
   return n / seconds;
 }
 
@@ -99,7 +89,7 @@ async function vigil(n: number, concurrency: number): Promise<{ rate: number; fl
   await service.stop();
   await publisher.close();
   await moderation.close();
-  await drop(prefix);
+  await deletePrefix(prefix);
   return { rate: n / seconds, flags };
 }
 
