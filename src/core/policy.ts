@@ -101,9 +101,16 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** Compiled bank globs, shared by every policy version (globs are few; this runs per signal). */
+const GLOBS = new Map<string, RegExp>();
+
 function globMatches(pattern: string, value: string): boolean {
   if (!pattern.includes('*')) return pattern === value;
-  const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.]/g, '\\.')).join('.*')}$`);
+  let re = GLOBS.get(pattern);
+  if (!re) {
+    re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.]/g, '\\.')).join('.*')}$`);
+    GLOBS.set(pattern, re);
+  }
   return re.test(value);
 }
 
