@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { VigilError } from '../core/errors.js';
-import { validateBankId, type BankKind, type HashBankEntry } from '../core/banks/hash-bank.js';
+import { defaultEntryId, validateBankId, type BankKind, type HashBankEntry } from '../core/banks/hash-bank.js';
 import type { HashType } from '../core/signals.js';
 import { canonicalEntry, parseTermEntry, type TermEntry } from '../core/text/term-bank.js';
 
@@ -53,6 +53,21 @@ export interface ImportResult {
   /** Entries the bank holds afterwards. */
   entries: number;
   revision: number;
+}
+
+/**
+ * Hash entries are stored as `id\tsource\tlistVersion\timportedAt` (an empty id = the default id
+ * derived from the hash): a worker loading 10M entries splits strings instead of parsing JSON.
+ */
+function encodeHashRecord(e: StoredHashEntry): string {
+  const fields = [e.id === defaultEntryId(e.type, e.value) ? '' : e.id, e.source ?? '', e.listVersion ?? '', e.importedAt];
+  if (fields.some((f) => /[\t\r\n]/.test(f))) throw new VigilError('BANK_INVALID', 'entry ids, sources and list versions cannot contain tabs or line breaks');
+  return fields.join('\t');
+}
+
+function decodeHashRecord(type: HashType, value: string, record: string): StoredHashEntry {
+  const [id = '', source = '', listVersion = '', importedAt = ''] = record.split('\t');
+  return { type, value, id: id || defaultEntryId(type, value), ...(source ? { source } : {}), ...(listVersion ? { listVersion } : {}), importedAt };
 }
 
 export function bankVersion(meta: BankMeta): string {
@@ -181,7 +196,7 @@ export class RedisBankStore {
       'hash',
       (async function* () {
         for await (const batch of batches) {
-          yield batch.map((e): [string, string] => [`${e.type}:${e.value}`, JSON.stringify({ id: e.id, source: e.source, listVersion: e.listVersion, importedAt: e.importedAt })]);
+          yield batch.map((e): [string, string] => [`${e.type}:${e.value}`, encodeHashRecord(e)]);
         }
       })(),
       options,
@@ -206,8 +221,7 @@ export class RedisBankStore {
       for (let i = 0; i < fields.length; i += 2) {
         const key = fields[i] ?? '';
         const sep = key.indexOf(':');
-        const record = JSON.parse(fields[i + 1] ?? '{}') as Omit<StoredHashEntry, 'type' | 'value'>;
-        out.push({ type: key.slice(0, sep) as HashType, value: key.slice(sep + 1), ...record });
+        out.push(decodeHashRecord(key.slice(0, sep) as HashType, key.slice(sep + 1), fields[i + 1] ?? ''));
       }
       yield out;
     }

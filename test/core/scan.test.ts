@@ -123,3 +123,30 @@ describe('scan → decide → flags', () => {
     expect(parseMessageEvent(event({})).eventId).toBe('evt-1');
   });
 });
+
+describe('compiled hash banks', () => {
+  const hex = (seed: number) => Array.from({ length: 8 }, (_, i) => ((seed * 2654435761 + i * 40503) >>> 0).toString(16).padStart(8, '0')).join('');
+  const options = { pdqThreshold: () => 31, pdqMinQuality: 50, dihedral: false };
+
+  it('report custom and default entry ids for PDQ and exact hashes alike, and several ids for one hash', () => {
+    const md5 = exactHashes(badImage).md5;
+    const set = new MemHashBankSet([
+      {
+        id: 'b',
+        version: 'v',
+        kind: 'block',
+        enabled: true,
+        entries: [
+          { type: 'pdq', value: hex(1), id: 'custom-pdq' },
+          { type: 'pdq', value: hex(2), id: `pdq:${hex(2).slice(0, 16)}` },
+          { type: 'md5', value: md5, id: 'first' },
+          { type: 'md5', value: md5, id: `md5:${md5.slice(0, 16)}` },
+        ],
+      },
+    ]);
+    const ids = (pdq: string) => set.match({ ...exactHashes(Buffer.from('x')), pdq: { hash: pdq, quality: 100 } }, options).map((m) => m.entryId);
+    expect(ids(hex(1))).toEqual(['custom-pdq']);
+    expect(ids(hex(2))).toEqual([`pdq:${hex(2).slice(0, 16)}`]);
+    expect(set.match(exactHashes(badImage), options).map((m) => m.entryId)).toEqual(['first', `md5:${md5.slice(0, 16)}`]);
+  });
+});

@@ -282,3 +282,20 @@ describe('PdqIndex input validation', () => {
     expect(() => PdqIndex.fromWords(new Uint32Array(16), [1, 1])).toThrow(VigilError);
   });
 });
+
+describe('PdqIndex.hashOf', () => {
+  it('returns the stored hash of bulk-built and added entries, and undefined for removed ones', () => {
+    const rand = seededRandom(11);
+    const hex = () => Array.from({ length: 64 }, () => '0123456789abcdef'[Math.floor(rand() * 16)]).join('');
+    const bulk = Array.from({ length: 2000 }, (_, i) => ({ id: i, hash: hex() }));
+    const index = PdqIndex.build(bulk);
+    const added = hex();
+    index.add('late', added);
+    expect(index.hashOf(0)).toBe(bulk[0]?.hash);
+    expect(index.hashOf(1999)).toBe(bulk[1999]?.hash);
+    expect(index.hashOf('late')).toBe(added);
+    index.remove(5);
+    expect(index.hashOf(5)).toBeUndefined();
+    expect(index.hashOf('nope')).toBeUndefined();
+  });
+});

@@ -6,7 +6,8 @@
 import { PdqIndex } from '../pdq/mih.js';
 import type { HashBankSet, HashMatch, HashMatchOptions, MediaHashes } from '../ports.js';
 import { DIHEDRAL_NAMES, EXACT_HASH_TYPES, type ExactHashType } from '../signals.js';
-import type { BankKind, HashBankData, HashBankEntry } from './hash-bank.js';
+import { hexToWords32 } from '../pdq/hex.js';
+import { defaultEntryId, type BankKind, type HashBankData, type HashBankEntry } from './hash-bank.js';
 
 /** One bank compiled for matching: exact hashes in maps, PDQ hashes in a multi-index. */
 export interface CompiledHashBank {
@@ -15,42 +16,52 @@ export interface CompiledHashBank {
   readonly kind: BankKind;
   readonly enabled: boolean;
   readonly size: number;
-  readonly exact: Readonly<Record<ExactHashType, ReadonlyMap<string, readonly string[]>>>;
+  /** hash → entry ids ('' stands for the default id, which is derived from the hash). */
+  readonly exact: Readonly<Record<ExactHashType, ReadonlyMap<string, string | string[]>>>;
+  /** PDQ index ids are ordinals 0..n-1. */
   readonly pdq: PdqIndex;
-  /** PDQ index ids are ordinals; this maps them back to the bank's entry ids. */
-  readonly pdqEntryIds: readonly string[];
+  /** Entry ids of PDQ ordinals whose id is not the default one derived from the hash. */
+  readonly pdqCustomIds: ReadonlyMap<number, string>;
 }
 
 /**
- * Builds a CompiledHashBank entry by entry, so a 10M-entry bank streamed from a store never exists
- * as 10M entry objects at once.
+ * Builds a CompiledHashBank entry by entry, so a bank streamed from a store never exists as one
+ * object per entry: PDQ hashes go straight into a typed array (32 bytes each) and only entry ids
+ * that differ from the default (`TYPE:first 16 hex digits`) are kept.
  */
 export class HashBankBuilder {
-  readonly #exact: Record<ExactHashType, Map<string, string[]>> = { md5: new Map(), sha1: new Map(), sha256: new Map() };
-  readonly #pdqHashes: string[] = [];
-  readonly #pdqIds: string[] = [];
+  readonly #exact: Record<ExactHashType, Map<string, string | string[]>> = { md5: new Map(), sha1: new Map(), sha256: new Map() };
+  #pdqWords = new Uint32Array(8 * 1024);
+  #pdqCount = 0;
+  readonly #pdqCustomIds = new Map<number, string>();
   #size = 0;
 
   constructor(private readonly meta: { id: string; version: string; kind: BankKind; enabled: boolean }) {}
 
   add(entry: HashBankEntry): void {
     this.#size++;
+    const custom = entry.id === defaultEntryId(entry.type, entry.value) ? '' : entry.id;
     if (entry.type === 'pdq') {
-      this.#pdqHashes.push(entry.value);
-      this.#pdqIds.push(entry.id);
+      if ((this.#pdqCount + 1) * 8 > this.#pdqWords.length) {
+        const grown = new Uint32Array(Math.ceil(this.#pdqWords.length * 1.5));
+        grown.set(this.#pdqWords);
+        this.#pdqWords = grown;
+      }
+      hexToWords32(entry.value, this.#pdqWords, this.#pdqCount * 8);
+      if (custom) this.#pdqCustomIds.set(this.#pdqCount, custom);
+      this.#pdqCount++;
       return;
     }
-    const ids = this.#exact[entry.type].get(entry.value);
-    if (ids) ids.push(entry.id);
-    else this.#exact[entry.type].set(entry.value, [entry.id]);
+    const map = this.#exact[entry.type];
+    const ids = map.get(entry.value);
+    if (ids === undefined) map.set(entry.value, custom);
+    else map.set(entry.value, [...(Array.isArray(ids) ? ids : [ids]), custom]);
   }
 
   build(): CompiledHashBank {
-    const hashes = this.#pdqHashes;
-    const pdq = PdqIndex.build((function* () {
-      for (let i = 0; i < hashes.length; i++) yield { id: i, hash: hashes[i] as string };
-    })());
-    return { ...this.meta, size: this.#size, exact: this.#exact, pdq, pdqEntryIds: this.#pdqIds };
+    const pdq = PdqIndex.fromWords(this.#pdqWords.slice(0, this.#pdqCount * 8));
+    this.#pdqWords = new Uint32Array(0);
+    return { ...this.meta, size: this.#size, exact: this.#exact, pdq, pdqCustomIds: this.#pdqCustomIds };
   }
 }
 
@@ -62,7 +73,9 @@ export function compileHashBank(bank: HashBankData): CompiledHashBank {
 
 function matchBank(bank: CompiledHashBank, hashes: MediaHashes, options: HashMatchOptions, out: HashMatch[]): void {
   for (const type of EXACT_HASH_TYPES) {
-    for (const entryId of bank.exact[type].get(hashes[type]) ?? []) out.push({ bankId: bank.id, bankVersion: bank.version, entryId, type, distance: 0 });
+    const ids = bank.exact[type].get(hashes[type]);
+    if (ids === undefined) continue;
+    for (const id of Array.isArray(ids) ? ids : [ids]) out.push({ bankId: bank.id, bankVersion: bank.version, entryId: id || defaultEntryId(type, hashes[type]), type, distance: 0 });
   }
   const pdq = hashes.pdq;
   // Low-quality hashes (flat or tiny images) collide with each other; Meta recommends not matching them.
@@ -79,7 +92,8 @@ function matchBank(bank: CompiledHashBank, hashes: MediaHashes, options: HashMat
     }
   });
   for (const [ordinal, { distance, variant }] of best) {
-    out.push({ bankId: bank.id, bankVersion: bank.version, entryId: bank.pdqEntryIds[ordinal] ?? String(ordinal), type: 'pdq', distance, threshold, variant: DIHEDRAL_NAMES[variant] ?? 'orig' });
+    const entryId = bank.pdqCustomIds.get(ordinal) ?? defaultEntryId('pdq', bank.pdq.hashOf(ordinal) ?? '');
+    out.push({ bankId: bank.id, bankVersion: bank.version, entryId, type: 'pdq', distance, threshold, variant: DIHEDRAL_NAMES[variant] ?? 'orig' });
   }
 }
 

@@ -28,7 +28,7 @@
  * Pure: no I/O, no shared mutable state.
  */
 import { VigilError } from '../errors.js';
-import { hexToWords32, popcount32 } from './hex.js';
+import { hexToWords32, popcount32, words32ToHex } from './hex.js';
 
 /** Entry ids are supplied by the bank: safe integers or non-empty strings (5 and "5" are different ids). */
 export type PdqEntryId = number | string;
@@ -354,6 +354,14 @@ export class PdqIndex {
 
   has(id: PdqEntryId): boolean {
     return this.findSlot(id) >= 0;
+  }
+
+  /** The stored hash of an entry (64 lowercase hex digits), or undefined when there is no such entry. */
+  hashOf(id: PdqEntryId): string | undefined {
+    const slot = this.findSlot(id);
+    if (slot < 0) return undefined;
+    for (const seg of this.segments) if (slot >= seg.lo && slot < seg.hi) return words32ToHex(seg.words, (slot - seg.lo) * WORDS);
+    return words32ToHex(this.tailWords, (slot - this.tailLo) * WORDS);
   }
 
   /** Adds one entry; BANK_INVALID if the hash is malformed or the id is already present (remove it first). */
