@@ -3,7 +3,8 @@
  * which adapter implements which port.
  */
 import { stat } from 'node:fs/promises';
-import { HashBankBuilder, MemHashBankSet, compileHashBank, type CompiledHashBank } from './core/banks/hash-bank-set.js';
+import { HashBankBuilder, MemHashBankSet, compileHashBank, patchHashBank, type CompiledHashBank } from './core/banks/hash-bank-set.js';
+import type { BankKind } from './core/banks/hash-bank.js';
 import { VigilError } from './core/errors.js';
 import type { TermBankData } from './core/text/term-bank.js';
 import type { Policy } from './core/policy.js';
@@ -40,8 +41,25 @@ export interface BankSources {
  * version, so a reload recompiles only the banks that changed (a 10M-hash bank is not rebuilt because
  * a term list was edited).
  */
+/** Which store banks the last load compiled from scratch, patched from recorded changes, or kept. */
+export interface LoadReport {
+  built: string[];
+  patched: string[];
+  reused: string[];
+}
+
+interface StoredBank {
+  revision: number;
+  kind: BankKind;
+  bank: CompiledHashBank;
+}
+
 export class BankLoader {
+  /** File banks by id and content version. */
   #cache = new Map<string, CompiledHashBank>();
+  /** Store banks by id, with the revision they are at. */
+  #stored = new Map<string, StoredBank>();
+  lastLoad: LoadReport = { built: [], patched: [], reused: [] };
   /** Loaded once: the text matcher caches its index per vocabulary Set, so reloads reuse it. */
   #benignWords: Promise<Set<string>> | undefined;
 
@@ -58,6 +76,8 @@ export class BankLoader {
     const { dir, store } = this.sources;
     const fingerprint = await this.fingerprint();
     const next = new Map<string, CompiledHashBank>();
+    const stored = new Map<string, StoredBank>();
+    const report: LoadReport = { built: [], patched: [], reused: [] };
     const compiled: CompiledHashBank[] = [];
     const terms: TermBankData[] = [];
     const seen = new Map<string, string>();
@@ -90,17 +110,29 @@ export class BankLoader {
           terms.push({ id: meta.id, version: bankVersion(meta), entries: await store.termEntries(meta.id) });
           continue;
         }
-        const key = `redis:${meta.id}@${meta.revision}:${meta.kind}`;
-        let bank = this.#cache.get(key);
-        if (!bank) {
-          const builder = new HashBankBuilder({ id: meta.id, version: bankVersion(meta), kind: meta.kind, enabled: true });
-          for await (const batch of store.hashEntries(meta.id)) for (const e of batch) builder.add(e);
-          bank = builder.build();
+        const held = this.#stored.get(meta.id);
+        let bank: CompiledHashBank;
+        if (held && held.kind === meta.kind && held.revision === meta.revision) {
+          bank = held.bank;
+          report.reused.push(meta.id);
+        } else {
+          const changes = held && held.kind === meta.kind ? await store.hashDeltas(meta.id, held.revision, meta.revision) : undefined;
+          if (held && changes) {
+            bank = patchHashBank(held.bank, changes, bankVersion(meta));
+            report.patched.push(meta.id);
+          } else {
+            const builder = new HashBankBuilder({ id: meta.id, version: bankVersion(meta), kind: meta.kind, enabled: true });
+            for await (const batch of store.hashEntries(meta.id)) for (const e of batch) builder.add(e);
+            bank = builder.build();
+            report.built.push(meta.id);
+          }
         }
-        next.set(key, bank);
+        stored.set(meta.id, { revision: meta.revision, kind: meta.kind, bank });
         compiled.push(bank);
       }
     }
+    this.#stored = stored;
+    this.lastLoad = report;
     this.#cache = next;
     const patterns = this.sources.patternsFile ? await loadPatternFile(this.sources.patternsFile) : undefined;
     const benignWords = await (this.#benignWords ??= loadBenignWords());
@@ -159,8 +191,10 @@ export async function createScanRuntime(config: Config, logger: Logger, options:
     {
       try {
         if ((await loader.fingerprint()) !== banks.fingerprint) {
+          const started = Date.now();
           banks = await loader.load();
-          logger.info({ banks: { ...banks.hashBanks.versions(), ...banks.textScanner.versions() } }, 'banks reloaded');
+          const { built, patched } = loader.lastLoad;
+          logger.info({ banks: { ...banks.hashBanks.versions(), ...banks.textScanner.versions() }, built, patched, ms: Date.now() - started }, 'banks reloaded');
           changed = true;
         }
       } catch (err) {

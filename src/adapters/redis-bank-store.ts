@@ -13,12 +13,19 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { VigilError } from '../core/errors.js';
 import { defaultEntryId, validateBankId, type BankKind, type HashBankEntry } from '../core/banks/hash-bank.js';
+import type { HashBankChange } from '../core/banks/hash-bank-set.js';
 import type { HashType } from '../core/signals.js';
 import { canonicalEntry, parseTermEntry, type TermEntry } from '../core/text/term-bank.js';
 
 export type StoredBankType = 'hash' | 'term';
 
 const LOCK_TTL_S = 30;
+/** Changes larger than this are not recorded as deltas: workers reload such a bank in full. */
+const DELTA_MAX_ENTRIES = 1_000_000;
+/** A worker that was away longer than this reloads changed banks in full. */
+const DELTA_TTL_S = 7 * 24 * 3600;
+
+
 
 export interface BankMeta {
   id: string;
@@ -153,41 +160,90 @@ export class RedisBankStore {
     return this.#withLock(id, async (refresh) => {
       const live = this.#entriesKey(id);
       const replace = options.mode === 'replace';
-      const target = replace ? `${live}:staging:${randomBytes(4).toString('hex')}` : live;
+      const staging = `${live}:staging:${randomBytes(4).toString('hex')}`;
+      const target = replace ? staging : live;
+      // An append to a hash bank also records what it added, so workers can patch the bank they hold
+      // instead of re-reading all of it. A replacement, a new kind or a huge change means a full reload.
+      const kind = options.kind ?? existing?.kind ?? 'block';
+      let delta: string | undefined = type === 'hash' && !replace && existing !== undefined && kind === existing.kind ? `${staging}:delta` : undefined;
       let written = 0;
       try {
         for await (const batch of batches) {
           if (batch.length === 0) continue;
-          await this.#redis.hset(target, Object.fromEntries(batch));
+          const tx = this.#redis.multi().hset(target, Object.fromEntries(batch));
+          if (delta) tx.rpush(delta, ...batch.map(([field, value]) => `+${field}\t${value}`));
+          await tx.exec();
           written += batch.length;
+          if (delta && written > DELTA_MAX_ENTRIES) {
+            await this.#redis.del(delta);
+            delta = undefined;
+          }
           await refresh();
           options.onProgress?.(written);
         }
-        const tx = this.#redis.multi();
-        if (replace) {
-          if (written > 0) tx.rename(target, live);
-          else tx.del(live);
-        }
-        tx.hlen(live);
-        const results = (await tx.exec()) ?? [];
-        const entries = Number(results[results.length - 1]?.[1] ?? 0);
+        // The lock keeps other writers out, so the size read here is the size committed below.
+        const entries = written === 0 && replace ? 0 : await this.#redis.hlen(target);
         const meta: BankMeta = {
           id,
           type,
-          kind: options.kind ?? existing?.kind ?? 'block',
+          kind,
           enabled: existing?.enabled ?? true,
           revision: (existing?.revision ?? 0) + 1,
           entries,
           updatedAt: new Date().toISOString(),
           ...((options.description ?? existing?.description) ? { description: options.description ?? existing?.description } : {}),
         };
-        await this.#redis.multi().hset(`${this.#p}:meta`, id, JSON.stringify(meta)).incr(`${this.#p}:rev`).exec();
+        const tx = this.#redis.multi();
+        if (replace) {
+          if (written > 0) tx.rename(staging, live);
+          else tx.del(live);
+        }
+        this.#commit(tx, meta, delta);
+        await tx.exec();
         return { written, entries, revision: meta.revision };
       } catch (err) {
-        if (replace) await this.#redis.del(target).catch(() => undefined);
+        await this.#redis.del(staging, `${staging}:delta`).catch(() => undefined);
         throw storeError(err, `importing bank ${id}`);
       }
     });
+  }
+
+  /** Publishes a new revision (and the delta that leads to it) in the caller's MULTI. */
+  #commit(tx: ReturnType<Redis['multi']>, meta: BankMeta, delta: string | undefined): void {
+    // The empty line makes the list exist even for a change of nothing; readers skip it.
+    if (delta) tx.rpush(delta, '').rename(delta, this.#deltaKey(meta.id, meta.revision)).expire(this.#deltaKey(meta.id, meta.revision), DELTA_TTL_S);
+    tx.hset(`${this.#p}:meta`, meta.id, JSON.stringify(meta)).incr(`${this.#p}:rev`);
+  }
+
+  #deltaKey(id: string, revision: number): string {
+    return `${this.#p}:delta:${id}:${revision}`;
+  }
+
+  /**
+   * The changes from revision `from` to `to` of a hash bank, in order, or undefined when any step is
+   * not recorded (a replacement, an expired delta, a change too large to record).
+   */
+  async hashDeltas(id: string, from: number, to: number): Promise<HashBankChange[] | undefined> {
+    if (to <= from || to - from > 1000) return undefined;
+    const tx = this.#redis.multi();
+    for (let r = from + 1; r <= to; r++) tx.exists(this.#deltaKey(id, r)).lrange(this.#deltaKey(id, r), 0, -1);
+    const results = (await tx.exec().catch((err: unknown) => {
+      throw storeError(err, `reading changes of bank ${id}`);
+    })) ?? [];
+    const changes: HashBankChange[] = [];
+    for (let i = 0; i < results.length; i += 2) {
+      if (results[i]?.[1] !== 1) return undefined;
+      for (const line of (results[i + 1]?.[1] as string[] | undefined) ?? []) {
+        if (line === '') continue;
+        const tab = line.indexOf('\t');
+        const key = tab < 0 ? line.slice(1) : line.slice(1, tab);
+        const sep = key.indexOf(':');
+        const hashType = key.slice(0, sep) as HashType;
+        const value = key.slice(sep + 1);
+        changes.push(line[0] === '+' ? { op: 'add', entry: decodeHashRecord(hashType, value, line.slice(tab + 1)) } : { op: 'remove', type: hashType, value });
+      }
+    }
+    return changes;
   }
 
   importHashEntries(id: string, batches: AsyncIterable<StoredHashEntry[]>, options: ImportOptions = {}): Promise<ImportResult> {
@@ -254,11 +310,23 @@ export class RedisBankStore {
     const meta = await this.#require(id);
     return this.#withLock(id, async () => {
       let removed = 0;
-      for (let i = 0; i < keys.length; i += 10_000) removed += await this.#redis.hdel(this.#entriesKey(id), ...keys.slice(i, i + 10_000));
-      const entries = await this.#redis.hlen(this.#entriesKey(id));
-      const next: BankMeta = { ...meta, revision: meta.revision + 1, entries, updatedAt: new Date().toISOString() };
-      await this.#redis.multi().hset(`${this.#p}:meta`, id, JSON.stringify(next)).incr(`${this.#p}:rev`).exec();
-      return { written: removed, entries, revision: next.revision };
+      const delta = meta.type === 'hash' && keys.length <= DELTA_MAX_ENTRIES ? `${this.#entriesKey(id)}:staging:${randomBytes(4).toString('hex')}:delta` : undefined;
+      try {
+        for (let i = 0; i < keys.length; i += 10_000) {
+          const chunk = keys.slice(i, i + 10_000);
+          removed += await this.#redis.hdel(this.#entriesKey(id), ...chunk);
+          if (delta) await this.#redis.rpush(delta, ...chunk.map((k) => `-${k}`));
+        }
+        const entries = await this.#redis.hlen(this.#entriesKey(id));
+        const next: BankMeta = { ...meta, revision: meta.revision + 1, entries, updatedAt: new Date().toISOString() };
+        const tx = this.#redis.multi();
+        this.#commit(tx, next, delta);
+        await tx.exec();
+        return { written: removed, entries, revision: next.revision };
+      } catch (err) {
+        if (delta) await this.#redis.del(delta).catch(() => undefined);
+        throw storeError(err, `removing entries of bank ${id}`);
+      }
     });
   }
 

@@ -1,11 +1,12 @@
 /**
- * The in-memory matcher over every hash bank a worker holds. Immutable once built: a hot reload builds
- * a new set (reusing the compiled banks whose version did not change) and swaps it in, so scans in
- * flight finish against the snapshot they started with.
+ * The in-memory matcher over every hash bank a worker holds. A hot reload builds a new set, reusing
+ * the compiled banks whose version did not change and patching in place those whose recorded changes
+ * are known (`patchHashBank`), so a small append to a 10M-hash bank costs the append, not a rebuild.
+ * Matching is synchronous, so a scan never sees a bank half-patched.
  */
 import { PdqIndex } from '../pdq/mih.js';
 import type { HashBankSet, HashMatch, HashMatchOptions, MediaHashes } from '../ports.js';
-import { DIHEDRAL_NAMES, EXACT_HASH_TYPES, type ExactHashType } from '../signals.js';
+import { DIHEDRAL_NAMES, EXACT_HASH_TYPES, type ExactHashType, type HashType } from '../signals.js';
 import { hexToWords32 } from '../pdq/hex.js';
 import { defaultEntryId, type BankKind, type HashBankData, type HashBankEntry } from './hash-bank.js';
 
@@ -22,7 +23,12 @@ export interface CompiledHashBank {
   readonly pdq: PdqIndex;
   /** Entry ids of PDQ ordinals whose id is not the default one derived from the hash. */
   readonly pdqCustomIds: ReadonlyMap<number, string>;
+  /** The next PDQ ordinal, for entries added by a patch. */
+  readonly nextPdqOrdinal: number;
 }
+
+/** A change to a bank: what `vigil bank import` (append) and `vigil bank remove --entries` record. */
+export type HashBankChange = { op: 'add'; entry: HashBankEntry } | { op: 'remove'; type: HashType; value: string };
 
 /**
  * Builds a CompiledHashBank entry by entry, so a bank streamed from a store never exists as one
@@ -61,7 +67,7 @@ export class HashBankBuilder {
   build(): CompiledHashBank {
     const pdq = PdqIndex.fromWords(this.#pdqWords.slice(0, this.#pdqCount * 8));
     this.#pdqWords = new Uint32Array(0);
-    return { ...this.meta, size: this.#size, exact: this.#exact, pdq, pdqCustomIds: this.#pdqCustomIds };
+    return { ...this.meta, size: this.#size, exact: this.#exact, pdq, pdqCustomIds: this.#pdqCustomIds, nextPdqOrdinal: this.#pdqCount };
   }
 }
 
@@ -69,6 +75,42 @@ export function compileHashBank(bank: HashBankData): CompiledHashBank {
   const builder = new HashBankBuilder(bank);
   for (const e of bank.entries) builder.add(e);
   return builder.build();
+}
+
+/**
+ * Applies recorded changes to a compiled bank in place and returns it under its new version. Banks
+ * in the store hold one entry per hash value, so an add of a value already present replaces it.
+ * The bank's structures are shared with the previous version's object: only the newest is current.
+ */
+export function patchHashBank(bank: CompiledHashBank, changes: Iterable<HashBankChange>, version: string): CompiledHashBank {
+  const exact = bank.exact as Record<ExactHashType, Map<string, string | string[]>>;
+  const customIds = bank.pdqCustomIds as Map<number, string>;
+  let next = bank.nextPdqOrdinal;
+  const removePdq = (value: string) => {
+    for (const m of bank.pdq.search(value, 0)) {
+      bank.pdq.remove(m.id);
+      customIds.delete(m.id as number);
+    }
+  };
+  for (const change of changes) {
+    if (change.op === 'remove') {
+      if (change.type === 'pdq') removePdq(change.value);
+      else exact[change.type].delete(change.value);
+      continue;
+    }
+    const { type, value, id } = change.entry;
+    const custom = id === defaultEntryId(type, value) ? '' : id;
+    if (type !== 'pdq') {
+      exact[type].set(value, custom);
+      continue;
+    }
+    removePdq(value);
+    bank.pdq.add(next, value);
+    if (custom) customIds.set(next, custom);
+    next++;
+  }
+  const size = exact.md5.size + exact.sha1.size + exact.sha256.size + bank.pdq.size;
+  return { ...bank, version, size, nextPdqOrdinal: next };
 }
 
 function matchBank(bank: CompiledHashBank, hashes: MediaHashes, options: HashMatchOptions, out: HashMatch[]): void {
