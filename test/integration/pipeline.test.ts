@@ -146,6 +146,13 @@ describe('scan pipeline on the real Redis', () => {
     expect(dead[0]?.message).toBe('invalid vigil.message.v1 event: text: Invalid input: expected string, received number');
     expect(dead[0]?.origin).toEqual({ kind: 'bullmq', queue: h.config.scanQueue, jobId: 'bad-evt-1' });
     expect((await h.flags()).map((f) => f.eventId)).toEqual(['demo-evt-007']);
+    // What ops see from the command line.
+    const env = { VIGIL_QUEUE_PREFIX: h.config.queuePrefix };
+    const listed = await runCli(['dead-letters', '--json', '--code', 'MEDIA_UNSUPPORTED'], { env });
+    expect(listed.code).toBe(0);
+    expect(listed.stdout.trim().split('\n').map((l) => (JSON.parse(l) as DeadLetter).eventId)).toEqual(['demo-evt-008']);
+    const counts = await runCli(['queues', '--json'], { env });
+    expect(JSON.parse(counts.stdout)).toMatchObject({ [h.config.scanQueue]: { wait: 0, active: 0, failed: 0, workers: 1 }, [h.config.moderationQueue]: { prioritized: 1 }, [h.config.deadLetterQueue]: { wait: 3 } });
   });
 
   it('message text and media bytes never reach logs, dead-letter entries, flags or failure reasons', async () => {

@@ -1,0 +1,77 @@
+import type { Command } from 'commander';
+import { Queue } from 'bullmq';
+import { loadConfig, type Config } from '../../config.js';
+import type { DeadLetter } from '../../core/ports.js';
+import { createRedis, waitForRedis } from '../../adapters/bullmq/connection.js';
+import { configOverrides, parseIntOption, printJson, withConfigOptions } from '../io.js';
+
+const STATES = ['wait', 'prioritized', 'active', 'delayed', 'failed', 'completed'] as const;
+
+async function withQueues<T>(opts: Record<string, unknown>, work: (config: Config, queue: (name: string) => Queue) => Promise<T>): Promise<T> {
+  const config = loadConfig({ overrides: configOverrides(opts) });
+  const redis = createRedis(config.redisUrl, 'worker');
+  const opened: Queue[] = [];
+  try {
+    await waitForRedis(redis, 5000);
+    return await work(config, (name) => {
+      const q = new Queue(name, { connection: redis, prefix: config.queuePrefix });
+      opened.push(q);
+      return q;
+    });
+  } finally {
+    await Promise.all(opened.map((q) => q.close()));
+    await redis.quit().catch(() => redis.disconnect());
+  }
+}
+
+export function registerDeadLetters(program: Command): Command {
+  return withConfigOptions(
+    program
+      .command('dead-letters')
+      .description('List dead-letter entries, newest first: ids, typed reason and origin (never content).')
+      .option('--limit <n>', 'how many', parseIntOption('--limit', 1, 100_000), 50)
+      .option('--code <code>', 'only this error code, e.g. MEDIA_UNDECODABLE')
+      .option('--json', 'one JSON entry per line'),
+    ['redis'],
+  )
+    .addHelpText('after', '\nExamples:\n  npx vigil dead-letters\n  npx vigil dead-letters --code EVENT_INVALID --limit 500 --json')
+    .action(async (opts: Record<string, unknown>) => {
+      await withQueues(opts, async (config, queue) => {
+        const jobs = await queue(config.deadLetterQueue).getJobs(['waiting', 'prioritized', 'completed', 'failed'], 0, Number(opts.limit) - 1, false);
+        for (const job of jobs) {
+          const d = job.data as DeadLetter;
+          if (opts.code && d.code !== opts.code) continue;
+          if (opts.json) printJson(d);
+          else {
+            const where = d.origin.kind === 'bullmq' ? `${d.origin.queue}/${d.origin.jobId}` : d.origin.kind === 'kafka' ? `${d.origin.topic}[${d.origin.partition}]@${d.origin.offset}` : `${d.origin.file}:${d.origin.line}`;
+            process.stdout.write(`${d.at}  ${d.code.padEnd(20)} ${(d.eventId ?? '-').padEnd(24)} ${d.mediaId ? `media ${d.mediaId}  ` : ''}${where}  ${d.message}\n`);
+          }
+        }
+      });
+    });
+}
+
+export function register(program: Command): Command {
+  return withConfigOptions(
+    program
+      .command('queues')
+      .description('Counts of the scan, moderation and dead-letter queues, and the scan workers connected.')
+      .option('--json', 'one JSON object'),
+    ['redis'],
+  )
+    .addHelpText('after', '\nExamples:\n  npx vigil queues\n  watch -n 5 npx vigil queues')
+    .action(async (opts: Record<string, unknown>) => {
+      await withQueues(opts, async (config, queue) => {
+        const out: Record<string, Record<string, number>> = {};
+        for (const name of [config.scanQueue, config.moderationQueue, config.deadLetterQueue]) {
+          const q = queue(name);
+          out[name] = { ...(await q.getJobCounts(...STATES)), workers: await q.getWorkersCount() };
+        }
+        if (opts.json) printJson(out);
+        else {
+          process.stdout.write(`${'queue'.padEnd(24)}${[...STATES, 'workers'].map((s) => s.padStart(12)).join('')}\n`);
+          for (const [name, counts] of Object.entries(out)) process.stdout.write(`${name.padEnd(24)}${[...STATES, 'workers'].map((s) => String(counts[s] ?? 0).padStart(12)).join('')}\n`);
+        }
+      });
+    });
+}
