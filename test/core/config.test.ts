@@ -1,0 +1,55 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { configReference, describeConfig, loadConfig } from '../../src/config.js';
+import { VigilError } from '../../src/core/errors.js';
+
+function file(yaml: string): string {
+  const p = join(mkdtempSync(join(tmpdir(), 'vigil-config-')), 'vigil.yaml');
+  writeFileSync(p, yaml);
+  return p;
+}
+
+describe('config', () => {
+  it('defaults, then file, then environment, then overrides', () => {
+    expect(loadConfig({ env: {} })).toMatchObject({ redisUrl: 'redis://127.0.0.1:6379', queuePrefix: 'bull', scanQueue: 'vigil-scan', moderationQueue: 'vigil-moderation', deadLetterQueue: 'vigil-dead-letter', concurrency: 16, dedupeTtlMs: 86_400_000 });
+    const f = file('concurrency: 4\nqueuePrefix: "{vigil}"\n');
+    expect(loadConfig({ env: {}, file: f })).toMatchObject({ concurrency: 4, queuePrefix: '{vigil}' });
+    expect(loadConfig({ env: { VIGIL_CONFIG: f, VIGIL_CONCURRENCY: '8' } }).concurrency).toBe(8);
+    expect(loadConfig({ env: { VIGIL_CONCURRENCY: '8' }, overrides: { concurrency: '2' } }).concurrency).toBe(2);
+  });
+
+  it('is frozen', () => {
+    const c = loadConfig({ env: {} });
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('names every bad variable, and never shows a secret', () => {
+    const err = (() => {
+      try {
+        loadConfig({ env: { VIGIL_CONCURRENCY: '0', REDIS_URL: 'http://x', KAFKA_SASL_MECHANISM: 'magic', KAFKA_SASL_PASSWORD: '' } });
+      } catch (e) {
+        return e as VigilError;
+      }
+      return undefined;
+    })();
+    expect(err?.code).toBe('CONFIG_INVALID');
+    expect(err?.message).toContain('VIGIL_CONCURRENCY (concurrency) = "0"');
+    expect(err?.message).toContain('REDIS_URL (redisUrl)');
+    expect(err?.message).toContain('KAFKA_SASL_MECHANISM');
+    const masked = describeConfig(loadConfig({ env: { KAFKA_SASL_PASSWORD: 'hunter2', REDIS_URL: 'redis://user:pw@10.0.0.1:6379' } }));
+    expect(JSON.stringify(masked)).not.toContain('hunter2');
+    expect(JSON.stringify(masked)).not.toContain(':pw@');
+  });
+
+  it('rejects unknown keys in the file and inconsistent watermarks', () => {
+    expect(() => loadConfig({ env: {}, file: file('concurency: 4\n') })).toThrowError(/unknown key\(s\) concurency/);
+    expect(() => loadConfig({ env: { VIGIL_BRIDGE_LOW_WATERMARK: '10', VIGIL_BRIDGE_HIGH_WATERMARK: '5' } })).toThrowError(/LOW_WATERMARK must be below/);
+    expect(() => loadConfig({ env: {}, file: '/nonexistent/vigil.yaml' })).toThrowError(/cannot read config file/);
+  });
+
+  it('reference lists every key with its variable and default', () => {
+    expect(configReference()).toMatch(/VIGIL_CONCURRENCY\s+concurrency\s+default: 16/);
+  });
+});
