@@ -129,17 +129,20 @@ describe('scan pipeline on the real Redis', () => {
     expect(await redis.pttl(keys[0] ?? '')).toBeGreaterThan(23 * 3600 * 1000);
   });
 
-  it('a malformed event and an undecodable image are dead-lettered with their codes, and the worker keeps going', async () => {
-    const h = await harness('dlq');
+  it('a malformed event, an oversized and an undecodable media item are dead-lettered with their codes, and the worker keeps going', async () => {
+    const h = await harness('dlq', { maxMediaBytes: 4096 });
     await startWorker(h.config);
     await h.scan.add('scan', { ...(sample('demo-evt-001') as object), eventId: 'bad-evt-1', text: 42 }, { jobId: 'bad-evt-1' });
     await h.scan.add('scan', 'not json at all {', { jobId: 'bad-evt-2' });
+    // Larger than this worker's VIGIL_MAX_MEDIA_BYTES (a producer that skipped validation, or other limits).
+    await h.scan.add('scan', sample('demo-evt-002'), { jobId: 'demo-evt-002' });
     await h.publisher.publish(sample('demo-evt-008')); // image/png that is not an image
     await h.publisher.publish(sample('demo-evt-007')); // a good event after the bad ones
-    await waitFor('drain', async () => ((await h.drained()) && (await h.deadLetters()).length >= 3 && (await h.flags()).length >= 1 ? true : undefined));
+    await waitFor('drain', async () => ((await h.drained()) && (await h.deadLetters()).length >= 4 && (await h.flags()).length >= 1 ? true : undefined));
     const dead = (await h.deadLetters()).sort((a, b) => (a.eventId ?? a.code).localeCompare(b.eventId ?? b.code));
     expect(dead.map((d) => [d.eventId, d.code, d.mediaId])).toEqual([
       ['bad-evt-1', 'EVENT_INVALID', undefined],
+      ['demo-evt-002', 'MEDIA_TOO_LARGE', undefined],
       ['demo-evt-008', 'MEDIA_UNSUPPORTED', 'm1'],
       [undefined, 'EVENT_NOT_JSON', undefined],
     ]);
@@ -152,7 +155,7 @@ describe('scan pipeline on the real Redis', () => {
     expect(listed.code).toBe(0);
     expect(listed.stdout.trim().split('\n').map((l) => (JSON.parse(l) as DeadLetter).eventId)).toEqual(['demo-evt-008']);
     const counts = await runCli(['queues', '--json'], { env });
-    expect(JSON.parse(counts.stdout)).toMatchObject({ [h.config.scanQueue]: { wait: 0, active: 0, failed: 0, workers: 1 }, [h.config.moderationQueue]: { prioritized: 1 }, [h.config.deadLetterQueue]: { wait: 3 } });
+    expect(JSON.parse(counts.stdout)).toMatchObject({ [h.config.scanQueue]: { wait: 0, active: 0, failed: 0, workers: 1 }, [h.config.moderationQueue]: { prioritized: 1 }, [h.config.deadLetterQueue]: { wait: 4 } });
   });
 
   it('message text and media bytes never reach logs, dead-letter entries, flags or failure reasons', async () => {
