@@ -164,10 +164,11 @@ export async function createScanRuntime(config: Config, logger: Logger, options:
   let banks = await loader.load();
   logger.info({ policyVersion: policy.version, banks: { ...banks.hashBanks.versions(), ...banks.textScanner.versions() } }, 'policy and banks loaded');
 
+  const mediaHasher = createMediaHasher({ maxPixels: config.maxPixels, maxBytes: config.maxMediaBytes, timeoutMs: config.decodeTimeoutMs, mode: config.pdqMode, threads: config.pdqThreads });
   const scanner: Scanner = {
     hashBanks: () => banks.hashBanks,
     textScanner: () => banks.textScanner,
-    mediaHasher: createMediaHasher({ maxPixels: config.maxPixels, maxBytes: config.maxMediaBytes, timeoutMs: config.decodeTimeoutMs, mode: config.pdqMode }),
+    mediaHasher,
     maxMediaBytes: config.maxMediaBytes,
     ...(config.mediaDir ? { mediaStore: new DirMediaStore(config.mediaDir) } : {}),
   };
@@ -222,6 +223,7 @@ export async function createScanRuntime(config: Config, logger: Logger, options:
     close: async () => {
       if (timer) clearInterval(timer);
       timer = undefined;
+      await mediaHasher.close();
     },
   };
 }

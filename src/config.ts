@@ -4,6 +4,7 @@
  * explicit overrides (CLI flags). Validated once, then frozen. Only this module reads `process.env`.
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { VigilError } from './core/errors.js';
@@ -34,6 +35,7 @@ export const CONFIG_KEYS = {
   maxPixels: ['VIGIL_MAX_PIXELS', 100_000_000, int(1, 2_000_000_000), 'Max decoded pixels (width x height) per image; guards against decompression bombs.'],
   decodeTimeoutMs: ['VIGIL_DECODE_TIMEOUT_MS', 5000, int(10, 600_000), 'Time budget for decoding one image (MEDIA_TIMEOUT above).'],
   pdqMode: ['VIGIL_PDQ_MODE', 'full', z.enum(['full', 'cli512', 'fast']), 'full: PDQ on full-resolution pixels (python-threatexchange/HMA convention); cli512: Meta C++ CLI convention (images over 512 px squashed to 512x512 first); fast: shrink-on-load first (approximate).'],
+  pdqThreads: ['VIGIL_PDQ_THREADS', 'auto', z.union([z.literal('auto'), int(0, 64)]).transform((v) => (v === 'auto' ? Math.min(4, Math.max(0, availableParallelism() - 1)) : v)), 'Worker threads computing PDQ beside the event loop (0: on the main thread). auto: one per core but one, at most 4.'],
   logLevel: ['VIGIL_LOG_LEVEL', 'info', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'pino log level.'],
   metricsHost: ['VIGIL_METRICS_HOST', '127.0.0.1', z.string().min(1), 'Address the metrics server listens on (0.0.0.0 inside a container).'],
   lockDurationMs: ['VIGIL_LOCK_MS', 30_000, int(1000, 3_600_000), 'Job lock duration: a job held by a worker that died is retried after about this long.'],

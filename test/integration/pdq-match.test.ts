@@ -71,3 +71,28 @@ describe('PDQ matching in the scan', () => {
     expect((await scan(flat, own.hash, policy({ minQuality: 0 }))).flags).toHaveLength(1);
   });
 });
+
+describe('PDQ worker threads', () => {
+  it('give bit-identical digests to the inline computation, for every mode, with dihedral variants, and survive bad input', async () => {
+    const images = [teapot, readFileSync('config/samples/media/garden-checker.png'), await sharp({ create: { width: 900, height: 700, channels: 3, background: '#3a6ea5' } }).composite([{ input: teapot, left: 100, top: 90 }]).jpeg().toBuffer()];
+    for (const mode of ['full', 'cli512', 'fast'] as const) {
+      const inline = createMediaHasher({ mode });
+      const pooled = createMediaHasher({ mode, threads: 2 });
+      try {
+        const a = await Promise.all(images.map((b) => inline.hash(b, 'image/png', { dihedral: true })));
+        const b = await Promise.all(images.map((b) => pooled.hash(b, 'image/png', { dihedral: true })));
+        expect(b).toEqual(a);
+        await expect(pooled.hash(Buffer.from('not an image'), 'image/png', { dihedral: false })).rejects.toMatchObject({ code: 'MEDIA_UNSUPPORTED' });
+        // Small images come out of sharp in Node's shared Buffer pool: moving them must not break other buffers.
+        const tiny = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } }).png().toBuffer();
+        const keep = Buffer.from('still here');
+        expect((await pooled.hash(tiny, 'image/png', { dihedral: false })).pdq?.quality).toBe(0);
+        expect(keep.toString()).toBe('still here');
+      } finally {
+        await inline.close();
+        await pooled.close();
+        await pooled.close();
+      }
+    }
+  });
+});
