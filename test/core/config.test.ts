@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configReference, describeConfig, loadConfig } from '../../src/config.js';
-import { VigilError } from '../../src/core/errors.js';
+import type { VigilError } from '../../src/core/errors.js';
 
 function file(yaml: string): string {
   const p = join(mkdtempSync(join(tmpdir(), 'vigil-config-')), 'vigil.yaml');
