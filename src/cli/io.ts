@@ -66,3 +66,18 @@ export function configOverrides(opts: Record<string, unknown>): Record<string, u
     concurrency: opts.concurrency,
   };
 }
+
+/**
+ * A progress line on stderr at most every `intervalMs` (a long `scan` or `publish` should show it is
+ * alive); silent for runs shorter than the interval.
+ */
+export function progress(label: string, intervalMs = 5000): (done: number) => void {
+  const started = Date.now();
+  let last = started;
+  return (done) => {
+    const now = Date.now();
+    if (now - last < intervalMs) return;
+    last = now;
+    printErr(`${label}: ${done} so far (${Math.round((done * 1000) / (now - started))}/s)`);
+  };
+}

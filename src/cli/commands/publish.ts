@@ -3,7 +3,7 @@ import { contractLimits, loadConfig } from '../../config.js';
 import { parseMessageEvent, salvageIds, type MessageEvent } from '../../core/contracts.js';
 import { toVigilError } from '../../core/errors.js';
 import { createPublisher } from '../../publisher.js';
-import { configOverrides, printErr, printJson, readLines, withConfigOptions } from '../io.js';
+import { configOverrides, printErr, printJson, progress, readLines, withConfigOptions } from '../io.js';
 
 const BATCH = 500;
 
@@ -43,10 +43,12 @@ Examples:
       let published = 0;
       let failed = 0;
       let batch: { line: number; event: MessageEvent }[] = [];
+      const tick = progress('publish');
       const flush = async () => {
         if (!batch.length) return;
         await publisher.publishBatch(batch.map((b) => b.event));
         published += batch.length;
+        tick(published);
         if (opts.json) for (const b of batch) printJson({ line: b.line, eventId: b.event.eventId, status: 'published' });
         batch = [];
       };

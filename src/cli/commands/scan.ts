@@ -5,7 +5,7 @@ import { salvageIds } from '../../core/contracts.js';
 import { toVigilError } from '../../core/errors.js';
 import { processPayload } from '../../core/pipeline.js';
 import { createLogger } from '../../logger.js';
-import { configOverrides, printErr, printJson, readLines, UsageError, withConfigOptions } from '../io.js';
+import { configOverrides, printErr, printJson, progress, readLines, UsageError, withConfigOptions } from '../io.js';
 
 export function register(program: Command): Command {
   return withConfigOptions(
@@ -37,8 +37,9 @@ Examples:
       let failed = 0;
       let events = 0;
       let flagged = 0;
+      const tick = progress('scan');
       for await (const { line, text } of readLines(String(opts.events))) {
-        events++;
+        tick(events++);
         try {
           const { report, flags } = await processPayload(text, runtime.scanner, runtime.policy(), limits);
           for (const flag of flags) printJson(flag);
