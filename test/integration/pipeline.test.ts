@@ -111,7 +111,7 @@ describe('scan pipeline on the real Redis', () => {
     const event = sample('demo-evt-004');
     await h.publisher.publish(event);
     await h.publisher.publish(event);
-    expect(await h.scan.getJobCounts('prioritized', 'wait')).toEqual({ prioritized: 1, wait: 0 });
+    expect(await h.scan.getJobCounts('prioritized', 'wait')).toEqual({ prioritized: 0, wait: 1 });
     await startWorker(h.config);
     await waitFor('first flag', async () => ((await h.flags()).length === 1 && (await h.drained()) ? true : undefined));
     expect(await h.scan.getJob(String(event.eventId))).toBeUndefined(); // completed and removed: no content left behind
@@ -127,6 +127,18 @@ describe('scan pipeline on the real Redis', () => {
     expect(keys).toHaveLength(1);
     expect(await redis.get(keys[0] ?? '')).toBe(event.eventId);
     expect(await redis.pttl(keys[0] ?? '')).toBeGreaterThan(23 * 3600 * 1000);
+  });
+
+  it('user reports are scanned before normal events, backfills only when nothing else waits', async () => {
+    const h = await harness('priority', { concurrency: 1 });
+    const base = sample('demo-evt-001') as Record<string, unknown>;
+    const ev = (id: string, priority: string) => ({ ...base, eventId: id, priority });
+    for (const e of [ev('b-1', 'backfill'), ev('n-1', 'normal'), ev('b-2', 'backfill'), ev('n-2', 'normal'), ev('r-1', 'report'), ev('n-3', 'normal')]) await h.publisher.publish(e);
+    const order: string[] = [];
+    const service = await startWorker(h.config);
+    service.worker.worker.on('completed', (job) => order.push(String(job.id)));
+    await waitFor('all six', async () => (order.length === 6 ? true : undefined));
+    expect(order).toEqual(['r-1', 'n-1', 'n-2', 'n-3', 'b-1', 'b-2']);
   });
 
   it('a malformed event, an oversized and an undecodable media item are dead-lettered with their codes, and the worker keeps going', async () => {

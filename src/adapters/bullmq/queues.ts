@@ -16,8 +16,13 @@ export interface QueueSettings {
   dedupeTtlMs: number;
 }
 
-/** BullMQ: lower number = served first. User reports jump the normal flow; backfills wait. */
-export const EVENT_PRIORITY: Record<EventPriority, number> = { report: 1, normal: 2, backfill: 3 };
+/**
+ * BullMQ serves its plain wait list before any prioritized job, and the wait list is the cheaper
+ * path. So the bulk (normal) goes FIFO through the wait list, user reports go to its head (LIFO:
+ * the newest report next), and backfills are prioritized, which means they run only when nothing
+ * else waits.
+ */
+export const EVENT_QUEUEING: Record<EventPriority, Pick<JobsOptions, 'lifo' | 'priority'>> = { report: { lifo: true }, normal: {}, backfill: { priority: 1 } };
 export const SEVERITY_PRIORITY: Record<Severity, number> = { critical: 1, high: 2, medium: 3, low: 4 };
 
 function queueError(err: unknown, what: string): VigilError {
@@ -50,7 +55,7 @@ export class BullScanQueue implements ScanQueue {
     return {
       jobId: event.eventId,
       deduplication: { id: event.eventId, ttl: s.dedupeTtlMs },
-      priority: EVENT_PRIORITY[event.priority],
+      ...EVENT_QUEUEING[event.priority],
       attempts: s.attempts,
       backoff: { type: 'exponential', delay: s.backoffMs },
       // Message content must not outlive the scan: completed jobs go at once; failed ones are kept
