@@ -8,17 +8,43 @@ import { PdqIndex } from '../pdq/mih.js';
 import type { HashBankSet, HashMatch, HashMatchOptions, MediaHashes } from '../ports.js';
 import { DIHEDRAL_NAMES, EXACT_HASH_TYPES, type ExactHashType, type HashType } from '../signals.js';
 import { hexToWords32 } from '../pdq/hex.js';
+import { ExactHashSet } from './exact-hash-set.js';
 import { defaultEntryId, type BankKind, type HashBankData, type HashBankEntry } from './hash-bank.js';
 
-/** One bank compiled for matching: exact hashes in maps, PDQ hashes in a multi-index. */
+/** Exact digests of one type, with the entry ids that are not the default one derived from the digest. */
+export interface ExactIndex {
+  readonly set: ExactHashSet;
+  /** slot → custom id ('' stands for the default id); several when one digest has several entries. */
+  readonly ids: Map<number, string | string[]>;
+}
+
+function exactIndexes(): Record<ExactHashType, ExactIndex> {
+  return { md5: { set: new ExactHashSet(32), ids: new Map() }, sha1: { set: new ExactHashSet(40), ids: new Map() }, sha256: { set: new ExactHashSet(64), ids: new Map() } };
+}
+
+/** Adds an entry; with `replace`, the digest's previous entries go (store banks hold one entry per digest). */
+function addExact(index: ExactIndex, value: string, custom: string, replace: boolean): void {
+  const existed = index.set.find(value) >= 0;
+  const slot = index.set.add(value);
+  const prior = existed && !replace ? index.ids.get(slot) ?? '' : undefined;
+  const ids = prior === undefined ? [custom] : [...(Array.isArray(prior) ? prior : [prior]), custom];
+  if (ids.length === 1 && ids[0] === '') index.ids.delete(slot);
+  else index.ids.set(slot, ids.length === 1 ? (ids[0] as string) : ids);
+}
+
+function removeExact(index: ExactIndex, value: string): void {
+  const slot = index.set.remove(value);
+  if (slot >= 0) index.ids.delete(slot);
+}
+
+/** One bank compiled for matching: exact digests in typed hash sets, PDQ hashes in a multi-index. */
 export interface CompiledHashBank {
   readonly id: string;
   readonly version: string;
   readonly kind: BankKind;
   readonly enabled: boolean;
   readonly size: number;
-  /** hash → entry ids ('' stands for the default id, which is derived from the hash). */
-  readonly exact: Readonly<Record<ExactHashType, ReadonlyMap<string, string | string[]>>>;
+  readonly exact: Readonly<Record<ExactHashType, ExactIndex>>;
   /** PDQ index ids are ordinals 0..n-1. */
   readonly pdq: PdqIndex;
   /** Entry ids of PDQ ordinals whose id is not the default one derived from the hash. */
@@ -36,7 +62,7 @@ export type HashBankChange = { op: 'add'; entry: HashBankEntry } | { op: 'remove
  * that differ from the default (`TYPE:first 16 hex digits`) are kept.
  */
 export class HashBankBuilder {
-  readonly #exact: Record<ExactHashType, Map<string, string | string[]>> = { md5: new Map(), sha1: new Map(), sha256: new Map() };
+  readonly #exact = exactIndexes();
   #pdqWords = new Uint32Array(8 * 1024);
   #pdqCount = 0;
   readonly #pdqCustomIds = new Map<number, string>();
@@ -58,10 +84,7 @@ export class HashBankBuilder {
       this.#pdqCount++;
       return;
     }
-    const map = this.#exact[entry.type];
-    const ids = map.get(entry.value);
-    if (ids === undefined) map.set(entry.value, custom);
-    else map.set(entry.value, [...(Array.isArray(ids) ? ids : [ids]), custom]);
+    addExact(this.#exact[entry.type], entry.value, custom, false);
   }
 
   build(): CompiledHashBank {
@@ -83,7 +106,7 @@ export function compileHashBank(bank: HashBankData): CompiledHashBank {
  * The bank's structures are shared with the previous version's object: only the newest is current.
  */
 export function patchHashBank(bank: CompiledHashBank, changes: Iterable<HashBankChange>, version: string): CompiledHashBank {
-  const exact = bank.exact as Record<ExactHashType, Map<string, string | string[]>>;
+  const exact = bank.exact;
   const customIds = bank.pdqCustomIds as Map<number, string>;
   let next = bank.nextPdqOrdinal;
   const removePdq = (value: string) => {
@@ -95,13 +118,13 @@ export function patchHashBank(bank: CompiledHashBank, changes: Iterable<HashBank
   for (const change of changes) {
     if (change.op === 'remove') {
       if (change.type === 'pdq') removePdq(change.value);
-      else exact[change.type].delete(change.value);
+      else removeExact(exact[change.type], change.value);
       continue;
     }
     const { type, value, id } = change.entry;
     const custom = id === defaultEntryId(type, value) ? '' : id;
     if (type !== 'pdq') {
-      exact[type].set(value, custom);
+      addExact(exact[type], value, custom, true);
       continue;
     }
     removePdq(value);
@@ -109,14 +132,16 @@ export function patchHashBank(bank: CompiledHashBank, changes: Iterable<HashBank
     if (custom) customIds.set(next, custom);
     next++;
   }
-  const size = exact.md5.size + exact.sha1.size + exact.sha256.size + bank.pdq.size;
+  const size = exact.md5.set.size + exact.sha1.set.size + exact.sha256.set.size + bank.pdq.size;
   return { ...bank, version, size, nextPdqOrdinal: next };
 }
 
 function matchBank(bank: CompiledHashBank, hashes: MediaHashes, options: HashMatchOptions, out: HashMatch[]): void {
   for (const type of EXACT_HASH_TYPES) {
-    const ids = bank.exact[type].get(hashes[type]);
-    if (ids === undefined) continue;
+    const index = bank.exact[type];
+    const slot = index.set.find(hashes[type]);
+    if (slot < 0) continue;
+    const ids = index.ids.get(slot) ?? '';
     for (const id of Array.isArray(ids) ? ids : [ids]) out.push({ bankId: bank.id, bankVersion: bank.version, entryId: id || defaultEntryId(type, hashes[type]), type, distance: 0 });
   }
   const pdq = hashes.pdq;
