@@ -5,7 +5,7 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -208,6 +208,35 @@ describe('scan pipeline on the real Redis', () => {
     expect(offline.length).toBeGreaterThanOrEqual(4);
     expect(queued).toEqual([...offline].sort(byId));
     expect([...cliFlags].sort(byId)).toEqual(queued);
+  });
+
+  it('media refs are resolved under VIGIL_MEDIA_DIR, and a policy edit is picked up by a running worker', async () => {
+    const policyDir = mkdtempSync(join(tmpdir(), 'vigil-policy-'));
+    const policyFile = join(policyDir, 'policy.yaml');
+    const original = readFileSync('config/policy.yaml', 'utf8');
+    writeFileSync(policyFile, original);
+    const h = await harness('refs', { mediaDir: 'config/samples/media', policyFile, bankReloadMs: 200 });
+    await startWorker(h.config);
+    const base = sample('demo-evt-001') as Record<string, unknown>;
+    await h.publisher.publish({ ...base, eventId: 'ref-1', text: undefined, media: [{ id: 'm1', mimeType: 'image/png', ref: 'teapot-still-life.png' }] });
+    const first = await waitFor('flag for the ref', async () => (await h.flags()).find((f) => f.eventId === 'ref-1'));
+    expect(first).toMatchObject({ category: 'sample_known_image', action: 'remove_and_report' });
+    // The safety team softens the action; the next flag carries the new policy version.
+    writeFileSync(policyFile, original.replace('action: remove_and_report', 'action: escalate'));
+    let i = 1;
+    const second = await waitFor('a flag under the new policy', async () => {
+      const f = (await h.flags()).find((x) => x.eventId !== 'ref-1' && x.action === 'escalate');
+      if (f) return f;
+      if (await h.drained()) await h.publisher.publish({ ...base, eventId: `ref-${++i}`, text: undefined, media: [{ id: 'm1', mimeType: 'image/png', ref: 'teapot-still-life.png' }] });
+      return undefined;
+    });
+    expect(second.policyVersion).not.toBe(first.policyVersion);
+    // A broken edit is refused and the last good policy stays in force.
+    writeFileSync(policyFile, 'version: 1\nrules: []\n');
+    await new Promise((r) => setTimeout(r, 600));
+    await h.publisher.publish({ ...base, eventId: 'ref-after-bad-edit', text: undefined, media: [{ id: 'm1', mimeType: 'image/png', ref: 'teapot-still-life.png' }] });
+    const third = await waitFor('a flag after the bad edit', async () => (await h.flags()).find((f) => f.eventId === 'ref-after-bad-edit'));
+    expect(third.policyVersion).toBe(second.policyVersion);
   });
 
   it('a worker killed with SIGKILL mid-job: its jobs are retried by a new worker and each event has exactly one flag', async () => {

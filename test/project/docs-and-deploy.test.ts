@@ -1,6 +1,8 @@
 /** Keeps the README and the deployment files true. */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_KEYS } from '../../src/config.js';
 import { runCli } from '../helpers/cli.js';
@@ -39,6 +41,15 @@ describe('project', () => {
     expect(badEnv.stderr).toContain('VIGIL_CONCURRENCY (concurrency) = "lots"');
     const unknown = await runCli(['frobnicate']);
     expect(unknown.code).toBe(2);
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-badpolicy-'));
+    writeFileSync(join(dir, 'policy.yaml'), 'version: 1\nrules:\n  - id: x\n    match: { types: [md5] }\n    category: c\n    severity: extreme\n    action: review\n');
+    writeFileSync(join(dir, 'events.jsonl'), '');
+    const badPolicy = await runCli(['scan', '--events', join(dir, 'events.jsonl'), '--policy', join(dir, 'policy.yaml')]);
+    expect(badPolicy.code).toBe(2);
+    expect(badPolicy.stderr).toContain('rules.0.severity');
+    const badBank = await runCli(['scan', '--events', join(dir, 'events.jsonl'), '--banks', 'no/such/folder']);
+    expect(badBank.code).toBe(2);
+    expect(badBank.stderr).toContain('cannot read banks folder no/such/folder');
   });
 
   it('vigil publish reports invalid lines by number, publishes the valid ones, exits 1', async () => {
