@@ -13,6 +13,7 @@ import type { Scanner } from './core/scan.js';
 import type { Config } from './config.js';
 import { listBankFiles, loadHashBankFile } from './adapters/bank-files.js';
 import { createMediaHasher } from './adapters/media-hasher.js';
+import { restrictImageLoaders } from './adapters/sharp-decoder.js';
 import { DirMediaStore } from './adapters/media-store.js';
 import { loadPolicyFile } from './adapters/policy-file.js';
 import { bankVersion, type RedisBankStore } from './adapters/redis-bank-store.js';
@@ -164,6 +165,7 @@ export async function createScanRuntime(config: Config, logger: Logger, options:
   let banks = await loader.load();
   logger.info({ policyVersion: policy.version, banks: { ...banks.hashBanks.versions(), ...banks.textScanner.versions() } }, 'policy and banks loaded');
 
+  restrictImageLoaders();
   const mediaHasher = createMediaHasher({ maxPixels: config.maxPixels, maxBytes: config.maxMediaBytes, timeoutMs: config.decodeTimeoutMs, mode: config.pdqMode, threads: config.pdqThreads });
   const scanner: Scanner = {
     hashBanks: () => banks.hashBanks,

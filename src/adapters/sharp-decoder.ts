@@ -231,3 +231,15 @@ export function withTimeout<T>(work: Promise<T>, timeoutMs: number): Promise<T> 
     );
   });
 }
+
+/**
+ * Defence in depth behind the magic-byte sniffing: switch off every libvips loader in this process
+ * except those of the accepted raster formats (SVG, PDF, ImageMagick, OpenSlide, FITS, Matlab… can
+ * then not run even if a file got past the sniffer). Process-wide, so it is called by the entry
+ * points that decode untrusted media (worker, offline scan, `vigil hash`), not by library users.
+ * Idempotent. Loader class names are libvips's (GIF's is "Nsgif"; AVIF comes through libheif).
+ */
+export function restrictImageLoaders(): void {
+  sharp.block({ operation: ['VipsForeignLoad'] });
+  sharp.unblock({ operation: ['VipsForeignLoadJpeg', 'VipsForeignLoadPng', 'VipsForeignLoadNsgif', 'VipsForeignLoadWebp', 'VipsForeignLoadTiff', 'VipsForeignLoadHeif'] });
+}

@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { createMediaHasher, PDQ_MODES, type PdqMode } from '../../adapters/media-hasher.js';
+import { restrictImageLoaders } from '../../adapters/sharp-decoder.js';
 import { loadConfig } from '../../config.js';
 import { toVigilError, VigilError } from '../../core/errors.js';
 import { DIHEDRAL_NAMES } from '../../core/signals.js';
@@ -39,6 +40,7 @@ Examples:
     )
     .action(async (files: string[], opts: HashOptions) => {
       const config = loadConfig({ overrides: { pdqMode: opts.pdqMode } });
+      restrictImageLoaders();
       const hasher = createMediaHasher({ maxPixels: config.maxPixels, maxBytes: config.maxMediaBytes, timeoutMs: config.decodeTimeoutMs, mode: config.pdqMode });
       let failed = false;
       for (const file of files) {
