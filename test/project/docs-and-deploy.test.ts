@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_KEYS } from '../../src/config.js';
 import { runCli } from '../helpers/cli.js';
+import { sampleEvents } from '../../src/demo/sample-events.js';
 
 describe('project', () => {
   it('README documents every configuration variable', () => {
@@ -21,6 +22,11 @@ describe('project', () => {
     expect(readme).toContain('npm test');
     expect(scripts.demo).toBeDefined();
     expect(scripts.prepare).toContain('build');
+  });
+
+  it('config/samples/events.jsonl is exactly the demo\'s sample events (regenerate it if they change)', () => {
+    const committed = readFileSync('config/samples/events.jsonl', 'utf8');
+    expect(committed).toBe(`${sampleEvents().map((s) => JSON.stringify(s.event)).join('\n')}\n`);
   });
 
   it('docker-compose.yml is valid (docker-compose config -q)', () => {

@@ -96,7 +96,7 @@ Example:
           say(`unexpected result: missing flags for ${missing.join(', ') || '-'}; unexpected flags for ${unexpected.join(', ') || '-'}`);
           process.exitCode = 1;
         }
-        say('next: `npx vigil scan --events FILE --banks config/samples/banks` scans the same way offline; `npx vigil --help` lists every command.');
+        say('next: `npx vigil scan --events config/samples/events.jsonl --banks config/samples/banks --patterns config/samples/patterns.jsonl`\nscans the same events offline, without Redis; `npx vigil --help` lists every command.');
       } finally {
         await service.stop();
         await publisher.close();
