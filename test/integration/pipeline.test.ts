@@ -5,6 +5,8 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,6 +106,29 @@ describe('scan pipeline on the real Redis', () => {
     const job = await h.moderation.getJob(image?.flagId ?? '');
     expect(job?.opts.priority).toBe(1);
     expect(await h.deadLetters()).toEqual([]);
+  });
+
+  it('serves Prometheus metrics: outcomes, flags by category and severity, dead letters by code — no ids, no content', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const h = await harness('metrics', { metricsPort: port });
+    await startWorker(h.config);
+    await h.publisher.publish(sample('demo-evt-004'));
+    await h.publisher.publish(sample('demo-evt-001'));
+    await h.publisher.publish(sample('demo-evt-008'));
+    await waitFor('drain', async () => ((await h.drained()) && (await h.flags()).length >= 1 ? true : undefined));
+    const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(body).toMatch(/vigil_events_scanned_total\{outcome="flagged"\} 1/);
+    expect(body).toMatch(/vigil_events_scanned_total\{outcome="clean"\} 2/);
+    expect(body).toMatch(/vigil_flags_emitted_total\{category="sample_grooming",severity="high"\} 1/);
+    expect(body).toMatch(/vigil_dead_lettered_total\{code="MEDIA_UNSUPPORTED"\} 1/);
+    expect(body).toMatch(/vigil_scan_seconds_count 3/);
+    expect(body).not.toContain('demo-evt');
+    expect(body).not.toContain('velvet');
   });
 
   it('the same event twice → one job and one flag, also when the copy arrives after the first was scanned and removed', async () => {
