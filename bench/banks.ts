@@ -7,17 +7,23 @@
  * Data: seeded random PDQ hashes (and 10% MD5s) written to a temporary file in the
  * python-threatexchange format, imported the way `vigil bank import` does.
  */
+import { built } from './_built.js';
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BankLoader } from '../src/app.js';
-import { openHashList } from '../src/adapters/hash-list-reader.js';
-import { RedisBankStore, type StoredHashEntry } from '../src/adapters/redis-bank-store.js';
-import { exactHashes } from '../src/core/exact-hashes.js';
+import type * as App from '../src/app.js';
+import type * as HashListReader from '../src/adapters/hash-list-reader.js';
+import type * as BankStore from '../src/adapters/redis-bank-store.js';
+import type { StoredHashEntry } from '../src/adapters/redis-bank-store.js';
+import type * as ExactHashes from '../src/core/exact-hashes.js';
 import { deletePrefix } from '../test/helpers/redis.js';
 import { seededUint32 } from '../test/helpers/seeded-random.js';
+const { exactHashes } = await built<typeof ExactHashes>('core/exact-hashes.js');
+const { RedisBankStore } = await built<typeof BankStore>('adapters/redis-bank-store.js');
+const { openHashList } = await built<typeof HashListReader>('adapters/hash-list-reader.js');
+const { BankLoader } = await built<typeof App>('app.js');
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -36,7 +42,7 @@ function hashList(n: number, seed: number): string {
   return `${lines.join('\n')}\n`;
 }
 
-async function importFile(store: RedisBankStore, bank: string, file: string): Promise<number> {
+async function importFile(store: InstanceType<typeof RedisBankStore>, bank: string, file: string): Promise<number> {
   const { batches } = await openHashList(file, { format: 'te' });
   const importedAt = new Date().toISOString();
   const started = performance.now();

@@ -5,17 +5,24 @@
  * Redis: REDIS_URL or 127.0.0.1:6379, on a throwaway prefix that is deleted afterwards.
  * Both rates are timed from the first record received to the last, so group-join time is excluded.
  */
+import { built } from './_built.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Kafka } from 'kafkajs';
-import { createRedis } from '../src/adapters/bullmq/connection.js';
-import { BullDeadLetterSink, BullScanQueue } from '../src/adapters/bullmq/queues.js';
-import { KafkaBridge, type BatchScanQueue } from '../src/adapters/kafka/bridge.js';
-import { createKafka, createProducer } from '../src/adapters/kafka/client.js';
+import type * as Connection from '../src/adapters/bullmq/connection.js';
+import type * as Queues from '../src/adapters/bullmq/queues.js';
+import type * as BridgeModule from '../src/adapters/kafka/bridge.js';
+import type { BatchScanQueue } from '../src/adapters/kafka/bridge.js';
+import type * as KafkaClient from '../src/adapters/kafka/client.js';
 import type { MessageEvent } from '../src/core/contracts.js';
-import { createLogger } from '../src/logger.js';
+import type * as LoggerModule from '../src/logger.js';
 import { startKafkaMock } from '../test/helpers/kafka-mock.js';
 import { deletePrefix } from '../test/helpers/redis.js';
+const { createLogger } = await built<typeof LoggerModule>('logger.js');
+const { createKafka, createProducer } = await built<typeof KafkaClient>('adapters/kafka/client.js');
+const { KafkaBridge } = await built<typeof BridgeModule>('adapters/kafka/bridge.js');
+const { BullDeadLetterSink, BullScanQueue } = await built<typeof Queues>('adapters/bullmq/queues.js');
+const { createRedis } = await built<typeof Connection>('adapters/bullmq/connection.js');
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const logger = createLogger('silent');
@@ -84,7 +91,7 @@ class TimedQueue implements BatchScanQueue {
   last = 0;
   count = 0;
   constructor(
-    private readonly inner: BullScanQueue,
+    private readonly inner: InstanceType<typeof BullScanQueue>,
     private readonly n: number,
     private readonly onDone: () => void,
   ) {}

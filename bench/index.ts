@@ -11,11 +11,13 @@
  * Each size runs in its own child process (node --expose-gc) so RSS is measured from a clean start
  * and one size's garbage does not count against the next.
  */
+import { built } from './_built.js';
 import { spawn } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { PdqIndex, bruteForceSearchWords } from '../src/core/pdq/mih.js';
+import type * as Mih from '../src/core/pdq/mih.js';
 import { seededUint32 } from '../test/helpers/seeded-random.js';
+const { PdqIndex, bruteForceSearchWords } = await built<typeof Mih>('core/pdq/mih.js');
 
 const RADIUS = 31;
 /** Planted neighbours are spread over distances 0..PLANT_MAX, so some fall outside radius 31 on purpose. */

@@ -9,12 +9,16 @@
  *
  *   PDQ_REF_BIN=/path/to/pdq-photo-hasher npm run bench -- pdq [--rounds N]
  */
+import { built } from './_built.js';
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { createMediaHasher, FAST_MAX_DIMENSION, type PdqMode } from '../src/adapters/media-hasher.js';
-import { hammingHex } from '../src/core/pdq/hex.js';
+import type * as MediaHasherModule from '../src/adapters/media-hasher.js';
+import type { PdqMode } from '../src/adapters/media-hasher.js';
+import type * as Hex from '../src/core/pdq/hex.js';
+const { hammingHex } = await built<typeof Hex>('core/pdq/hex.js');
+const { createMediaHasher, FAST_MAX_DIMENSION } = await built<typeof MediaHasherModule>('adapters/media-hasher.js');
 
 const VECTORS = fileURLToPath(new URL('../../shared/vectors/pdq/', import.meta.url));
 

@@ -11,20 +11,13 @@
 import { Queue, Worker } from 'bullmq';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { built } from './_built.js';
 import type * as ConfigModule from '../src/config.js';
 import type * as LoggerModule from '../src/logger.js';
 import type * as PathsModule from '../src/paths.js';
 import type * as PublisherModule from '../src/publisher.js';
 import type * as ScanServiceModule from '../src/services/scan-service.js';
 
-/**
- * The measured code is the compiled build in dist/ (what `npx vigil` and the Docker image run), not
- * the TypeScript sources through tsx, whose helpers (keepNames wrappers) cost more per call than
- * the bare-BullMQ baseline pays. `npm run bench` builds first.
- */
-async function built<T>(module: string): Promise<T> {
-  return (await import(new URL(`../dist/src/${module}`, import.meta.url).href)) as T;
-}
 const { loadConfig } = await built<typeof ConfigModule>('config.js');
 const { createLogger } = await built<typeof LoggerModule>('logger.js');
 const { packageRoot } = await built<typeof PathsModule>('paths.js');

@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   let doc = await readFile(file, 'utf8').catch(() => '# Benchmarks\n\nProduced by `npm run bench -- NAME`; each section is rewritten by its benchmark.\n');
   const start = `<!-- bench:${first} -->`;
   const end = `<!-- /bench:${first} -->`;
-  const section = `${start}\n${body.trim()}\n\n_Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}._\n${end}`;
+  const section = `${start}\n${body.trim()}\n\n_Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; code measured: the compiled build in dist/._\n${end}`;
   const i = doc.indexOf(start);
   const j = doc.indexOf(end);
   doc = i >= 0 && j > i ? doc.slice(0, i) + section + doc.slice(j + end.length) : `${doc.trimEnd()}\n\n${section}\n`;

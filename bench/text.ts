@@ -9,12 +9,17 @@
  * Messages are chat lines from templates and the bundled benign vocabulary; 2% carry a planted
  * term (some with leetspeak or spacing) so the hit path is exercised too. One core, one process.
  */
+import { built } from './_built.js';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { loadBenignWords } from '../src/adapters/term-files.js';
-import { compileTextScanner } from '../src/core/text/scanner.js';
-import { makeTermBank, type TermEntry, type TermMode } from '../src/core/text/term-bank.js';
+import type * as TermFiles from '../src/adapters/term-files.js';
+import type * as Scanner from '../src/core/text/scanner.js';
+import type * as TermBank from '../src/core/text/term-bank.js';
+import type { TermEntry, TermMode } from '../src/core/text/term-bank.js';
 import { seededRandom } from '../test/helpers/seeded-random.js';
+const { makeTermBank } = await built<typeof TermBank>('core/text/term-bank.js');
+const { compileTextScanner } = await built<typeof Scanner>('core/text/scanner.js');
+const { loadBenignWords } = await built<typeof TermFiles>('adapters/term-files.js');
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
