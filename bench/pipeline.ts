@@ -103,7 +103,7 @@ async function vigil(n: number, concurrency: number): Promise<{ rate: number; fl
 export async function run(args: string[]): Promise<string> {
   const n = arg(args, 'events', 20_000);
   const concurrency = arg(args, 'concurrency', 50);
-  const rounds = arg(args, 'rounds', 2);
+  const rounds = arg(args, 'rounds', 4);
   const bareRates: number[] = [];
   const vigilRates: number[] = [];
   let flags = 0;

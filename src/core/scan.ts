@@ -25,6 +25,17 @@ async function mediaBytes(item: MediaItem, scanner: Scanner): Promise<Uint8Array
   return scanner.mediaStore.fetch(item.ref ?? '', scanner.maxMediaBytes);
 }
 
+/** Versions change only when a snapshot is swapped, so merge them once per snapshot, not per event. */
+const mergedVersions = new WeakMap<HashBankSet, WeakMap<TextScanner, Readonly<Record<string, string>>>>();
+
+function bankVersionsOf(banks: HashBankSet, text: TextScanner): Record<string, string> {
+  let byText = mergedVersions.get(banks);
+  if (!byText) mergedVersions.set(banks, (byText = new WeakMap()));
+  let merged = byText.get(text);
+  if (!merged) byText.set(text, (merged = Object.freeze({ ...banks.versions(), ...text.versions() })));
+  return merged as Record<string, string>;
+}
+
 export async function scanEvent(event: MessageEvent, scanner: Scanner, policy: Policy): Promise<ScanReport> {
   const banks = scanner.hashBanks();
   const text = scanner.textScanner();
@@ -87,7 +98,7 @@ export async function scanEvent(event: MessageEvent, scanner: Scanner, policy: P
     eventId: event.eventId,
     signals,
     mediaErrors,
-    bankVersions: { ...banks.versions(), ...text.versions() },
+    bankVersions: bankVersionsOf(banks, text),
     modelVersions: scanner.modelVersions?.() ?? {},
   };
 }
