@@ -7,7 +7,7 @@
  * Data: seeded random PDQ hashes (and 10% MD5s) written to a temporary file in the
  * python-threatexchange format, imported the way `vigil bank import` does.
  */
-import { built } from './_built.js';
+import { built, intArg } from './_shared.js';
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,10 +27,6 @@ const { BankLoader } = await built<typeof App>('app.js');
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-function arg(args: string[], name: string, dflt: number): number {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-}
 
 function hashList(n: number, seed: number): string {
   const next = seededUint32(seed);
@@ -59,8 +55,8 @@ const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 const usedMemory = async (redis: Redis) => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
 
 export async function run(args: string[]): Promise<string> {
-  const n = arg(args, 'entries', 1_000_000);
-  const append = arg(args, 'append', 1000);
+  const n = intArg(args, 'entries', 1_000_000);
+  const append = intArg(args, 'append', 1000);
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-banks-'));
   const prefix = `bench-banks-${randomBytes(3).toString('hex')}`;
   const redis = new Redis(REDIS_URL);

@@ -5,7 +5,7 @@
  * Redis: REDIS_URL or 127.0.0.1:6379, on a throwaway prefix that is deleted afterwards.
  * Both rates are timed from the first record received to the last, so group-join time is excluded.
  */
-import { built } from './_built.js';
+import { built, intArg } from './_shared.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Kafka } from 'kafkajs';
@@ -27,12 +27,6 @@ const { createRedis } = await built<typeof Connection>('adapters/bullmq/connecti
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const logger = createLogger('silent');
 
-function argValue(args: string[], name: string, dflt: number): number {
-  const i = args.indexOf(name);
-  const v = i >= 0 ? Number(args[i + 1]) : dflt;
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`${name} must be a positive integer`);
-  return v;
-}
 
 function record(i: number): { key: string; value: string } {
   const conversationId = `conv_${i % 997}`;
@@ -148,7 +142,7 @@ function workerVerdict(bridgeRate: number): string {
 }
 
 export async function run(args: string[]): Promise<string> {
-  const n = argValue(args, '--records', 40_000);
+  const n = intArg(args, 'records', 40_000);
   const mock = await startKafkaMock({ brokers: 3 });
   const prefix = `bench-bridge-${randomBytes(4).toString('hex')}`;
   try {

@@ -11,7 +11,7 @@
  * Each size runs in its own child process (node --expose-gc) so RSS is measured from a clean start
  * and one size's garbage does not count against the next.
  */
-import { built } from './_built.js';
+import { built } from './_shared.js';
 import { spawn } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';

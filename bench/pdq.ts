@@ -9,7 +9,7 @@
  *
  *   PDQ_REF_BIN=/path/to/pdq-photo-hasher npm run bench -- pdq [--rounds N]
  */
-import { built } from './_built.js';
+import { built } from './_shared.js';
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';

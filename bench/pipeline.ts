@@ -11,7 +11,7 @@
 import { Queue, Worker } from 'bullmq';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { built } from './_built.js';
+import { built, intArg } from './_shared.js';
 import type * as ConfigModule from '../src/config.js';
 import type * as LoggerModule from '../src/logger.js';
 import type * as PathsModule from '../src/paths.js';
@@ -27,10 +27,6 @@ import { deletePrefix } from '../test/helpers/redis.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-function arg(args: string[], name: string, dflt: number): number {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-}
 
 const CHAT = ['are we still on for lunch tomorrow?', 'haha that video was great', 'can you send me the notes from class', 'running 10 min late, sorry!', 'what time does the game start', 'did you feed the cat', 'happy birthday!! 🎉', 'ok see you there'];
 
@@ -101,9 +97,9 @@ async function vigil(n: number, concurrency: number): Promise<{ rate: number; fl
 }
 
 export async function run(args: string[]): Promise<string> {
-  const n = arg(args, 'events', 20_000);
-  const concurrency = arg(args, 'concurrency', 50);
-  const rounds = arg(args, 'rounds', 4);
+  const n = intArg(args, 'events', 20_000);
+  const concurrency = intArg(args, 'concurrency', 50);
+  const rounds = intArg(args, 'rounds', 4);
   const bareRates: number[] = [];
   const vigilRates: number[] = [];
   let flags = 0;

@@ -9,7 +9,7 @@
  * Messages are chat lines from templates and the bundled benign vocabulary; 2% carry a planted
  * term (some with leetspeak or spacing) so the hit path is exercised too. One core, one process.
  */
-import { built } from './_built.js';
+import { built } from './_shared.js';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type * as TermFiles from '../src/adapters/term-files.js';
