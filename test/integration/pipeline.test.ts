@@ -49,7 +49,7 @@ interface Harness {
 async function harness(label: string, overrides: Partial<Record<keyof Config, unknown>> = {}): Promise<Harness> {
   const prefix = uniquePrefix(label);
   const config = testConfig(prefix, { banksDir: banksDir(), ...overrides });
-  const publisher = createPublisher({ connection: REDIS_URL, prefix, dedupeTtlMs: config.dedupeTtlMs, attempts: 3, backoffMs: 50 });
+  const publisher = createPublisher({ connection: REDIS_URL, prefix, dedupeTtlMs: config.dedupeTtlMs });
   const q = (name: string) => new Queue(name, { connection: { url: REDIS_URL }, prefix });
   const scan = q(config.scanQueue);
   const moderation = q(config.moderationQueue);

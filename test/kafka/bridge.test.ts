@@ -58,7 +58,7 @@ function harness(label: string): Harness {
   const prefix = uniquePrefix(label);
   const redis = createRedis(REDIS_URL, 'producer');
   const settings = { connection: redis, prefix, dedupeTtlMs: 60_000 };
-  const scanQueue = new BullScanQueue({ ...settings, name: SCAN, attempts: 3, backoffMs: 50, failedRetentionS: 60 });
+  const scanQueue = new BullScanQueue({ ...settings, name: SCAN, failedRetentionS: 60 });
   const deadLetters = new BullDeadLetterSink(DLQ, settings);
   const metrics = createMetrics();
   const logs: string[] = [];

@@ -56,7 +56,7 @@ Example:
       say(`Vigil demo: Redis at ${redis.startedHere ? `${redis.url} (started for this demo)` : redis.url.replace(/\/\/[^@/]*@/, '//***@')}, queue prefix ${config.queuePrefix}`);
       const logger = createLogger(config.logLevel);
       const service = await startScanService(config, logger);
-      const publisher = createPublisher({ connection: config.redisUrl, prefix: config.queuePrefix, queue: config.scanQueue, dedupeTtlMs: config.dedupeTtlMs, attempts: 2, backoffMs: 100 });
+      const publisher = createPublisher({ connection: config.redisUrl, prefix: config.queuePrefix, queue: config.scanQueue, dedupeTtlMs: config.dedupeTtlMs });
       const queues = [config.scanQueue, config.moderationQueue, config.deadLetterQueue].map((name) => new Queue(name, { connection: { url: config.redisUrl }, prefix: config.queuePrefix }));
       const [scanQ, modQ, dlQ] = queues as [Queue, Queue, Queue];
       const started = Date.now();
