@@ -131,10 +131,52 @@ export const flagSchema = z.strictObject({
 
 export type Flag = z.output<typeof flagSchema>;
 
-function describeIssues(error: z.ZodError): string {
+/** Field names of vigil.message.v1 (every level): only these may appear in an error's field path. */
+const CONTRACT_FIELDS: ReadonlySet<string> = new Set([
+  'schema', 'eventId', 'messageId', 'conversationId', 'senderId', 'recipientIds', 'sentAt', 'text', 'media', 'context', 'priority',
+  'id', 'mimeType', 'bytes', 'ref', 'reportId', 'locale', 'accountSignals',
+]);
+
+/**
+ * A field path that names only contract fields and indexes: any other segment (a key chosen by the
+ * sender, e.g. inside accountSignals) becomes `*`, since key names can carry content.
+ */
+export function safePath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(root)';
+  return path.map((p) => (typeof p === 'number' ? String(p) : typeof p === 'string' && CONTRACT_FIELDS.has(p) ? p : '*')).join('.');
+}
+
+/**
+ * What went wrong with one issue, from its code and the schema's own parameters, never from the
+ * input: zod's "Unrecognized key" message quotes the payload's key names.
+ */
+export function safeIssueMessage(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return `${issue.keys.length} unknown field(s) (not part of vigil.message.v1)`;
+    case 'invalid_key':
+      return 'invalid key';
+    case 'invalid_type': // "expected string, received number": type names, not values
+    case 'invalid_value': // the schema's allowed values
+    case 'invalid_union':
+    case 'invalid_element':
+    case 'not_multiple_of':
+    case 'too_big':
+    case 'too_small':
+    case 'invalid_format':
+    case 'custom':
+      // Our schema's messages, or zod's templates built from the schema's limits: no input in them.
+      return issue.message;
+    default:
+      return (issue as { code: string }).code;
+  }
+}
+
+/** Field paths and rules only: safe to log, to dead-letter and to print. */
+export function describeIssues(error: z.ZodError): string {
   return error.issues
     .slice(0, 5)
-    .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .map((i) => `${safePath(i.path)}: ${safeIssueMessage(i)}`)
     .join('; ');
 }
 
