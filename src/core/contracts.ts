@@ -52,7 +52,7 @@ export function messageEventSchema(limits: ContractLimits = DEFAULT_LIMITS) {
         .max(Math.ceil(limits.maxMediaBytes / 3) * 4 + 4, `decodes to more than ${limits.maxMediaBytes} bytes (MEDIA_TOO_LARGE)`)
         .regex(BASE64, 'must be standard base64')
         .refine((b) => b.length % 4 === 0, 'base64 length must be a multiple of 4')
-        .refine((b) => base64DecodedLength(b) <= limits.maxMediaBytes, `decodes to more than ${limits.maxMediaBytes} bytes (MEDIA_TOO_LARGE)`)
+        .refine((b) => base64DecodedLength(b) <= limits.maxMediaBytes, { message: `decodes to more than ${limits.maxMediaBytes} bytes (MEDIA_TOO_LARGE)`, params: { code: 'MEDIA_TOO_LARGE' } })
         .optional()
         .describe('The media item inline, standard base64.'),
       ref: REF.optional().describe('A reference resolved by the configured media store instead of inline bytes.'),
@@ -70,7 +70,7 @@ export function messageEventSchema(limits: ContractLimits = DEFAULT_LIMITS) {
       sentAt: z.iso.datetime({ offset: true }),
       text: z
         .string()
-        .refine((t) => Buffer.byteLength(t, 'utf8') <= limits.maxTextBytes, `is longer than ${limits.maxTextBytes} UTF-8 bytes (TEXT_TOO_LARGE)`)
+        .refine((t) => Buffer.byteLength(t, 'utf8') <= limits.maxTextBytes, { message: `is longer than ${limits.maxTextBytes} UTF-8 bytes (TEXT_TOO_LARGE)`, params: { code: 'TEXT_TOO_LARGE' } })
         .optional(),
       media: z.array(media).max(limits.maxMediaItems).default([]),
       context: z
@@ -172,6 +172,17 @@ export function safeIssueMessage(issue: z.core.$ZodIssue): string {
   }
 }
 
+/** Size violations have codes of their own, recognised by issue code, params and path (never message text). */
+function sizeCode(issue: z.core.$ZodIssue): 'MEDIA_TOO_LARGE' | 'TEXT_TOO_LARGE' | undefined {
+  if (issue.code === 'custom') {
+    const c = (issue.params as { code?: unknown } | undefined)?.code;
+    return c === 'MEDIA_TOO_LARGE' || c === 'TEXT_TOO_LARGE' ? c : undefined;
+  }
+  // The base64 string's max length: a string too long to decode within the media limit.
+  if (issue.code === 'too_big' && issue.path.at(-1) === 'bytes' && issue.path.at(-3) === 'media') return 'MEDIA_TOO_LARGE';
+  return undefined;
+}
+
 /** Field paths and rules only: safe to log, to dead-letter and to print. */
 export function describeIssues(error: z.ZodError): string {
   return error.issues
@@ -195,8 +206,7 @@ export function parseMessageEvent(payload: unknown, limits: ContractLimits = DEF
   }
   const result = schemaFor(limits).safeParse(value);
   if (!result.success) {
-    const tooLarge = result.error.issues.find((i) => i.message.includes('(MEDIA_TOO_LARGE)') || i.message.includes('(TEXT_TOO_LARGE)'));
-    const code = tooLarge?.message.includes('TEXT_TOO_LARGE') ? 'TEXT_TOO_LARGE' : tooLarge ? 'MEDIA_TOO_LARGE' : 'EVENT_INVALID';
+    const code = result.error.issues.map(sizeCode).find((c) => c !== undefined) ?? 'EVENT_INVALID';
     throw new VigilError(code, `invalid vigil.message.v1 event: ${describeIssues(result.error)}`);
   }
   return result.data;

@@ -271,14 +271,14 @@ describe('scan pipeline on the real Redis', () => {
     const events = Array.from({ length: n }, (_, i) => ({ ...base, eventId: `kill-${i}`, messageId: `kill-msg-${i}` }));
     for (let i = 0; i < n; i += 500) await h.publisher.publishBatch(events.slice(i, i + 500));
     const env = { ...process.env, REDIS_URL, VIGIL_QUEUE_PREFIX: h.config.queuePrefix, VIGIL_BANKS_DIR: String(h.config.banksDir), VIGIL_POLICY_FILE: 'config/policy.yaml', VIGIL_LOG_LEVEL: 'warn', VIGIL_LOCK_MS: '2000', VIGIL_CONCURRENCY: '16' };
-    const first = spawn(process.execPath, ['--import', 'tsx', 'workers/scan.ts'], { env, stdio: 'ignore' });
+    const first = spawn(process.execPath, ['dist/workers/scan.js'], { env, stdio: 'ignore' });
     await waitFor('first flags', async () => (((await h.moderation.getJobCounts('prioritized')).prioritized ?? 0) > 100 ? true : undefined), 60_000);
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
     const orphaned = await h.scan.getActiveCount();
     const flaggedBefore = ((await h.moderation.getJobCounts('prioritized')).prioritized ?? 0);
     expect(flaggedBefore).toBeLessThan(n); // killed halfway, not after the end
-    const second = spawn(process.execPath, ['--import', 'tsx', 'workers/scan.ts'], { env, stdio: 'ignore' });
+    const second = spawn(process.execPath, ['dist/workers/scan.js'], { env, stdio: 'ignore' });
     cleanups.push(async () => void second.kill('SIGKILL'));
     await waitFor('all flags', async () => (((await h.moderation.getJobCounts('prioritized')).prioritized ?? 0) >= n && (await h.drained()) ? true : undefined), 90_000);
     const flags = await h.flags();

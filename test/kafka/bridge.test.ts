@@ -100,7 +100,7 @@ async function allCommitted(h: Harness): Promise<boolean> {
 
 function spawnBridge(h: Harness, env: Record<string, string>): { child: ChildProcess; exited: Promise<number | null>; stderr: () => string } {
   let stderr = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/kafka-bridge.ts'], {
+  const child = spawn(process.execPath, ['dist/workers/kafka-bridge.js'], {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'pipe'],
     env: {
