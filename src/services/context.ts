@@ -12,7 +12,16 @@ import type { Logger } from '../logger.js';
 interface Registered {
   name: string;
   close: () => unknown;
+  timeoutMs: number;
 }
+
+export interface CloseOptions {
+  /** A close that takes longer counts as failed (logged) and the next resource is closed. */
+  timeoutMs?: number;
+}
+
+/** Closing must end even when a dependency is gone (a drain that waits on a dead Redis). */
+export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
 
 export class ServiceContext {
   readonly #resources: Registered[] = [];
@@ -21,22 +30,22 @@ export class ServiceContext {
   constructor(readonly logger: Logger) {}
 
   /** Opens a resource and registers `close` for it; when `open` throws, nothing is registered. */
-  async open<T>(name: string, open: () => T | Promise<T>, close: (resource: T) => unknown): Promise<T> {
+  async open<T>(name: string, open: () => T | Promise<T>, close: (resource: T) => unknown, options: CloseOptions = {}): Promise<T> {
     if (this.#closing) throw new Error(`service context is closing; cannot open ${name}`);
     const resource = await open();
-    this.#resources.push({ name, close: () => close(resource) });
+    this.#resources.push({ name, close: () => close(resource), timeoutMs: options.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS });
     return resource;
   }
 
   /** Registers something already open (anything with a `close()`), and returns it. */
-  use<T extends { close(): unknown }>(name: string, resource: T): T {
-    this.#resources.push({ name, close: () => resource.close() });
+  use<T extends { close(): unknown }>(name: string, resource: T, options: CloseOptions = {}): T {
+    this.#resources.push({ name, close: () => resource.close(), timeoutMs: options.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS });
     return resource;
   }
 
   /** Registers a clean-up step that is not an object, e.g. clearing a timer. */
-  defer(name: string, close: () => unknown): void {
-    this.#resources.push({ name, close });
+  defer(name: string, close: () => unknown, options: CloseOptions = {}): void {
+    this.#resources.push({ name, close, timeoutMs: options.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS });
   }
 
   /** Names of what is open, oldest first (for tests and the start-up log). */
@@ -53,11 +62,17 @@ export class ServiceContext {
     return (this.#closing ??= (async () => {
       const failed: string[] = [];
       for (const r of [...this.#resources].reverse()) {
+        let timer: NodeJS.Timeout | undefined;
         try {
-          await r.close();
+          await Promise.race([
+            Promise.resolve().then(r.close),
+            new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`close did not finish within ${r.timeoutMs} ms`)), r.timeoutMs))),
+          ]);
         } catch (err) {
           failed.push(r.name);
           this.logger.error({ err, resource: r.name }, 'close failed; closing the rest');
+        } finally {
+          clearTimeout(timer);
         }
       }
       return failed;
@@ -128,5 +143,14 @@ export async function runEntryPoint(service: string, main: () => Promise<number>
     process.stderr.write(`${startupLine(service, err)}\n`);
     process.exitCode = startupExitCode(err);
   }
+  exitSoon();
+}
+
+/**
+ * Everything was closed (or gave up closing); a library timer still reconnecting to a dead Redis must
+ * not keep the process alive, or its supervisor never sees the exit code.
+ */
+export function exitSoon(afterMs = 2000): void {
+  setTimeout(() => process.exit(), afterMs).unref();
 }
 

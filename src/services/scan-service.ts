@@ -69,6 +69,8 @@ async function openScanService(config: Config, logger: Logger, ctx: ServiceConte
   const worker = ctx.use(
     'scan worker',
     new ScanWorker({ connection: redis, prefix: config.queuePrefix, queue: config.scanQueue, concurrency: config.concurrency, lockDurationMs: config.lockDurationMs, handle, deadLetters, logger, metrics }),
+    // Jobs in flight finish within their lock; past that their lock lapses and another worker retries them.
+    { timeoutMs: config.lockDurationMs + 5000 },
   );
   let onFatal: (err: Error) => void = () => undefined;
   const fatal = new Promise<Error>((resolve) => (onFatal = resolve));
