@@ -121,14 +121,22 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   return Object.freeze(out) as Config;
 }
 
-/** The user and password parts of a URL, so that they are masked wherever a library quotes them. */
+/**
+ * The password part of a URL (`scheme://user:PASSWORD@host`), read the way maskSecrets reads it (up
+ * to the last `@`), so that it is masked wherever a library quotes it.
+ */
 function urlPasswords(url: string): string[] {
+  const m = /^[a-z][a-z0-9+.-]*:\/\/([^\s]*)@/i.exec(url);
+  const userinfo = m?.[1];
+  if (!userinfo) return [];
+  const password = userinfo.includes(':') ? userinfo.slice(userinfo.indexOf(':') + 1) : userinfo;
+  let decoded = password;
   try {
-    const u = new URL(url);
-    return [decodeURIComponent(u.password), u.password].filter((p) => p.length > 0);
+    decoded = decodeURIComponent(password);
   } catch {
-    return [];
+    // Not percent-encoded: the raw form is the one that can appear.
   }
+  return [...new Set([password, decoded])].filter((p) => p.length > 0);
 }
 
 /** The effective configuration with secrets masked, for `vigil config` and start-up logs. */
