@@ -17,6 +17,8 @@ import { runCli } from '../helpers/cli.js';
 import { deletePrefix, REDIS_URL, testConfig, uniquePrefix, waitFor } from '../helpers/redis.js';
 
 const MARKER = 'quokka-marker-5521';
+/** Its own marker: a credential is masked as a known secret, which must not hide a key-name leak. */
+const CREDENTIAL = 'wombat-cred-8812';
 const prefix = uniquePrefix('privacy');
 afterAll(() => deletePrefix(prefix));
 
@@ -45,7 +47,7 @@ describe('privacy of payload keys, values and credentials', () => {
     const logs = new Writable({ write: (c: Buffer, _e, cb) => (chunks.push(c.toString()), cb()) });
     const port = await freePort();
     // The credential carries the marker too (this Redis has no password, so any is accepted).
-    const url = REDIS_URL.replace('redis://', `redis://default:${MARKER}@`);
+    const url = REDIS_URL.replace('redis://', `redis://default:${CREDENTIAL}@`);
     const banksDir = mkdtempSync(join(tmpdir(), 'vigil-banks-'));
     cpSync('config/samples/banks', banksDir, { recursive: true });
     const config = testConfig(prefix, { redisUrl: url, banksDir, metricsPort: port });
@@ -65,6 +67,7 @@ describe('privacy of payload keys, values and credentials', () => {
       const everything = JSON.stringify({ logs: chunks, entries, failed: failed.map((j) => [j.failedReason, j.returnvalue]), metrics });
       expect(chunks.length).toBeGreaterThan(poisoned.length); // the warn lines were written, at trace level
       expect(everything).not.toContain(MARKER);
+      expect(everything).not.toContain(CREDENTIAL);
       // The reasons still say what was wrong, by path and rule.
       expect(entries.find((e) => e.eventId === 'p-key')?.message).toBe('invalid vigil.message.v1 event: (root): 1 unknown field(s) (not part of vigil.message.v1)');
       expect(entries.find((e) => e.eventId === 'p-signal-key')?.message).toMatch(/^invalid vigil\.message\.v1 event: context\.accountSignals\.\*: /);
@@ -78,18 +81,19 @@ describe('privacy of payload keys, values and credentials', () => {
   it('the CLI: publish and the offline scan print no marker on stdout or stderr', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'vigil-privacy-')), 'events.jsonl');
     writeFileSync(file, `${poisoned.map((p) => JSON.stringify(p)).join('\n')}\n`);
-    const env = { REDIS_URL: REDIS_URL.replace('redis://', `redis://default:${MARKER}@`), VIGIL_QUEUE_PREFIX: prefix, VIGIL_LOG_LEVEL: 'trace' };
+    const env = { REDIS_URL: REDIS_URL.replace('redis://', `redis://default:${CREDENTIAL}@`), VIGIL_QUEUE_PREFIX: prefix, VIGIL_LOG_LEVEL: 'trace' };
     const published = await runCli(['publish', file, '--json'], { env });
     const scanned = await runCli(['scan', '--events', file, '--banks', 'config/samples/banks'], { env: { VIGIL_LOG_LEVEL: 'trace' } });
     for (const r of [published, scanned]) {
       expect(r.code).toBe(1);
       expect(r.stderr.split('\n').filter((l) => l.includes('EVENT_INVALID')).length).toBeGreaterThanOrEqual(poisoned.length);
       expect(r.stdout + r.stderr).not.toContain(MARKER);
+      expect(r.stdout + r.stderr).not.toContain(CREDENTIAL);
     }
     // A malformed REDIS_URL with the marker as password is refused without printing it.
-    const badUrl = await runCli(['queues'], { env: { REDIS_URL: `http://user:${MARKER}@host:1` } });
+    const badUrl = await runCli(['queues'], { env: { REDIS_URL: `http://user:${CREDENTIAL}@host:1` } });
     expect(badUrl.code).toBe(2);
     expect(badUrl.stderr).toContain('REDIS_URL');
-    expect(badUrl.stderr).not.toContain(MARKER);
+    expect(badUrl.stderr).not.toContain(CREDENTIAL);
   });
 });
