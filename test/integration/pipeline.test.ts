@@ -123,7 +123,9 @@ describe('scan pipeline on the real Redis', () => {
     await waitFor('drain', async () => ((await h.drained()) && (await h.flags()).length >= 1 ? true : undefined));
     const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(body).toMatch(/vigil_events_scanned_total\{outcome="flagged"\} 1/);
-    expect(body).toMatch(/vigil_events_scanned_total\{outcome="clean"\} 2/);
+    expect(body).toMatch(/vigil_events_scanned_total\{outcome="clean"\} 1/);
+    // An event whose only image could not be decoded was not scanned clean.
+    expect(body).toMatch(/vigil_events_scanned_total\{outcome="incomplete"\} 1/);
     expect(body).toMatch(/vigil_flags_emitted_total\{category="sample_grooming",severity="high"\} 1/);
     expect(body).toMatch(/vigil_dead_lettered_total\{code="MEDIA_UNSUPPORTED"\} 1/);
     expect(body).toMatch(/vigil_scan_seconds_count 3/);

@@ -210,8 +210,8 @@ export class BullDeadLetterSink implements DeadLetterSink {
     await this.queue.clean(retentionS * 1000, 10_000, 'wait');
     const count = await this.queue.getWaitingCount();
     if (count <= maxEntries) return;
-    // The wait list holds the newest entries first: everything from index maxEntries on is older.
-    const excess = await this.queue.getWaiting(maxEntries, count - 1);
+    // getWaiting counts from the oldest entry (BullMQ reverses its LPUSHed list), so 0… are the ones to drop.
+    const excess = await this.queue.getWaiting(0, count - maxEntries - 1);
     for (const job of excess) await job.remove().catch(() => undefined);
   }
 
