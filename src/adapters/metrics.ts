@@ -22,7 +22,7 @@ export function createMetrics(): Metrics {
   collectDefaultMetrics({ register: registry, prefix: 'vigil_' });
   return {
     registry,
-    eventsScanned: new Counter({ name: 'vigil_events_scanned_total', help: 'Events processed by scan workers, by outcome (flagged, clean, dead_lettered, retried).', labelNames: ['outcome'], registers: [registry] }),
+    eventsScanned: new Counter({ name: 'vigil_events_scanned_total', help: 'Events processed by scan workers, by outcome (flagged, clean, incomplete: a media item could not be scanned and nothing was flagged, dead_lettered, retried).', labelNames: ['outcome'], registers: [registry] }),
     flagsEmitted: new Counter({ name: 'vigil_flags_emitted_total', help: 'Flags enqueued on the moderation queue.', labelNames: ['category', 'severity'], registers: [registry] }),
     deadLettered: new Counter({ name: 'vigil_dead_lettered_total', help: 'Dead-letter entries written, by error code.', labelNames: ['code'], registers: [registry] }),
     scanSeconds: new Histogram({ name: 'vigil_scan_seconds', help: 'Time to scan, decide and emit one event.', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [registry] }),
