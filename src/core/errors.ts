@@ -21,6 +21,11 @@ export const ERROR_CODES = {
   PATTERN_UNSAFE: false,
   QUEUE_UNAVAILABLE: true,
   RETRIES_EXHAUSTED: false,
+  // Classifiers: a model whose files are missing, altered (sha256) or malformed never loads; a
+  // classification that overran its time budget, or whose worker thread died, may be retried.
+  MODEL_INVALID: false,
+  CLASSIFIER_TIMEOUT: true,
+  CLASSIFIER_UNAVAILABLE: true,
   INTERNAL: true,
 } as const satisfies Record<string, boolean>;
 
