@@ -126,6 +126,7 @@ export class ThreadedImageClassifier implements ImageClassifier {
   private readonly queue: Pending[] = [];
   private readonly slots: Slot[] = [];
   private nextId = 1;
+  private resizing = 0;
   private closed?: Promise<void>;
 
   private constructor(entry: ModelEntry, options: ThreadedImageClassifier['options']) {
@@ -177,8 +178,15 @@ export class ThreadedImageClassifier implements ImageClassifier {
   async classify(raster: DecodedImage): Promise<ClassifierResult> {
     if (this.closed) throw new VigilError('CLASSIFIER_UNAVAILABLE', 'the image classifier is closed', { retriable: false });
     const started = Date.now();
-    if (this.queue.length >= this.options.maxQueue) throw new VigilError('CLASSIFIER_UNAVAILABLE', `the image classifier queue is full (${this.options.maxQueue} waiting)`);
-    const input = await rasterToModelInput(raster, this.size);
+    // Images being resized count as waiting: a burst must not slip past the bound during the resize.
+    if (this.queue.length + this.resizing >= this.options.maxQueue) throw new VigilError('CLASSIFIER_UNAVAILABLE', `the image classifier queue is full (${this.options.maxQueue} waiting)`);
+    this.resizing++;
+    let input: Uint8Array;
+    try {
+      input = await rasterToModelInput(raster, this.size);
+    } finally {
+      this.resizing--;
+    }
     const left = this.options.timeoutMs - (Date.now() - started);
     return new Promise<ClassifierResult>((resolve, reject) => {
       const item: Pending = {
