@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   // Classifiers: a model whose files are missing, altered (sha256) or malformed never loads; a
   // classification that overran its time budget, or whose worker thread died, may be retried.
   MODEL_INVALID: false,
+  DATA_INVALID: false,
   CLASSIFIER_TIMEOUT: true,
   CLASSIFIER_UNAVAILABLE: true,
   INTERNAL: true,

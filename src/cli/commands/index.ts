@@ -12,5 +12,8 @@ import { register as schema } from './schema.js';
 import { register as terms } from './terms.js';
 import { register as text } from './text.js';
 import { register as worker } from './worker.js';
+import { register as classify } from './classify.js';
+import { register as classifyText } from './classify-text.js';
+import { register as trainText } from './train-text.js';
 
-export const COMMANDS: ReadonlyArray<(program: Command) => Command> = [demo, worker, bridge, publish, scan, queues, deadLetters, bank, hash, schema, config, terms, text];
+export const COMMANDS: ReadonlyArray<(program: Command) => Command> = [demo, worker, bridge, publish, scan, queues, deadLetters, bank, hash, schema, config, terms, text, classify, classifyText, trainText];
