@@ -25,12 +25,12 @@ function expectScoresClose(got: Record<string, number>, want: Record<string, num
   for (const [label, p] of Object.entries(want)) expect(Math.abs((got[label] as number) - p)).toBeLessThan(1e-4);
 }
 
-describe('image classifier (nsfwjs MobileNetV2 on worker threads)', () => {
+describe('image classifier (nsfwjs MobileNetV2 on worker threads)', { timeout: 120_000 }, () => {
   let classifier: ThreadedImageClassifier;
   let fixtures: Array<{ key: string; raster: DecodedImage }>;
   beforeAll(async () => {
     [classifier, fixtures] = await Promise.all([ThreadedImageClassifier.open({ timeoutMs: 60_000 }), rasters()]);
-  });
+  }, 120_000);
   afterAll(() => classifier?.close());
 
   it('scores the benign fixtures as recorded, to 1e-4, one at a time and batched across concurrent calls', async () => {
@@ -68,11 +68,11 @@ describe('image classifier (nsfwjs MobileNetV2 on worker threads)', () => {
   });
 });
 
-describe('image classifier budget, overload, thread failure (tiny model, same code path)', () => {
+describe('image classifier budget, overload, thread failure (tiny model, same code path)', { timeout: 120_000 }, () => {
   let tiny: { dir: string; id: string };
   beforeAll(async () => {
     tiny = await writeTinyImageModel();
-  });
+  }, 120_000);
   const raster: DecodedImage = { width: 40, height: 30, channels: 3, data: new Uint8Array(40 * 30 * 3).map((_, i) => (i * 37) % 256) };
 
   it('1,000 inferences leave the thread with exactly the tensors it started with', async () => {

@@ -16,7 +16,7 @@ function installed(name: string): boolean {
   }
 }
 
-describe('TF.js runtime', () => {
+describe('TF.js runtime', { timeout: 120_000 }, () => {
   const realFetch = globalThis.fetch;
   const fetched: string[] = [];
   beforeAll(() => {

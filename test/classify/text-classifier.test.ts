@@ -46,7 +46,7 @@ const PROBES = [
   'x'.repeat(5000),
 ];
 
-describe('text classifier: train → save → reload → score', () => {
+describe('text classifier: train → save → reload → score', { timeout: 120_000 }, () => {
   let tf: TfModule;
   let dir: string;
   let trained: Awaited<ReturnType<typeof trainTextModel>>;
@@ -56,7 +56,7 @@ describe('text classifier: train → save → reload → score', () => {
     trained = await trainTextModel(tf, rows, { holdout: 0.25, seed: 5, dimensions: 1 << 12, epochs: 6 });
     dir = tempDir('text-model');
     await writeTextModel(tf, trained, dir, { id: 'synthetic-test', source: { name: 'syntheticRows' }, licence: 'Apache-2.0' });
-  });
+  }, 120_000);
 
   it('writes a TF.js-loadable model whose manifest verifies, with labels in sorted order and a held-out evaluation', () => {
     const { entry } = loadVerifiedModel(dir, { id: 'synthetic-test' });
@@ -158,7 +158,7 @@ describe('training data and evaluation', () => {
   });
 });
 
-describe('the shipped demo model (SpamAssassin e-mail, spam_scam)', () => {
+describe('the shipped demo model (SpamAssassin e-mail, spam_scam)', { timeout: 120_000 }, () => {
   it('loads from models/, and its held-out evaluation in the manifest is reproduced from the shipped weights', () => {
     const classifier = HashedTextClassifier.load(defaultModelsDir(), { id: DEMO_TEXT_MODEL_ID });
     expect(classifier.labels).toEqual(['spam_scam']);
