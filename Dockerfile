@@ -10,6 +10,11 @@ COPY src ./src
 COPY workers ./workers
 COPY native ./native
 RUN npm ci && npm prune --omit=dev
+# Native TensorFlow for the classifiers (an optional peer: its install downloads libtensorflow, so it is
+# not in the lock file). Where the download is impossible the image still builds and the classifiers
+# run on the wasm backend, which ships inside the npm package; the start-up log says which one runs.
+RUN npm install --no-save --no-audit --no-fund --omit=dev @tensorflow/tfjs-node@4.22.0 \
+ || echo "tfjs-node not installed: classifiers will use the wasm backend"
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production

@@ -15,6 +15,10 @@ export interface Metrics {
   bridgeBacklog: Gauge<string>;
   bridgeRecords: Counter<'outcome'>;
   flagsMirrored: Counter<string>;
+  /** 1 for the TF.js backend classifiers run on (tensorflow, wasm, cpu) and why (bounded reason enum). */
+  modelRuntime: Gauge<'backend' | 'reason'>;
+  /** Seconds a classifier model (id from the manifest) took to load, runtime included. */
+  modelLoadSeconds: Gauge<'model'>;
 }
 
 export function createMetrics(): Metrics {
@@ -31,6 +35,8 @@ export function createMetrics(): Metrics {
     bridgeBacklog: new Gauge({ name: 'vigil_bridge_scan_backlog', help: 'Scan-queue backlog (waiting jobs) as last read by the Kafka bridge.', registers: [registry] }),
     bridgeRecords: new Counter({ name: 'vigil_bridge_records_total', help: 'Kafka records handled by the bridge, by outcome (enqueued, dead_lettered).', labelNames: ['outcome'], registers: [registry] }),
     flagsMirrored: new Counter({ name: 'vigil_flags_mirrored_total', help: 'Flags produced to the Kafka flag topic.', registers: [registry] }),
+    modelRuntime: new Gauge({ name: 'vigil_model_runtime_info', help: 'TF.js backend the classifiers run on (1), with the reason it was chosen (preferred, tfjs_node_missing, tfjs_node_failed, wasm_failed).', labelNames: ['backend', 'reason'], registers: [registry] }),
+    modelLoadSeconds: new Gauge({ name: 'vigil_model_load_seconds', help: 'Seconds to load a classifier model at start (runtime, verification, warm-up), by manifest model id.', labelNames: ['model'], registers: [registry] }),
   };
 }
 

@@ -27,6 +27,12 @@ export const ERROR_CODES = {
   /** A command was called wrongly (flags, arguments): nothing was done. */
   USAGE: false,
   RETRIES_EXHAUSTED: false,
+  // Classifiers: a model whose files are missing, altered (sha256) or malformed never loads; a
+  // classification that overran its time budget, or whose worker thread died, may be retried.
+  MODEL_INVALID: false,
+  DATA_INVALID: false,
+  CLASSIFIER_TIMEOUT: true,
+  CLASSIFIER_UNAVAILABLE: true,
   INTERNAL: true,
 } as const satisfies Record<string, boolean>;
 

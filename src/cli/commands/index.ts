@@ -21,4 +21,7 @@ export const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   config: async () => (await import('./config.js')).register,
   terms: async () => (await import('./terms.js')).register,
   text: async () => (await import('./text.js')).register,
+  classify: async () => (await import('./classify.js')).register,
+  'classify-text': async () => (await import('./classify-text.js')).register,
+  'train-text': async () => (await import('./train-text.js')).register,
 };
