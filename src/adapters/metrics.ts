@@ -15,6 +15,12 @@ export interface Metrics {
   bridgeBacklog: Gauge<string>;
   bridgeRecords: Counter<'outcome'>;
   flagsMirrored: Counter<string>;
+  /** Rules or bank entries quarantined to review-only by the flood monitor (kind: rule, entry). */
+  brakeQuarantines: Counter<'kind'>;
+  /** Flags whose action a brake lowered to review, by brake code. */
+  brakeApplied: Counter<'brake'>;
+  /** Shadow comparisons by source (rule, candidate) and outcome (agree, disagree). */
+  shadowComparisons: Counter<'source' | 'outcome'>;
 }
 
 export function createMetrics(): Metrics {
@@ -31,6 +37,9 @@ export function createMetrics(): Metrics {
     bridgeBacklog: new Gauge({ name: 'vigil_bridge_scan_backlog', help: 'Scan-queue backlog (waiting jobs) as last read by the Kafka bridge.', registers: [registry] }),
     bridgeRecords: new Counter({ name: 'vigil_bridge_records_total', help: 'Kafka records handled by the bridge, by outcome (enqueued, dead_lettered).', labelNames: ['outcome'], registers: [registry] }),
     flagsMirrored: new Counter({ name: 'vigil_flags_mirrored_total', help: 'Flags produced to the Kafka flag topic.', registers: [registry] }),
+    brakeQuarantines: new Counter({ name: 'vigil_brake_quarantines_total', help: 'Rules or bank entries quarantined to review-only because their hit rate jumped far above baseline.', labelNames: ['kind'], registers: [registry] }),
+    brakeApplied: new Counter({ name: 'vigil_brake_applied_total', help: 'Flags whose action a false-positive brake lowered to review, by brake (rule_quarantined, entry_quarantined, daily_cap).', labelNames: ['brake'], registers: [registry] }),
+    shadowComparisons: new Counter({ name: 'vigil_shadow_comparisons_total', help: 'Shadow rule and candidate policy verdicts compared with the live verdict, by source and outcome (agree, disagree).', labelNames: ['source', 'outcome'], registers: [registry] }),
   };
 }
 

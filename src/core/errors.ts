@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   TEXT_TOO_LARGE: false,
   BANK_INVALID: false,
   POLICY_INVALID: false,
+  POLICY_VERSION_UNKNOWN: false,
   CONFIG_INVALID: false,
   PATTERN_UNSAFE: false,
   QUEUE_UNAVAILABLE: true,

@@ -12,6 +12,9 @@ export interface PipelineResult {
   report: ScanReport;
   flags: Flag[];
   verdict: Verdict;
+  /** The live policy this event was decided with (and the candidate run beside it, if any). */
+  policy: Policy;
+  candidate?: Policy | undefined;
   /** Shadow rules and the candidate policy beside the live verdict (empty when there are none). */
   shadow: ShadowComparison[];
 }
@@ -30,5 +33,5 @@ export async function processPayload(payload: unknown, scanner: Scanner, policy:
   const candidate = options.candidate ? decide(report, options.candidate, options.counters) : undefined;
   const hasShadowRules = verdict.hits.some((h) => h.status === 'shadow');
   const shadow = candidate || hasShadowRules ? compareShadow(verdict, candidate) : [];
-  return { event, report, flags: buildFlags(event, report, verdict, policy), verdict, shadow };
+  return { event, report, flags: buildFlags(event, report, verdict, policy), verdict, policy, candidate: options.candidate, shadow };
 }

@@ -8,6 +8,11 @@ import { createRedis, waitForRedis } from '../adapters/bullmq/connection.js';
 import { BullDeadLetterSink, BullFlagSink } from '../adapters/bullmq/queues.js';
 import { ScanWorker } from '../adapters/bullmq/scan-worker.js';
 import { RedisBankStore } from '../adapters/redis-bank-store.js';
+import { openBankStoreRedis } from '../adapters/bank-redis.js';
+import { RedisPolicyStore } from '../adapters/policy-store.js';
+import { RedisBrakes } from '../adapters/brakes.js';
+import { RedisShadowLog } from '../adapters/shadow-log.js';
+import { createDecisionHooks } from '../adapters/decision-hooks.js';
 import { createMetrics, serveMetrics, type Metrics } from '../adapters/metrics.js';
 import { connectFlagMirror } from '../adapters/kafka/flag-mirror.js';
 import type { Logger } from '../logger.js';
@@ -22,8 +27,12 @@ export async function startScanService(config: Config, logger: Logger): Promise<
   logger.info({ config: describeConfig(config) }, 'starting scan worker');
   const redis = createRedis(config.redisUrl, 'worker');
   await waitForRedis(redis, 10_000);
-  const runtime = await createScanRuntime(config, logger, { watch: true, store: new RedisBankStore(redis, config.queuePrefix) });
   const metrics = createMetrics();
+  // Policy versions, brakes counters and the shadow log live in the bank store, beside the banks.
+  const bankRedis = openBankStoreRedis(config);
+  await waitForRedis(bankRedis, 10_000);
+  const hooks = createDecisionHooks({ brakes: new RedisBrakes(bankRedis, config.queuePrefix), shadowLog: new RedisShadowLog(bankRedis, config.queuePrefix), logger, metrics });
+  const runtime = await createScanRuntime(config, logger, { watch: true, store: new RedisBankStore(redis, config.queuePrefix), policyStore: new RedisPolicyStore(bankRedis, config.queuePrefix), hooks });
   const settings = { connection: redis, prefix: config.queuePrefix, dedupeTtlMs: config.dedupeTtlMs };
   const moderation = new BullFlagSink(config.moderationQueue, settings);
   const deadLetters = new BullDeadLetterSink(config.deadLetterQueue, settings);
@@ -37,6 +46,8 @@ export async function startScanService(config: Config, logger: Logger): Promise<
     lockDurationMs: config.lockDurationMs,
     scanner: runtime.scanner,
     policy: runtime.policy,
+    policySource: runtime.policySource,
+    hooks: runtime.hooks,
     limits: contractLimits(config),
     flags: mirror ? mirror.decorate(moderation) : moderation,
     deadLetters,
@@ -57,6 +68,7 @@ export async function startScanService(config: Config, logger: Logger): Promise<
       await runtime.close();
       await Promise.all([moderation.close(), deadLetters.close(), metricsServer?.close()]);
       await redis.quit().catch(() => redis.disconnect());
+      await bankRedis.quit().catch(() => bankRedis.disconnect());
       logger.info('stopped');
     })());
   return { worker, metrics, stop };

@@ -271,7 +271,7 @@ describe('policy v2: brakes and deconfirmations (counters snapshot)', () => {
   it('a quarantined rule acts as review, and the flag says which brake and what it would have done', () => {
     const v = decide(rep([md5('b', 'e')]), p, counters({ quarantinedRules: new Set(['hash']) }));
     expect(v.flags[0]).toMatchObject({ action: 'review', brake: { codes: ['rule_quarantined'], intendedAction: 'remove_and_report' }, ruleIds: ['hash'] });
-    expect(v.hits[0]).toMatchObject({ brake: 'rule_quarantined', intendedAction: 'remove_and_report' });
+    expect(v.hits[0]).toMatchObject({ brakes: ['rule_quarantined'], intendedAction: 'remove_and_report' });
   });
 
   it('a quarantined bank entry makes the rule using it review-only; other entries are unaffected', () => {

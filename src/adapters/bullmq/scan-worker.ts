@@ -9,6 +9,7 @@ import { salvageIds } from '../../core/contracts.js';
 import { VigilError, toVigilError } from '../../core/errors.js';
 import { processPayload } from '../../core/pipeline.js';
 import type { Policy } from '../../core/policy.js';
+import type { DecisionHooks, PolicySource } from '../../core/policy-source.js';
 import type { DeadLetter, DeadLetterSink, FlagSink } from '../../core/ports.js';
 import type { Scanner } from '../../core/scan.js';
 import type { Logger } from '../../logger.js';
@@ -23,6 +24,10 @@ export interface ScanWorkerOptions {
   lockDurationMs: number;
   scanner: Scanner;
   policy: () => Policy;
+  /** When set, read per job instead of `policy` (live policy + shadow candidate, one snapshot). */
+  policySource?: PolicySource | undefined;
+  /** Brakes snapshot before `decide`, counting and shadow log after the flags are emitted. */
+  hooks?: DecisionHooks | undefined;
   limits: ContractLimits;
   flags: FlagSink;
   deadLetters: DeadLetterSink;
@@ -82,8 +87,12 @@ export class ScanWorker {
     const log = () => o.logger.child({ jobId: job.id, attempt: job.attemptsMade + 1 });
     const stop = o.metrics?.scanSeconds.startTimer();
     try {
-      const { report, flags } = await processPayload(job.data, o.scanner, o.policy(), o.limits);
+      const snapshot = o.policySource?.current();
+      const result = await processPayload(job.data, o.scanner, snapshot?.live ?? o.policy(), o.limits, { counters: o.hooks?.counters(), candidate: snapshot?.candidate });
+      const { report, flags } = result;
       await o.flags.emit(flags);
+      // The flags are out: a failure to count or to log shadow verdicts must not retry (and re-count) the job.
+      if (o.hooks) await o.hooks.after(result).catch((err: unknown) => log().error({ err }, 'could not record brakes counters or shadow verdicts'));
       for (const m of report.mediaErrors) {
         await this.#deadLetter(job, m, { mediaId: m.mediaId });
       }

@@ -6,6 +6,7 @@ import { createRedis, waitForRedis } from '../../adapters/bullmq/connection.js';
 import { openHashList, type HashListFormat } from '../../adapters/hash-list-reader.js';
 import { RedisBankStore, type BankMeta, type StoredHashEntry } from '../../adapters/redis-bank-store.js';
 import { configOverrides, printErr, printJson, UsageError, withConfigOptions } from '../io.js';
+import { registerDeconfirm } from './bank-deconfirm.js';
 
 async function withStore<T>(opts: Record<string, unknown>, work: (store: RedisBankStore) => Promise<T>): Promise<T> {
   const config = loadConfig({ overrides: configOverrides(opts) });
@@ -186,5 +187,6 @@ Examples:
       printErr(`bank ${id} ${meta.enabled ? 'enabled' : 'disabled'}`);
     });
   }
+  registerDeconfirm(bank);
   return bank;
 }

@@ -1,5 +1,6 @@
 /** Every subcommand registers itself here; each module exports `register(program) => Command`. */
 import type { Command } from 'commander';
+import { register as audit } from './audit.js';
 import { register as bank } from './bank.js';
 import { register as bridge } from './bridge.js';
 import { register as config } from './config.js';
@@ -14,4 +15,4 @@ import { register as terms } from './terms.js';
 import { register as text } from './text.js';
 import { register as worker } from './worker.js';
 
-export const COMMANDS: ReadonlyArray<(program: Command) => Command> = [demo, worker, bridge, publish, scan, queues, deadLetters, bank, hash, schema, config, terms, text, policy];
+export const COMMANDS: ReadonlyArray<(program: Command) => Command> = [demo, worker, bridge, publish, scan, queues, deadLetters, bank, hash, schema, config, terms, text, policy, audit];

@@ -86,7 +86,8 @@ export interface RuleHit {
   outcomes: { category: string; severity: Severity; action: Action }[];
   /** Action before brakes. */
   intendedAction: Action;
-  brake?: BrakeCode;
+  /** Brakes that lowered this rule's action to review. */
+  brakes?: BrakeCode[];
   /** Bank entries (`bankId/entryId`) used as evidence, for the per-entry rate monitor. */
   entries: string[];
 }
@@ -203,13 +204,15 @@ export function inRollout(rule: Pick<PolicyRule, 'id' | 'rollout'>, report: Pick
   return rolloutBucket(rule.id, report.context?.conversationId ?? report.eventId) < rule.rollout;
 }
 
-function brakeFor(rule: PolicyRule, action: Action, evidence: readonly Signal[], counters: DecisionCounters, defaultCap: number | undefined): BrakeCode | undefined {
-  if (!isAutomated(action)) return undefined; // brakes only ever lower an action to review
-  if (counters.quarantinedRules.has(rule.id)) return 'rule_quarantined';
-  if (evidence.some((s) => counters.quarantinedEntries.has(entryKey(s)))) return 'entry_quarantined';
+/** Every brake that applies, so a reviewer sees all the reasons an action was lowered. */
+function brakesFor(rule: PolicyRule, action: Action, evidence: readonly Signal[], counters: DecisionCounters, defaultCap: number | undefined): BrakeCode[] {
+  if (!isAutomated(action)) return []; // brakes only ever lower an action to review
+  const codes: BrakeCode[] = [];
+  if (counters.quarantinedRules.has(rule.id)) codes.push('rule_quarantined');
+  if (evidence.some((s) => counters.quarantinedEntries.has(entryKey(s)))) codes.push('entry_quarantined');
   const cap = rule.dailyCap ?? defaultCap;
-  if (cap !== undefined && (counters.actionsToday[rule.id] ?? 0) >= cap) return 'daily_cap';
-  return undefined;
+  if (cap !== undefined && (counters.actionsToday[rule.id] ?? 0) >= cap) codes.push('daily_cap');
+  return codes;
 }
 
 interface Draft extends VerdictFlag {
@@ -233,8 +236,8 @@ export function decide(report: ScanReport, policy: Policy, counters: DecisionCou
     if (!evaluate(rule.when, available, ctx, found) || found.size === 0) continue;
     const evidence = available.filter((s) => found.has(s));
 
-    const brake = rule.status === 'live' ? brakeFor(rule, rule.action, evidence, counters, defaultCap) : undefined;
-    const action: Action = brake ? 'review' : rule.action;
+    const brakes = rule.status === 'live' ? brakesFor(rule, rule.action, evidence, counters, defaultCap) : [];
+    const action: Action = brakes.length ? 'review' : rule.action;
     const outcomes = new Map<string, { category: string; severity: Severity; action: Action; signals: Signal[] }>();
     for (const s of evidence) {
       const category = rule.category ?? s.category;
@@ -253,7 +256,7 @@ export function decide(report: ScanReport, policy: Policy, counters: DecisionCou
       status: rule.status,
       outcomes: [...outcomes.values()].map(({ category, severity, action: a }) => ({ category, severity, action: a })),
       intendedAction: rule.action,
-      ...(brake ? { brake } : {}),
+      ...(brakes.length ? { brakes } : {}),
       entries: [...new Set(evidence.filter((s) => s.entryId !== undefined && s.type !== 'classifier').map(entryKey))],
     });
     if (rule.status === 'shadow') continue;
@@ -262,7 +265,7 @@ export function decide(report: ScanReport, policy: Policy, counters: DecisionCou
     for (const o of outcomes.values()) {
       const existing = byCategory.get(o.category);
       if (!existing) {
-        byCategory.set(o.category, { category: o.category, severity: o.severity, action: o.action, signals: [...o.signals], ruleIds: [rule.id], unbrakedAction: rule.action, codes: new Set(brake ? [brake] : []) });
+        byCategory.set(o.category, { category: o.category, severity: o.severity, action: o.action, signals: [...o.signals], ruleIds: [rule.id], unbrakedAction: rule.action, codes: new Set(brakes) });
         continue;
       }
       existing.signals.push(...o.signals);
@@ -270,7 +273,7 @@ export function decide(report: ScanReport, policy: Policy, counters: DecisionCou
       if (SEVERITY_RANK[o.severity] > SEVERITY_RANK[existing.severity]) existing.severity = o.severity;
       if (ACTION_RANK[o.action] > ACTION_RANK[existing.action]) existing.action = o.action;
       if (ACTION_RANK[rule.action] > ACTION_RANK[existing.unbrakedAction]) existing.unbrakedAction = rule.action;
-      if (brake) existing.codes.add(brake);
+      for (const b of brakes) existing.codes.add(b);
     }
   }
 
