@@ -106,6 +106,8 @@ export const flagSignalSchema = z.strictObject({
   score: z.number().optional(),
   threshold: z.number().optional(),
   quality: z.number().optional(),
+  label: z.string().optional().describe('Classifier label the score is for.'),
+  termMode: z.string().optional().describe('How a term matched: whole-word, joined or substring.'),
   variant: z.enum(DIHEDRAL_NAMES).optional(),
   mediaId: z.string().optional(),
   span: z.strictObject({ start: z.number().int().nonnegative(), end: z.number().int().nonnegative() }).optional(),
@@ -125,6 +127,15 @@ export const flagSchema = z.strictObject({
   action: z.enum(ACTIONS),
   signals: z.array(flagSignalSchema).min(1),
   policyVersion: z.string(),
+  policyRevision: z.number().int().positive().optional().describe('Version number of the policy in the policy store (`vigil policy history`), when it came from there.'),
+  ruleIds: z.array(z.string()).optional().describe('Policy rules that fired for this flag, in policy order.'),
+  brake: z
+    .strictObject({
+      codes: z.array(z.enum(['rule_quarantined', 'entry_quarantined', 'daily_cap'])).min(1),
+      intendedAction: z.enum(ACTIONS),
+    })
+    .optional()
+    .describe('Present when a false-positive brake lowered the action to review: which brakes, and the action the policy would have taken.'),
   bankVersions: z.record(z.string(), z.string()),
   modelVersions: z.record(z.string(), z.string()),
 });

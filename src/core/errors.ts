@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   /** The bank store (Redis) did not answer or failed a command. */
   BANK_STORE_UNAVAILABLE: true,
   POLICY_INVALID: false,
+  POLICY_VERSION_UNKNOWN: false,
   CONFIG_INVALID: false,
   PATTERN_UNSAFE: false,
   QUEUE_UNAVAILABLE: true,
@@ -92,11 +93,16 @@ const KIND: Record<ErrorCode, ErrorKind> = {
   BANK_BUSY: 'unavailable',
   BANK_STORE_UNAVAILABLE: 'unavailable',
   POLICY_INVALID: 'config',
+  POLICY_VERSION_UNKNOWN: 'input',
   CONFIG_INVALID: 'config',
   PATTERN_UNSAFE: 'config',
   QUEUE_UNAVAILABLE: 'unavailable',
   USAGE: 'config',
   RETRIES_EXHAUSTED: 'input',
+  MODEL_INVALID: 'config',
+  DATA_INVALID: 'input',
+  CLASSIFIER_TIMEOUT: 'unavailable',
+  CLASSIFIER_UNAVAILABLE: 'unavailable',
   INTERNAL: 'internal',
 };
 

@@ -10,6 +10,7 @@ import { salvageIds, type ContractLimits } from '../core/contracts.js';
 import { VigilError, toVigilError, type ErrorCode } from '../core/errors.js';
 import { processPayload } from '../core/pipeline.js';
 import type { Policy } from '../core/policy.js';
+import type { DecisionHooks, PolicySource } from '../core/policy-source.js';
 import type { DeadLetter, DeadLetterSink, FlagSink } from '../core/ports.js';
 import type { Scanner } from '../core/scan.js';
 import type { Metrics } from '../adapters/metrics.js';
@@ -45,6 +46,10 @@ export interface RetryBudget {
 export interface ScanJobHandlerOptions {
   scanner: Scanner;
   policy: () => Policy;
+  /** When set, read per job instead of `policy` (live policy + shadow candidate, one snapshot). */
+  policySource?: PolicySource | undefined;
+  /** Brakes snapshot before `decide`, counting and shadow log after the flags are emitted. */
+  hooks?: DecisionHooks | undefined;
   limits: ContractLimits;
   flags: FlagSink;
   deadLetters: DeadLetterSink;
@@ -75,8 +80,12 @@ export function createScanJobHandler(o: ScanJobHandlerOptions): ScanJobHandler {
     const log = () => o.logger.child({ ...salvageIds(job.payload), attempt: job.attempt });
     const stop = o.metrics?.scanSeconds.startTimer();
     try {
-      const { event, report, flags } = await processPayload(job.payload, o.scanner, o.policy(), o.limits);
+      const snapshot = o.policySource?.current();
+      const result = await processPayload(job.payload, o.scanner, snapshot?.live ?? o.policy(), o.limits, { counters: o.hooks?.counters(), candidate: snapshot?.candidate });
+      const { event, report, flags } = result;
       await o.flags.emit(flags);
+      // The flags are out: a failure to count or to log shadow verdicts must not retry (and re-count) the job.
+      if (o.hooks) await o.hooks.after(result).catch((err: unknown) => log().error({ err }, 'could not record brakes counters or shadow verdicts'));
       // Flags first, then the parts that failed: a crash in between re-scans and re-emits the same flag ids.
       for (const m of report.mediaErrors) await deadLetter(job, m, { mediaId: m.mediaId });
       for (const f of flags) o.metrics?.flagsEmitted.inc({ category: f.category, severity: f.severity });

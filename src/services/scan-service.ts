@@ -10,6 +10,11 @@ import { closeRedis, createRedis, waitForRedis, watchRedisOutage } from '../adap
 import { BullDeadLetterSink, BullFlagSink } from '../adapters/bullmq/queues.js';
 import { ScanWorker } from '../adapters/bullmq/scan-worker.js';
 import { RedisBankStore } from '../adapters/redis-bank-store.js';
+import { bankStoreRedisUrl, openBankStoreRedis } from '../adapters/bank-redis.js';
+import { RedisPolicyStore } from '../adapters/policy-store.js';
+import { RedisBrakes } from '../adapters/brakes.js';
+import { RedisShadowLog } from '../adapters/shadow-log.js';
+import { createDecisionHooks } from '../adapters/decision-hooks.js';
 import { createMetrics, serveMetrics, type Metrics } from '../adapters/metrics.js';
 import { connectFlagMirror } from '../adapters/kafka/flag-mirror.js';
 import type { Logger } from '../logger.js';
@@ -44,8 +49,15 @@ async function openScanService(config: Config, logger: Logger, ctx: ServiceConte
   const redis = await ctx.open('redis', () => createRedis(config.redisUrl, 'worker'), closeRedis);
   await waitForRedis(redis, config.redisConnectTimeoutMs, config.redisUrl);
   const outage = ctx.use('redis outage watch', watchRedisOutage(redis, { url: config.redisUrl, graceMs: config.redisOutageGraceMs, logger }));
-  const runtime = ctx.use('policy and banks', await createScanRuntime(config, logger, { watch: true, store: new RedisBankStore(redis, config.queuePrefix) }));
   const metrics = createMetrics();
+  // Policy versions, brakes counters and the shadow log live in the bank store, beside the banks.
+  const bankRedis = await ctx.open('bank-store redis', () => openBankStoreRedis(config), closeRedis);
+  await waitForRedis(bankRedis, config.redisConnectTimeoutMs, bankStoreRedisUrl(config));
+  const hooks = createDecisionHooks({ brakes: new RedisBrakes(bankRedis, config.queuePrefix), shadowLog: new RedisShadowLog(bankRedis, config.queuePrefix), logger, metrics });
+  const runtime = ctx.use(
+    'policy and banks',
+    await createScanRuntime(config, logger, { watch: true, store: new RedisBankStore(redis, config.queuePrefix), policyStore: new RedisPolicyStore(bankRedis, config.queuePrefix), hooks }),
+  );
   const settings = { connection: redis, prefix: config.queuePrefix, dedupeTtlMs: config.dedupeTtlMs };
   const moderation = ctx.use('moderation queue', new BullFlagSink(config.moderationQueue, settings));
   const deadLetters = ctx.use('dead-letter queue', new BullDeadLetterSink(config.deadLetterQueue, { ...settings, retentionS: config.deadLetterRetentionS, maxEntries: config.deadLetterMaxEntries }));
@@ -59,6 +71,8 @@ async function openScanService(config: Config, logger: Logger, ctx: ServiceConte
   const handle = createScanJobHandler({
     scanner: runtime.scanner,
     policy: runtime.policy,
+    policySource: runtime.policySource,
+    hooks: runtime.hooks,
     limits: contractLimits(config),
     flags: mirror ? mirror.decorate(moderation) : moderation,
     deadLetters,

@@ -5,6 +5,7 @@ import { HASH_TYPES, type HashType } from '../../core/signals.js';
 import { openHashList, type HashListFormat } from '../../adapters/hash-list-reader.js';
 import { RedisBankStore, type BankMeta, type StoredHashEntry } from '../../adapters/redis-bank-store.js';
 import { configOverrides, printErr, printJson, UsageError, withConfigOptions, withRedis } from '../io.js';
+import { registerDeconfirm } from './bank-deconfirm.js';
 
 async function withStore<T>(opts: Record<string, unknown>, work: (store: RedisBankStore) => Promise<T>): Promise<T> {
   const config = loadConfig({ overrides: configOverrides(opts) });
@@ -179,5 +180,6 @@ Examples:
       printErr(`bank ${id} ${meta.enabled ? 'enabled' : 'disabled'}`);
     });
   }
+  registerDeconfirm(bank);
   return bank;
 }

@@ -24,4 +24,6 @@ export const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   classify: async () => (await import('./classify.js')).register,
   'classify-text': async () => (await import('./classify-text.js')).register,
   'train-text': async () => (await import('./train-text.js')).register,
+  policy: async () => (await import('./policy.js')).register,
+  audit: async () => (await import('./audit.js')).register,
 };
