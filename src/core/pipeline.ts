@@ -5,7 +5,7 @@
 import { parseMessageEvent, type ContractLimits, type Flag, type MessageEvent } from './contracts.js';
 import { buildFlags } from './flags.js';
 import { decide, type Policy, type ScanReport } from './policy.js';
-import { scanEvent, type Scanner } from './scan.js';
+import { scanEvent, type ScanOptions, type Scanner } from './scan.js';
 
 export interface PipelineResult {
   event: MessageEvent;
@@ -13,9 +13,9 @@ export interface PipelineResult {
   flags: Flag[];
 }
 
-export async function processPayload(payload: unknown, scanner: Scanner, policy: Policy, limits: ContractLimits): Promise<PipelineResult> {
+export async function processPayload(payload: unknown, scanner: Scanner, policy: Policy, limits: ContractLimits, options: ScanOptions = {}): Promise<PipelineResult> {
   const event = parseMessageEvent(payload, limits);
-  const report = await scanEvent(event, scanner, policy);
+  const report = await scanEvent(event, scanner, policy, options);
   const flags = buildFlags(event, report, decide(report, policy), policy);
   return { event, report, flags };
 }

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ACTIONS, type Action } from './contracts.js';
 import { VigilError } from './errors.js';
-import { SEVERITIES, SIGNAL_TYPES, type Severity, type Signal, type SignalType } from './signals.js';
+import { SEVERITIES, SIGNAL_TYPES, type MediaOutcome, type Severity, type Signal, type SignalType, type TextOutcome } from './signals.js';
 
 const severity = z.enum(SEVERITIES);
 const glob = z.string().min(1).regex(/^[A-Za-z0-9._*-]+$/, 'bank globs use letters, digits, . _ - and *');
@@ -134,8 +134,14 @@ function ruleMatches(rule: PolicyRule, signal: Signal): boolean {
 export interface ScanReport {
   eventId: string;
   signals: Signal[];
-  /** Media items that could not be fully scanned (exact hashes were still matched). */
-  mediaErrors: { mediaId: string; code: string; message: string }[];
+  /** Media items that could not be fully scanned, one entry per failure (each is dead-lettered). */
+  mediaErrors: { mediaId: string; code: string; message: string; reason?: string; sourceId?: string }[];
+  /** Text sources that failed on this event's text (each is dead-lettered); the media was still scanned. */
+  textErrors?: { code: string; message: string; reason?: string; sourceId?: string }[];
+  /** Per media item: what its bytes were and how completely it was scanned (in event order). */
+  media?: MediaOutcome[];
+  /** How completely the text was scanned (absent when the event has no text). */
+  text?: TextOutcome;
   bankVersions: Record<string, string>;
   modelVersions: Record<string, string>;
 }

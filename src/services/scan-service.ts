@@ -22,8 +22,8 @@ export async function startScanService(config: Config, logger: Logger): Promise<
   logger.info({ config: describeConfig(config) }, 'starting scan worker');
   const redis = createRedis(config.redisUrl, 'worker');
   await waitForRedis(redis, 10_000);
-  const runtime = await createScanRuntime(config, logger, { watch: true, store: new RedisBankStore(redis, config.queuePrefix) });
   const metrics = createMetrics();
+  const runtime = await createScanRuntime(config, logger, { watch: true, store: new RedisBankStore(redis, config.queuePrefix), metrics });
   const settings = { connection: redis, prefix: config.queuePrefix, dedupeTtlMs: config.dedupeTtlMs };
   const moderation = new BullFlagSink(config.moderationQueue, settings);
   const deadLetters = new BullDeadLetterSink(config.deadLetterQueue, settings);

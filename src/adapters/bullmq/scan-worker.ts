@@ -82,10 +82,15 @@ export class ScanWorker {
     const log = () => o.logger.child({ jobId: job.id, attempt: job.attemptsMade + 1 });
     const stop = o.metrics?.scanSeconds.startTimer();
     try {
-      const { report, flags } = await processPayload(job.data, o.scanner, o.policy(), o.limits);
+      // On the last attempt a transient failure of one part is recorded for it, not retried again.
+      const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      const { report, flags } = await processPayload(job.data, o.scanner, o.policy(), o.limits, { finalAttempt });
       await o.flags.emit(flags);
       for (const m of report.mediaErrors) {
-        await this.#deadLetter(job, m, { mediaId: m.mediaId });
+        await this.#deadLetter(job, m, { mediaId: m.mediaId, part: 'media', ...(m.reason ? { reason: m.reason } : {}), ...(m.sourceId ? { sourceId: m.sourceId } : {}) });
+      }
+      for (const t of report.textErrors ?? []) {
+        await this.#deadLetter(job, t, { part: 'text', ...(t.reason ? { reason: t.reason } : {}), ...(t.sourceId ? { sourceId: t.sourceId } : {}) });
       }
       for (const f of flags) o.metrics?.flagsEmitted.inc({ category: f.category, severity: f.severity });
       o.metrics?.eventsScanned.inc({ outcome: flags.length ? 'flagged' : 'clean' });

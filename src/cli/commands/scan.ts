@@ -46,7 +46,11 @@ Examples:
           if (flags.length) flagged++;
           for (const m of report.mediaErrors) {
             failed++;
-            printErr(JSON.stringify({ line, eventId: report.eventId, mediaId: m.mediaId, error: { code: m.code, message: m.message } }));
+            printErr(JSON.stringify({ line, eventId: report.eventId, mediaId: m.mediaId, reason: m.reason, error: { code: m.code, message: m.message } }));
+          }
+          for (const t of report.textErrors ?? []) {
+            failed++;
+            printErr(JSON.stringify({ line, eventId: report.eventId, part: 'text', reason: t.reason, error: { code: t.code, message: t.message } }));
           }
         } catch (err) {
           failed++;
