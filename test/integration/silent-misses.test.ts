@@ -144,3 +144,37 @@ describe('per-part isolation', () => {
     expect(await h.deadLetters()).toEqual([]);
   });
 });
+
+/** Distinct bytes, same pixels: a JPEG comment segment right after SOI, tagged per copy. */
+function tagged(jpeg: Buffer, tag: string): Buffer {
+  const text = Buffer.from(`benign copy ${tag}`);
+  const len = Buffer.alloc(2);
+  len.writeUInt16BE(text.length + 2);
+  return Buffer.concat([jpeg.subarray(0, 2), Buffer.from([0xff, 0xfe]), len, text, jpeg.subarray(2)]);
+}
+
+describe('decoding under a memory budget', () => {
+  it('a burst of 16 large banked images through one worker with room for two at a time: 16 of 16 flagged with PDQ evidence', async () => {
+    const side = 1600;
+    const h = await harness('burst', { decodeBudgetPixels: 2 * side * side + 1, concurrency: 16 });
+    const big = await sharp(teapot).resize(side, side, { fit: 'fill' }).jpeg({ quality: 85 }).toBuffer();
+    const events = Array.from({ length: 16 }, (_, i) => ({ ...base, eventId: `burst-${i}`, media: [{ id: 'img', mimeType: 'image/jpeg', bytes: tagged(big, String(i)).toString('base64') }] }));
+    await h.publisher.publishBatch(events);
+    const flags = await waitFor(
+      '16 flags',
+      async () => {
+        const f = await h.flags();
+        return f.length >= 16 && (await h.drained()) ? f : undefined;
+      },
+      90_000,
+    );
+    expect(new Set(flags.map((f) => f.eventId)).size).toBe(16);
+    for (const f of flags) expect(f.signals.map((s) => [s.type, s.entryId])).toEqual([['pdq', 'teapot-pdq']]);
+    expect(await h.deadLetters()).toEqual([]);
+    const body = await h.metrics();
+    expect(body).toMatch(/vigil_decode_wait_seconds_count 16/);
+    expect(body).toMatch(/vigil_decode_seconds_count 16/);
+    expect(body).toMatch(new RegExp(`vigil_decode_budget_pixels ${2 * side * side + 1}`));
+    expect(body).toMatch(/vigil_decode_budget_in_use_pixels 0/);
+  }, 120_000);
+});
