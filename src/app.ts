@@ -9,10 +9,13 @@ import { VigilError } from './core/errors.js';
 import type { TermBankData } from './core/text/term-bank.js';
 import type { Policy } from './core/policy.js';
 import type { HashBankSet, TextScanner } from './core/ports.js';
-import type { Scanner } from './core/scan.js';
+import type { ScanObserver, Scanner } from './core/scan.js';
+import { standardSources, type MediaSource, type SourceSet, type TextSource } from './core/sources.js';
 import type { Config } from './config.js';
 import { listBankFiles, loadHashBankFile } from './adapters/bank-files.js';
+import { DecodeBudget } from './adapters/decode-budget.js';
 import { createMediaHasher } from './adapters/media-hasher.js';
+import type { Metrics } from './adapters/metrics.js';
 import { restrictImageLoaders } from './adapters/sharp-decoder.js';
 import { DirMediaStore } from './adapters/media-store.js';
 import { ReloadingPolicySource, type RedisPolicyStore } from './adapters/policy-store.js';
@@ -37,6 +40,8 @@ export interface BankSources {
   store?: RedisBankStore | undefined;
   /** Pattern rules (JSONL), VIGIL_PATTERNS_FILE. */
   patternsFile?: string | undefined;
+  /** The text scanner's limit: the event contract's VIGIL_MAX_TEXT_BYTES, so any text that parses is scanned. */
+  maxTextBytes?: number | undefined;
 }
 
 /**
@@ -139,7 +144,9 @@ export class BankLoader {
     this.#cache = next;
     const patterns = this.sources.patternsFile ? await loadPatternFile(this.sources.patternsFile) : undefined;
     const benignWords = await (this.#benignWords ??= loadBenignWords());
-    return { hashBanks: new MemHashBankSet(compiled), textScanner: compileTextScanner(terms, patterns, { benignWords }), fingerprint };
+    // UTF-16 length never exceeds UTF-8 length, so a limit in units equal to the byte limit admits every parsed text.
+    const textOptions = { benignWords, ...(this.sources.maxTextBytes ? { maxTextChars: this.sources.maxTextBytes } : {}) };
+    return { hashBanks: new MemHashBankSet(compiled), textScanner: compileTextScanner(terms, patterns, textOptions), fingerprint };
   }
 }
 
@@ -156,28 +163,98 @@ export interface ScanRuntime {
   close(): Promise<void>;
 }
 
+export interface ScanRuntimeOptions {
+  watch: boolean;
+  store?: RedisBankStore;
+  /** The policy store (bank-store Redis): its live version wins over the policy file. */
+  policyStore?: RedisPolicyStore;
+  /** Brakes and shadow log, refreshed with the policy. */
+  hooks?: RefreshingDecisionHooks;
+  /** Where source timings, per-part outcomes and the decode budget are counted. */
+  metrics?: Metrics;
+  /**
+   * Extra signal sources (an image classifier, a text model), run after the hash banks and the text
+   * scanner on every event. Adding one here is all it takes: the worker and the scan are unchanged.
+   */
+  sources?: { media?: readonly MediaSource[]; text?: readonly TextSource[] };
+}
+
+/** Metrics and a warning per part not fully scanned (ids, codes and reasons only: never content). */
+function scanObserver(logger: Logger, metrics: Metrics | undefined): ScanObserver {
+  return {
+    source: (run) => {
+      metrics?.sourceSeconds.observe({ source: run.sourceId, kind: run.kind }, run.seconds);
+      if (run.code) metrics?.sourceFailures.inc({ source: run.sourceId, code: run.code });
+    },
+    media: (m) => {
+      metrics?.mediaItems.inc({ outcome: m.outcome, format: m.sniffedFormat ?? 'none' });
+      if (m.mimeMismatch) metrics?.mediaMimeMismatch.inc({ declared: m.declaredClass, sniffed: m.sniffedFormat ?? 'none' });
+      if (m.outcome === 'scanned') return;
+      metrics?.mediaUnscanned.inc({ reason: m.reason ?? 'source_failed' });
+      logger.warn({ eventId: m.eventId, mediaId: m.mediaId, outcome: m.outcome, reason: m.reason, code: m.code, sniffedFormat: m.sniffedFormat, declaredClass: m.declaredClass }, 'media not fully scanned');
+    },
+    text: (t) => {
+      if (t.outcome === 'scanned') return;
+      metrics?.textUnscanned.inc({ reason: t.reason ?? 'source_failed' });
+      logger.warn({ eventId: t.eventId, outcome: t.outcome, reason: t.reason, code: t.code }, 'text not fully scanned');
+    },
+  };
+}
+
 /**
  * Loads policy and banks once (failing loudly if either is invalid), and with `watch` polls for
  * changes (file edits, or a new revision in the Redis bank store) so the safety team's edits take
  * effect within `bankReloadMs` without a restart.
  */
-export async function createScanRuntime(config: Config, logger: Logger, options: { watch: boolean; store?: RedisBankStore; policyStore?: RedisPolicyStore; hooks?: RefreshingDecisionHooks }): Promise<ScanRuntime> {
+export async function createScanRuntime(config: Config, logger: Logger, options: ScanRuntimeOptions): Promise<ScanRuntime> {
   // The store's live policy wins over the file; the file is the default while the store has none (and offline).
   const policySource = await ReloadingPolicySource.open(config.policyFile, options.policyStore, logger);
   const hooks = options.hooks;
   if (hooks) await hooks.refresh();
   const policy = () => policySource.current().live;
-  const loader = new BankLoader({ dir: config.banksDir, store: options.store, patternsFile: config.patternsFile });
+  const loader = new BankLoader({ dir: config.banksDir, store: options.store, patternsFile: config.patternsFile, maxTextBytes: config.maxTextBytes });
   let banks = await loader.load();
   logger.info({ policyVersion: policy().version, policyOrigin: policySource.current().origin, banks: { ...banks.hashBanks.versions(), ...banks.textScanner.versions() } }, 'policy and banks loaded');
 
   restrictImageLoaders();
-  const mediaHasher = createMediaHasher({ maxPixels: config.maxPixels, maxBytes: config.maxMediaBytes, timeoutMs: config.decodeTimeoutMs, mode: config.pdqMode, threads: config.pdqThreads });
+  const { metrics } = options;
+  // One budget for every decode in this process, whatever job or source asks for the pixels.
+  const budget = new DecodeBudget({
+    pixels: config.decodeBudgetPixels,
+    maxWaitMs: config.decodeWaitMs,
+    ...(metrics
+      ? {
+          onWait: (seconds: number) => metrics.decodeWaitSeconds.observe(seconds),
+          onInUse: (pixels: number, waiting: number) => {
+            metrics.decodeBudgetInUse.set(pixels);
+            metrics.decodeBudgetWaiting.set(waiting);
+          },
+        }
+      : {}),
+  });
+  metrics?.decodeBudgetCapacity.set(config.decodeBudgetPixels);
+  const mediaHasher = createMediaHasher({
+    maxPixels: config.maxPixels,
+    maxBytes: config.maxMediaBytes,
+    timeoutMs: config.decodeTimeoutMs,
+    mode: config.pdqMode,
+    threads: config.pdqThreads,
+    budget,
+    ...(metrics ? { onDecoded: (seconds: number) => metrics.decodeSeconds.observe(seconds) } : {}),
+  });
+  // A source set per bank snapshot, built once when the snapshot changes (never per event).
+  let setFor: { banks: BankSnapshot; set: SourceSet } | undefined;
+  const sources = (): SourceSet => {
+    if (setFor?.banks !== banks) {
+      setFor = { banks, set: standardSources({ hashBanks: banks.hashBanks, textScanner: banks.textScanner, pdqHasher: mediaHasher, ...(options.sources?.media ? { media: options.sources.media } : {}), ...(options.sources?.text ? { text: options.sources.text } : {}) }) };
+    }
+    return setFor.set;
+  };
   const scanner: Scanner = {
-    hashBanks: () => banks.hashBanks,
-    textScanner: () => banks.textScanner,
-    mediaHasher,
+    sources,
+    decoder: mediaHasher,
     maxMediaBytes: config.maxMediaBytes,
+    observer: scanObserver(logger, metrics),
     ...(config.mediaDir ? { mediaStore: new DirMediaStore(config.mediaDir) } : {}),
   };
 

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { DEFAULT_LIMITS } from './core/contracts.js';
 import { VigilError } from './core/errors.js';
 import { maskSecrets, maskUrl, registerSecrets } from './core/secrets.js';
 
@@ -30,11 +31,13 @@ export const CONFIG_KEYS = {
   backoffMs: ['VIGIL_BACKOFF_MS', 1000, int(0, 3_600_000), 'First retry delay; doubles each attempt.'],
   dedupeTtlMs: ['VIGIL_DEDUPE_TTL_MS', 24 * 3600 * 1000, int(1000, 30 * 24 * 3600 * 1000), 'How long an eventId (and a flagId) is remembered after it was accepted, so a late duplicate is dropped. Only ids are kept.'],
   failedRetentionS: ['VIGIL_FAILED_RETENTION_S', 24 * 3600, int(0, 30 * 24 * 3600), 'How long a job that exhausted retriable attempts is kept (with its content) in the failed set for replay; non-retriable failures are removed at once.'],
-  maxTextBytes: ['VIGIL_MAX_TEXT_BYTES', 64 * 1024, int(1, 16 * 1024 * 1024), 'Max UTF-8 bytes of message text; larger events are dead-lettered (TEXT_TOO_LARGE).'],
+  maxTextBytes: ['VIGIL_MAX_TEXT_BYTES', DEFAULT_LIMITS.maxTextBytes, int(1, 16 * 1024 * 1024), 'Max UTF-8 bytes of message text; larger events are dead-lettered (TEXT_TOO_LARGE). The text scanner takes the same limit, so a text that parses is always scanned.'],
   maxMediaItems: ['VIGIL_MAX_MEDIA_ITEMS', 10, int(0, 1000), 'Max media items per event.'],
   maxMediaBytes: ['VIGIL_MAX_MEDIA_BYTES', 20 * 1024 * 1024, int(1, 1024 * 1024 * 1024), 'Max bytes per media item (MEDIA_TOO_LARGE above).'],
   maxPixels: ['VIGIL_MAX_PIXELS', 100_000_000, int(1, 2_000_000_000), 'Max decoded pixels (width x height) per image; guards against decompression bombs.'],
-  decodeTimeoutMs: ['VIGIL_DECODE_TIMEOUT_MS', 5000, int(10, 600_000), 'Time budget for decoding one image (MEDIA_TIMEOUT above).'],
+  decodeTimeoutMs: ['VIGIL_DECODE_TIMEOUT_MS', 5000, int(10, 600_000), 'Time budget for decoding one image, the decode itself only (never the wait for the decode budget). MEDIA_TIMEOUT above, retried with backoff; on the last attempt the item is reported partial (reason timeout: exact hashes only) and the rest of the event is still flagged.'],
+  decodeBudgetPixels: ['VIGIL_DECODE_BUDGET_PIXELS', 150_000_000, int(1, 20_000_000_000), 'Decoded pixels (width x height) a worker process holds at once, across all jobs: about 3 bytes each for the raster, plus what the decoder holds while it works. An image larger than the budget decodes alone.'],
+  decodeWaitMs: ['VIGIL_DECODE_WAIT_MS', 120_000, int(1, 3_600_000), 'Longest wait for the decode budget before MEDIA_BUSY (retried with backoff, so a banked image is not lost to congestion).'],
   pdqMode: ['VIGIL_PDQ_MODE', 'full', z.enum(['full', 'cli512', 'fast']), 'full: PDQ on full-resolution pixels (python-threatexchange/HMA convention); cli512: Meta C++ CLI convention (images over 512 px squashed to 512x512 first); fast: shrink-on-load first (approximate).'],
   pdqThreads: ['VIGIL_PDQ_THREADS', 'auto', z.union([z.literal('auto'), int(0, 64)]).transform((v) => (v === 'auto' ? Math.min(4, Math.max(0, availableParallelism() - 1)) : v)), 'Worker threads computing PDQ beside the event loop (0: on the main thread). auto: one per core but one, at most 4.'],
   logLevel: ['VIGIL_LOG_LEVEL', 'info', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'pino log level.'],

@@ -11,9 +11,10 @@
  */
 import { Piscina } from 'piscina';
 import { exactHashes } from '../core/exact-hashes.js';
-import type { DecodedImage, MediaHasher, MediaHashes, PdqDigest } from '../core/ports.js';
+import type { DecodedImage, MediaDecoder, MediaHasher, MediaHashes, PdqDigest, PdqHasher, RasterLease } from '../core/ports.js';
 import { pdqHash, squashForCli512 } from '../core/pdq/pdq.js';
-import type { PdqTask } from './pdq-thread.js';
+import type { DecodeBudget } from './decode-budget.js';
+import type { PdqTask, PdqTaskResult } from './pdq-thread.js';
 import { DEFAULT_DECODER_LIMITS, SharpImageDecoder } from './sharp-decoder.js';
 
 export const PDQ_MODES = ['full', 'cli512', 'fast'] as const;
@@ -39,6 +40,10 @@ export interface MediaHasherOptions {
    * blocks the event loop for the whole hash (about 17 ms per 1.6 Mpx, about 1 s at 100 Mpx).
    */
   threads?: number;
+  /** The process's decode budget (decode-budget.ts); shared by every decode this hasher makes. */
+  budget?: DecodeBudget;
+  /** Told the seconds of each successful decode (the decode only, never the budget wait). */
+  onDecoded?: (seconds: number) => void;
 }
 
 export interface PdqImageResult extends MediaHashes {
@@ -47,7 +52,11 @@ export interface PdqImageResult extends MediaHashes {
   height: number;
 }
 
-export interface DetailedMediaHasher extends MediaHasher {
+/**
+ * The media path of a worker: decodes a raster once (MediaDecoder, under the decode budget), computes
+ * PDQ of a raster (PdqHasher, on the thread pool), and, for the CLI and tests, both in one call.
+ */
+export interface DetailedMediaHasher extends MediaHasher, MediaDecoder, PdqHasher {
   /** Like `hash`, plus the decoded dimensions (for the CLI and diagnostics). */
   hashDetailed(bytes: Uint8Array, mimeType: string, options?: { dihedral?: boolean }): Promise<PdqImageResult>;
   /** Stops the PDQ threads, if any. Idempotent. */
@@ -55,9 +64,9 @@ export interface DetailedMediaHasher extends MediaHasher {
 }
 
 /** From the source tree (tests, tsx) the thread needs the TypeScript loader; compiled, it does not. */
-function pdqPool(threads: number): Piscina<PdqTask, PdqDigest> {
+function pdqPool(threads: number): Piscina<PdqTask, PdqTaskResult> {
   const fromSource = import.meta.url.endsWith('.ts');
-  return new Piscina<PdqTask, PdqDigest>({
+  return new Piscina<PdqTask, PdqTaskResult>({
     filename: new URL(fromSource ? './pdq-thread.ts' : './pdq-thread.js', import.meta.url).href,
     minThreads: threads,
     maxThreads: threads,
@@ -70,16 +79,14 @@ function pdqPool(threads: number): Piscina<PdqTask, PdqDigest> {
  * Pixels move to the thread without a copy when the image owns its whole buffer; a view into a
  * shared buffer (Node's small-Buffer pool) is copied first, since moving it would detach the pool.
  */
-function movable(image: DecodedImage): DecodedImage {
-  const d = image.data;
-  const owned = d.byteOffset === 0 && d.byteLength === d.buffer.byteLength && d.buffer instanceof ArrayBuffer ? d : new Uint8Array(d);
-  return { ...image, data: owned };
+function owned(data: Uint8Array): Uint8Array {
+  return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer ? data : new Uint8Array(data);
 }
 
 /**
  * Rejects with the decoder's typed VigilError (MEDIA_TOO_LARGE, MEDIA_UNSUPPORTED, MEDIA_UNDECODABLE,
- * MEDIA_TIMEOUT) when the image cannot be decoded safely; the caller still has `exactHashes(bytes)`.
- * Byte size is checked before hashing anything, so an oversized item costs nothing.
+ * MEDIA_TIMEOUT, MEDIA_BUSY) when the image cannot be decoded safely; the caller still has
+ * `exactHashes(bytes)`. Byte size is checked before hashing anything, so an oversized item costs nothing.
  */
 export function createMediaHasher(options: MediaHasherOptions = {}): DetailedMediaHasher {
   const mode = options.mode ?? 'full';
@@ -89,27 +96,48 @@ export function createMediaHasher(options: MediaHasherOptions = {}): DetailedMed
     maxBytes: options.maxBytes ?? DEFAULT_DECODER_LIMITS.maxBytes,
     timeoutMs: options.timeoutMs ?? DEFAULT_DECODER_LIMITS.timeoutMs,
     maxDimension: mode === 'fast' ? FAST_MAX_DIMENSION : undefined,
+    ...(options.budget ? { budget: options.budget } : {}),
+    ...(options.onDecoded ? { onDecoded: options.onDecoded } : {}),
   });
   const pool = (options.threads ?? 0) > 0 ? pdqPool(options.threads ?? 0) : undefined;
-  const hashDetailed = async (bytes: Uint8Array, mimeType: string, opts: { dihedral?: boolean } = {}): Promise<PdqImageResult> => {
-    const { image, width, height } = await decoder.decodeDetailed(bytes, mimeType);
-    const dihedral = opts.dihedral ?? false;
-    let pdq: PdqDigest;
-    if (pool) {
-      const task: PdqTask = { image: movable(image), cli512: mode === 'cli512', dihedral };
-      pdq = await pool.run(task, { transferList: [task.image.data.buffer as ArrayBuffer] });
-    } else {
-      pdq = pdqHash(mode === 'cli512' ? squashForCli512(image) : image, { dihedral });
+
+  /**
+   * On the pool the pixels travel to the thread and back without a copy; while they are away the
+   * image's buffer is detached, so `image.data` is put back before this resolves. If the thread
+   * fails the pixels are lost with it: `image.data` is left detached (0 bytes), which the scan notices.
+   */
+  const pdq = async (image: DecodedImage, opts: { dihedral: boolean }): Promise<PdqDigest> => {
+    if (!pool) return pdqHash(mode === 'cli512' ? squashForCli512(image) : image, { dihedral: opts.dihedral });
+    image.data = owned(image.data);
+    const task: PdqTask = { image, cli512: mode === 'cli512', dihedral: opts.dihedral };
+    const { digest, data } = await pool.run(task, { transferList: [image.data.buffer as ArrayBuffer] });
+    image.data = data;
+    return digest;
+  };
+
+  const decode = async (bytes: Uint8Array): Promise<RasterLease> => {
+    const { image, width, height, release } = await decoder.decodeLeased(bytes);
+    return { image, width, height, release };
+  };
+
+  const hashDetailed = async (bytes: Uint8Array, _mimeType: string, opts: { dihedral?: boolean } = {}): Promise<PdqImageResult> => {
+    const lease = await decode(bytes);
+    try {
+      const digest = await pdq(lease.image, { dihedral: opts.dihedral ?? false });
+      return { ...exactHashes(bytes), pdq: digest, width: lease.width, height: lease.height };
+    } finally {
+      lease.release();
     }
-    return { ...exactHashes(bytes), pdq, width, height };
   };
   let closing: Promise<void> | undefined;
   return {
+    decode,
+    pdq,
     hashDetailed,
     close: () => (closing ??= pool ? pool.destroy() : Promise.resolve()),
     async hash(bytes, mimeType, opts) {
-      const { md5, sha1, sha256, pdq } = await hashDetailed(bytes, mimeType, opts);
-      return { md5, sha1, sha256, pdq };
+      const { md5, sha1, sha256, pdq: digest } = await hashDetailed(bytes, mimeType, opts);
+      return { md5, sha1, sha256, pdq: digest };
     },
   };
 }

@@ -25,6 +25,23 @@ export interface Metrics {
   brakeApplied: Counter<'brake'>;
   /** Shadow comparisons by source (rule, candidate) and outcome (agree, disagree). */
   shadowComparisons: Counter<'source' | 'outcome'>;
+  /** Media items not fully scanned (partial or unscanned), by reason (UNSCANNED_REASONS). */
+  mediaUnscanned: Counter<'reason'>;
+  /** Media items scanned, by outcome and sniffed format. */
+  mediaItems: Counter<'outcome' | 'format'>;
+  /** Media whose declared type disagrees with its bytes, by declared class and sniffed format. */
+  mediaMimeMismatch: Counter<'declared' | 'sniffed'>;
+  /** Event texts not fully scanned, by reason. */
+  textUnscanned: Counter<'reason'>;
+  /** Time of each signal-source run, by source id (ids are set in the composition root, never from a payload). */
+  sourceSeconds: Histogram<'source' | 'kind'>;
+  sourceFailures: Counter<'source' | 'code'>;
+  /** Decode time only (the budget wait is vigil_decode_wait_seconds). */
+  decodeSeconds: Histogram<string>;
+  decodeWaitSeconds: Histogram<string>;
+  decodeBudgetInUse: Gauge<string>;
+  decodeBudgetWaiting: Gauge<string>;
+  decodeBudgetCapacity: Gauge<string>;
 }
 
 export function createMetrics(): Metrics {
@@ -46,6 +63,17 @@ export function createMetrics(): Metrics {
     brakeQuarantines: new Counter({ name: 'vigil_brake_quarantines_total', help: 'Rules or bank entries quarantined to review-only because their hit rate jumped far above baseline.', labelNames: ['kind'], registers: [registry] }),
     brakeApplied: new Counter({ name: 'vigil_brake_applied_total', help: 'Flags whose action a false-positive brake lowered to review, by brake (rule_quarantined, entry_quarantined, daily_cap).', labelNames: ['brake'], registers: [registry] }),
     shadowComparisons: new Counter({ name: 'vigil_shadow_comparisons_total', help: 'Shadow rule and candidate policy verdicts compared with the live verdict, by source and outcome (agree, disagree).', labelNames: ['source', 'outcome'], registers: [registry] }),
+    mediaUnscanned: new Counter({ name: 'vigil_media_unscanned_total', help: 'Media items not fully scanned (exact hashes only, or nothing), by reason: video, unsupported_format, unknown_format, too_large, undecodable, timeout, busy, unresolved_ref, store_unavailable, no_decoder, source_failed.', labelNames: ['reason'], registers: [registry] }),
+    mediaItems: new Counter({ name: 'vigil_media_items_total', help: 'Media items scanned, by outcome (scanned, partial, unscanned) and sniffed format.', labelNames: ['outcome', 'format'], registers: [registry] }),
+    mediaMimeMismatch: new Counter({ name: 'vigil_media_mime_mismatch_total', help: 'Media whose declared MIME type names another format than its bytes are, by declared class and sniffed format.', labelNames: ['declared', 'sniffed'], registers: [registry] }),
+    textUnscanned: new Counter({ name: 'vigil_text_unscanned_total', help: 'Event texts not fully scanned (a text source failed), by reason.', labelNames: ['reason'], registers: [registry] }),
+    sourceSeconds: new Histogram({ name: 'vigil_source_seconds', help: 'Time of one signal-source run on one part (media item or text), by source.', labelNames: ['source', 'kind'], buckets: [0.0001, 0.001, 0.005, 0.02, 0.1, 0.5, 2, 10], registers: [registry] }),
+    sourceFailures: new Counter({ name: 'vigil_source_failures_total', help: 'Signal-source runs that failed or stopped short, by source and error code.', labelNames: ['source', 'code'], registers: [registry] }),
+    decodeSeconds: new Histogram({ name: 'vigil_decode_seconds', help: 'Image decode time (header and pixels), excluding the wait for the decode budget.', buckets: [0.005, 0.02, 0.1, 0.5, 1, 2, 5, 10], registers: [registry] }),
+    decodeWaitSeconds: new Histogram({ name: 'vigil_decode_wait_seconds', help: 'Time a decode waited for the decode budget (pixels in flight).', buckets: [0, 0.01, 0.1, 0.5, 1, 5, 15, 60], registers: [registry] }),
+    decodeBudgetInUse: new Gauge({ name: 'vigil_decode_budget_in_use_pixels', help: 'Decoded pixels currently held under the decode budget.', registers: [registry] }),
+    decodeBudgetWaiting: new Gauge({ name: 'vigil_decode_budget_waiting', help: 'Decodes waiting for the decode budget.', registers: [registry] }),
+    decodeBudgetCapacity: new Gauge({ name: 'vigil_decode_budget_pixels', help: 'The decode budget (VIGIL_DECODE_BUDGET_PIXELS).', registers: [registry] }),
   };
 }
 

@@ -1,7 +1,10 @@
 /**
- * Runs in a worker thread of the PDQ pool: pixels in (transferred, not copied), digest out. PDQ is
- * pure arithmetic on the JS thread; here it runs beside the event loop instead of blocking it.
+ * Runs in a worker thread of the PDQ pool: pixels in (transferred, not copied), digest out, and the
+ * pixels handed back (transferred again), so the one decoded raster stays available to every other
+ * media source without ever being copied. PDQ is pure arithmetic on the JS thread; here it runs beside
+ * the event loop instead of blocking it.
  */
+import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { pdqHash, squashForCli512 } from '../core/pdq/pdq.js';
 import type { DecodedImage, PdqDigest } from '../core/ports.js';
 
@@ -11,6 +14,21 @@ export interface PdqTask {
   dihedral: boolean;
 }
 
-export default function hashPixels(task: PdqTask): PdqDigest {
-  return pdqHash(task.cli512 ? squashForCli512(task.image) : task.image, { dihedral: task.dihedral });
+export interface PdqTaskResult {
+  digest: PdqDigest;
+  /** The task's pixels, returned to the caller. */
+  data: Uint8Array;
+}
+
+export default function hashPixels(task: PdqTask): PdqTaskResult {
+  const digest = pdqHash(task.cli512 ? squashForCli512(task.image) : task.image, { dihedral: task.dihedral });
+  const data = task.image.data;
+  return move({
+    get [transferableSymbol]() {
+      return [data.buffer];
+    },
+    get [valueSymbol]() {
+      return { digest, data };
+    },
+  } as unknown as Parameters<typeof move>[0]) as unknown as PdqTaskResult;
 }

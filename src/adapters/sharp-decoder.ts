@@ -8,8 +8,10 @@
  * - the format is sniffed from magic bytes, never from the declared mime type, and only raster
  *   formats on an allow-list go on (SVG, PDF and anything scriptable or unrecognised: MEDIA_UNSUPPORTED);
  * then the header is read and the pixel count checked (MEDIA_TOO_LARGE: decompression bombs are
- * refused before any pixel is allocated), only the first frame of animations is decoded, and the
- * whole decode runs under a time budget (MEDIA_TIMEOUT). libvips work cannot be cancelled from
+ * refused before any pixel is allocated), the decode waits for the process's memory budget
+ * (decode-budget.ts; MEDIA_BUSY if it waits too long), only the first frame of animations is decoded,
+ * and the decode itself runs under a time budget (MEDIA_TIMEOUT; both are retriable, since load
+ * causes them more often than the image does). libvips work cannot be cancelled from
  * JavaScript, so the budget is enforced twice: sharp's own `timeout` makes libvips abandon the
  * pipeline, and a timer race makes the caller move on; a result that arrives late is dropped.
  *
@@ -20,18 +22,20 @@ import sharp from 'sharp';
 import type { Metadata, OutputInfo, SharpOptions } from 'sharp';
 import { VigilError } from '../core/errors.js';
 import type { DecodedImage, ImageDecoder } from '../core/ports.js';
+import { RASTER_FORMATS, isRasterFormat, sniffMediaFormat, type RasterFormat } from '../core/sniff.js';
+import type { DecodeBudget } from './decode-budget.js';
 
-/** Raster formats we let libvips decode. */
-export const RASTER_FORMATS = ['jpeg', 'png', 'gif', 'webp', 'tiff', 'avif'] as const;
-export type RasterFormat = (typeof RASTER_FORMATS)[number];
-export type SniffedFormat = RasterFormat | 'svg' | 'pdf' | 'xml' | 'html' | 'heic' | 'bmp' | 'jxl' | 'jp2' | 'psd' | 'ico' | 'gzip' | 'unknown';
+export { RASTER_FORMATS, sniffMediaFormat as sniffImageFormat, type RasterFormat, type SniffedFormat } from '../core/sniff.js';
 
 export interface SharpDecoderOptions {
   /** Max width × height of the (first frame of the) image. Default 100 000 000 (config maxPixels). */
   maxPixels?: number;
   /** Max encoded bytes. Default 20 MiB (config maxMediaBytes). */
   maxBytes?: number;
-  /** Time budget per image in ms, header read included. Default 5000 (config decodeTimeoutMs). */
+  /**
+   * Time budget in ms for the header read, and again for the decode itself; time spent waiting for
+   * the decode budget does not count. Default 5000 (config decodeTimeoutMs).
+   */
   timeoutMs?: number;
   /**
    * Approximate mode: let libvips shrink while decoding (JPEG/WebP shrink-on-load) so that neither
@@ -44,6 +48,10 @@ export interface SharpDecoderOptions {
    * accepts files that only raise warnings, which many phone cameras write.
    */
   failOn?: 'none' | 'truncated' | 'error' | 'warning';
+  /** The process's decode budget (pixels in flight). Without one, decodes are not limited. */
+  budget?: DecodeBudget;
+  /** Told the seconds each successful decode took (the decode only: no budget wait). */
+  onDecoded?: (seconds: number) => void;
 }
 
 export interface DecodedImageDetails {
@@ -56,46 +64,6 @@ export interface DecodedImageDetails {
 
 export const DEFAULT_DECODER_LIMITS = { maxPixels: 100_000_000, maxBytes: 20 * 1024 * 1024, timeoutMs: 5000 } as const;
 
-/** Identify the container from its first bytes. Only these bytes decide what decoder runs. */
-export function sniffImageFormat(bytes: Uint8Array): SniffedFormat {
-  const b = (i: number): number => bytes[i] ?? -1;
-  const ascii = (start: number, s: string): boolean => {
-    for (let i = 0; i < s.length; i++) if (b(start + i) !== s.charCodeAt(i)) return false;
-    return true;
-  };
-  if (b(0) === 0xff && b(1) === 0xd8 && b(2) === 0xff) return 'jpeg';
-  if (ascii(0, '\x89PNG\r\n\x1a\n')) return 'png';
-  if (ascii(0, 'GIF87a') || ascii(0, 'GIF89a')) return 'gif';
-  if (ascii(0, 'RIFF') && ascii(8, 'WEBP')) return 'webp';
-  if (ascii(0, 'II*\0') || ascii(0, 'MM\0*') || ascii(0, 'II+\0') || ascii(0, 'MM\0+')) return 'tiff';
-  if (ascii(4, 'ftyp')) {
-    const brand = String.fromCharCode(b(8), b(9), b(10), b(11));
-    if (brand === 'avif' || brand === 'avis') return 'avif';
-    return 'heic';
-  }
-  if (ascii(0, '%PDF')) return 'pdf';
-  if (ascii(0, 'BM')) return 'bmp';
-  if ((b(0) === 0xff && b(1) === 0x0a) || ascii(0, '\0\0\0\x0cJXL ')) return 'jxl';
-  if (ascii(0, '\0\0\0\x0cjP  ') || (b(0) === 0xff && b(1) === 0x4f && b(2) === 0xff && b(3) === 0x51)) return 'jp2';
-  if (ascii(0, '8BPS')) return 'psd';
-  if (ascii(0, '\0\0\x01\0')) return 'ico';
-  if (b(0) === 0x1f && b(1) === 0x8b) return 'gzip';
-  // Markup: skip a UTF-8 BOM and leading whitespace, then look at the first tag.
-  let i = b(0) === 0xef && b(1) === 0xbb && b(2) === 0xbf ? 3 : 0;
-  while (i < Math.min(bytes.length, 1024) && (b(i) === 0x20 || b(i) === 0x09 || b(i) === 0x0a || b(i) === 0x0d)) i++;
-  if (b(i) === 0x3c /* < */) {
-    const head = new TextDecoder('latin1').decode(bytes.subarray(i, Math.min(bytes.length, i + 4096))).toLowerCase();
-    if (head.includes('<svg')) return 'svg';
-    if (head.startsWith('<?xml') || head.startsWith('<!doctype svg') || head.startsWith('<!--')) return head.includes('svg') ? 'svg' : 'xml';
-    return 'html';
-  }
-  return 'unknown';
-}
-
-function isRaster(format: SniffedFormat): format is RasterFormat {
-  return (RASTER_FORMATS as readonly string[]).includes(format);
-}
-
 /** sharp's metadata().format names, per sniffed container. */
 const SHARP_FORMAT: Record<RasterFormat, readonly string[]> = {
   jpeg: ['jpeg'],
@@ -106,12 +74,25 @@ const SHARP_FORMAT: Record<RasterFormat, readonly string[]> = {
   avif: ['heif', 'avif'],
 };
 
+/** A decoded raster and the budget it holds; call `release()` once no source needs the pixels. Idempotent. */
+export interface DecodeLease extends DecodedImageDetails {
+  release(): void;
+}
+
+interface Header {
+  width: number;
+  height: number;
+  grey: boolean;
+}
+
 export class SharpImageDecoder implements ImageDecoder {
   private readonly maxPixels: number;
   private readonly maxBytes: number;
   private readonly timeoutMs: number;
   private readonly maxDimension: number | undefined;
   private readonly failOn: NonNullable<SharpDecoderOptions['failOn']>;
+  private readonly budget: DecodeBudget | undefined;
+  private readonly onDecoded: ((seconds: number) => void) | undefined;
 
   constructor(options: SharpDecoderOptions = {}) {
     this.maxPixels = options.maxPixels ?? DEFAULT_DECODER_LIMITS.maxPixels;
@@ -119,6 +100,8 @@ export class SharpImageDecoder implements ImageDecoder {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_DECODER_LIMITS.timeoutMs;
     this.maxDimension = options.maxDimension;
     this.failOn = options.failOn ?? 'error';
+    this.budget = options.budget;
+    this.onDecoded = options.onDecoded;
     for (const [name, v] of [['maxPixels', this.maxPixels], ['maxBytes', this.maxBytes], ['timeoutMs', this.timeoutMs]] as const) {
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`SharpImageDecoder: ${name} must be a positive integer`);
     }
@@ -127,27 +110,51 @@ export class SharpImageDecoder implements ImageDecoder {
 
   /**
    * `mimeType` is accepted for the port's shape but not trusted: the bytes decide. Rejects with
-   * MEDIA_TOO_LARGE, MEDIA_UNSUPPORTED, MEDIA_UNDECODABLE or MEDIA_TIMEOUT.
+   * MEDIA_TOO_LARGE, MEDIA_UNSUPPORTED, MEDIA_UNDECODABLE, MEDIA_TIMEOUT or MEDIA_BUSY.
    */
   async decode(bytes: Uint8Array, mimeType: string): Promise<DecodedImage> {
     return (await this.decodeDetailed(bytes, mimeType)).image;
   }
 
-  /** decode(), plus the sniffed format and the source dimensions (before any `maxDimension` shrink). */
-  async decodeDetailed(bytes: Uint8Array, _mimeType: string): Promise<DecodedImageDetails> {
-    if (bytes.length > this.maxBytes) throw new VigilError('MEDIA_TOO_LARGE', `image is ${bytes.length} bytes; the limit is ${this.maxBytes}`);
-    if (bytes.length === 0) throw new VigilError('MEDIA_UNDECODABLE', 'image is empty (0 bytes)');
-    const format = sniffImageFormat(bytes);
-    if (!isRaster(format)) {
-      throw new VigilError('MEDIA_UNSUPPORTED', format === 'unknown' ? 'unrecognised image format (no known file signature)' : `image format ${format} is not accepted (raster formats only: ${RASTER_FORMATS.join(', ')})`);
-    }
-    return withTimeout(this.decodeRaster(bytes, format), this.timeoutMs);
+  /**
+   * decode(), plus the sniffed format and the source dimensions (before any `maxDimension` shrink).
+   * The budget is released on return: use `decodeLeased` to hold it while the pixels are in use.
+   */
+  async decodeDetailed(bytes: Uint8Array, _mimeType?: string): Promise<DecodedImageDetails> {
+    const { release, ...details } = await this.decodeLeased(bytes);
+    release();
+    return details;
   }
 
-  private async decodeRaster(bytes: Uint8Array, format: RasterFormat): Promise<DecodedImageDetails> {
-    // A fresh deadline for libvips itself, in whole seconds (its granularity), so abandoned work stops.
-    const vipsTimeoutS = Math.max(1, Math.ceil(this.timeoutMs / 1000));
-    const inputOptions: SharpOptions = {
+  /**
+   * Sniff, read the header (no pixels), wait for the decode budget, then decode under the time
+   * budget: the timeout covers the header read and the decode, never the wait. On a timeout the
+   * grant is kept until libvips really stops, since the memory is still in use until then.
+   */
+  async decodeLeased(bytes: Uint8Array): Promise<DecodeLease> {
+    if (bytes.length > this.maxBytes) throw new VigilError('MEDIA_TOO_LARGE', `image is ${bytes.length} bytes; the limit is ${this.maxBytes}`);
+    if (bytes.length === 0) throw new VigilError('MEDIA_UNDECODABLE', 'image is empty (0 bytes)');
+    const format = sniffMediaFormat(bytes);
+    if (!isRasterFormat(format)) {
+      throw new VigilError('MEDIA_UNSUPPORTED', format === 'unknown' ? 'unrecognised image format (no known file signature)' : `image format ${format} is not accepted (raster formats only: ${RASTER_FORMATS.join(', ')})`);
+    }
+    const header = await withTimeout(this.readHeader(bytes, format), this.timeoutMs);
+    const grant = this.budget ? await this.budget.acquire(header.width * header.height) : undefined;
+    const started = performance.now();
+    const work = this.decodeRaster(bytes, format, header);
+    let done = false;
+    try {
+      const details = await withTimeout(work, this.timeoutMs);
+      done = true;
+      this.onDecoded?.((performance.now() - started) / 1000);
+      return { ...details, release: () => grant?.release() };
+    } finally {
+      if (!done && grant) work.then(grant.release, grant.release);
+    }
+  }
+
+  private inputOptions(): SharpOptions {
+    return {
       ignoreIcc: true, // the reference (ImageMagick → PNM) does not apply embedded profiles
       limitInputPixels: this.maxPixels,
       failOn: this.failOn,
@@ -156,9 +163,12 @@ export class SharpImageDecoder implements ImageDecoder {
       animated: false,
       sequentialRead: true,
     };
+  }
+
+  private async readHeader(bytes: Uint8Array, format: RasterFormat): Promise<Header> {
     let meta: Metadata;
     try {
-      meta = await sharp(bytes, inputOptions).metadata();
+      meta = await sharp(bytes, this.inputOptions()).metadata();
     } catch (err) {
       throw translate(err, format, this.maxPixels);
     }
@@ -167,11 +177,17 @@ export class SharpImageDecoder implements ImageDecoder {
     const height = meta.pageHeight ?? meta.height ?? 0;
     if (width < 1 || height < 1) throw new VigilError('MEDIA_UNDECODABLE', `${format} image has no dimensions`);
     if (width * height > this.maxPixels) throw new VigilError('MEDIA_TOO_LARGE', `${format} image is ${width}x${height} = ${width * height} pixels; the limit is ${this.maxPixels}`);
+    return { width, height, grey: meta.space === 'b-w' || meta.space === 'grey16' };
+  }
 
-    let pipeline = sharp(bytes, inputOptions).timeout({ seconds: vipsTimeoutS });
+  private async decodeRaster(bytes: Uint8Array, format: RasterFormat, header: Header): Promise<DecodedImageDetails> {
+    // A fresh deadline for libvips itself, in whole seconds (its granularity), so abandoned work stops.
+    const vipsTimeoutS = Math.max(1, Math.ceil(this.timeoutMs / 1000));
+    const { width, height } = header;
+    let pipeline = sharp(bytes, this.inputOptions()).timeout({ seconds: vipsTimeoutS });
     // Grey stays one band (the reference's grey path: luma = sample, which RGB luma of r=g=b only
     // approximates in float32); everything else, CMYK included, becomes sRGB as ImageMagick does.
-    pipeline = pipeline.toColourspace(meta.space === 'b-w' || meta.space === 'grey16' ? 'b-w' : 'srgb');
+    pipeline = pipeline.toColourspace(header.grey ? 'b-w' : 'srgb');
     if (this.maxDimension !== undefined && (width > this.maxDimension || height > this.maxDimension)) {
       pipeline = pipeline.resize({ width: this.maxDimension, height: this.maxDimension, fit: 'inside', withoutEnlargement: true, fastShrinkOnLoad: true, kernel: 'cubic' });
     }

@@ -5,7 +5,8 @@
  */
 import { z } from 'zod';
 import { VigilError } from './errors.js';
-import { SEVERITIES, SIGNAL_TYPES, DIHEDRAL_NAMES } from './signals.js';
+import { SEVERITIES, SIGNAL_TYPES, DIHEDRAL_NAMES, PART_OUTCOMES, UNSCANNED_REASONS } from './signals.js';
+import { SNIFFED_FORMATS } from './sniff.js';
 
 export interface ContractLimits {
   /** Max UTF-8 bytes of `text`. */
@@ -113,6 +114,22 @@ export const flagSignalSchema = z.strictObject({
   span: z.strictObject({ start: z.number().int().nonnegative(), end: z.number().int().nonnegative() }).optional(),
 });
 
+export const flagMediaOutcomeSchema = z
+  .strictObject({
+    mediaId: z.string(),
+    declaredType: z.string().describe('The MIME type the event declared: a hint, never what decides the decoder.'),
+    sniffedFormat: z.enum(SNIFFED_FORMATS).optional().describe('What the bytes are, from their file signature (absent when they could not be fetched).'),
+    mimeMismatch: z.boolean().describe('The declared type names another format than the bytes are: evidence in itself.'),
+    outcome: z.enum(PART_OUTCOMES).describe('scanned: every source ran; partial: some evidence, not all (e.g. exact hashes only); unscanned: none.'),
+    reason: z.enum(UNSCANNED_REASONS).optional().describe('Why the item was not fully scanned.'),
+    code: z.string().optional().describe('The error code behind the reason.'),
+  })
+  .describe('How completely one media item of the event was scanned.');
+
+export const flagTextOutcomeSchema = z
+  .strictObject({ outcome: z.enum(PART_OUTCOMES), reason: z.enum(UNSCANNED_REASONS).optional(), code: z.string().optional() })
+  .describe('How completely the event text was scanned.');
+
 export const flagSchema = z.strictObject({
   schema: z.literal('vigil.flag.v1'),
   flagId: z.string().describe('Deterministic from eventId and category: re-processing an event never creates a second flag.'),
@@ -138,6 +155,8 @@ export const flagSchema = z.strictObject({
     .describe('Present when a false-positive brake lowered the action to review: which brakes, and the action the policy would have taken.'),
   bankVersions: z.record(z.string(), z.string()),
   modelVersions: z.record(z.string(), z.string()),
+  mediaOutcomes: z.array(flagMediaOutcomeSchema).optional().describe('One entry per media item of the event, in event order (present when the event has media).'),
+  textOutcome: flagTextOutcomeSchema.optional().describe('Present when the event has text.'),
 });
 
 export type Flag = z.output<typeof flagSchema>;

@@ -11,7 +11,10 @@ export const ERROR_CODES = {
   MEDIA_TOO_LARGE: false,
   MEDIA_UNDECODABLE: false,
   MEDIA_UNSUPPORTED: false,
-  MEDIA_TIMEOUT: false,
+  /** Retriable: under load a decode can run out of time through no fault of the image; retried with backoff. */
+  MEDIA_TIMEOUT: true,
+  /** The process's decode budget stayed full for too long (congestion); retried with backoff. */
+  MEDIA_BUSY: true,
   MEDIA_REF_UNRESOLVED: false,
   MEDIA_STORE_UNAVAILABLE: true,
   TEXT_TOO_LARGE: false,
@@ -86,6 +89,7 @@ const KIND: Record<ErrorCode, ErrorKind> = {
   MEDIA_UNDECODABLE: 'input',
   MEDIA_UNSUPPORTED: 'input',
   MEDIA_TIMEOUT: 'input',
+  MEDIA_BUSY: 'unavailable',
   MEDIA_REF_UNRESOLVED: 'input',
   MEDIA_STORE_UNAVAILABLE: 'unavailable',
   TEXT_TOO_LARGE: 'input',

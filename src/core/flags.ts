@@ -13,7 +13,16 @@ function signalKey(s: Signal): string {
   return [s.mediaId ?? '', s.span ? String(s.span.start).padStart(10, '0') : '', s.type, s.sourceId, s.entryId ?? '', s.variant ?? ''].join('\0');
 }
 
+/** Per-part outcomes as the flag carries them: ids, formats, outcome, reason and code, never a message. */
+function partsOf(report: ScanReport): Pick<Flag, 'mediaOutcomes' | 'textOutcome'> {
+  const out: Pick<Flag, 'mediaOutcomes' | 'textOutcome'> = {};
+  if (report.media && report.media.length > 0) out.mediaOutcomes = report.media.map((m) => ({ ...m }));
+  if (report.text) out.textOutcome = { ...report.text };
+  return out;
+}
+
 export function buildFlags(event: MessageEvent, report: ScanReport, verdict: Verdict, policy: Policy): Flag[] {
+  const parts = verdict.flags.length > 0 ? partsOf(report) : {};
   return verdict.flags.map((v) => ({
     schema: 'vigil.flag.v1',
     flagId: flagIdFor(event.eventId, v.category),
@@ -33,5 +42,6 @@ export function buildFlags(event: MessageEvent, report: ScanReport, verdict: Ver
     ...(v.brake ? { brake: v.brake } : {}),
     bankVersions: report.bankVersions,
     modelVersions: report.modelVersions,
+    ...parts,
   }));
 }

@@ -5,7 +5,7 @@
 import { parseMessageEvent, type ContractLimits, type Flag, type MessageEvent } from './contracts.js';
 import { buildFlags } from './flags.js';
 import { compareShadow, decide, decisionContext, type DecisionCounters, type Policy, type ScanReport, type ShadowComparison, type Verdict } from './policy.js';
-import { scanEvent, type Scanner } from './scan.js';
+import { scanEvent, type ScanOptions, type Scanner } from './scan.js';
 
 export interface PipelineResult {
   event: MessageEvent;
@@ -19,7 +19,7 @@ export interface PipelineResult {
   shadow: ShadowComparison[];
 }
 
-export interface DecideOptions {
+export interface DecideOptions extends ScanOptions {
   /** Brakes and deconfirmations, as a snapshot taken before the decision. */
   counters?: DecisionCounters | undefined;
   /** A whole candidate policy evaluated in shadow on the same report (it never flags). */
@@ -28,7 +28,7 @@ export interface DecideOptions {
 
 export async function processPayload(payload: unknown, scanner: Scanner, policy: Policy, limits: ContractLimits, options: DecideOptions = {}): Promise<PipelineResult> {
   const event = parseMessageEvent(payload, limits);
-  const report: ScanReport = { ...(await scanEvent(event, scanner, policy)), context: decisionContext(event) };
+  const report: ScanReport = { ...(await scanEvent(event, scanner, policy, options)), context: decisionContext(event) };
   const verdict = decide(report, policy, options.counters);
   const candidate = options.candidate ? decide(report, options.candidate, options.counters) : undefined;
   const hasShadowRules = verdict.hits.some((h) => h.status === 'shadow');

@@ -13,6 +13,29 @@ export interface DecodedImage {
   data: Uint8Array;
 }
 
+/** A decoded raster holding its share of the process's decode budget until `release()` (idempotent). */
+export interface RasterLease {
+  image: DecodedImage;
+  /** Source size (first frame), before any shrink. */
+  width: number;
+  height: number;
+  release(): void;
+}
+
+/** Decodes a media item's bytes once per scan; the raster is shared by every media source. */
+export interface MediaDecoder {
+  /**
+   * Rejects with a VigilError: MEDIA_UNSUPPORTED, MEDIA_UNDECODABLE, MEDIA_TOO_LARGE, or the retriable
+   * MEDIA_TIMEOUT (decode ran out of time) and MEDIA_BUSY (decode budget full for too long).
+   */
+  decode(bytes: Uint8Array): Promise<RasterLease>;
+}
+
+/** PDQ of a raster. May lend the pixels to a thread, but hands them back before it resolves. */
+export interface PdqHasher {
+  pdq(image: DecodedImage, options: { dihedral: boolean }): Promise<PdqDigest>;
+}
+
 export interface ImageDecoder {
   /** Rejects with a VigilError (MEDIA_UNDECODABLE, MEDIA_UNSUPPORTED, MEDIA_TOO_LARGE, MEDIA_TIMEOUT). */
   decode(bytes: Uint8Array, mimeType: string): Promise<DecodedImage>;
@@ -97,6 +120,12 @@ export interface DeadLetter {
   origin: { kind: 'bullmq'; queue: string; jobId: string } | { kind: 'kafka'; topic: string; partition: number; offset: string } | { kind: 'cli'; file: string; line: number };
   /** Partial scans dead-letter the media item that failed while the rest of the event was scanned. */
   mediaId?: string;
+  /** Which part of the event this entry is about, when the rest of the event was scanned. */
+  part?: 'media' | 'text';
+  /** Why that part was not fully scanned (a bounded reason, see UNSCANNED_REASONS). */
+  reason?: string;
+  /** The signal source that failed, when one did. */
+  sourceId?: string;
   at: string;
 }
 

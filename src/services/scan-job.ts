@@ -81,15 +81,19 @@ export function createScanJobHandler(o: ScanJobHandlerOptions): ScanJobHandler {
     const stop = o.metrics?.scanSeconds.startTimer();
     try {
       const snapshot = o.policySource?.current();
-      const result = await processPayload(job.payload, o.scanner, snapshot?.live ?? o.policy(), o.limits, { counters: o.hooks?.counters(), candidate: snapshot?.candidate });
+      // On the last attempt a transient failure of one part is recorded for that part, not retried again.
+      const finalAttempt = job.attempt >= o.retry.maxAttempts;
+      const result = await processPayload(job.payload, o.scanner, snapshot?.live ?? o.policy(), o.limits, { counters: o.hooks?.counters(), candidate: snapshot?.candidate, finalAttempt });
       const { event, report, flags } = result;
       await o.flags.emit(flags);
       // The flags are out: a failure to count or to log shadow verdicts must not retry (and re-count) the job.
       if (o.hooks) await o.hooks.after(result).catch((err: unknown) => log().error({ err }, 'could not record brakes counters or shadow verdicts'));
       // Flags first, then the parts that failed: a crash in between re-scans and re-emits the same flag ids.
-      for (const m of report.mediaErrors) await deadLetter(job, m, { mediaId: m.mediaId });
+      for (const m of report.mediaErrors) await deadLetter(job, m, { mediaId: m.mediaId, part: 'media', ...(m.reason ? { reason: m.reason } : {}), ...(m.sourceId ? { sourceId: m.sourceId } : {}) });
+      for (const t of report.textErrors ?? []) await deadLetter(job, t, { part: 'text', ...(t.reason ? { reason: t.reason } : {}), ...(t.sourceId ? { sourceId: t.sourceId } : {}) });
       for (const f of flags) o.metrics?.flagsEmitted.inc({ category: f.category, severity: f.severity });
-      const outcome: ScanOutcome = flags.length ? 'flagged' : report.mediaErrors.length ? 'incomplete' : 'clean';
+      const partsFailed = report.mediaErrors.length + (report.textErrors?.length ?? 0);
+      const outcome: ScanOutcome = flags.length ? 'flagged' : partsFailed ? 'incomplete' : 'clean';
       o.metrics?.eventsScanned.inc({ outcome });
       if (o.logger.isLevelEnabled('debug')) log().debug({ flags: flags.map((f) => f.flagId), mediaErrors: report.mediaErrors.length, outcome }, 'scanned');
       return { status: 'scanned', outcome, eventId: event.eventId, flagIds: flags.map((f) => f.flagId), mediaErrors: report.mediaErrors.length };

@@ -56,7 +56,7 @@ async function openScanService(config: Config, logger: Logger, ctx: ServiceConte
   const hooks = createDecisionHooks({ brakes: new RedisBrakes(bankRedis, config.queuePrefix), shadowLog: new RedisShadowLog(bankRedis, config.queuePrefix), logger, metrics });
   const runtime = ctx.use(
     'policy and banks',
-    await createScanRuntime(config, logger, { watch: true, store: new RedisBankStore(redis, config.queuePrefix), policyStore: new RedisPolicyStore(bankRedis, config.queuePrefix), hooks }),
+    await createScanRuntime(config, logger, { watch: true, store: new RedisBankStore(redis, config.queuePrefix), policyStore: new RedisPolicyStore(bankRedis, config.queuePrefix), hooks, metrics }),
   );
   const settings = { connection: redis, prefix: config.queuePrefix, dedupeTtlMs: config.dedupeTtlMs };
   const moderation = ctx.use('moderation queue', new BullFlagSink(config.moderationQueue, settings));

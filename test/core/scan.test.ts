@@ -8,7 +8,8 @@ import { flagIdFor } from '../../src/core/flags.js';
 import { processPayload } from '../../src/core/pipeline.js';
 import { compilePolicy } from '../../src/core/policy.js';
 import type { Scanner } from '../../src/core/scan.js';
-import { MemMediaHasher, MemTextScanner } from '../helpers/mem-ports.js';
+import { standardSources } from '../../src/core/sources.js';
+import { MemPdqHasher, MemTextScanner } from '../helpers/mem-ports.js';
 
 const badImage = Buffer.from('pretend image bytes: a benign test fixture');
 const allowedImage = Buffer.from('another benign fixture that is a known false positive');
@@ -28,9 +29,7 @@ const policy = compilePolicy({
 
 function scanner(banks: HashBankData[]): Scanner {
   return {
-    hashBanks: () => new MemHashBankSet(banks),
-    textScanner: () => new MemTextScanner([{ id: 'vt', phrase: 'velvet teapot', category: 'grooming', severity: 'high' }]),
-    mediaHasher: new MemMediaHasher(),
+    sources: () => standardSources({ hashBanks: new MemHashBankSet(banks), textScanner: new MemTextScanner([{ id: 'vt', phrase: 'velvet teapot', category: 'grooming', severity: 'high' }]), pdqHasher: new MemPdqHasher() }),
     maxMediaBytes: 1024,
   };
 }
@@ -97,17 +96,19 @@ describe('scan → decide → flags', () => {
     expect(flags).toEqual([]);
   });
 
-  it('an undecodable image is still matched by exact hash, and its failure reported', async () => {
+  it('bytes that are no image are still matched by exact hash, and reported partial with their reason and the mismatch', async () => {
     const bytes = Buffer.concat([Buffer.from('BAD'), badImage]);
     const b = [bank('known', `md5 ${exactHashes(bytes).md5} bad-2`)];
     const { flags, report } = await processPayload(event({ media: [{ id: 'x', mimeType: 'image/png', bytes: bytes.toString('base64') }] }), scanner(b), policy, limits);
     expect(flags).toHaveLength(1);
-    expect(report.mediaErrors).toEqual([{ mediaId: 'x', code: 'MEDIA_UNDECODABLE', message: 'not an image' }]);
+    expect(report.mediaErrors).toEqual([{ mediaId: 'x', code: 'MEDIA_UNSUPPORTED', message: 'media x has no known file signature: only exact hashes were matched', reason: 'unknown_format' }]);
+    expect(flags[0]?.mediaOutcomes).toEqual([{ mediaId: 'x', declaredType: 'image/png', sniffedFormat: 'unknown', mimeMismatch: true, outcome: 'partial', reason: 'unknown_format', code: 'MEDIA_UNSUPPORTED' }]);
   });
 
   it('a media ref without a media store is reported, not thrown', async () => {
     const { report } = await processPayload(event({ media: [{ id: 'r', mimeType: 'image/png', ref: 'a/b.png' }] }), scanner(banks), policy, limits);
     expect(report.mediaErrors[0]?.code).toBe('MEDIA_REF_UNRESOLVED');
+    expect(report.media).toEqual([{ mediaId: 'r', declaredType: 'image/png', mimeMismatch: false, outcome: 'unscanned', reason: 'unresolved_ref', code: 'MEDIA_REF_UNRESOLVED' }]);
   });
 
   it('flags are deterministic: same event, same flags', async () => {

@@ -1,7 +1,6 @@
 /** In-memory implementations of the core's ports, for unit tests of pure logic. */
-import { exactHashes } from '../../src/core/exact-hashes.js';
-import { VigilError } from '../../src/core/errors.js';
-import type { DeadLetter, DeadLetterSink, FlagSink, MediaHasher, MediaHashes, TextMatch, TextScanner } from '../../src/core/ports.js';
+import type { VigilError } from '../../src/core/errors.js';
+import type { DeadLetter, DeadLetterSink, DecodedImage, FlagSink, MediaDecoder, PdqDigest, PdqHasher, RasterLease, TextMatch, TextScanner } from '../../src/core/ports.js';
 import type { Flag } from '../../src/core/contracts.js';
 import type { Severity } from '../../src/core/signals.js';
 
@@ -22,11 +21,29 @@ export class MemTextScanner implements TextScanner {
   }
 }
 
-/** Exact hashes only; bytes starting with "BAD" are treated as an undecodable image. */
-export class MemMediaHasher implements MediaHasher {
-  async hash(bytes: Uint8Array): Promise<MediaHashes> {
-    if (Buffer.from(bytes.subarray(0, 3)).toString() === 'BAD') throw new VigilError('MEDIA_UNDECODABLE', 'not an image');
-    return exactHashes(bytes);
+/**
+ * A stand-in PDQ: a digest made from the raster's size and first samples (enough to prove which raster
+ * a source saw), quality 100. Counts calls.
+ */
+export class MemPdqHasher implements PdqHasher {
+  calls = 0;
+  async pdq(image: DecodedImage): Promise<PdqDigest> {
+    this.calls++;
+    const head = Array.from(image.data.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join('');
+    return { hash: `${image.width.toString(16).padStart(8, '0')}${image.height.toString(16).padStart(8, '0')}${head}`.padEnd(64, '0').slice(0, 64), quality: 100 };
+  }
+}
+
+/** Decodes "fake rasters": any accepted raster signature gives a 4×4 grey image; counts decodes and releases. */
+export class MemDecoder implements MediaDecoder {
+  decodes = 0;
+  released = 0;
+  constructor(private readonly fail?: VigilError) {}
+  async decode(bytes: Uint8Array): Promise<RasterLease> {
+    this.decodes++;
+    if (this.fail) throw this.fail;
+    const data = new Uint8Array(16).fill(bytes[bytes.length - 1] ?? 0);
+    return { image: { width: 4, height: 4, channels: 1, data }, width: 4, height: 4, release: () => void this.released++ };
   }
 }
 

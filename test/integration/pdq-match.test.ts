@@ -7,6 +7,7 @@ import { MemHashBankSet } from '../../src/core/banks/hash-bank-set.js';
 import { compilePolicy } from '../../src/core/policy.js';
 import { processPayload } from '../../src/core/pipeline.js';
 import type { Scanner } from '../../src/core/scan.js';
+import { standardSources } from '../../src/core/sources.js';
 import { MemTextScanner } from '../helpers/mem-ports.js';
 
 const teapot = readFileSync('config/samples/media/teapot-still-life.png');
@@ -24,9 +25,8 @@ function policy(pdq: Record<string, unknown> = {}) {
 
 async function scan(bytes: Buffer, bankHash: string, p = policy()) {
   const scanner: Scanner = {
-    hashBanks: () => new MemHashBankSet([{ id: 'pdq-bank', version: 'v1', kind: 'block', enabled: true, entries: [{ type: 'pdq', value: bankHash, id: 'entry-1' }] }]),
-    textScanner: () => new MemTextScanner([]),
-    mediaHasher: hasher,
+    sources: () => standardSources({ hashBanks: new MemHashBankSet([{ id: 'pdq-bank', version: 'v1', kind: 'block', enabled: true, entries: [{ type: 'pdq', value: bankHash, id: 'entry-1' }] }]), textScanner: new MemTextScanner([]), pdqHasher: hasher }),
+    decoder: hasher,
     maxMediaBytes: 10_000_000,
   };
   const payload = { schema: 'vigil.message.v1', eventId: 'e-1', messageId: 'm-1', conversationId: 'c-1', senderId: 's-1', recipientIds: ['r-1'], sentAt: '2026-01-01T00:00:00Z', media: [{ id: 'img', mimeType: 'image/png', bytes: bytes.toString('base64') }] };

@@ -11,11 +11,12 @@ import { VigilError } from '../../src/core/errors.js';
 import { compilePolicy } from '../../src/core/policy.js';
 import type { DeadLetter, FlagSink } from '../../src/core/ports.js';
 import type { Scanner } from '../../src/core/scan.js';
+import { standardSources } from '../../src/core/sources.js';
 import { BullDeadLetterSink } from '../../src/adapters/bullmq/queues.js';
 import { MAX_WORKER_DEATHS, ScanWorker } from '../../src/adapters/bullmq/scan-worker.js';
 import { createLogger } from '../../src/logger.js';
 import { createScanJobHandler, type ScanJobHandler } from '../../src/services/scan-job.js';
-import { MemMediaHasher, MemTextScanner } from '../helpers/mem-ports.js';
+import { MemDecoder, MemPdqHasher, MemTextScanner } from '../helpers/mem-ports.js';
 import { deletePrefix, REDIS_URL, uniquePrefix, waitFor } from '../helpers/redis.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -24,9 +25,9 @@ afterEach(async () => {
 });
 
 const scanner: Scanner = {
-  hashBanks: () => new MemHashBankSet([]),
-  textScanner: () => new MemTextScanner([{ id: 'vt', phrase: 'velvet teapot', category: 'grooming', severity: 'high' }]),
-  mediaHasher: new MemMediaHasher(),
+  sources: () => standardSources({ hashBanks: new MemHashBankSet([]), textScanner: new MemTextScanner([{ id: 'vt', phrase: 'velvet teapot', category: 'grooming', severity: 'high' }]), pdqHasher: new MemPdqHasher() }),
+  // Any accepted raster signature "decodes"... and fails, as a broken image would.
+  decoder: new MemDecoder(new VigilError('MEDIA_UNDECODABLE', 'test image is broken')),
   maxMediaBytes: 1024,
 };
 const policy = compilePolicy({ version: 1, rules: [{ id: 'text', match: { types: ['term'] }, action: 'review' }] });

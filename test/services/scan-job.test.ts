@@ -4,16 +4,17 @@ import { MemHashBankSet } from '../../src/core/banks/hash-bank-set.js';
 import { VigilError } from '../../src/core/errors.js';
 import { compilePolicy } from '../../src/core/policy.js';
 import type { Scanner } from '../../src/core/scan.js';
+import { standardSources } from '../../src/core/sources.js';
 import { createMetrics } from '../../src/adapters/metrics.js';
 import { createLogger } from '../../src/logger.js';
 import { createScanJobHandler, type ScanJobHandlerOptions } from '../../src/services/scan-job.js';
-import { MemDeadLetterSink, MemFlagSink, MemMediaHasher, MemTextScanner } from '../helpers/mem-ports.js';
+import { MemDeadLetterSink, MemFlagSink, MemDecoder, MemPdqHasher, MemTextScanner } from '../helpers/mem-ports.js';
 
 const policy = compilePolicy({ version: 1, rules: [{ id: 'text', match: { types: ['term'] }, action: 'review' }] });
 const scanner: Scanner = {
-  hashBanks: () => new MemHashBankSet([]),
-  textScanner: () => new MemTextScanner([{ id: 'vt', phrase: 'velvet teapot', category: 'grooming', severity: 'high' }]),
-  mediaHasher: new MemMediaHasher(),
+  sources: () => standardSources({ hashBanks: new MemHashBankSet([]), textScanner: new MemTextScanner([{ id: 'vt', phrase: 'velvet teapot', category: 'grooming', severity: 'high' }]), pdqHasher: new MemPdqHasher() }),
+  // Any accepted raster signature "decodes"... and fails, as a broken image would.
+  decoder: new MemDecoder(new VigilError('MEDIA_UNDECODABLE', 'test image is broken')),
   maxMediaBytes: 1024,
 };
 const event = (extra: Record<string, unknown> = {}) =>
@@ -34,7 +35,8 @@ describe('scan job handler', () => {
     const h = handler();
     expect(await h.handle({ payload: event({ text: 'a velvet teapot' }), origin, attempt: 1 })).toMatchObject({ status: 'scanned', outcome: 'flagged', flagIds: [expect.any(String)] });
     expect(await h.handle({ payload: event({ eventId: 'evt-2', text: 'hello' }), origin, attempt: 1 })).toMatchObject({ status: 'scanned', outcome: 'clean', flagIds: [] });
-    const bad = Buffer.from('BAD image').toString('base64');
+    // A PNG signature, so the content is taken for an image, then a body that does not decode.
+    const bad = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('BAD image')]).toString('base64');
     const r = await h.handle({ payload: event({ eventId: 'evt-3', media: [{ id: 'm1', mimeType: 'image/png', bytes: bad }] }), origin, attempt: 1 });
     expect(r).toMatchObject({ status: 'scanned', outcome: 'incomplete', mediaErrors: 1 });
     expect(h.deadLetters.entries.map((e) => [e.eventId, e.code, e.mediaId])).toEqual([['evt-3', 'MEDIA_UNDECODABLE', 'm1']]);

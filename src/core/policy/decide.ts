@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Action, EventPriority, MessageEvent } from '../contracts.js';
-import { SEVERITIES, type Severity, type Signal } from '../signals.js';
+import { SEVERITIES, type MediaOutcome, type Severity, type Signal, type TextOutcome } from '../signals.js';
 import { globMatches, type Policy } from './compile.js';
 import type { AccountPredicate, Condition, ContextPredicate, PolicyRule, SignalPredicate } from './schema.js';
 
@@ -26,8 +26,14 @@ export interface DecisionContext {
 export interface ScanReport {
   eventId: string;
   signals: Signal[];
-  /** Media items that could not be fully scanned (exact hashes were still matched). */
-  mediaErrors: { mediaId: string; code: string; message: string }[];
+  /** Media items that could not be fully scanned, one entry per failure (each is dead-lettered). */
+  mediaErrors: { mediaId: string; code: string; message: string; reason?: string; sourceId?: string }[];
+  /** Text sources that failed on this event's text (each is dead-lettered); the media was still scanned. */
+  textErrors?: { code: string; message: string; reason?: string; sourceId?: string }[];
+  /** Per media item: what its bytes were and how completely it was scanned (in event order). */
+  media?: MediaOutcome[];
+  /** How completely the text was scanned (absent when the event has no text). */
+  text?: TextOutcome;
   bankVersions: Record<string, string>;
   modelVersions: Record<string, string>;
   /** The event's context, for context conditions and rollout; set by the pipeline (`decisionContext`). */

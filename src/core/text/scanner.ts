@@ -3,6 +3,7 @@
  * `TextScanner` port. Pattern hits come back as `TextMatch` with `mode: "pattern"`, the rule set as
  * `bankId`/`bankVersion` and the rule id as `termId`.
  */
+import { DEFAULT_LIMITS } from '../contracts.js';
 import { VigilError } from '../errors.js';
 import type { TextMatch, TextScanner } from '../ports.js';
 import { TermMatcher } from './matcher.js';
@@ -23,7 +24,11 @@ export interface TextScanResult {
   normalized: string;
 }
 
-export const DEFAULT_MAX_TEXT_CHARS = 64 * 1024;
+/**
+ * The event contract's text limit (VIGIL_MAX_TEXT_BYTES' default), so a text that parses is never
+ * refused here; the worker passes the configured limit. UTF-16 units never outnumber UTF-8 bytes.
+ */
+export const DEFAULT_MAX_TEXT_CHARS = DEFAULT_LIMITS.maxTextBytes;
 
 export class CompiledTextScanner implements TextScanner {
   private readonly terms: TermMatcher;
