@@ -13,9 +13,19 @@ export interface PipelineResult {
   flags: Flag[];
 }
 
-export async function processPayload(payload: unknown, scanner: Scanner, policy: Policy, limits: ContractLimits): Promise<PipelineResult> {
+/** Optional timing of the pipeline's own stages; the clock is passed in so the core stays free of I/O. */
+export interface StageClock {
+  now(): number;
+  observe(stage: 'parse' | 'decide', seconds: number): void;
+}
+
+export async function processPayload(payload: unknown, scanner: Scanner, policy: Policy, limits: ContractLimits, clock?: StageClock): Promise<PipelineResult> {
+  let t = clock?.now() ?? 0;
   const event = parseMessageEvent(payload, limits);
+  if (clock) clock.observe('parse', (clock.now() - t) / 1000);
   const report = await scanEvent(event, scanner, policy);
+  t = clock?.now() ?? 0;
   const flags = buildFlags(event, report, decide(report, policy), policy);
+  if (clock) clock.observe('decide', (clock.now() - t) / 1000);
   return { event, report, flags };
 }

@@ -8,7 +8,9 @@ import { createRedis, waitForRedis } from '../adapters/bullmq/connection.js';
 import { BullDeadLetterSink, BullScanQueue } from '../adapters/bullmq/queues.js';
 import { KafkaBridge } from '../adapters/kafka/bridge.js';
 import { createKafka } from '../adapters/kafka/client.js';
-import { createMetrics, serveMetrics, type Metrics } from '../adapters/metrics.js';
+import { createMetrics, type Metrics } from '../adapters/metrics.js';
+import { redisCheck } from '../ops/checks.js';
+import { startProcessOps } from '../ops/from-config.js';
 import type { Logger } from '../logger.js';
 import { stopOnSignals } from './signals.js';
 
@@ -56,24 +58,28 @@ export async function startBridgeService(config: Config, logger: Logger): Promis
     await Promise.all([scanQueue.close(), deadLetters.close()]);
     await redis.quit().catch(() => redis.disconnect());
   };
-  let metricsServer: Awaited<ReturnType<typeof serveMetrics>>;
+  let metricsServer: Awaited<ReturnType<typeof startProcessOps>>;
+  let started = false;
+  const consuming = async () => ({ name: 'kafka', ok: started, ...(started ? {} : { reason: 'consumer not started' }) });
   try {
-    metricsServer = await serveMetrics(metrics, config.metricsPort, config.metricsHost);
+    metricsServer = await startProcessOps(config, { metrics, redis, logger, checks: [redisCheck(redis), consuming] });
     await bridge.start();
+    started = true;
   } catch (err) {
     // Brokers unreachable, bad credentials, port taken: release what is open so the process can exit.
     await bridge.close().catch(() => undefined);
     await release();
     throw err;
   }
-  logger.info({ topic: config.kafkaTopic, groupId: config.kafkaGroupId, scanQueue: config.scanQueue, metricsPort: metricsServer?.port }, 'kafka bridge ready');
+  logger.info({ topic: config.kafkaTopic, groupId: config.kafkaGroupId, scanQueue: config.scanQueue, opsPort: metricsServer?.port }, 'kafka bridge ready');
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       logger.info('stopping: finishing the chunk in hand');
       await bridge.close();
-      await Promise.all([release(), metricsServer?.close()]);
+      await metricsServer?.close();
+      await release();
       logger.info('stopped');
     })());
   return { bridge, metrics, stop, fatal };

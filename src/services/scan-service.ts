@@ -8,7 +8,10 @@ import { createRedis, waitForRedis } from '../adapters/bullmq/connection.js';
 import { BullDeadLetterSink, BullFlagSink } from '../adapters/bullmq/queues.js';
 import { ScanWorker } from '../adapters/bullmq/scan-worker.js';
 import { RedisBankStore } from '../adapters/redis-bank-store.js';
-import { createMetrics, serveMetrics, type Metrics } from '../adapters/metrics.js';
+import { createMetrics, type Metrics } from '../adapters/metrics.js';
+import { redisCheck, runtimeCheck } from '../ops/checks.js';
+import { startProcessOps } from '../ops/from-config.js';
+import { instrumentScanner, runtimeVersions, scanRuntimeHealth } from '../ops/instrument.js';
 import { connectFlagMirror } from '../adapters/kafka/flag-mirror.js';
 import type { Logger } from '../logger.js';
 
@@ -35,7 +38,7 @@ export async function startScanService(config: Config, logger: Logger): Promise<
     queue: config.scanQueue,
     concurrency: config.concurrency,
     lockDurationMs: config.lockDurationMs,
-    scanner: runtime.scanner,
+    scanner: instrumentScanner(runtime.scanner, metrics),
     policy: runtime.policy,
     limits: contractLimits(config),
     flags: mirror ? mirror.decorate(moderation) : moderation,
@@ -43,10 +46,11 @@ export async function startScanService(config: Config, logger: Logger): Promise<
     logger,
     metrics,
   });
-  const metricsServer = await serveMetrics(metrics, config.metricsPort, config.metricsHost);
+  metrics.sources.versions = () => runtimeVersions(runtime);
+  const metricsServer = await startProcessOps(config, { metrics, redis, logger, checks: [redisCheck(redis), runtimeCheck(scanRuntimeHealth(runtime))] });
   void worker.run().catch((err: unknown) => logger.fatal({ err }, 'scan worker stopped'));
   await worker.worker.waitUntilReady();
-  logger.info({ queue: config.scanQueue, concurrency: config.concurrency, metricsPort: metricsServer?.port }, 'scan worker ready');
+  logger.info({ queue: config.scanQueue, concurrency: config.concurrency, opsPort: metricsServer?.port }, 'scan worker ready');
 
   let stopping: Promise<void> | undefined;
   const stop = () =>

@@ -124,7 +124,7 @@ describe('scan pipeline on the real Redis', () => {
     const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(body).toMatch(/vigil_events_scanned_total\{outcome="flagged"\} 1/);
     expect(body).toMatch(/vigil_events_scanned_total\{outcome="clean"\} 2/);
-    expect(body).toMatch(/vigil_flags_emitted_total\{category="sample_grooming",severity="high"\} 1/);
+    expect(body).toMatch(/vigil_flags_emitted_total\{category="sample_grooming",severity="high",action="review"\} 1/);
     expect(body).toMatch(/vigil_dead_lettered_total\{code="MEDIA_UNSUPPORTED"\} 1/);
     expect(body).toMatch(/vigil_scan_seconds_count 3/);
     expect(body).not.toContain('demo-evt');

@@ -3,11 +3,11 @@
  * flags (and any dead-letter entries) are enqueued. Retriable errors are thrown so BullMQ retries with
  * backoff; non-retriable ones are dead-lettered with their code and the job completes.
  */
-import { Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { ContractLimits } from '../../core/contracts.js';
 import { salvageIds } from '../../core/contracts.js';
 import { VigilError, toVigilError } from '../../core/errors.js';
-import { processPayload } from '../../core/pipeline.js';
+import { processPayload, type StageClock } from '../../core/pipeline.js';
 import type { Policy } from '../../core/policy.js';
 import type { DeadLetter, DeadLetterSink, FlagSink } from '../../core/ports.js';
 import type { Scanner } from '../../core/scan.js';
@@ -39,10 +39,13 @@ export interface ScanJobResult {
 export class ScanWorker {
   readonly worker: Worker;
   readonly #o: ScanWorkerOptions;
+  readonly #clock: StageClock | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(options: ScanWorkerOptions) {
     this.#o = options;
+    const m = options.metrics;
+    this.#clock = m ? { now: () => performance.now(), observe: (stage, seconds) => m.stageSeconds.observe({ stage }, seconds) } : undefined;
     this.worker = new Worker(options.queue, (job) => this.#process(job), {
       connection: options.connection,
       prefix: options.prefix,
@@ -82,17 +85,26 @@ export class ScanWorker {
     const log = () => o.logger.child({ jobId: job.id, attempt: job.attemptsMade + 1 });
     const stop = o.metrics?.scanSeconds.startTimer();
     try {
-      const { report, flags } = await processPayload(job.data, o.scanner, o.policy(), o.limits);
+      const { event, report, flags } = await processPayload(job.data, o.scanner, o.policy(), o.limits, this.#clock);
+      const emitStarted = performance.now();
       await o.flags.emit(flags);
+      o.metrics?.stageSeconds.observe({ stage: 'emit' }, (performance.now() - emitStarted) / 1000);
       for (const m of report.mediaErrors) {
+        o.metrics?.errors.inc({ code: m.code });
         await this.#deadLetter(job, m, { mediaId: m.mediaId });
       }
-      for (const f of flags) o.metrics?.flagsEmitted.inc({ category: f.category, severity: f.severity });
+      if (o.metrics) {
+        for (const s of report.signals) o.metrics.matches.inc({ type: s.type, source: s.sourceId });
+        for (const f of flags) o.metrics.flagsEmitted.inc({ category: f.category, severity: f.severity, action: f.action });
+        // Clock skew between producer and worker can make this negative; count it as instant.
+        if (flags.length) o.metrics.endToEndSeconds.observe({ priority: event.priority }, Math.max(0, (Date.now() - Date.parse(event.sentAt)) / 1000));
+      }
       o.metrics?.eventsScanned.inc({ outcome: flags.length ? 'flagged' : 'clean' });
       if (o.logger.isLevelEnabled('debug')) log().debug({ flags: flags.map((f) => f.flagId), mediaErrors: report.mediaErrors.length }, 'scanned');
       return { flagIds: flags.map((f) => f.flagId), ...(report.mediaErrors.length ? { mediaErrors: report.mediaErrors.length } : {}) };
     } catch (raw) {
       const err = toVigilError(raw);
+      o.metrics?.errors.inc({ code: err.code });
       const attempts = job.opts.attempts ?? 1;
       const lastAttempt = job.attemptsMade + 1 >= attempts;
       if (!err.retriable || lastAttempt) {
@@ -101,6 +113,9 @@ export class ScanWorker {
         await this.#deadLetter(job, final);
         log().warn({ code: final.code, err: final }, 'dead-lettered');
         o.metrics?.eventsScanned.inc({ outcome: 'dead_lettered' });
+        // Exhausted retries end in the failed set, where the event is kept VIGIL_FAILED_RETENTION_S
+        // for `vigil dlq retry`; non-retriable failures complete, so their content goes at once.
+        if (err.retriable) throw new UnrecoverableError(final.code);
         return { flagIds: [], deadLettered: final.code };
       }
       log().warn({ code: err.code, err }, 'retriable failure; will retry');
