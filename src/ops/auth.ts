@@ -57,5 +57,5 @@ export function needsToken(path: OpsPath, pub: OpsPublic): boolean {
 export function assertTokenFor(paths: readonly OpsPath[], auth: OpsAuthConfig): void {
   const guarded = paths.filter((p) => needsToken(p, auth.public));
   if (guarded.length && !auth.token)
-    throw new VigilError('CONFIG_INVALID', `the ops server's ${guarded.map((p) => (p === 'dashboard' ? '/dashboard' : p === 'metrics' ? '/metrics' : '/healthz and /readyz')).join(', ')} need a token and none is configured: ${TOKEN_HINT}`);
+    throw new VigilError('CONFIG_INVALID', `the ops server needs a token for ${guarded.map((p) => (p === 'dashboard' ? '/dashboard' : p === 'metrics' ? '/metrics' : '/healthz and /readyz')).join(', ')} and none is configured: ${TOKEN_HINT}`);
 }

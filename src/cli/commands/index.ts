@@ -5,6 +5,7 @@ import { register as bridge } from './bridge.js';
 import { register as config } from './config.js';
 import { register as demo } from './demo.js';
 import { register as hash } from './hash.js';
+import { register as ops } from './ops.js';
 import { register as publish } from './publish.js';
 import { register as queues, registerDeadLetters as deadLetters } from './queues.js';
 import { register as scan } from './scan.js';
@@ -13,4 +14,4 @@ import { register as terms } from './terms.js';
 import { register as text } from './text.js';
 import { register as worker } from './worker.js';
 
-export const COMMANDS: ReadonlyArray<(program: Command) => Command> = [demo, worker, bridge, publish, scan, queues, deadLetters, bank, hash, schema, config, terms, text];
+export const COMMANDS: ReadonlyArray<(program: Command) => Command> = [demo, worker, bridge, publish, scan, queues, deadLetters, bank, hash, schema, config, terms, text, ops];
