@@ -73,3 +73,33 @@ export function seriesValue(series: ReturnType<typeof parseExposition>, name: st
   const want = JSON.stringify(Object.entries(labels).sort());
   return series.find((s) => s.name === name && JSON.stringify(Object.entries(s.labels).sort()) === want)?.value;
 }
+
+/**
+ * Runs the CLI's `main` in this process, capturing what it writes (spawning it through tsx costs
+ * seconds per call on a loaded machine). Streams are shared, so calls must not overlap.
+ */
+export async function cliInProcess(args: string[], onOutput?: (stdout: string, stderr: string) => void): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { main } = await import('../../src/cli/main.js');
+  let stdout = '';
+  let stderr = '';
+  const out = process.stdout.write.bind(process.stdout);
+  const err = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    stdout += chunk.toString();
+    onOutput?.(stdout, stderr);
+    return true;
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    stderr += chunk.toString();
+    onOutput?.(stdout, stderr);
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    const code = await main(args);
+    return { code, stdout, stderr };
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+    process.exitCode = undefined;
+  }
+}

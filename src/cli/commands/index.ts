@@ -7,11 +7,13 @@ import { register as demo } from './demo.js';
 import { register as hash } from './hash.js';
 import { register as ops } from './ops.js';
 import { register as publish } from './publish.js';
-import { register as queues, registerDeadLetters as deadLetters } from './queues.js';
+import { register as queues } from './queues.js';
+import { register as dlq, registerDeadLetters as deadLetters } from './dlq.js';
+import { register as flags } from './flags.js';
 import { register as scan } from './scan.js';
 import { register as schema } from './schema.js';
 import { register as terms } from './terms.js';
 import { register as text } from './text.js';
 import { register as worker } from './worker.js';
 
-export const COMMANDS: ReadonlyArray<(program: Command) => Command> = [demo, worker, bridge, publish, scan, queues, deadLetters, bank, hash, schema, config, terms, text, ops];
+export const COMMANDS: ReadonlyArray<(program: Command) => Command> = [demo, worker, bridge, publish, scan, queues, deadLetters, bank, hash, schema, config, terms, text, ops, dlq, flags];
