@@ -28,7 +28,7 @@ async function exportedSeries(): Promise<Map<string, Exported>> {
   for (const m of await registry.getMetricsAsJSON()) {
     const metric = registry.getSingleMetric(m.name) as unknown as { labelNames?: string[] };
     const labels = new Set(metric.labelNames ?? []);
-    const names = m.type === 'histogram' ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : m.type === 'summary' ? [m.name, `${m.name}_sum`, `${m.name}_count`] : [m.name];
+    const names = String(m.type) === 'histogram' ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : String(m.type) === 'summary' ? [m.name, `${m.name}_sum`, `${m.name}_count`] : [m.name];
     for (const n of names) out.set(n, { labels: n.endsWith('_bucket') ? new Set([...labels, 'le']) : labels });
   }
   return out;
