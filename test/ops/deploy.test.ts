@@ -111,6 +111,15 @@ describe('deployment files', () => {
     for (const m of ['vigil_events_scanned_total', 'vigil_end_to_end_seconds_bucket', 'vigil_queue_jobs', 'vigil_dead_lettered_total', 'vigil_matches_total', 'vigil_flags_emitted_total', 'vigil_model_info']) expect(used).toContain(m);
   });
 
+  it('docs/operations.md describes every metric Vigil defines (prom-client process metrics aside)', async () => {
+    const doc = readFileSync('docs/operations.md', 'utf8');
+    const { registry } = createMetrics();
+    const ours = (await registry.getMetricsAsJSON()).map((m) => m.name).filter((n) => !/^vigil_(process|nodejs)_/.test(n));
+    expect(ours.length).toBeGreaterThan(15);
+    expect(ours.filter((n) => !doc.includes(`\`${n}\``))).toEqual([]);
+    expect(readFileSync('README.md', 'utf8')).toContain('(docs/operations.md)');
+  });
+
   it('the PromQL parser finds names it should and flags names it should', () => {
     expect(parsePromQL('histogram_quantile(0.95, sum by (le, stage) (rate(vigil_stage_seconds_bucket{stage="hash"}[5m])))')).toEqual({ metrics: ['vigil_stage_seconds_bucket'], selectors: [{ metric: 'vigil_stage_seconds_bucket', labels: ['stage'] }], grouping: ['le', 'stage'] });
     expect(parsePromQL('max(vigil_queue_jobs{queue="dead_letter"}) > 10 and deriv(vigil_nope[5m]) > 0').metrics).toEqual(['vigil_queue_jobs', 'vigil_nope']);
