@@ -5,13 +5,9 @@
  * job could smuggle content into a queue and a wiped queue loses events. Every action is written to
  * the audit log before it runs; if the audit log cannot be written the action is refused.
  */
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { QueueRole } from '../adapters/metrics.js';
-import { scanJobView } from './redact.js';
 
 export const DASHBOARD_PATH = '/dashboard';
 
@@ -25,7 +21,7 @@ export interface AuditSink {
   append(e: { actor: string; action: string; target: string; reason?: string }): Promise<unknown>;
 }
 
-const ROLE_TITLES: Record<QueueRole, string> = {
+export const ROLE_TITLES: Record<QueueRole, string> = {
   scan: 'Message events waiting to be scanned (content redacted)',
   moderation: 'Flags for human review (ids and evidence, never content)',
   dead_letter: 'Events that could not be scanned: ids and typed reason',
@@ -53,18 +49,4 @@ export function dashboardAction(request: FastifyRequest): { action: string; targ
   const p = (request.params ?? {}) as Record<string, string | undefined>;
   const target = [p.queueName ?? '*', p.jobId ?? p.queueStatus].filter((x) => x !== undefined).join('/');
   return { action: `dashboard.${action}`, target };
-}
-
-export async function mountDashboard(app: FastifyInstance, queues: readonly DashboardQueue[]): Promise<void> {
-  const serverAdapter = new FastifyAdapter();
-  serverAdapter.setBasePath(DASHBOARD_PATH);
-  const adapters = queues.map(({ role, queue }) => {
-    const adapter = new BullMQAdapter(queue, { description: ROLE_TITLES[role] });
-    // Scan jobs hold the whole decrypted event: show its ids and shape only. Flags and dead-letter
-    // entries carry no content by contract, so they are shown as they are.
-    if (role === 'scan') adapter.setFormatter('data', scanJobView);
-    return adapter;
-  });
-  createBullBoard({ queues: adapters, serverAdapter, options: { uiConfig: { boardTitle: 'Vigil queues' } } });
-  await app.register(serverAdapter.registerPlugin(), { prefix: DASHBOARD_PATH });
 }

@@ -10,7 +10,7 @@ import { RedisAuditLog } from '../adapters/audit-log.js';
 import type { Metrics } from '../adapters/metrics.js';
 import type { Logger } from '../logger.js';
 import type { DashboardQueue } from './dashboard.js';
-import { startOpsServer, type OpsServer, type ReadinessCheck } from './server.js';
+import type { OpsServer, ReadinessCheck } from './server.js';
 
 export function openQueues(config: Config, redis: Redis): DashboardQueue[] {
   const open = (name: string) => {
@@ -47,6 +47,8 @@ export async function startProcessOps(config: Config, o: ProcessOpsOptions): Pro
   const dashboard = o.dashboard ?? config.opsDashboard;
   let server: OpsServer;
   try {
+    // Loaded here, not at the top: fastify is not needed by processes whose ops server is off.
+    const { startOpsServer } = await import('./server.js');
     server = await startOpsServer({
       port,
       host: listen.host,

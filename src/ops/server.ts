@@ -10,7 +10,7 @@ import { QUEUE_ROLES, QUEUE_STATES, type Metrics, type QueueRole, type QueueStat
 import { VigilError } from '../core/errors.js';
 import type { Logger } from '../logger.js';
 import { assertTokenFor, checkAuthorization, CLIENT_HINT, needsToken, type OpsAuthConfig, type OpsPath } from './auth.js';
-import { DASHBOARD_PATH, dashboardAction, mountDashboard, type AuditSink, type DashboardQueue } from './dashboard.js';
+import { DASHBOARD_PATH, dashboardAction, type AuditSink, type DashboardQueue } from './dashboard.js';
 
 export interface ReadinessResult {
   name: string;
@@ -144,7 +144,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
     app.get('/metrics', async (_request, reply) => reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()));
   }
 
-  if (options.dashboard && options.queues) await mountDashboard(app, options.queues);
+  if (options.dashboard && options.queues) await (await import('./bull-board.js')).mountDashboard(app, options.queues);
 
   app.setErrorHandler((err, _request, reply) => {
     logger?.error({ err }, 'ops server error');
