@@ -26,7 +26,7 @@ export class RedisAuditLog {
     return entry;
   }
 
-  /** Newest first. With `action`, only entries of that action (the stream is read page by page). */
+  /** The most recent entries (default 100), oldest first (as policy-v2's copy of this module returns them). With `action`, only entries of that action; the stream is read newest first, page by page. */
   async list(options: { limit?: number; action?: string } = {}): Promise<AuditEntry[]> {
     const limit = options.limit ?? 100;
     const out: AuditEntry[] = [];
@@ -43,7 +43,7 @@ export class RedisAuditLog {
       if (rows.length < page || !lastRow) break;
       end = `(${lastRow[0]}`;
     }
-    return out;
+    return out.reverse();
   }
 }
 

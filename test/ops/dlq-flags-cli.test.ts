@@ -108,8 +108,8 @@ describe('vigil dlq and vigil flags', () => {
     cleanups.push(async () => void redis.disconnect());
     const audit = await new RedisAuditLog(redis, prefix).list();
     expect(audit.map((a) => [a.actor, a.action, a.target])).toEqual([
-      ['bob', 'dlq.purge', `${bad.id} event=evt-dlq-bad code=EVENT_INVALID`],
       ['alice', 'dlq.retry', `${kept.id} event=evt-dlq-kept job=${config.scanQueue}/evt-dlq-kept`],
+      ['bob', 'dlq.purge', `${bad.id} event=evt-dlq-bad code=EVENT_INVALID`],
     ]);
 
     // What reaches reviewers.
