@@ -1,7 +1,7 @@
 /** Pure parts of the ops surface: config keys, credentials, redaction of scan jobs, --since. */
 import { describe, expect, it } from 'vitest';
 import { describeConfig, loadConfig, opsListen } from '../../src/config.js';
-import { VigilError } from '../../src/core/errors.js';
+import type { VigilError } from '../../src/core/errors.js';
 import { assertTokenFor, checkAuthorization, needsToken } from '../../src/ops/auth.js';
 import { parseSince } from '../../src/ops/dead-letters.js';
 import { scanJobView } from '../../src/ops/redact.js';
