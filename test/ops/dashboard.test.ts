@@ -12,6 +12,7 @@ import { VigilError } from '../../src/core/errors.js';
 import type { DashboardQueue } from '../../src/ops/dashboard.js';
 import { startOpsServer } from '../../src/ops/server.js';
 import { deletePrefix, REDIS_URL, uniquePrefix } from '../helpers/redis.js';
+import { cliInProcess, freePort } from './helpers.js';
 
 const TOKEN = 'test-ops-token-0123456789abcdef';
 const MARKER = 'plover-marmalade-4417';
@@ -49,6 +50,16 @@ describe('ops dashboard', () => {
     expect((err as VigilError).code).toBe('CONFIG_INVALID');
     expect((err as VigilError).message).toContain('VIGIL_OPS_TOKEN');
     expect((err as VigilError).message).toContain('openssl rand -hex 32');
+    // `vigil ops` says the same and exits 2 (a usage error: nothing was started).
+    const saved = process.env.VIGIL_OPS_TOKEN;
+    delete process.env.VIGIL_OPS_TOKEN;
+    try {
+      const cli = await cliInProcess(['ops', '--port', String(await freePort()), '--redis-url', REDIS_URL, '--prefix', s.prefix]);
+      expect(cli.code).toBe(2);
+      expect(cli.stderr).toContain('needs a token for /dashboard');
+    } finally {
+      if (saved !== undefined) process.env.VIGIL_OPS_TOKEN = saved;
+    }
     // Metrics protected by config also need one.
     const err2 = await startOpsServer({ port: 0, metrics: createMetrics(), auth: { public: 'health' } }).catch((e: unknown) => e);
     expect((err2 as VigilError).message).toContain('needs a token for /metrics');
