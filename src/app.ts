@@ -184,6 +184,7 @@ function scanObserver(logger: Logger, metrics: Metrics | undefined): ScanObserve
   return {
     source: (run) => {
       metrics?.sourceSeconds.observe({ source: run.sourceId, kind: run.kind }, run.seconds);
+      metrics?.stageSeconds.observe({ stage: run.stage }, run.seconds);
       if (run.code) metrics?.sourceFailures.inc({ source: run.sourceId, code: run.code });
     },
     media: (m) => {
@@ -240,7 +241,14 @@ export async function createScanRuntime(config: Config, logger: Logger, options:
     mode: config.pdqMode,
     threads: config.pdqThreads,
     budget,
-    ...(metrics ? { onDecoded: (seconds: number) => metrics.decodeSeconds.observe(seconds) } : {}),
+    ...(metrics
+      ? {
+          onDecoded: (seconds: number) => {
+            metrics.decodeSeconds.observe(seconds);
+            metrics.stageSeconds.observe({ stage: 'decode' }, seconds);
+          },
+        }
+      : {}),
   });
   // A source set per bank snapshot, built once when the snapshot changes (never per event).
   let setFor: { banks: BankSnapshot; set: SourceSet } | undefined;

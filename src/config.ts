@@ -43,7 +43,12 @@ export const CONFIG_KEYS = {
   logLevel: ['VIGIL_LOG_LEVEL', 'info', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'pino log level.'],
   metricsHost: ['VIGIL_METRICS_HOST', '127.0.0.1', z.string().min(1), 'Address the metrics server listens on (0.0.0.0 inside a container).'],
   lockDurationMs: ['VIGIL_LOCK_MS', 30_000, int(1000, 3_600_000), 'Job lock duration: a job held by a worker that died is retried after about this long.'],
-  metricsPort: ['VIGIL_METRICS_PORT', 0, int(0, 65535), 'Serve Prometheus metrics on this port at /metrics (0: off).'],
+  metricsPort: ['VIGIL_METRICS_PORT', 0, int(0, 65535), 'Old name of VIGIL_OPS_PORT, still honoured (the ops server serves /metrics); set VIGIL_OPS_PORT instead.'],
+  opsPort: ['VIGIL_OPS_PORT', 0, int(0, 65535), 'Ops HTTP server of a worker or bridge: /healthz, /readyz, /metrics (and /dashboard with VIGIL_OPS_DASHBOARD). 0: off. `vigil ops` defaults to 9465.'],
+  opsHost: ['VIGIL_OPS_HOST', undefined, optionalString, 'Address the ops server listens on; unset: VIGIL_METRICS_HOST (127.0.0.1). 0.0.0.0 inside a container.'],
+  opsToken: ['VIGIL_OPS_TOKEN', undefined, z.string().transform((s) => (s === '' ? undefined : s)).pipe(z.string().min(16, 'must be at least 16 characters (e.g. openssl rand -hex 32)').optional()).optional(), 'Credential for the ops dashboard and every action endpoint: `Authorization: Bearer <token>`, or basic auth with any user name and the token as password. No default: the dashboard refuses to start without one.'],
+  opsDashboard: ['VIGIL_OPS_DASHBOARD', false, bool, 'Mount the queue dashboard (Bull Board) at /dashboard on this process\'s ops server (`vigil ops` turns it on).'],
+  opsPublic: ['VIGIL_OPS_PUBLIC', 'all', z.enum(['all', 'health', 'none']), 'Which ops endpoints need no token: all (/healthz, /readyz, /metrics), health (/healthz, /readyz only), none. The dashboard always needs the token.'],
   redisConnectTimeoutMs: ['VIGIL_REDIS_CONNECT_TIMEOUT_MS', 10_000, int(100, 600_000), 'How long a command, the publisher or a starting worker waits for Redis before giving up with QUEUE_UNAVAILABLE (naming the URL, password masked).'],
   redisOutageGraceMs: ['VIGIL_REDIS_OUTAGE_GRACE_MS', 60_000, int(1000, 86_400_000), 'A running worker or bridge that loses Redis logs "Redis unreachable, retrying" every few seconds and exits 1 (for its supervisor to restart it) once Redis has been gone this long.'],
   deadLetterRetentionS: ['VIGIL_DEAD_LETTER_RETENTION_S', 7 * 24 * 3600, int(60, 365 * 24 * 3600), 'Dead-letter entries (ids and typed reasons, never content) older than this are removed.'],
@@ -66,7 +71,7 @@ export const CONFIG_KEYS = {
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 export type Config = Readonly<{ [K in ConfigKey]: z.output<(typeof CONFIG_KEYS)[K][2]> }>;
 
-const SECRET_KEYS: ReadonlySet<ConfigKey> = new Set(['kafkaSaslPassword']);
+const SECRET_KEYS: ReadonlySet<ConfigKey> = new Set(['kafkaSaslPassword', 'opsToken']);
 
 export interface LoadConfigOptions {
   env?: Readonly<Record<string, string | undefined>>;
@@ -120,7 +125,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   if (problems.length) throw new VigilError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`);
   if ((out.bridgeLowWatermark as number) >= (out.bridgeHighWatermark as number))
     throw new VigilError('CONFIG_INVALID', 'VIGIL_BRIDGE_LOW_WATERMARK must be below VIGIL_BRIDGE_HIGH_WATERMARK');
-  registerSecrets([out.kafkaSaslPassword as string | undefined, ...urlPasswords(out.redisUrl as string)]);
+  if ((out.metricsPort as number) !== 0 && (out.opsPort as number) !== 0 && out.metricsPort !== out.opsPort)
+    throw new VigilError('CONFIG_INVALID', `VIGIL_METRICS_PORT (${String(out.metricsPort)}) is the old name of VIGIL_OPS_PORT (${String(out.opsPort)}): one server serves both; set only VIGIL_OPS_PORT`);
+  registerSecrets([out.kafkaSaslPassword as string | undefined, out.opsToken as string | undefined, ...urlPasswords(out.redisUrl as string)]);
   return Object.freeze(out) as Config;
 }
 
@@ -140,6 +147,11 @@ function urlPasswords(url: string): string[] {
     // Not percent-encoded: the raw form is the one that can appear.
   }
   return [...new Set([password, decoded])].filter((p) => p.length > 0);
+}
+
+/** Where the ops server of a worker or bridge listens: VIGIL_OPS_PORT, else the old VIGIL_METRICS_PORT (0: off). */
+export function opsListen(config: Config): { port: number; host: string; legacyKey: boolean } {
+  return { port: config.opsPort || config.metricsPort, host: config.opsHost ?? config.metricsHost, legacyKey: config.opsPort === 0 && config.metricsPort !== 0 };
 }
 
 /** The effective configuration with secrets masked, for `vigil config` and start-up logs. */

@@ -1,18 +1,55 @@
-/** Prometheus metrics for ops. Labels are bounded enums (codes, categories): never ids or content. */
-import { createServer, type Server } from 'node:http';
+/**
+ * Prometheus metrics for ops. Label values are bounded: enums (outcomes, stages, states, codes,
+ * categories, severities, actions, queue roles) and the ids of banks and models the operator
+ * configured. Never event, message or user ids, never content.
+ */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Stages of one event's scan. Sources not built yet observe nothing until they exist. */
+export const STAGES = ['parse', 'decode', 'hash', 'match', 'classify', 'decide', 'emit'] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** Queues by role, not by configured name, so dashboards work whatever the queues are called. */
+export const QUEUE_ROLES = ['scan', 'moderation', 'dead_letter'] as const;
+export type QueueRole = (typeof QUEUE_ROLES)[number];
+export const QUEUE_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed'] as const;
+export type QueueState = (typeof QUEUE_STATES)[number];
+
+export interface RuntimeVersions {
+  /** bank id → version. */
+  banks: Record<string, string>;
+  policy?: string;
+  models: Array<{ model: string; version: string; backend: string }>;
+}
+
+/** Read at scrape time (not on a timer), so a scrape always sees the current state. */
+export interface ScrapeSources {
+  queues?: () => Promise<Record<QueueRole, Partial<Record<QueueState, number>>>>;
+  versions?: () => RuntimeVersions;
+}
 
 export interface Metrics {
   registry: Registry;
+  /** Filled in by whoever owns the queues and the runtime (the ops server, the scan service). */
+  sources: ScrapeSources;
   eventsScanned: Counter<'outcome'>;
-  flagsEmitted: Counter<'category' | 'severity'>;
+  flagsEmitted: Counter<'category' | 'severity' | 'action'>;
   deadLettered: Counter<'code'>;
+  /** Every typed error a worker or bridge met, retried or not. */
+  errors: Counter<'code'>;
   scanSeconds: Histogram<string>;
+  /** Event `sentAt` → its flags are on the moderation queue. */
+  endToEndSeconds: Histogram<'priority'>;
+  stageSeconds: Histogram<'stage'>;
+  /** Signals found, by signal type and bank (or model) id. */
+  matches: Counter<'type' | 'source'>;
   bridgePaused: Counter<'reason'>;
   /** 1 while the Kafka bridge holds its partitions paused, else 0. */
   bridgePausedNow: Gauge<string>;
   /** Scan-queue backlog as last read by the bridge (what backpressure decides on). */
   bridgeBacklog: Gauge<string>;
+  /** Records behind the partition's high watermark, as of the bridge's last fetch of that partition. */
+  bridgeLag: Gauge<'partition'>;
   bridgeRecords: Counter<'outcome'>;
   flagsMirrored: Counter<string>;
   /** 1 for the TF.js backend classifiers run on (tensorflow, wasm, cpu) and why (bounded reason enum). */
@@ -42,22 +79,40 @@ export interface Metrics {
   decodeBudgetInUse: Gauge<string>;
   decodeBudgetWaiting: Gauge<string>;
   decodeBudgetCapacity: Gauge<string>;
+  queueJobs: Gauge<'queue' | 'state'>;
+  bankInfo: Gauge<'bank' | 'version'>;
+  policyInfo: Gauge<'version'>;
+  modelInfo: Gauge<'model' | 'version' | 'backend'>;
+  scrapeErrors: Counter<'source'>;
 }
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'vigil_' });
+  const sources: ScrapeSources = {};
+  const registers = [registry];
+  const scrapeErrors = new Counter({ name: 'vigil_ops_scrape_errors_total', help: 'Scrape-time reads that failed (queue counts from Redis), by source; the series they feed keep their last values.', labelNames: ['source'], registers });
+  const versions = (): RuntimeVersions | undefined => sources.versions?.();
+  const stageSeconds = new Histogram({ name: 'vigil_stage_seconds', help: `Time spent in one stage of one event's scan (${STAGES.join(', ')}); hash includes decoding until decode is timed on its own.`, labelNames: ['stage'], buckets: [0.00005, 0.0002, 0.001, 0.005, 0.02, 0.1, 0.5, 2], registers });
+  // Every stage is exported from the start, so a stage that never ran reads 0 rather than missing.
+  for (const stage of STAGES) stageSeconds.zero({ stage });
   return {
     registry,
-    eventsScanned: new Counter({ name: 'vigil_events_scanned_total', help: 'Events processed by scan workers, by outcome (flagged, clean, incomplete: a media item could not be scanned and nothing was flagged, dead_lettered, retried).', labelNames: ['outcome'], registers: [registry] }),
-    flagsEmitted: new Counter({ name: 'vigil_flags_emitted_total', help: 'Flags enqueued on the moderation queue.', labelNames: ['category', 'severity'], registers: [registry] }),
-    deadLettered: new Counter({ name: 'vigil_dead_lettered_total', help: 'Dead-letter entries written, by error code.', labelNames: ['code'], registers: [registry] }),
-    scanSeconds: new Histogram({ name: 'vigil_scan_seconds', help: 'Time to scan, decide and emit one event.', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [registry] }),
-    bridgePaused: new Counter({ name: 'vigil_bridge_pauses_total', help: 'Times the Kafka bridge paused its partitions (backpressure).', labelNames: ['reason'], registers: [registry] }),
-    bridgePausedNow: new Gauge({ name: 'vigil_bridge_paused', help: '1 while the Kafka bridge has its partitions paused (scan backlog above the high watermark), else 0.', registers: [registry] }),
-    bridgeBacklog: new Gauge({ name: 'vigil_bridge_scan_backlog', help: 'Scan-queue backlog (waiting jobs) as last read by the Kafka bridge.', registers: [registry] }),
-    bridgeRecords: new Counter({ name: 'vigil_bridge_records_total', help: 'Kafka records handled by the bridge, by outcome (enqueued, dead_lettered).', labelNames: ['outcome'], registers: [registry] }),
-    flagsMirrored: new Counter({ name: 'vigil_flags_mirrored_total', help: 'Flags produced to the Kafka flag topic.', registers: [registry] }),
+    sources,
+    eventsScanned: new Counter({ name: 'vigil_events_scanned_total', help: 'Events processed by scan workers, by outcome (flagged, clean, incomplete: a part could not be scanned and nothing was flagged, dead_lettered, retried).', labelNames: ['outcome'], registers }),
+    flagsEmitted: new Counter({ name: 'vigil_flags_emitted_total', help: 'Flags enqueued on the moderation queue, by category, severity and action.', labelNames: ['category', 'severity', 'action'], registers }),
+    deadLettered: new Counter({ name: 'vigil_dead_lettered_total', help: 'Dead-letter entries written, by error code.', labelNames: ['code'], registers }),
+    errors: new Counter({ name: 'vigil_errors_total', help: 'Typed errors met while scanning or bridging, by code, whether retried or dead-lettered.', labelNames: ['code'], registers }),
+    scanSeconds: new Histogram({ name: 'vigil_scan_seconds', help: 'Time to scan, decide and emit one event.', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers }),
+    endToEndSeconds: new Histogram({ name: 'vigil_end_to_end_seconds', help: 'From the event\'s sentAt to its flags being on the moderation queue, by event priority (flagged events only).', labelNames: ['priority'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600], registers }),
+    stageSeconds,
+    matches: new Counter({ name: 'vigil_matches_total', help: 'Signals found by scans, by signal type and bank or model id.', labelNames: ['type', 'source'], registers }),
+    bridgePaused: new Counter({ name: 'vigil_bridge_pauses_total', help: 'Times the Kafka bridge paused its partitions (backpressure).', labelNames: ['reason'], registers }),
+    bridgePausedNow: new Gauge({ name: 'vigil_bridge_paused', help: '1 while the Kafka bridge has its partitions paused (scan backlog above the high watermark), else 0.', registers }),
+    bridgeBacklog: new Gauge({ name: 'vigil_bridge_scan_backlog', help: 'Scan-queue backlog (waiting jobs) as last read by the Kafka bridge.', registers }),
+    bridgeLag: new Gauge({ name: 'vigil_bridge_lag', help: 'Kafka records not yet enqueued by this bridge, per partition (high watermark minus next offset, as of the last fetch).', labelNames: ['partition'], registers }),
+    bridgeRecords: new Counter({ name: 'vigil_bridge_records_total', help: 'Kafka records handled by the bridge, by outcome (enqueued, dead_lettered).', labelNames: ['outcome'], registers }),
+    flagsMirrored: new Counter({ name: 'vigil_flags_mirrored_total', help: 'Flags produced to the Kafka flag topic.', registers }),
     modelRuntime: new Gauge({ name: 'vigil_model_runtime_info', help: 'TF.js backend the classifiers run on (1), with the reason it was chosen (preferred, tfjs_node_missing, tfjs_node_failed, wasm_failed).', labelNames: ['backend', 'reason'], registers: [registry] }),
     modelLoadSeconds: new Gauge({ name: 'vigil_model_load_seconds', help: 'Seconds to load a classifier model at start (runtime, verification, warm-up), by manifest model id.', labelNames: ['model'], registers: [registry] }),
     brakeQuarantines: new Counter({ name: 'vigil_brake_quarantines_total', help: 'Rules or bank entries quarantined to review-only because their hit rate jumped far above baseline.', labelNames: ['kind'], registers: [registry] }),
@@ -74,26 +129,59 @@ export function createMetrics(): Metrics {
     decodeBudgetInUse: new Gauge({ name: 'vigil_decode_budget_in_use_pixels', help: 'Decoded pixels currently held under the decode budget.', registers: [registry] }),
     decodeBudgetWaiting: new Gauge({ name: 'vigil_decode_budget_waiting', help: 'Decodes waiting for the decode budget.', registers: [registry] }),
     decodeBudgetCapacity: new Gauge({ name: 'vigil_decode_budget_pixels', help: 'The decode budget (VIGIL_DECODE_BUDGET_PIXELS).', registers: [registry] }),
-  };
-}
-
-/** Serves /metrics; port 0 means metrics are off and nothing listens. */
-export async function serveMetrics(metrics: Metrics, port: number, host = '127.0.0.1'): Promise<{ close(): Promise<void>; port: number } | undefined> {
-  if (port === 0) return undefined;
-  const server: Server = createServer((req, res) => {
-    if (req.url !== '/metrics') {
-      res.writeHead(404).end();
-      return;
-    }
-    metrics.registry
-      .metrics()
-      .then((body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body))
-      .catch(() => res.writeHead(500).end());
-  });
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
-  let closed: Promise<void> | undefined;
-  return {
-    port,
-    close: () => (closed ??= new Promise<void>((resolve) => server.close(() => resolve()))),
+    queueJobs: new Gauge({
+      name: 'vigil_queue_jobs',
+      help: 'Jobs in the scan, moderation and dead-letter queues by state, read from Redis at scrape time (every process reports the same queues: aggregate with max).',
+      labelNames: ['queue', 'state'],
+      registers,
+      async collect() {
+        if (!sources.queues) return;
+        let counts: Awaited<ReturnType<NonNullable<ScrapeSources['queues']>>>;
+        try {
+          counts = await sources.queues();
+        } catch {
+          scrapeErrors.inc({ source: 'queues' });
+          return;
+        }
+        for (const queue of QUEUE_ROLES) for (const state of QUEUE_STATES) this.set({ queue, state }, counts[queue]?.[state] ?? 0);
+      },
+    }),
+    bankInfo: new Gauge({
+      name: 'vigil_bank_info',
+      help: 'Banks this process holds: 1 per bank id and version.',
+      labelNames: ['bank', 'version'],
+      registers,
+      collect() {
+        const v = versions();
+        if (!v) return;
+        this.reset();
+        for (const [bank, version] of Object.entries(v.banks)) this.set({ bank, version }, 1);
+      },
+    }),
+    policyInfo: new Gauge({
+      name: 'vigil_policy_info',
+      help: 'Policy version this process decides with (1).',
+      labelNames: ['version'],
+      registers,
+      collect() {
+        const v = versions();
+        if (!v) return;
+        this.reset();
+        if (v.policy) this.set({ version: v.policy }, 1);
+      },
+    }),
+    modelInfo: new Gauge({
+      name: 'vigil_model_info',
+      help: 'Classifier models this process holds: 1 per model id, version and backend.',
+      labelNames: ['model', 'version', 'backend'],
+      registers,
+      collect() {
+        const v = versions();
+        if (!v) return;
+        this.reset();
+        for (const m of v.models) this.set({ model: m.model, version: m.version, backend: m.backend }, 1);
+      },
+    }),
+    scrapeErrors,
   };
 }

@@ -19,7 +19,14 @@ export interface PipelineResult {
   shadow: ShadowComparison[];
 }
 
+/** Optional timing of the pipeline's own stages; the clock is passed in so the core stays free of I/O. */
+export interface StageClock {
+  now(): number;
+  observe(stage: 'parse' | 'decide', seconds: number): void;
+}
+
 export interface DecideOptions extends ScanOptions {
+  clock?: StageClock | undefined;
   /** Brakes and deconfirmations, as a snapshot taken before the decision. */
   counters?: DecisionCounters | undefined;
   /** A whole candidate policy evaluated in shadow on the same report (it never flags). */
@@ -27,11 +34,17 @@ export interface DecideOptions extends ScanOptions {
 }
 
 export async function processPayload(payload: unknown, scanner: Scanner, policy: Policy, limits: ContractLimits, options: DecideOptions = {}): Promise<PipelineResult> {
+  const { clock } = options;
+  let t = clock?.now() ?? 0;
   const event = parseMessageEvent(payload, limits);
+  if (clock) clock.observe('parse', (clock.now() - t) / 1000);
   const report: ScanReport = { ...(await scanEvent(event, scanner, policy, options)), context: decisionContext(event) };
+  t = clock?.now() ?? 0;
   const verdict = decide(report, policy, options.counters);
   const candidate = options.candidate ? decide(report, options.candidate, options.counters) : undefined;
   const hasShadowRules = verdict.hits.some((h) => h.status === 'shadow');
   const shadow = candidate || hasShadowRules ? compareShadow(verdict, candidate) : [];
-  return { event, report, flags: buildFlags(event, report, verdict, policy), verdict, policy, candidate: options.candidate, shadow };
+  const flags = buildFlags(event, report, verdict, policy);
+  if (clock) clock.observe('decide', (clock.now() - t) / 1000);
+  return { event, report, flags, verdict, policy, candidate: options.candidate, shadow };
 }

@@ -19,7 +19,7 @@ import type { MediaOutcome, PartOutcome, Signal, TextOutcome, UnscannedReason } 
 /** Told what happened, for metrics and logs (ids, codes and bounded names only: never content). */
 export interface ScanObserver {
   /** Each source run, with its time; `code` when it failed or stopped short. */
-  source?(run: { sourceId: string; kind: 'media' | 'text'; seconds: number; code?: string }): void;
+  source?(run: { sourceId: string; kind: 'media' | 'text'; stage: 'hash' | 'match' | 'classify'; seconds: number; code?: string }): void;
   /** Each media item of a completed scan. */
   media?(item: MediaOutcome & { eventId: string; declaredClass: DeclaredClass }): void;
   /** The text of a completed scan (when the event has text). */
@@ -55,7 +55,7 @@ async function mediaBytes(item: MediaItem, scanner: Scanner): Promise<Uint8Array
 /** Versions change only when a source set is swapped, so merge them once per set, not per event. */
 const mergedVersions = new WeakMap<SourceSet, { banks: Readonly<Record<string, string>>; models: Readonly<Record<string, string>> }>();
 
-function versionsOf(set: SourceSet): { banks: Readonly<Record<string, string>>; models: Readonly<Record<string, string>> } {
+export function versionsOf(set: SourceSet): { banks: Readonly<Record<string, string>>; models: Readonly<Record<string, string>> } {
   let merged = mergedVersions.get(set);
   if (!merged) {
     const banks: Record<string, string> = {};
@@ -120,7 +120,7 @@ async function runSource(source: MediaSource | TextSource, run: () => SourceOutp
     // every other part's flags).
     result = { signals: [], failure: isVigilError(err) ? err : new VigilError('INTERNAL', `signal source ${source.id} failed: ${toVigilError(err).message}`, { cause: err, retriable: false }), ran: false };
   }
-  observer?.source?.({ sourceId: source.id, kind: source.kind, seconds: (performance.now() - started) / 1000, ...(result.failure ? { code: result.failure.code } : {}) });
+  observer?.source?.({ sourceId: source.id, kind: source.kind, stage: source.stage ?? (source.kind === 'text' ? 'match' : 'hash'), seconds: (performance.now() - started) / 1000, ...(result.failure ? { code: result.failure.code } : {}) });
   return result;
 }
 

@@ -57,6 +57,8 @@ export type SourceOutput = readonly Signal[] | { signals: readonly Signal[]; inc
 interface SourceBase {
   /** Stable and bounded (a metric label): e.g. `hashes`, `terms`, `nsfw-image`. Never derived from a payload. */
   readonly id: string;
+  /** Which stage of the ops metrics its time counts to (vigil_stage_seconds); default hash for media, match for text. */
+  readonly stage?: 'hash' | 'match' | 'classify';
   versions(): SourceVersions;
 }
 

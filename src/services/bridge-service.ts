@@ -9,7 +9,9 @@ import { closeRedis, createRedis, waitForRedis, watchRedisOutage } from '../adap
 import { BullDeadLetterSink, BullScanQueue } from '../adapters/bullmq/queues.js';
 import { KafkaBridge } from '../adapters/kafka/bridge.js';
 import { createKafka } from '../adapters/kafka/client.js';
-import { createMetrics, serveMetrics, type Metrics } from '../adapters/metrics.js';
+import { createMetrics, type Metrics } from '../adapters/metrics.js';
+import { redisCheck } from '../ops/checks.js';
+import { startProcessOps } from '../ops/from-config.js';
 import type { Logger } from '../logger.js';
 import { runService, ServiceContext } from './context.js';
 
@@ -43,8 +45,10 @@ async function openBridgeService(config: Config, logger: Logger, ctx: ServiceCon
   const settings = { connection: redis, prefix: config.queuePrefix, dedupeTtlMs: config.dedupeTtlMs };
   const scanQueue = ctx.use('scan queue', new BullScanQueue({ ...settings, name: config.scanQueue, failedRetentionS: config.failedRetentionS }));
   const deadLetters = ctx.use('dead-letter queue', new BullDeadLetterSink(config.deadLetterQueue, { ...settings, retentionS: config.deadLetterRetentionS, maxEntries: config.deadLetterMaxEntries }));
-  const metricsServer = await serveMetrics(metrics, config.metricsPort, config.metricsHost);
-  if (metricsServer) ctx.use('metrics server', metricsServer);
+  let consuming = false;
+  const kafkaCheck = async () => ({ name: 'kafka', ok: consuming, ...(consuming ? {} : { reason: 'consumer not started' }) });
+  const opsServer = await startProcessOps(config, { metrics, redis, logger, checks: [redisCheck(redis), kafkaCheck] });
+  if (opsServer) ctx.use('ops server', opsServer);
   let onFatal: (err: Error) => void = () => undefined;
   const fatal = new Promise<Error>((resolve) => (onFatal = resolve));
   void outage.fatal.then(onFatal);
@@ -65,7 +69,8 @@ async function openBridgeService(config: Config, logger: Logger, ctx: ServiceCon
   // Registered before it starts: a start that fails half-way (group join refused) still disconnects.
   ctx.use('kafka consumer', bridge);
   await bridge.start();
-  logger.info({ topic: config.kafkaTopic, groupId: config.kafkaGroupId, scanQueue: config.scanQueue, metricsPort: metricsServer?.port }, 'kafka bridge ready');
+  consuming = true;
+  logger.info({ topic: config.kafkaTopic, groupId: config.kafkaGroupId, scanQueue: config.scanQueue, opsPort: opsServer?.port }, 'kafka bridge ready');
   return { bridge, metrics, context: ctx, fatal, stop: async () => void (await ctx.close()) };
 }
 

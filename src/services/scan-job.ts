@@ -7,8 +7,8 @@
  * whatever job options a producer happened to set.
  */
 import { salvageIds, type ContractLimits } from '../core/contracts.js';
-import { VigilError, toVigilError, type ErrorCode } from '../core/errors.js';
-import { processPayload } from '../core/pipeline.js';
+import { ERROR_CODES, VigilError, toVigilError, type ErrorCode } from '../core/errors.js';
+import { processPayload, type StageClock } from '../core/pipeline.js';
 import type { Policy } from '../core/policy.js';
 import type { DecisionHooks, PolicySource } from '../core/policy-source.js';
 import type { DeadLetter, DeadLetterSink, FlagSink } from '../core/ports.js';
@@ -31,8 +31,13 @@ export interface ScanJob {
 export type ScanOutcome = 'flagged' | 'clean' | 'incomplete';
 
 export type ScanJobResult =
-  | { status: 'scanned'; outcome: ScanOutcome; eventId: string; flagIds: string[]; mediaErrors: number }
-  | { status: 'dead_lettered'; code: ErrorCode; eventId?: string }
+  /** `retained`: a part gave up on a transient failure on the last attempt (see below). */
+  | { status: 'scanned'; outcome: ScanOutcome; eventId: string; flagIds: string[]; mediaErrors: number; retained: boolean }
+  /**
+   * `retained`: the event ran out of retries on a transient failure; the transport keeps it (BullMQ's
+   * failed set, VIGIL_FAILED_RETENTION_S) so `vigil dlq retry` can run it again once the cause is fixed.
+   */
+  | { status: 'dead_lettered'; code: ErrorCode; eventId?: string; retained: boolean }
   /** Acknowledge nothing: run the job again after `delayMs`. */
   | { status: 'retry'; code: ErrorCode; delayMs: number };
 
@@ -60,6 +65,10 @@ export interface ScanJobHandlerOptions {
 
 export type ScanJobHandler = (job: ScanJob) => Promise<ScanJobResult>;
 
+function isRetriableCode(code: string): boolean {
+  return (ERROR_CODES as Record<string, boolean>)[code] === true;
+}
+
 export function retryDelay(budget: RetryBudget, attempt: number): number {
   return budget.backoffMs * 2 ** Math.max(0, attempt - 1);
 }
@@ -75,6 +84,8 @@ export function createScanJobHandler(o: ScanJobHandlerOptions): ScanJobHandler {
     o.metrics?.deadLettered.inc({ code: err.code });
   };
 
+  const m = o.metrics;
+  const clock: StageClock | undefined = m ? { now: () => performance.now(), observe: (stage, seconds) => m.stageSeconds.observe({ stage }, seconds) } : undefined;
   return async (job) => {
     // A child logger per job costs more than the scan of a short text: build it only when logging.
     const log = () => o.logger.child({ ...salvageIds(job.payload), attempt: job.attempt });
@@ -83,22 +94,40 @@ export function createScanJobHandler(o: ScanJobHandlerOptions): ScanJobHandler {
       const snapshot = o.policySource?.current();
       // On the last attempt a transient failure of one part is recorded for that part, not retried again.
       const finalAttempt = job.attempt >= o.retry.maxAttempts;
-      const result = await processPayload(job.payload, o.scanner, snapshot?.live ?? o.policy(), o.limits, { counters: o.hooks?.counters(), candidate: snapshot?.candidate, finalAttempt });
+      const result = await processPayload(job.payload, o.scanner, snapshot?.live ?? o.policy(), o.limits, { counters: o.hooks?.counters(), candidate: snapshot?.candidate, finalAttempt, clock });
       const { event, report, flags } = result;
+      const emitStarted = performance.now();
       await o.flags.emit(flags);
+      m?.stageSeconds.observe({ stage: 'emit' }, (performance.now() - emitStarted) / 1000);
       // The flags are out: a failure to count or to log shadow verdicts must not retry (and re-count) the job.
       if (o.hooks) await o.hooks.after(result).catch((err: unknown) => log().error({ err }, 'could not record brakes counters or shadow verdicts'));
       // Flags first, then the parts that failed: a crash in between re-scans and re-emits the same flag ids.
-      for (const m of report.mediaErrors) await deadLetter(job, m, { mediaId: m.mediaId, part: 'media', ...(m.reason ? { reason: m.reason } : {}), ...(m.sourceId ? { sourceId: m.sourceId } : {}) });
-      for (const t of report.textErrors ?? []) await deadLetter(job, t, { part: 'text', ...(t.reason ? { reason: t.reason } : {}), ...(t.sourceId ? { sourceId: t.sourceId } : {}) });
-      for (const f of flags) o.metrics?.flagsEmitted.inc({ category: f.category, severity: f.severity });
+      // A part that failed transiently on the last attempt gave up like a whole event would: recorded as
+      // RETRIES_EXHAUSTED (the cause in its message and reason), and the event kept for `vigil dlq retry`.
+      let retained = false;
+      const final = (e: { code: string; message: string }) => {
+        if (!isRetriableCode(e.code)) return e;
+        retained = true;
+        return { code: 'RETRIES_EXHAUSTED', message: `gave up after ${job.attempt} attempt(s): ${e.code}: ${e.message}` };
+      };
+      for (const m of report.mediaErrors) await deadLetter(job, final(m), { mediaId: m.mediaId, part: 'media', ...(m.reason ? { reason: m.reason } : {}), ...(m.sourceId ? { sourceId: m.sourceId } : {}) });
+      for (const t of report.textErrors ?? []) await deadLetter(job, final(t), { part: 'text', ...(t.reason ? { reason: t.reason } : {}), ...(t.sourceId ? { sourceId: t.sourceId } : {}) });
+      if (m) {
+        for (const e of report.mediaErrors) m.errors.inc({ code: e.code });
+        for (const e of report.textErrors ?? []) m.errors.inc({ code: e.code });
+        for (const s of report.signals) m.matches.inc({ type: s.type, source: s.sourceId });
+        for (const f of flags) m.flagsEmitted.inc({ category: f.category, severity: f.severity, action: f.action });
+        // Clock skew between producer and worker can make this negative; count it as instant.
+        if (flags.length) m.endToEndSeconds.observe({ priority: event.priority }, Math.max(0, (Date.now() - Date.parse(event.sentAt)) / 1000));
+      }
       const partsFailed = report.mediaErrors.length + (report.textErrors?.length ?? 0);
       const outcome: ScanOutcome = flags.length ? 'flagged' : partsFailed ? 'incomplete' : 'clean';
       o.metrics?.eventsScanned.inc({ outcome });
       if (o.logger.isLevelEnabled('debug')) log().debug({ flags: flags.map((f) => f.flagId), mediaErrors: report.mediaErrors.length, outcome }, 'scanned');
-      return { status: 'scanned', outcome, eventId: event.eventId, flagIds: flags.map((f) => f.flagId), mediaErrors: report.mediaErrors.length };
+      return { status: 'scanned', outcome, eventId: event.eventId, flagIds: flags.map((f) => f.flagId), mediaErrors: report.mediaErrors.length, retained };
     } catch (raw) {
       const err = toVigilError(raw);
+      m?.errors.inc({ code: err.code });
       if (err.retriable && job.attempt < o.retry.maxAttempts) {
         const delayMs = retryDelay(o.retry, job.attempt);
         log().warn({ code: err.code, err, delayMs, maxAttempts: o.retry.maxAttempts }, 'retriable failure; will retry');
@@ -111,7 +140,7 @@ export function createScanJobHandler(o: ScanJobHandlerOptions): ScanJobHandler {
       log().warn({ code: final.code, err: final }, 'dead-lettered');
       o.metrics?.eventsScanned.inc({ outcome: 'dead_lettered' });
       const ids = salvageIds(job.payload);
-      return { status: 'dead_lettered', code: final.code, ...(ids.eventId ? { eventId: ids.eventId } : {}) };
+      return { status: 'dead_lettered', code: final.code, retained: err.retriable, ...(ids.eventId ? { eventId: ids.eventId } : {}) };
     } finally {
       stop?.();
     }

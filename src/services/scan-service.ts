@@ -15,7 +15,10 @@ import { RedisPolicyStore } from '../adapters/policy-store.js';
 import { RedisBrakes } from '../adapters/brakes.js';
 import { RedisShadowLog } from '../adapters/shadow-log.js';
 import { createDecisionHooks } from '../adapters/decision-hooks.js';
-import { createMetrics, serveMetrics, type Metrics } from '../adapters/metrics.js';
+import { createMetrics, type Metrics } from '../adapters/metrics.js';
+import { redisCheck, runtimeCheck } from '../ops/checks.js';
+import { startProcessOps } from '../ops/from-config.js';
+import { runtimeVersions, scanRuntimeHealth } from '../ops/instrument.js';
 import { connectFlagMirror } from '../adapters/kafka/flag-mirror.js';
 import type { Logger } from '../logger.js';
 import { runService, ServiceContext } from './context.js';
@@ -64,10 +67,11 @@ async function openScanService(config: Config, logger: Logger, ctx: ServiceConte
   // With KAFKA_FLAG_TOPIC set, flags are also produced to Kafka, after they are on the moderation queue.
   const mirror = await connectFlagMirror(config, logger, metrics);
   if (mirror) ctx.use('kafka flag mirror', mirror);
-  // The metrics port is claimed before the worker registers with the queue: a port in use must not
+  // The ops port is claimed before the worker registers with the queue: a port in use must not
   // leave a worker counted as connected.
-  const metricsServer = await serveMetrics(metrics, config.metricsPort, config.metricsHost);
-  if (metricsServer) ctx.use('metrics server', metricsServer);
+  metrics.sources.versions = () => runtimeVersions(runtime);
+  const opsServer = await startProcessOps(config, { metrics, redis, logger, checks: [redisCheck(redis), runtimeCheck(scanRuntimeHealth(runtime))] });
+  if (opsServer) ctx.use('ops server', opsServer);
   const handle = createScanJobHandler({
     scanner: runtime.scanner,
     policy: runtime.policy,
@@ -94,7 +98,7 @@ async function openScanService(config: Config, logger: Logger, ctx: ServiceConte
     onFatal(err instanceof Error ? err : new Error(String(err)));
   });
   await worker.worker.waitUntilReady();
-  logger.info({ queue: config.scanQueue, concurrency: config.concurrency, metricsPort: metricsServer?.port }, 'scan worker ready');
+  logger.info({ queue: config.scanQueue, concurrency: config.concurrency, opsPort: opsServer?.port }, 'scan worker ready');
   return { worker, metrics, context: ctx, fatal, stop: async () => void (await ctx.close()) };
 }
 

@@ -126,7 +126,7 @@ describe('scan pipeline on the real Redis', () => {
     expect(body).toMatch(/vigil_events_scanned_total\{outcome="clean"\} 1/);
     // An event whose only image could not be decoded was not scanned clean.
     expect(body).toMatch(/vigil_events_scanned_total\{outcome="incomplete"\} 1/);
-    expect(body).toMatch(/vigil_flags_emitted_total\{category="sample_grooming",severity="high"\} 1/);
+    expect(body).toMatch(/vigil_flags_emitted_total\{category="sample_grooming",severity="high",action="review"\} 1/);
     expect(body).toMatch(/vigil_dead_lettered_total\{code="MEDIA_UNSUPPORTED"\} 1/);
     expect(body).toMatch(/vigil_scan_seconds_count 3/);
     expect(body).not.toContain('demo-evt');

@@ -30,8 +30,10 @@ describe('project', () => {
   });
 
   it('docker-compose.yml is valid (docker-compose config -q)', () => {
-    expect(() => execFileSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], { stdio: 'pipe' })).not.toThrow();
-    const services = execFileSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '--services'], { encoding: 'utf8' }).trim().split('\n');
+    // The ops service refuses to be configured without a token (no default credential).
+    const env = { ...process.env, VIGIL_OPS_TOKEN: 'compose-config-check-token' };
+    expect(() => execFileSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], { stdio: 'pipe', env })).not.toThrow();
+    const services = execFileSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '--services'], { encoding: 'utf8', env }).trim().split('\n');
     expect(services).toEqual(expect.arrayContaining(['redis', 'worker']));
   });
 

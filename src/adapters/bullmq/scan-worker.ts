@@ -4,7 +4,7 @@
  * dead letters) or re-schedules the job with the handler's backoff. The retry budget is the
  * handler's, from the worker's config; the producer's job options do not decide it.
  */
-import { DelayedError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { VigilError } from '../../core/errors.js';
 import type { DeadLetter, DeadLetterSink } from '../../core/ports.js';
 import { salvageIds } from '../../core/contracts.js';
@@ -74,6 +74,13 @@ export class ScanWorker {
       // A dead letter could not be written: never acknowledge a failure that was not recorded.
       this.#o.logger.error({ err, jobId: job.id }, 'could not record the outcome; will retry');
       result = { status: 'retry', code: err instanceof VigilError ? err.code : 'INTERNAL', delayMs: 1000 };
+    }
+    if (result.status !== 'retry' && result.retained) {
+      // Out of retries on a transient failure: the dead letter is written; failing the job keeps the
+      // event in the failed set (VIGIL_FAILED_RETENTION_S) for `vigil dlq retry`.
+      const kept = new UnrecoverableError(result.status === 'dead_lettered' ? result.code : 'RETRIES_EXHAUSTED');
+      this.#ownErrors.add(kept);
+      throw kept;
     }
     if (result.status !== 'retry') return result;
     try {

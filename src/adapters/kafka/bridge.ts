@@ -192,7 +192,9 @@ export class KafkaBridge {
       }
       if (!delivered) return;
       // Safe: `chunk` is non-empty by construction of the loop.
-      resolveOffset(chunk[chunk.length - 1]!.offset);
+      const last = chunk[chunk.length - 1]!.offset;
+      resolveOffset(last);
+      this.#o.metrics?.bridgeLag.set({ partition: String(partition) }, Math.max(0, Number(batch.highWatermark) - Number(last) - 1));
       this.#stats.enqueued += events.length;
       this.#stats.deadLettered += dead.length;
       this.#o.metrics?.bridgeRecords.inc({ outcome: 'enqueued' }, events.length);
@@ -209,6 +211,7 @@ export class KafkaBridge {
       // The record value is never copied: only ids, coordinates and the parser's field-path message.
       this.#log.warn({ partition, offset: message.offset, code: err.code, ...ids }, 'poison record dead-lettered');
       this.#o.metrics?.deadLettered.inc({ code: err.code });
+      this.#o.metrics?.errors.inc({ code: err.code });
       return { dead: { ...ids, code: err.code, message: err.message, origin, at: new Date().toISOString() } };
     };
     if (value === null) return dead(new VigilError('EVENT_INVALID', 'record has no value (tombstone)'));

@@ -1,6 +1,6 @@
 /**
  * Every subcommand, by name, loaded only when it runs: `vigil schema` must not pay for sharp,
- * BullMQ and KafkaJS. Each module exports a `register(program) => Command` (queues.ts also
+ * BullMQ and KafkaJS. Each module exports a `register(program) => Command` (dlq.ts also
  * `registerDeadLetters`). Add a command here: name → loader of its register function.
  */
 import type { Command } from 'commander';
@@ -14,7 +14,7 @@ export const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   publish: async () => (await import('./publish.js')).register,
   scan: async () => (await import('./scan.js')).register,
   queues: async () => (await import('./queues.js')).register,
-  'dead-letters': async () => (await import('./queues.js')).registerDeadLetters,
+  'dead-letters': async () => (await import('./dlq.js')).registerDeadLetters,
   bank: async () => (await import('./bank.js')).register,
   hash: async () => (await import('./hash.js')).register,
   schema: async () => (await import('./schema.js')).register,
@@ -26,4 +26,7 @@ export const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   'train-text': async () => (await import('./train-text.js')).register,
   policy: async () => (await import('./policy.js')).register,
   audit: async () => (await import('./audit.js')).register,
+  ops: async () => (await import('./ops.js')).register,
+  dlq: async () => (await import('./dlq.js')).register,
+  flags: async () => (await import('./flags.js')).register,
 };

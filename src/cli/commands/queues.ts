@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { Queue } from 'bullmq';
 import { loadConfig, type Config } from '../../config.js';
-import type { DeadLetter } from '../../core/ports.js';
-import { configOverrides, parseIntOption, printJson, withConfigOptions, withRedis } from '../io.js';
+import { configOverrides, printJson, withConfigOptions, withRedis } from '../io.js';
 
 const STATES = ['wait', 'prioritized', 'active', 'delayed', 'failed', 'completed'] as const;
 
@@ -21,33 +20,6 @@ async function withQueues<T>(opts: Record<string, unknown>, work: (config: Confi
       await Promise.all(opened.map((q) => q.close()));
     }
   });
-}
-
-export function registerDeadLetters(program: Command): Command {
-  return withConfigOptions(
-    program
-      .command('dead-letters')
-      .description('List dead-letter entries, newest first: ids, typed reason and origin (never content).')
-      .option('--limit <n>', 'how many', parseIntOption('--limit', 1, 100_000), 50)
-      .option('--code <code>', 'only this error code, e.g. MEDIA_UNDECODABLE')
-      .option('--json', 'one JSON entry per line'),
-    ['redis'],
-  )
-    .addHelpText('after', '\nExamples:\n  npx vigil dead-letters\n  npx vigil dead-letters --code EVENT_INVALID --limit 500 --json')
-    .action(async (opts: Record<string, unknown>) => {
-      await withQueues(opts, async (config, queue) => {
-        const jobs = await queue(config.deadLetterQueue).getJobs(['waiting', 'prioritized', 'completed', 'failed'], 0, Number(opts.limit) - 1, false);
-        for (const job of jobs) {
-          const d = job.data as DeadLetter;
-          if (opts.code && d.code !== opts.code) continue;
-          if (opts.json) printJson(d);
-          else {
-            const where = d.origin.kind === 'bullmq' ? `${d.origin.queue}/${d.origin.jobId}` : d.origin.kind === 'kafka' ? `${d.origin.topic}[${d.origin.partition}]@${d.origin.offset}` : `${d.origin.file}:${d.origin.line}`;
-            process.stdout.write(`${d.at}  ${d.code.padEnd(20)} ${(d.eventId ?? '-').padEnd(24)} ${d.mediaId ? `media ${d.mediaId}  ` : ''}${where}  ${d.message}\n`);
-          }
-        }
-      });
-    });
 }
 
 export function register(program: Command): Command {

@@ -1,0 +1,45 @@
+/** What the ops CLI commands (`dlq`, `flags`) open: one Redis connection, the queues, the audit log. */
+import { Queue } from 'bullmq';
+import { hostname, userInfo } from 'node:os';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import { RedisAuditLog } from '../adapters/audit-log.js';
+import { createRedis, waitForRedis } from '../adapters/bullmq/connection.js';
+
+export interface OpsCliContext {
+  config: Config;
+  redis: Redis;
+  scan: Queue;
+  moderation: Queue;
+  deadLetters: Queue;
+  audit: RedisAuditLog;
+}
+
+export async function withOpsContext<T>(config: Config, work: (ctx: OpsCliContext) => Promise<T>): Promise<T> {
+  const redis = createRedis(config.redisUrl, 'worker');
+  const opened: Queue[] = [];
+  const open = (name: string) => {
+    const q = new Queue(name, { connection: redis, prefix: config.queuePrefix });
+    q.on('error', () => undefined);
+    opened.push(q);
+    return q;
+  };
+  try {
+    await waitForRedis(redis, 10_000);
+    return await work({ config, redis, scan: open(config.scanQueue), moderation: open(config.moderationQueue), deadLetters: open(config.deadLetterQueue), audit: new RedisAuditLog(redis, config.queuePrefix) });
+  } finally {
+    await Promise.all(opened.map((q) => q.close().catch(() => undefined)));
+    await redis.quit().catch(() => redis.disconnect());
+  }
+}
+
+/** Who ran a CLI action, for the audit log: --actor, else the OS user and host. */
+export function defaultActor(): string {
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // No passwd entry (some containers): keep "unknown".
+  }
+  return `${user}@${hostname()}`;
+}

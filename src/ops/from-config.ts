@@ -1,0 +1,77 @@
+/**
+ * The ops server of one process, from its Config: where to listen (VIGIL_OPS_PORT, or the old
+ * VIGIL_METRICS_PORT), what is public (VIGIL_OPS_PUBLIC), the token, and the dashboard. Opens its
+ * own Queue handles on the process's Redis connection so queue depths can be read at scrape time.
+ */
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { opsListen, type Config } from '../config.js';
+import { RedisAuditLog } from '../adapters/audit-log.js';
+import type { Metrics } from '../adapters/metrics.js';
+import type { Logger } from '../logger.js';
+import type { DashboardQueue } from './dashboard.js';
+import type { OpsServer, ReadinessCheck } from './server.js';
+
+export function openQueues(config: Config, redis: Redis): DashboardQueue[] {
+  const open = (name: string) => {
+    const q = new Queue(name, { connection: redis, prefix: config.queuePrefix });
+    q.on('error', () => undefined);
+    return q;
+  };
+  return [
+    { role: 'scan', queue: open(config.scanQueue) },
+    { role: 'moderation', queue: open(config.moderationQueue) },
+    { role: 'dead_letter', queue: open(config.deadLetterQueue) },
+  ];
+}
+
+export interface ProcessOpsOptions {
+  metrics: Metrics;
+  /** The process's queue Redis (shared; not closed here). */
+  redis: Redis;
+  checks: readonly ReadinessCheck[];
+  logger: Logger;
+  /** Override the configured port (`vigil ops --port`). */
+  port?: number;
+  dashboard?: boolean;
+}
+
+/** Starts the ops server if a port is configured; undefined when it is off (port 0). */
+export async function startProcessOps(config: Config, o: ProcessOpsOptions): Promise<OpsServer | undefined> {
+  const listen = opsListen(config);
+  const port = o.port ?? listen.port;
+  if (port === 0) return undefined;
+  if (listen.legacyKey && o.port === undefined) o.logger.warn('VIGIL_METRICS_PORT is the old name of VIGIL_OPS_PORT: the ops server (/metrics, /healthz, /readyz) listens there; rename it to VIGIL_OPS_PORT');
+  const queues = openQueues(config, o.redis);
+  const closeQueues = () => Promise.all(queues.map((q) => q.queue.close().catch(() => undefined)));
+  const dashboard = o.dashboard ?? config.opsDashboard;
+  let server: OpsServer;
+  try {
+    // Loaded here, not at the top: fastify is not needed by processes whose ops server is off.
+    const { startOpsServer } = await import('./server.js');
+    server = await startOpsServer({
+      port,
+      host: listen.host,
+      checks: o.checks,
+      metrics: o.metrics,
+      queues,
+      dashboard,
+      auth: { token: config.opsToken, public: config.opsPublic },
+      ...(dashboard ? { audit: new RedisAuditLog(o.redis, config.queuePrefix) } : {}),
+      logger: o.logger,
+    });
+  } catch (err) {
+    await closeQueues();
+    throw err;
+  }
+  o.logger.info({ host: listen.host, port: server.port, dashboard, public: config.opsPublic }, 'ops server listening');
+  let closing: Promise<void> | undefined;
+  return {
+    port: server.port,
+    close: () =>
+      (closing ??= (async () => {
+        await server.close();
+        await closeQueues();
+      })()),
+  };
+}
