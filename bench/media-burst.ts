@@ -90,7 +90,7 @@ async function round(label: string, images: number, jpeg: Buffer, env: Record<st
   const q = (name: string) => new Queue(name, { connection: { url: REDIS_URL }, prefix });
   const moderation = q('vigil-moderation');
   const dead = q('vigil-dead-letter');
-  const publisher = createPublisher({ connection: REDIS_URL, prefix, dedupeTtlMs: 3_600_000, attempts: 5, backoffMs: 1000 });
+  const publisher = createPublisher({ connection: REDIS_URL, prefix, dedupeTtlMs: 3_600_000 });
   try {
     // Ready once it serves metrics.
     const ready = Date.now() + 60_000;

@@ -18,7 +18,9 @@ import { createMediaHasher } from './adapters/media-hasher.js';
 import type { Metrics } from './adapters/metrics.js';
 import { restrictImageLoaders } from './adapters/sharp-decoder.js';
 import { DirMediaStore } from './adapters/media-store.js';
-import { loadPolicyFile } from './adapters/policy-file.js';
+import { ReloadingPolicySource, type RedisPolicyStore } from './adapters/policy-store.js';
+import type { RefreshingDecisionHooks } from './adapters/decision-hooks.js';
+import type { PolicySource } from './core/policy-source.js';
 import { bankVersion, type RedisBankStore } from './adapters/redis-bank-store.js';
 import { loadBenignWords, loadPatternFile, loadTermBankFile } from './adapters/term-files.js';
 import { compileTextScanner } from './core/text/index.js';
@@ -150,19 +152,22 @@ export class BankLoader {
 
 export interface ScanRuntime {
   scanner: Scanner;
+  /** The live policy now (same as `policySource.current().live`). */
   policy(): Policy;
+  /** Read once per job: the live policy and the shadow candidate, swapped as one snapshot. */
+  policySource: PolicySource;
+  /** Brakes and shadow log, when the policy store is in use. */
+  hooks?: RefreshingDecisionHooks | undefined;
   /** Re-reads banks and policy if their files changed; keeps the old ones (and logs) if the new ones are invalid. */
   reload(): Promise<boolean>;
   close(): Promise<void>;
 }
 
-async function mtime(path: string): Promise<number> {
-  return (await stat(path)).mtimeMs;
-}
-
 export interface ScanRuntimeOptions {
   watch: boolean;
   store?: RedisBankStore;
+  policyStore?: RedisPolicyStore;
+  hooks?: RefreshingDecisionHooks;
   /** Where source timings, per-part outcomes and the decode budget are counted. */
   metrics?: Metrics;
   /**
@@ -201,11 +206,14 @@ function scanObserver(logger: Logger, metrics: Metrics | undefined): ScanObserve
  * effect within `bankReloadMs` without a restart.
  */
 export async function createScanRuntime(config: Config, logger: Logger, options: ScanRuntimeOptions): Promise<ScanRuntime> {
-  let policy = await loadPolicyFile(config.policyFile);
-  let policyStamp = await mtime(config.policyFile);
+  // The store's live policy wins over the file; the file is the default while the store has none (and offline).
+  const policySource = await ReloadingPolicySource.open(config.policyFile, options.policyStore, logger);
+  const hooks = options.hooks;
+  if (hooks) await hooks.refresh();
+  const policy = () => policySource.current().live;
   const loader = new BankLoader({ dir: config.banksDir, store: options.store, patternsFile: config.patternsFile, maxTextBytes: config.maxTextBytes });
   let banks = await loader.load();
-  logger.info({ policyVersion: policy.version, banks: { ...banks.hashBanks.versions(), ...banks.textScanner.versions() } }, 'policy and banks loaded');
+  logger.info({ policyVersion: policy().version, policyOrigin: policySource.current().origin, banks: { ...banks.hashBanks.versions(), ...banks.textScanner.versions() } }, 'policy and banks loaded');
 
   restrictImageLoaders();
   const { metrics } = options;
@@ -250,21 +258,8 @@ export async function createScanRuntime(config: Config, logger: Logger, options:
   };
 
   const reload = async (): Promise<boolean> => {
-    let changed = false;
-    try {
-      const stamp = await mtime(config.policyFile);
-      if (stamp !== policyStamp) {
-        const next = await loadPolicyFile(config.policyFile);
-        policyStamp = stamp;
-        if (next.version !== policy.version) {
-          logger.info({ from: policy.version, to: next.version }, 'policy reloaded');
-          policy = next;
-          changed = true;
-        }
-      }
-    } catch (err) {
-      logger.error({ err }, 'policy reload failed; keeping the previous policy');
-    }
+    let changed = await policySource.reload();
+    if (hooks) await hooks.refresh().catch((err: unknown) => logger.error({ err }, 'brakes refresh failed; keeping the previous counters'));
     {
       try {
         if ((await loader.fingerprint()) !== banks.fingerprint) {
@@ -294,7 +289,9 @@ export async function createScanRuntime(config: Config, logger: Logger, options:
 
   return {
     scanner,
-    policy: () => policy,
+    policy,
+    policySource,
+    hooks,
     reload,
     close: async () => {
       if (timer) clearInterval(timer);

@@ -142,6 +142,7 @@ export function textScannerSource(scanner: TextScanner): TextSource {
         category: m.category,
         severity: m.severity,
         span: { start: m.start, end: m.end },
+        ...(m.mode === 'pattern' ? {} : { termMode: m.mode }),
       })),
   };
 }

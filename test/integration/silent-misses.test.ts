@@ -40,7 +40,7 @@ async function harness(label: string, overrides: Partial<Record<keyof Config, un
   const banksDir = mkdtempSync(join(tmpdir(), 'vigil-banks-'));
   cpSync('config/samples/banks', banksDir, { recursive: true });
   const config = testConfig(prefix, { banksDir, ...overrides });
-  const publisher = createPublisher({ connection: REDIS_URL, prefix, dedupeTtlMs: config.dedupeTtlMs, attempts: 3, backoffMs: 50, limits: contractLimits(config) });
+  const publisher = createPublisher({ connection: REDIS_URL, prefix, dedupeTtlMs: config.dedupeTtlMs, limits: contractLimits(config) });
   const q = (name: string) => new Queue(name, { connection: { url: REDIS_URL }, prefix });
   const scan = q(config.scanQueue);
   const moderation = q(config.moderationQueue);
