@@ -10,6 +10,7 @@
  */
 import { Queue, Worker } from 'bullmq';
 import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { built, intArg } from './_shared.js';
 import type * as ConfigModule from '../src/config.js';
@@ -100,6 +101,7 @@ export async function run(args: string[]): Promise<string> {
   const n = intArg(args, 'events', 20_000);
   const concurrency = intArg(args, 'concurrency', 50);
   const rounds = intArg(args, 'rounds', 4);
+  const load = loadavg().map((l) => l.toFixed(2)).join(', ');
   const bareRates: number[] = [];
   const vigilRates: number[] = [];
   let flags = 0;
@@ -117,7 +119,7 @@ export async function run(args: string[]): Promise<string> {
   const ratio = best(vigilRates) / best(bareRates);
   return `## Pipeline throughput (publish → scan → flag)
 
-Command: \`npm run bench -- pipeline --events ${n} --concurrency ${concurrency} --rounds ${rounds}\`. One worker in the benchmark process, Redis ${REDIS_URL.replace(/\/\/[^@/]*@/, '//***@')} on the same machine.
+Command: \`npm run bench -- pipeline --events ${n} --concurrency ${concurrency} --rounds ${rounds}\`. One worker in the benchmark process, Redis ${REDIS_URL.replace(/\/\/[^@/]*@/, '//***@')} on the same machine. Load average at the start: ${load} (shared machine).
 The compiled build (dist/). Text-only \`vigil.message.v1\` events (10% contain a stand-in term from \`config/samples/banks\`), published with \`publishBatch\` in batches of 500
 (validation, jobId = eventId, dedupe key, priority, attempts), scanned with the sample banks and \`config/policy.yaml\`; flags enqueued
 on the moderation queue (${flags} of ${n} in the last round). Baseline: bare BullMQ — \`addBulk\` of the same payloads, a no-op worker with the same concurrency.

@@ -183,9 +183,10 @@ export interface ScanRuntimeOptions {
 function scanObserver(logger: Logger, metrics: Metrics | undefined): ScanObserver {
   return {
     source: (run) => {
-      metrics?.sourceSeconds.observe({ source: run.sourceId, kind: run.kind }, run.seconds);
-      metrics?.stageSeconds.observe({ stage: run.stage }, run.seconds);
-      if (run.code) metrics?.sourceFailures.inc({ source: run.sourceId, code: run.code });
+      if (!metrics) return;
+      metrics.recordSourceRun(run.sourceId, run.kind, run.seconds);
+      metrics.stageSeconds.observe({ stage: run.stage }, run.seconds);
+      if (run.code) metrics.sourceFailures.inc({ source: run.sourceId, code: run.code });
     },
     media: (m) => {
       metrics?.mediaItems.inc({ outcome: m.outcome, format: m.sniffedFormat ?? 'none' });

@@ -70,8 +70,14 @@ export interface Metrics {
   mediaMimeMismatch: Counter<'declared' | 'sniffed'>;
   /** Event texts not fully scanned, by reason. */
   textUnscanned: Counter<'reason'>;
-  /** Time of each signal-source run, by source id (ids are set in the composition root, never from a payload). */
-  sourceSeconds: Histogram<'source' | 'kind'>;
+  /**
+   * Time and runs of each signal source, by source id (ids are set in the composition root, never
+   * from a payload). Counters, not a histogram: this is per source per part of every event, so it is
+   * summed in plain numbers (`recordSourceRun`) and handed to prom-client only when scraped.
+   */
+  sourceSeconds: Counter<'source' | 'kind'>;
+  sourceRuns: Counter<'source' | 'kind'>;
+  recordSourceRun(sourceId: string, kind: string, seconds: number): void;
   sourceFailures: Counter<'source' | 'code'>;
   /** Decode time only (the budget wait is vigil_decode_wait_seconds). */
   decodeSeconds: Histogram<string>;
@@ -91,6 +97,18 @@ export function createMetrics(): Metrics {
   collectDefaultMetrics({ register: registry, prefix: 'vigil_' });
   const sources: ScrapeSources = {};
   const registers = [registry];
+  const pendingRuns = new Map<string, { source: string; kind: string; runs: number; seconds: number }>();
+  const flushRuns = () => {
+    for (const t of pendingRuns.values()) {
+      if (t.runs === 0) continue;
+      sourceRuns.inc({ source: t.source, kind: t.kind }, t.runs);
+      sourceSeconds.inc({ source: t.source, kind: t.kind }, t.seconds);
+      t.runs = 0;
+      t.seconds = 0;
+    }
+  };
+  const sourceSeconds = new Counter({ name: 'vigil_source_seconds_total', help: 'Seconds spent in each signal source (per media item or text), by source; divide by vigil_source_runs_total for the mean.', labelNames: ['source', 'kind'], registers, collect: flushRuns });
+  const sourceRuns = new Counter({ name: 'vigil_source_runs_total', help: 'Signal-source runs (one per source per media item or text), by source.', labelNames: ['source', 'kind'], registers, collect: flushRuns });
   const scrapeErrors = new Counter({ name: 'vigil_ops_scrape_errors_total', help: 'Scrape-time reads that failed (queue counts from Redis), by source; the series they feed keep their last values.', labelNames: ['source'], registers });
   const versions = (): RuntimeVersions | undefined => sources.versions?.();
   const stageSeconds = new Histogram({ name: 'vigil_stage_seconds', help: `Time spent in one stage of one event's scan (${STAGES.join(', ')}); hash includes decoding until decode is timed on its own.`, labelNames: ['stage'], buckets: [0.00005, 0.0002, 0.001, 0.005, 0.02, 0.1, 0.5, 2], registers });
@@ -122,7 +140,16 @@ export function createMetrics(): Metrics {
     mediaItems: new Counter({ name: 'vigil_media_items_total', help: 'Media items scanned, by outcome (scanned, partial, unscanned) and sniffed format.', labelNames: ['outcome', 'format'], registers: [registry] }),
     mediaMimeMismatch: new Counter({ name: 'vigil_media_mime_mismatch_total', help: 'Media whose declared MIME type names another format than its bytes are, by declared class and sniffed format.', labelNames: ['declared', 'sniffed'], registers: [registry] }),
     textUnscanned: new Counter({ name: 'vigil_text_unscanned_total', help: 'Event texts not fully scanned (a text source failed), by reason.', labelNames: ['reason'], registers: [registry] }),
-    sourceSeconds: new Histogram({ name: 'vigil_source_seconds', help: 'Time of one signal-source run on one part (media item or text), by source.', labelNames: ['source', 'kind'], buckets: [0.0001, 0.001, 0.005, 0.02, 0.1, 0.5, 2, 10], registers: [registry] }),
+    sourceSeconds,
+    sourceRuns,
+    recordSourceRun(sourceId, kind, seconds) {
+      const key = `${kind}\0${sourceId}`;
+      const t = pendingRuns.get(key);
+      if (t) {
+        t.runs++;
+        t.seconds += seconds;
+      } else pendingRuns.set(key, { source: sourceId, kind, runs: 1, seconds });
+    },
     sourceFailures: new Counter({ name: 'vigil_source_failures_total', help: 'Signal-source runs that failed or stopped short, by source and error code.', labelNames: ['source', 'code'], registers: [registry] }),
     decodeSeconds: new Histogram({ name: 'vigil_decode_seconds', help: 'Image decode time (header and pixels), excluding the wait for the decode budget.', buckets: [0.005, 0.02, 0.1, 0.5, 1, 2, 5, 10], registers: [registry] }),
     decodeWaitSeconds: new Histogram({ name: 'vigil_decode_wait_seconds', help: 'Time a decode waited for the decode budget (pixels in flight).', buckets: [0, 0.01, 0.1, 0.5, 1, 5, 15, 60], registers: [registry] }),

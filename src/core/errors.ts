@@ -88,7 +88,7 @@ const KIND: Record<ErrorCode, ErrorKind> = {
   MEDIA_TOO_LARGE: 'input',
   MEDIA_UNDECODABLE: 'input',
   MEDIA_UNSUPPORTED: 'input',
-  MEDIA_TIMEOUT: 'input',
+  MEDIA_TIMEOUT: 'unavailable',
   MEDIA_BUSY: 'unavailable',
   MEDIA_REF_UNRESOLVED: 'input',
   MEDIA_STORE_UNAVAILABLE: 'unavailable',

@@ -95,7 +95,8 @@ describe('content decides, not labels', () => {
     expect(body).toMatch(/vigil_media_mime_mismatch_total\{declared="video",sniffed="jpeg"\} 1/);
     expect(body).toMatch(/vigil_media_mime_mismatch_total\{declared="text",sniffed="jpeg"\} 1/);
     expect(body).toMatch(/vigil_media_items_total\{outcome="scanned",format="jpeg"\} 3/);
-    expect(body).toMatch(/vigil_source_seconds_count\{source="hashes",kind="media"\} 3/);
+    expect(body).toMatch(/vigil_source_runs_total\{source="hashes",kind="media"\} 3/);
+    expect(body).toMatch(/vigil_source_seconds_total\{source="hashes",kind="media"\} \d/);
   });
 
   it('media Vigil cannot decode (a video, an unknown format) is counted, dead-lettered with its reason and carried on the flag — never a silent clean', async () => {

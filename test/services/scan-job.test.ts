@@ -39,7 +39,7 @@ describe('scan job handler', () => {
     const bad = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('BAD image')]).toString('base64');
     const r = await h.handle({ payload: event({ eventId: 'evt-3', media: [{ id: 'm1', mimeType: 'image/png', bytes: bad }] }), origin, attempt: 1 });
     expect(r).toMatchObject({ status: 'scanned', outcome: 'incomplete', mediaErrors: 1 });
-    expect(h.deadLetters.entries.map((e) => [e.eventId, e.code, e.mediaId])).toEqual([['evt-3', 'MEDIA_UNDECODABLE', 'm1']]);
+    expect(h.deadLetters.entries.map((e) => [e.eventId, e.code, e.mediaId, e.part, e.reason])).toEqual([['evt-3', 'MEDIA_UNSUPPORTED', 'm1', 'media', 'unknown_format']]);
     expect(await h.outcomes()).toEqual({ flagged: 1, clean: 1, incomplete: 1 });
   });
 
