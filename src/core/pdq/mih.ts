@@ -430,9 +430,10 @@ export class PdqIndex {
   /**
    * Several hashes at once — typically the 8 dihedral variants of one image — in one pass: every
    * hash's bucket probes are read first, then all candidates are fetched together and verified once
-   * each against the hash that found it. Result i is exactly what `search(hashes[i], radius)` returns;
-   * the saving is memory latency: the candidates' random reads overlap instead of queueing behind
-   * one query at a time. Hashes are processed in groups of {@link MAX_BATCH}.
+   * each against the hash that found it. Result i is exactly what `search(hashes[i], radius)` returns.
+   * What it saves is per-call overhead and some memory latency; the random reads themselves (about
+   * 10k per hash at 10M entries) are not shared, since the variants' hashes are unrelated bit
+   * patterns, so 8 variants cost several times one query (BENCHMARKS.md). Groups of {@link MAX_BATCH}.
    */
   searchMany(hashes: readonly string[], radius: number): PdqMatch[][] {
     checkRadius(radius);
