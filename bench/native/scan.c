@@ -15,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#define BLOCK 4096
+
 static uint64_t *load(const char *path, size_t *count) {
   FILE *f = fopen(path, "rb");
   if (!f) { perror(path); exit(2); }
@@ -52,12 +54,19 @@ int main(int argc, char **argv) {
     const uint64_t q0 = q[4 * k], q1 = q[4 * k + 1], q2 = q[4 * k + 2], q3 = q[4 * k + 3];
     size_t found = 0;
     double t0 = now_ns(CLOCK_MONOTONIC), c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
-    for (size_t i = 0; i < n; i++) {
-      const uint64_t *e = h + 4 * i;
-      int d = __builtin_popcountll(e[0] ^ q0) + __builtin_popcountll(e[1] ^ q1) + __builtin_popcountll(e[2] ^ q2) + __builtin_popcountll(e[3] ^ q3);
-      if (d <= radius) {
-        if (found == cap) hits = realloc(hits, sizeof(uint32_t) * (cap *= 2));
-        hits[found++] = (uint32_t)i;
+    /* Blocks: a branch-free distance loop the compiler vectorizes (AVX-512 VPOPCNTQ where the CPU has
+       it), then a pass over the block's distances for the few within the radius. */
+    static uint16_t dist[BLOCK];
+    for (size_t base = 0; base < n; base += BLOCK) {
+      size_t len = n - base < BLOCK ? n - base : BLOCK;
+      const uint64_t *e = h + 4 * base;
+      for (size_t j = 0; j < len; j++)
+        dist[j] = (uint16_t)(__builtin_popcountll(e[4 * j] ^ q0) + __builtin_popcountll(e[4 * j + 1] ^ q1) + __builtin_popcountll(e[4 * j + 2] ^ q2) + __builtin_popcountll(e[4 * j + 3] ^ q3));
+      for (size_t j = 0; j < len; j++) {
+        if (dist[j] <= radius) {
+          if (found == cap) hits = realloc(hits, sizeof(uint32_t) * (cap *= 2));
+          hits[found++] = (uint32_t)(base + j);
+        }
       }
     }
     double t1 = now_ns(CLOCK_MONOTONIC), c1 = now_ns(CLOCK_THREAD_CPUTIME_ID);

@@ -120,6 +120,19 @@ describe('PdqIndex vs brute force on 100k random hashes', () => {
     }
   });
 
+  it('searchMany searches repeated hashes once and still answers each position (own arrays)', () => {
+    const index = PdqIndex.build(entries);
+    const hashes = [queries[0]!, queries[1]!, queries[0]!.toUpperCase(), queries[0]!, queries[1]!];
+    const got = index.searchMany(hashes, 31);
+    expect(got).toEqual(hashes.map((h) => index.search(h, 31)));
+    expect(got[0]!.length).toBeGreaterThan(0);
+    expect(got[2]).not.toBe(got[0]);
+    got[0]![0]!.distance = 999;
+    expect(got[3]![0]!.distance).not.toBe(999);
+    // A malformed hash is refused as in search().
+    expect(() => index.searchMany([queries[0]!, 'nothex'], 31)).toThrow(VigilError);
+  });
+
   it('searchDigest: each entry once, with its nearest variant (lowest on a tie), nearest first; only the plain hash without dihedral', () => {
     const index = PdqIndex.build(entries);
     const variants = queries.slice(0, 8);

@@ -437,12 +437,28 @@ export class PdqIndex {
    */
   searchMany(hashes: readonly string[], radius: number): PdqMatch[][] {
     checkRadius(radius);
-    const out: PdqMatch[][] = [];
-    for (let at = 0; at < hashes.length; at += MAX_BATCH) {
-      this.setQueries(hashes.slice(at, at + MAX_BATCH));
-      out.push(...this.searchParsed(radius));
+    // A symmetric image has equal variants (a flat one, all 8): each distinct hash is searched once.
+    const distinct = new Map<string, number>();
+    const which = hashes.map((h) => {
+      const key = typeof h === 'string' ? h.toLowerCase() : h;
+      let i = distinct.get(key);
+      if (i === undefined) distinct.set(key, (i = distinct.size));
+      return i;
+    });
+    const unique = [...distinct.keys()];
+    const found: PdqMatch[][] = [];
+    for (let at = 0; at < unique.length; at += MAX_BATCH) {
+      this.setQueries(unique.slice(at, at + MAX_BATCH));
+      found.push(...this.searchParsed(radius));
     }
-    return out;
+    // Repeats get copies, so every position owns its result as with separate searches.
+    const handedOut = new Set<number>();
+    return which.map((i) => {
+      const matches = found[i]!;
+      if (handedOut.has(i)) return matches.map((m) => ({ ...m }));
+      handedOut.add(i);
+      return matches;
+    });
   }
 
   /**
