@@ -203,7 +203,7 @@ export async function run(args: string[]): Promise<string> {
     `(34×42 to 1600×1004 px, JPEG and PNG), each hashed ${rounds} times (rounds interleaved across hashers), one at a time, in one process; Vigil's figure covers`,
     'decode + MD5/SHA-1/SHA-256 + PDQ, the reference\'s covers its own decode + PDQ (one process over all files per round, start-up included). Timed after one warm-up pass.',
     'CPU = user + system seconds of the whole process (every thread: libvips\'s included) per image; for the reference, of its process (bash `times`).',
-    `Load average at the start: ${load.map((x) => x.toFixed(2)).join(' / ')} (1/5/15 min) on ${cpus().length} cores — a shared machine, loaded by other work during the run.`,
+    `Load average at the start: ${load.map((x) => x.toFixed(2)).join(' / ')} (1/5/15 min) on ${cpus().length} cores — a shared machine, loaded by other work during the run, so images/s (wall time) depends on how the scheduler shared the cores; CPU per image is the comparable figure.`,
     ref ? `Reference: ${ref.origin}.` : '',
     '',
     '| Hasher | images/s | CPU ms / image | img/s vs C++ | C++ CPU ÷ this CPU | bit-exact with its reference | CPU ms / image per round |',

@@ -5,13 +5,17 @@
  *
  *   scan WORDS_FILE QUERIES_FILE RADIUS
  * Files hold 8 native-endian uint32 words per hash (the layout of PdqIndex.fromWords). Prints, per
- * query, one line: nanoseconds, match count, then the positions of the matches (ascending).
+ * query, one line: wall nanoseconds, this thread's CPU nanoseconds (the fair figure on a loaded
+ * machine, where wall time includes waiting for a core), match count, then the match positions.
  */
+#define _POSIX_C_SOURCE 200112L
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#define BLOCK 4096
 
 static uint64_t *load(const char *path, size_t *count) {
   FILE *f = fopen(path, "rb");
@@ -27,9 +31,9 @@ static uint64_t *load(const char *path, size_t *count) {
   return p;
 }
 
-static double now_ns(void) {
+static double now_ns(clockid_t clock) {
   struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
+  clock_gettime(clock, &t);
   return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
 }
 
@@ -49,17 +53,24 @@ int main(int argc, char **argv) {
     /* Hashes hold 8 uint32 words; XOR and popcount work on pairs of them as uint64. */
     const uint64_t q0 = q[4 * k], q1 = q[4 * k + 1], q2 = q[4 * k + 2], q3 = q[4 * k + 3];
     size_t found = 0;
-    double t0 = now_ns();
-    for (size_t i = 0; i < n; i++) {
-      const uint64_t *e = h + 4 * i;
-      int d = __builtin_popcountll(e[0] ^ q0) + __builtin_popcountll(e[1] ^ q1) + __builtin_popcountll(e[2] ^ q2) + __builtin_popcountll(e[3] ^ q3);
-      if (d <= radius) {
-        if (found == cap) hits = realloc(hits, sizeof(uint32_t) * (cap *= 2));
-        hits[found++] = (uint32_t)i;
+    double t0 = now_ns(CLOCK_MONOTONIC), c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+    /* Blocks: a branch-free distance loop the compiler vectorizes (AVX-512 VPOPCNTQ where the CPU has
+       it), then a pass over the block's distances for the few within the radius. */
+    static uint16_t dist[BLOCK];
+    for (size_t base = 0; base < n; base += BLOCK) {
+      size_t len = n - base < BLOCK ? n - base : BLOCK;
+      const uint64_t *e = h + 4 * base;
+      for (size_t j = 0; j < len; j++)
+        dist[j] = (uint16_t)(__builtin_popcountll(e[4 * j] ^ q0) + __builtin_popcountll(e[4 * j + 1] ^ q1) + __builtin_popcountll(e[4 * j + 2] ^ q2) + __builtin_popcountll(e[4 * j + 3] ^ q3));
+      for (size_t j = 0; j < len; j++) {
+        if (dist[j] <= radius) {
+          if (found == cap) hits = realloc(hits, sizeof(uint32_t) * (cap *= 2));
+          hits[found++] = (uint32_t)(base + j);
+        }
       }
     }
-    double t1 = now_ns();
-    printf("%.0f %zu", t1 - t0, found);
+    double t1 = now_ns(CLOCK_MONOTONIC), c1 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+    printf("%.0f %.0f %zu", t1 - t0, c1 - c0, found);
     for (size_t j = 0; j < found; j++) printf(" %u", hits[j]);
     printf("\n");
   }

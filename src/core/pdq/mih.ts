@@ -430,18 +430,35 @@ export class PdqIndex {
   /**
    * Several hashes at once — typically the 8 dihedral variants of one image — in one pass: every
    * hash's bucket probes are read first, then all candidates are fetched together and verified once
-   * each against the hash that found it. Result i is exactly what `search(hashes[i], radius)` returns;
-   * the saving is memory latency: the candidates' random reads overlap instead of queueing behind
-   * one query at a time. Hashes are processed in groups of {@link MAX_BATCH}.
+   * each against the hash that found it. Result i is exactly what `search(hashes[i], radius)` returns.
+   * What it saves is per-call overhead and some memory latency; the random reads themselves (about
+   * 10k per hash at 10M entries) are not shared, since the variants' hashes are unrelated bit
+   * patterns, so 8 variants cost several times one query (BENCHMARKS.md). Groups of {@link MAX_BATCH}.
    */
   searchMany(hashes: readonly string[], radius: number): PdqMatch[][] {
     checkRadius(radius);
-    const out: PdqMatch[][] = [];
-    for (let at = 0; at < hashes.length; at += MAX_BATCH) {
-      this.setQueries(hashes.slice(at, at + MAX_BATCH));
-      out.push(...this.searchParsed(radius));
+    // A symmetric image has equal variants (a flat one, all 8): each distinct hash is searched once.
+    const distinct = new Map<string, number>();
+    const which = hashes.map((h) => {
+      const key = typeof h === 'string' ? h.toLowerCase() : h;
+      let i = distinct.get(key);
+      if (i === undefined) distinct.set(key, (i = distinct.size));
+      return i;
+    });
+    const unique = [...distinct.keys()];
+    const found: PdqMatch[][] = [];
+    for (let at = 0; at < unique.length; at += MAX_BATCH) {
+      this.setQueries(unique.slice(at, at + MAX_BATCH));
+      found.push(...this.searchParsed(radius));
     }
-    return out;
+    // Repeats get copies, so every position owns its result as with separate searches.
+    const handedOut = new Set<number>();
+    return which.map((i) => {
+      const matches = found[i]!;
+      if (handedOut.has(i)) return matches.map((m) => ({ ...m }));
+      handedOut.add(i);
+      return matches;
+    });
   }
 
   /**
@@ -603,7 +620,14 @@ export class PdqIndex {
         total += b - a;
       }
     }
-    // 3. Their postings: candidate slots, per group.
+    // 3. Their postings: candidate slots, per group. First one read per non-empty bucket, back to back
+    // (no branches on bucket sizes), so the gather below finds its lines in cache.
+    let touch = 0;
+    for (let g = 0, t = 0; g < groups; g++) {
+      const post = seg.postings[g % m]!;
+      for (const end = groupEnds[g]!; t < end; t++) touch ^= post[bounds[2 * t]!] ?? 0;
+    }
+    this.sink ^= touch;
     if (this.candidates.length < total) this.candidates = new Uint32Array(Math.max(total, 2 * this.candidates.length));
     const cand = this.candidates;
     let nc = 0;
