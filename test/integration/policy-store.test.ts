@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { parse, stringify } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.js';
@@ -22,7 +23,7 @@ import { RedisShadowLog } from '../../src/adapters/shadow-log.js';
 import { sampleEvents } from '../../src/demo/sample-events.js';
 import { createLogger } from '../../src/logger.js';
 import { createPublisher, type Publisher } from '../../src/publisher.js';
-import { startScanService } from '../../src/services/scan-service.js';
+import { startScanService, type ScanService } from '../../src/services/scan-service.js';
 import { runCli } from '../helpers/cli.js';
 import { deletePrefix, REDIS_URL, testConfig, uniquePrefix, waitFor } from '../helpers/redis.js';
 
@@ -77,9 +78,10 @@ async function harness(label: string, overrides: Partial<Record<keyof Config, un
   };
 }
 
-async function startWorker(config: Config): Promise<void> {
-  const service = await startScanService(config, createLogger('silent'));
+async function startWorker(config: Config, logs?: Writable): Promise<ScanService> {
+  const service = await startScanService(config, createLogger(logs ? 'error' : 'silent', logs));
   cleanups.push(() => service.stop());
+  return service;
 }
 
 /** The banked teapot image (entry sample-known-bad/teapot-md5), as a new event each call. */
@@ -192,7 +194,7 @@ describe('shadow mode', () => {
     const h = await harness('shadow');
     await h.store.apply(stringify(doc), { actor: 'alice', reason: 'with a shadow rule' });
     await h.store.setCandidate(candidate, { actor: 'alice', reason: 'try text only' });
-    await startWorker(h.config);
+    const service = await startWorker(h.config);
     for (let i = 0; i < 3; i++) await h.publisher.publish(imageEvent(i));
     const text = sampleEvents().find((s) => s.event.eventId === 'demo-evt-004')?.event;
     await h.publisher.publish({ ...structuredClone(text!), eventId: 'evt-text-1', messageId: 'msg-text-1' });
@@ -220,6 +222,9 @@ describe('shadow mode', () => {
     expect(recent.length).toBe(7);
     for (const e of recent) expect(Object.keys(e).sort()).toEqual(['at', 'category', 'eventId', 'live', 'policyVersion', 'ruleId', 'shadow', 'source']);
 
+    const metrics = await service.metrics.registry.metrics();
+    expect(metrics).toMatch(/vigil_shadow_comparisons_total\{source="rule",outcome="disagree"\} 3/);
+    expect(metrics).toMatch(/vigil_shadow_comparisons_total\{source="candidate",outcome="disagree"\} 4/);
     const cli = await runCli(['policy', 'shadow-report', '--json'], { env: { VIGIL_QUEUE_PREFIX: h.config.queuePrefix } });
     const json = JSON.parse(cli.stdout) as { rules: { ruleId: string; wouldFlag: number }[] };
     expect(json.rules.find((r) => r.ruleId === 'try-remove-all-hashes')?.wouldFlag).toBe(3);
@@ -338,7 +343,8 @@ describe('false-positive brakes', () => {
     doc.brakes = { flood: { factor: 10, minCount: 4, baselineHours: 24 } };
     const h = await harness('flood-worker');
     await h.store.apply(stringify(doc), { actor: 'alice', reason: 'tight flood brake' });
-    await startWorker(h.config);
+    const lines: string[] = [];
+    const service = await startWorker(h.config, new Writable({ write: (chunk: Buffer, _enc, done) => void (lines.push(chunk.toString()), done()) }));
     for (let i = 0; i < 4; i++) await h.publisher.publish(imageEvent(i));
     await waitFor('4 flags', async () => ((await h.flags()).length >= 4 ? true : undefined));
     const brakes = new RedisBrakes(redis(), h.config.queuePrefix);
@@ -347,5 +353,9 @@ describe('false-positive brakes', () => {
     const braked = await waitFor('a braked flag', async () => (await h.flags()).find((f) => f.eventId === 'evt-img-99'));
     expect(braked).toMatchObject({ action: 'review', brake: { intendedAction: 'remove_and_report' } });
     expect(braked.brake?.codes).toContain('entry_quarantined');
+    expect(await service.metrics.registry.metrics()).toMatch(/vigil_brake_quarantines_total\{kind="entry"\} 2/);
+    expect(await service.metrics.registry.metrics()).toMatch(/vigil_brake_applied_total\{brake="entry_quarantined"\} [1-9]/);
+    const errors = lines.map((l) => JSON.parse(l) as { level: number; brake?: string; msg: string }).filter((l) => l.level >= 50 && l.brake);
+    expect(errors.map((e) => e.brake).sort()).toEqual(['entry:sample-known-bad/teapot-md5', 'entry:sample-known-bad/teapot-pdq', 'rule:sample-known-bad-media']);
   });
 });
