@@ -247,8 +247,10 @@ export class ReloadingPolicySource implements PolicySource {
   async #reloadStore(initial: boolean): Promise<void> {
     const store = this.store;
     if (!store) return;
+    let polled: { live?: number; candidateHash?: string } | undefined;
     try {
       const p = await store.pointers();
+      polled = p;
       if (!initial && p.live === this.#seen.live && p.candidateHash === this.#seen.candidateHash) return;
       let live = this.#snapshot.origin === 'store' ? this.#snapshot.live : this.#filePolicy;
       let origin: PolicySnapshot['origin'] = this.#snapshot.origin;
@@ -275,6 +277,8 @@ export class ReloadingPolicySource implements PolicySource {
       this.#seen = p;
     } catch (err) {
       this.logger.error({ err }, 'policy store reload failed; keeping the previous policy');
+      // A stored version this worker cannot compile is not retried every poll; the next apply or rollback moves the pointer.
+      if (polled && err instanceof VigilError && (err.code === 'POLICY_INVALID' || err.code === 'POLICY_VERSION_UNKNOWN')) this.#seen = polled;
     }
   }
 }

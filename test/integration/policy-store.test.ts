@@ -18,7 +18,7 @@ import { VigilError } from '../../src/core/errors.js';
 import { compilePolicy, decide, type ScanReport } from '../../src/core/policy.js';
 import { RedisAuditLog } from '../../src/adapters/audit-log.js';
 import { RedisBrakes } from '../../src/adapters/brakes.js';
-import { RedisPolicyStore } from '../../src/adapters/policy-store.js';
+import { RedisPolicyStore, ReloadingPolicySource } from '../../src/adapters/policy-store.js';
 import { RedisShadowLog } from '../../src/adapters/shadow-log.js';
 import { sampleEvents } from '../../src/demo/sample-events.js';
 import { createLogger } from '../../src/logger.js';
@@ -181,6 +181,32 @@ describe('policy store', () => {
     await h.publisher.publish(imageEvent(10_000));
     const last = await waitFor('the flag after the refused apply', async () => (await h.flags()).find((f) => f.eventId === 'evt-img-10000'));
     expect(last).toMatchObject({ policyRevision: 2, policyVersion: v2 });
+  });
+});
+
+describe('policy source (what a worker reads per job)', () => {
+  it('uses the file while the store is empty, the store once a version is live, and keeps a snapshot whole', async () => {
+    const p = prefix('ps-source');
+    const store = new RedisPolicyStore(redis(), p);
+    const source = await ReloadingPolicySource.open('config/policy.yaml', store, createLogger('silent'));
+    const fileSnap = source.current();
+    expect(fileSnap.origin).toBe('file');
+    expect(fileSnap.live.revision).toBeUndefined();
+    expect(await source.reload()).toBe(false);
+    expect(source.current()).toBe(fileSnap);
+
+    await store.apply(softened, { actor: 'bob', reason: 'soften' });
+    await store.setCandidate(shipped, { actor: 'bob', reason: 'compare' });
+    expect(await source.reload()).toBe(true);
+    const storeSnap = source.current();
+    expect(storeSnap).toMatchObject({ origin: 'store', live: { revision: 1, version: compilePolicy(parse(softened)).version }, candidate: { version: compilePolicy(parse(shipped)).version } });
+    expect(Object.isFrozen(storeSnap) && Object.isFrozen(storeSnap.live) && Object.isFrozen(storeSnap.live.document.rules)).toBe(true);
+    // The snapshot a job holds does not change under it.
+    expect(fileSnap.live.document.rules[0]?.action).toBe('remove_and_report');
+    await store.setCandidate(undefined, { actor: 'bob', reason: 'done' });
+    expect(await source.reload()).toBe(true);
+    expect(source.current().candidate).toBeUndefined();
+    expect(source.current().live).toBe(storeSnap.live);
   });
 });
 
