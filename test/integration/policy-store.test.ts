@@ -126,15 +126,18 @@ describe('policy store', () => {
     expect((await new RedisAuditLog(r, p).list({ limit: 1 }))[0]?.action).toBe('policy.rollback');
   });
 
-  it('the CLI: apply, a refused apply (exit 2, nothing changes), history --json, rollback, show, audit --json', async () => {
-    const p = prefix('ps-cli');
-    const env = { VIGIL_QUEUE_PREFIX: p };
+  // CLI runs go through tsx (seconds each on a loaded machine), so each test makes at most three.
+  function cliSetup(label: string) {
+    const p = prefix(label);
     const dir = mkdtempSync(join(tmpdir(), 'vigil-policy-'));
     writeFileSync(join(dir, 'a.yaml'), shipped);
-    writeFileSync(join(dir, 'b.yaml'), softened);
     writeFileSync(join(dir, 'bad.yaml'), 'version: 2\nrules:\n  - id: x\n    when: { signal: {} }\n    action: nuke\n');
+    return { p, dir, env: { VIGIL_QUEUE_PREFIX: p }, store: new RedisPolicyStore(redis(), p) };
+  }
+
+  it('the CLI: apply, then a refused apply (exit 2, the key path named, nothing changes), then history --json', async () => {
+    const { dir, env, store } = cliSetup('ps-cli1');
     expect((await runCli(['policy', 'apply', join(dir, 'a.yaml'), '--reason', 'initial', '--actor', 'alice'], { env })).code).toBe(0);
-    const store = new RedisPolicyStore(redis(), p);
     await store.apply(softened, { actor: 'bob', reason: 'soften' });
     const bad = await runCli(['policy', 'apply', join(dir, 'bad.yaml'), '--reason', 'oops'], { env });
     expect(bad.code).toBe(2);
@@ -145,12 +148,26 @@ describe('policy store', () => {
       [1, false, 'alice'],
       [2, true, 'bob'],
     ]);
+  }, 120_000);
+
+  it('the CLI: diff --json against the live version, rollback, audit --json', async () => {
+    const { dir, env, store } = cliSetup('ps-cli2');
+    await store.apply(shipped, { actor: 'alice', reason: 'initial' });
+    await store.apply(softened, { actor: 'bob', reason: 'soften' });
     const diff = await runCli(['policy', 'diff', join(dir, 'a.yaml'), '--json'], { env });
     expect(JSON.parse(diff.stdout)).toContain('~ rules.sample-known-bad-media.action: "escalate" → "remove_and_report"');
     expect((await runCli(['policy', 'rollback', '1', '--reason', 'back', '--actor', 'carol'], { env })).code).toBe(0);
-    expect((await runCli(['policy', 'show'], { env })).stdout).toBe(shipped);
+    expect(store.compileRecord((await store.live())!).version).toBe(compilePolicy(parse(shipped)).version);
     const audit = (await runCli(['audit', '--json'], { env })).stdout.trim().split('\n').map((l) => JSON.parse(l) as { action: string; actor: string });
     expect(audit.map((a) => `${a.actor}:${a.action}`)).toEqual(['alice:policy.apply', 'bob:policy.apply', 'carol:policy.rollback']);
+  }, 120_000);
+
+  it('the CLI: show prints the applied YAML, of the live version or of VERSION', async () => {
+    const { env, store } = cliSetup('ps-cli3');
+    await store.apply(shipped, { actor: 'alice', reason: 'initial' });
+    await store.apply(softened, { actor: 'bob', reason: 'soften' });
+    expect((await runCli(['policy', 'show'], { env })).stdout).toBe(softened);
+    expect((await runCli(['policy', 'show', '1'], { env })).stdout).toBe(shipped);
   }, 120_000);
 
   it('a running worker swaps to an applied policy within seconds, atomically (every flag is wholly one version), and ignores a refused apply', async () => {
@@ -181,7 +198,7 @@ describe('policy store', () => {
     await h.publisher.publish(imageEvent(10_000));
     const last = await waitFor('the flag after the refused apply', async () => (await h.flags()).find((f) => f.eventId === 'evt-img-10000'));
     expect(last).toMatchObject({ policyRevision: 2, policyVersion: v2 });
-  });
+  }, 90_000);
 });
 
 describe('policy source (what a worker reads per job)', () => {
@@ -254,7 +271,7 @@ describe('shadow mode', () => {
     const cli = await runCli(['policy', 'shadow-report', '--json'], { env: { VIGIL_QUEUE_PREFIX: h.config.queuePrefix } });
     const json = JSON.parse(cli.stdout) as { rules: { ruleId: string; wouldFlag: number }[] };
     expect(json.rules.find((r) => r.ruleId === 'try-remove-all-hashes')?.wouldFlag).toBe(3);
-  });
+  }, 90_000);
 });
 
 describe('false-positive brakes', () => {
@@ -383,5 +400,5 @@ describe('false-positive brakes', () => {
     expect(await service.metrics.registry.metrics()).toMatch(/vigil_brake_applied_total\{brake="entry_quarantined"\} [1-9]/);
     const errors = lines.map((l) => JSON.parse(l) as { level: number; brake?: string; msg: string }).filter((l) => l.level >= 50 && l.brake);
     expect(errors.map((e) => e.brake).sort()).toEqual(['entry:sample-known-bad/teapot-md5', 'entry:sample-known-bad/teapot-pdq', 'rule:sample-known-bad-media']);
-  });
+  }, 90_000);
 });
