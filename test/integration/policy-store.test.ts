@@ -309,6 +309,7 @@ describe('false-positive brakes', () => {
     expect(actions).toEqual(['remove_and_report', 'remove_and_report', 'remove_and_report', 'remove_and_report', 'remove_and_report', 'review', 'review', 'review']);
     const q = await brakes.quarantined();
     expect(q.map((x) => x.key).sort()).toEqual(['entry:bank/spiky', 'rule:hash']);
+    expect(await brakes.hourly('entry:bank/steady', 25)).toEqual([...Array<number>(24).fill(4), 8]);
     expect(q.find((x) => x.key === 'entry:bank/spiky')).toMatchObject({ hourCount: 5, by: 'vigil-brakes' });
     expect(decide(hit('spiky'), policy, brakes.counters()).flags[0]?.brake).toEqual({ codes: ['rule_quarantined', 'entry_quarantined'], intendedAction: 'remove_and_report' });
     expect(decide(hit('steady'), policy, brakes.counters()).flags[0]?.brake).toEqual({ codes: ['rule_quarantined'], intendedAction: 'remove_and_report' });

@@ -225,16 +225,20 @@ Examples:
   withConfigOptions(
     policy
       .command('brakes')
-      .description('Quarantined rules and bank entries (review-only), and today\'s automated actions per rule.')
+      .description('Quarantined rules and bank entries (review-only), today\'s automated actions per rule, deconfirmed entries.')
+      .option('--rate <key>', 'also the hourly hit counts of rule:RULE_ID or entry:BANK/ENTRY over the last 24 hours (oldest first)')
       .option('--json', 'JSON output')
-      .addHelpText('after', '\nExamples:\n  npx vigil policy brakes\n  npx vigil policy release entry:partner-pdq/e-123 --reason "checked: true matches"'),
+      .addHelpText('after', '\nExamples:\n  npx vigil policy brakes\n  npx vigil policy brakes --rate entry:partner-pdq/e-123\n  npx vigil policy release entry:partner-pdq/e-123 --reason "checked: true matches"'),
     ['redis'],
   ).action(async (opts: Record<string, unknown>) => {
+    const rateKey = typeof opts.rate === 'string' ? opts.rate : undefined;
+    if (rateKey !== undefined && !/^(rule:[A-Za-z0-9._-]+|entry:[^\s/]+\/\S+)$/.test(rateKey)) throw new UsageError('--rate takes rule:RULE_ID or entry:BANK/ENTRY');
     const out = await withBankStore(opts, async (redis, prefix) => {
       const brakes = new RedisBrakes(redis, prefix);
-      return { quarantined: await brakes.quarantined(), actionsToday: await brakes.actionsToday(), deconfirmed: await brakes.deconfirmed() };
+      return { quarantined: await brakes.quarantined(), actionsToday: await brakes.actionsToday(), deconfirmed: await brakes.deconfirmed(), ...(rateKey ? { hourly: { key: rateKey, counts: await brakes.hourly(rateKey, 24) } } : {}) };
     });
     if (opts.json) return printJson(out);
+    if (out.hourly) process.stdout.write(`${out.hourly.key} hits per hour, last 24 h (oldest first): ${out.hourly.counts.join(' ')}\n`);
     process.stdout.write(out.quarantined.length ? '' : 'nothing quarantined\n');
     for (const q of out.quarantined) process.stdout.write(`quarantined ${q.key}  since ${q.at}  ${q.hourCount} hits/h vs baseline ${q.baseline.toFixed(2)}/h  (by ${q.by})\n`);
     for (const [rule, n] of Object.entries(out.actionsToday)) process.stdout.write(`actions today ${rule}: ${n}\n`);
