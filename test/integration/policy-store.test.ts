@@ -96,8 +96,11 @@ describe('policy store', () => {
     const p = prefix('ps-round');
     const r = redis();
     const store = new RedisPolicyStore(r, p);
-    const first = await store.apply(shipped, { actor: 'alice', reason: 'initial' });
+    const first = await store.apply(shipped, { actor: 'alice', reason: 'initial', filePolicy: compilePolicy(parse(softened)) });
     expect(first).toMatchObject({ changed: true, record: { version: 1, actor: 'alice', reason: 'initial' } });
+    // The first version is diffed against the file policy the workers were running.
+    expect(first.diff).toMatch(/^against the file policy \(sha256:[0-9a-f]{16}\):\n/);
+    expect(first.diff).toContain('~ rules.sample-known-bad-media.action: "escalate" → "remove_and_report"');
     expect((await store.apply(shipped, { actor: 'bob', reason: 'again' })).changed).toBe(false);
     const second = await store.apply(softened, { actor: 'bob', reason: 'soften known images' });
     expect(second.record.version).toBe(2);
