@@ -111,7 +111,7 @@ export class RedisPolicyStore {
    * Validates `source` and makes it the live version. Refused (POLICY_INVALID, nothing written) if
    * it does not compile; a policy identical to the live one is not applied twice (`changed: false`).
    */
-  async apply(source: string, meta: { actor: string; reason: string; origin?: string }): Promise<{ changed: boolean; record: PolicyVersionRecord; before?: number; diff: string }> {
+  async apply(source: string, meta: { actor: string; reason: string; origin?: string; filePolicy?: Policy }): Promise<{ changed: boolean; record: PolicyVersionRecord; before?: number; diff: string }> {
     const policy = parsePolicyText(source, meta.origin ?? 'policy');
     for (let attempt = 0; attempt < 10; attempt++) {
       await this.#redis.watch(`${this.#k}:live`);
@@ -124,7 +124,8 @@ export class RedisPolicyStore {
         }
         const version = await this.#redis.incr(`${this.#k}:seq`);
         const record: PolicyVersionRecord = { version, hash: policy.version, source, appliedAt: new Date().toISOString(), actor: meta.actor, reason: meta.reason };
-        const diff = describeDiff(before, policy);
+        // With an empty store, workers run the file policy: the first version is a change from that.
+        const diff = !before && meta.filePolicy ? `against the file policy (${meta.filePolicy.version}):\n${describeDiff(meta.filePolicy, policy) || 'no changes'}` : describeDiff(before, policy);
         const multi = this.#redis.multi();
         multi.hset(`${this.#k}:versions`, String(version), JSON.stringify(record));
         multi.set(`${this.#k}:live`, String(version));
@@ -247,8 +248,10 @@ export class ReloadingPolicySource implements PolicySource {
   async #reloadStore(initial: boolean): Promise<void> {
     const store = this.store;
     if (!store) return;
+    let polled: { live?: number; candidateHash?: string } | undefined;
     try {
       const p = await store.pointers();
+      polled = p;
       if (!initial && p.live === this.#seen.live && p.candidateHash === this.#seen.candidateHash) return;
       let live = this.#snapshot.origin === 'store' ? this.#snapshot.live : this.#filePolicy;
       let origin: PolicySnapshot['origin'] = this.#snapshot.origin;
@@ -275,6 +278,8 @@ export class ReloadingPolicySource implements PolicySource {
       this.#seen = p;
     } catch (err) {
       this.logger.error({ err }, 'policy store reload failed; keeping the previous policy');
+      // A stored version this worker cannot compile is not retried every poll; the next apply or rollback moves the pointer.
+      if (polled && err instanceof VigilError && (err.code === 'POLICY_INVALID' || err.code === 'POLICY_VERSION_UNKNOWN')) this.#seen = polled;
     }
   }
 }

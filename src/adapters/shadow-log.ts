@@ -114,8 +114,4 @@ export class RedisShadowLog {
       return o as unknown as ShadowLogEntry;
     });
   }
-
-  async logLength(): Promise<number> {
-    return this.#redis.xlen(`${this.#k}:log`);
-  }
 }

@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { VigilError } from '../../src/core/errors.js';
-import { compareShadow, compilePolicy, decide, diffPolicies, pdqThresholdFor, rolloutBucket, shouldClassify, type DecisionCounters, type ScanReport } from '../../src/core/policy.js';
+import { flagSchema, parseMessageEvent } from '../../src/core/contracts.js';
+import { buildFlags } from '../../src/core/flags.js';
+import { compareShadow, compilePolicy, decide, decisionContext, diffPolicies, pdqThresholdFor, rolloutBucket, shouldClassify, type DecisionCounters, type ScanReport } from '../../src/core/policy.js';
 import type { Signal } from '../../src/core/signals.js';
 
 const doc = {
@@ -413,5 +415,18 @@ describe('policy v2: classifier cascade, shadow comparison, diff', () => {
     expect(d).toContain('~ rules.x.action: "log" → "review"');
     expect(d).toContain('+ rules.y.when.signal.type: "term"');
     expect(diffPolicies(a, a)).toEqual([]);
+  });
+});
+
+describe('flags from a v2 verdict', () => {
+  it('carry the policy version, the rule ids and the brake, and validate against vigil.flag.v1', () => {
+    const p = compilePolicy({ version: 2, rules: [{ id: 'hash', when: { signal: { type: 'md5' } }, category: 'k', severity: 'critical', action: 'remove_and_report' }] }, 'p', { revision: 7 });
+    const event = parseMessageEvent({ schema: 'vigil.message.v1', eventId: 'e1', messageId: 'm1', conversationId: 'c1', senderId: 's', recipientIds: ['r'], sentAt: '2026-01-01T00:00:00Z' });
+    const r = { ...report([{ type: 'md5', sourceId: 'b', sourceVersion: '1', entryId: 'x', mediaId: 'i', distance: 0 }]), context: decisionContext(event) };
+    const [braked] = buildFlags(event, r, decide(r, p, { quarantinedRules: new Set(['hash']), quarantinedEntries: new Set(), actionsToday: {}, deconfirmed: new Set() }), p);
+    expect(flagSchema.parse(braked)).toMatchObject({ policyVersion: p.version, policyRevision: 7, ruleIds: ['hash'], action: 'review', brake: { codes: ['rule_quarantined'], intendedAction: 'remove_and_report' } });
+    const [plain] = buildFlags(event, r, decide(r, p), p);
+    expect(flagSchema.parse(plain).brake).toBeUndefined();
+    expect(() => flagSchema.parse({ ...plain, brake: { codes: [], intendedAction: 'review' } })).toThrow();
   });
 });

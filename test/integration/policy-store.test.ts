@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { parse, stringify } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.js';
@@ -17,12 +18,12 @@ import { VigilError } from '../../src/core/errors.js';
 import { compilePolicy, decide, type ScanReport } from '../../src/core/policy.js';
 import { RedisAuditLog } from '../../src/adapters/audit-log.js';
 import { RedisBrakes } from '../../src/adapters/brakes.js';
-import { RedisPolicyStore } from '../../src/adapters/policy-store.js';
+import { RedisPolicyStore, ReloadingPolicySource } from '../../src/adapters/policy-store.js';
 import { RedisShadowLog } from '../../src/adapters/shadow-log.js';
 import { sampleEvents } from '../../src/demo/sample-events.js';
 import { createLogger } from '../../src/logger.js';
 import { createPublisher, type Publisher } from '../../src/publisher.js';
-import { startScanService } from '../../src/services/scan-service.js';
+import { startScanService, type ScanService } from '../../src/services/scan-service.js';
 import { runCli } from '../helpers/cli.js';
 import { deletePrefix, REDIS_URL, testConfig, uniquePrefix, waitFor } from '../helpers/redis.js';
 
@@ -77,9 +78,10 @@ async function harness(label: string, overrides: Partial<Record<keyof Config, un
   };
 }
 
-async function startWorker(config: Config): Promise<void> {
-  const service = await startScanService(config, createLogger('silent'));
+async function startWorker(config: Config, logs?: Writable): Promise<ScanService> {
+  const service = await startScanService(config, createLogger(logs ? 'error' : 'silent', logs));
   cleanups.push(() => service.stop());
+  return service;
 }
 
 /** The banked teapot image (entry sample-known-bad/teapot-md5), as a new event each call. */
@@ -94,8 +96,11 @@ describe('policy store', () => {
     const p = prefix('ps-round');
     const r = redis();
     const store = new RedisPolicyStore(r, p);
-    const first = await store.apply(shipped, { actor: 'alice', reason: 'initial' });
+    const first = await store.apply(shipped, { actor: 'alice', reason: 'initial', filePolicy: compilePolicy(parse(softened)) });
     expect(first).toMatchObject({ changed: true, record: { version: 1, actor: 'alice', reason: 'initial' } });
+    // The first version is diffed against the file policy the workers were running.
+    expect(first.diff).toMatch(/^against the file policy \(sha256:[0-9a-f]{16}\):\n/);
+    expect(first.diff).toContain('~ rules.sample-known-bad-media.action: "escalate" → "remove_and_report"');
     expect((await store.apply(shipped, { actor: 'bob', reason: 'again' })).changed).toBe(false);
     const second = await store.apply(softened, { actor: 'bob', reason: 'soften known images' });
     expect(second.record.version).toBe(2);
@@ -124,15 +129,18 @@ describe('policy store', () => {
     expect((await new RedisAuditLog(r, p).list({ limit: 1 }))[0]?.action).toBe('policy.rollback');
   });
 
-  it('the CLI: apply, a refused apply (exit 2, nothing changes), history --json, rollback, show, audit --json', async () => {
-    const p = prefix('ps-cli');
-    const env = { VIGIL_QUEUE_PREFIX: p };
+  // CLI runs go through tsx (seconds each on a loaded machine), so each test makes at most three.
+  function cliSetup(label: string) {
+    const p = prefix(label);
     const dir = mkdtempSync(join(tmpdir(), 'vigil-policy-'));
     writeFileSync(join(dir, 'a.yaml'), shipped);
-    writeFileSync(join(dir, 'b.yaml'), softened);
     writeFileSync(join(dir, 'bad.yaml'), 'version: 2\nrules:\n  - id: x\n    when: { signal: {} }\n    action: nuke\n');
+    return { p, dir, env: { VIGIL_QUEUE_PREFIX: p }, store: new RedisPolicyStore(redis(), p) };
+  }
+
+  it('the CLI: apply, then a refused apply (exit 2, the key path named, nothing changes), then history --json', async () => {
+    const { dir, env, store } = cliSetup('ps-cli1');
     expect((await runCli(['policy', 'apply', join(dir, 'a.yaml'), '--reason', 'initial', '--actor', 'alice'], { env })).code).toBe(0);
-    const store = new RedisPolicyStore(redis(), p);
     await store.apply(softened, { actor: 'bob', reason: 'soften' });
     const bad = await runCli(['policy', 'apply', join(dir, 'bad.yaml'), '--reason', 'oops'], { env });
     expect(bad.code).toBe(2);
@@ -143,12 +151,26 @@ describe('policy store', () => {
       [1, false, 'alice'],
       [2, true, 'bob'],
     ]);
+  }, 120_000);
+
+  it('the CLI: diff --json against the live version, rollback, audit --json', async () => {
+    const { dir, env, store } = cliSetup('ps-cli2');
+    await store.apply(shipped, { actor: 'alice', reason: 'initial' });
+    await store.apply(softened, { actor: 'bob', reason: 'soften' });
     const diff = await runCli(['policy', 'diff', join(dir, 'a.yaml'), '--json'], { env });
     expect(JSON.parse(diff.stdout)).toContain('~ rules.sample-known-bad-media.action: "escalate" → "remove_and_report"');
     expect((await runCli(['policy', 'rollback', '1', '--reason', 'back', '--actor', 'carol'], { env })).code).toBe(0);
-    expect((await runCli(['policy', 'show'], { env })).stdout).toBe(shipped);
+    expect(store.compileRecord((await store.live())!).version).toBe(compilePolicy(parse(shipped)).version);
     const audit = (await runCli(['audit', '--json'], { env })).stdout.trim().split('\n').map((l) => JSON.parse(l) as { action: string; actor: string });
     expect(audit.map((a) => `${a.actor}:${a.action}`)).toEqual(['alice:policy.apply', 'bob:policy.apply', 'carol:policy.rollback']);
+  }, 120_000);
+
+  it('the CLI: show prints the applied YAML, of the live version or of VERSION', async () => {
+    const { env, store } = cliSetup('ps-cli3');
+    await store.apply(shipped, { actor: 'alice', reason: 'initial' });
+    await store.apply(softened, { actor: 'bob', reason: 'soften' });
+    expect((await runCli(['policy', 'show'], { env })).stdout).toBe(softened);
+    expect((await runCli(['policy', 'show', '1'], { env })).stdout).toBe(shipped);
   }, 120_000);
 
   it('a running worker swaps to an applied policy within seconds, atomically (every flag is wholly one version), and ignores a refused apply', async () => {
@@ -179,6 +201,32 @@ describe('policy store', () => {
     await h.publisher.publish(imageEvent(10_000));
     const last = await waitFor('the flag after the refused apply', async () => (await h.flags()).find((f) => f.eventId === 'evt-img-10000'));
     expect(last).toMatchObject({ policyRevision: 2, policyVersion: v2 });
+  }, 90_000);
+});
+
+describe('policy source (what a worker reads per job)', () => {
+  it('uses the file while the store is empty, the store once a version is live, and keeps a snapshot whole', async () => {
+    const p = prefix('ps-source');
+    const store = new RedisPolicyStore(redis(), p);
+    const source = await ReloadingPolicySource.open('config/policy.yaml', store, createLogger('silent'));
+    const fileSnap = source.current();
+    expect(fileSnap.origin).toBe('file');
+    expect(fileSnap.live.revision).toBeUndefined();
+    expect(await source.reload()).toBe(false);
+    expect(source.current()).toBe(fileSnap);
+
+    await store.apply(softened, { actor: 'bob', reason: 'soften' });
+    await store.setCandidate(shipped, { actor: 'bob', reason: 'compare' });
+    expect(await source.reload()).toBe(true);
+    const storeSnap = source.current();
+    expect(storeSnap).toMatchObject({ origin: 'store', live: { revision: 1, version: compilePolicy(parse(softened)).version }, candidate: { version: compilePolicy(parse(shipped)).version } });
+    expect(Object.isFrozen(storeSnap) && Object.isFrozen(storeSnap.live) && Object.isFrozen(storeSnap.live.document.rules)).toBe(true);
+    // The snapshot a job holds does not change under it.
+    expect(fileSnap.live.document.rules[0]?.action).toBe('remove_and_report');
+    await store.setCandidate(undefined, { actor: 'bob', reason: 'done' });
+    expect(await source.reload()).toBe(true);
+    expect(source.current().candidate).toBeUndefined();
+    expect(source.current().live).toBe(storeSnap.live);
   });
 });
 
@@ -192,7 +240,7 @@ describe('shadow mode', () => {
     const h = await harness('shadow');
     await h.store.apply(stringify(doc), { actor: 'alice', reason: 'with a shadow rule' });
     await h.store.setCandidate(candidate, { actor: 'alice', reason: 'try text only' });
-    await startWorker(h.config);
+    const service = await startWorker(h.config);
     for (let i = 0; i < 3; i++) await h.publisher.publish(imageEvent(i));
     const text = sampleEvents().find((s) => s.event.eventId === 'demo-evt-004')?.event;
     await h.publisher.publish({ ...structuredClone(text!), eventId: 'evt-text-1', messageId: 'msg-text-1' });
@@ -220,10 +268,13 @@ describe('shadow mode', () => {
     expect(recent.length).toBe(7);
     for (const e of recent) expect(Object.keys(e).sort()).toEqual(['at', 'category', 'eventId', 'live', 'policyVersion', 'ruleId', 'shadow', 'source']);
 
+    const metrics = await service.metrics.registry.metrics();
+    expect(metrics).toMatch(/vigil_shadow_comparisons_total\{source="rule",outcome="disagree"\} 3/);
+    expect(metrics).toMatch(/vigil_shadow_comparisons_total\{source="candidate",outcome="disagree"\} 4/);
     const cli = await runCli(['policy', 'shadow-report', '--json'], { env: { VIGIL_QUEUE_PREFIX: h.config.queuePrefix } });
     const json = JSON.parse(cli.stdout) as { rules: { ruleId: string; wouldFlag: number }[] };
     expect(json.rules.find((r) => r.ruleId === 'try-remove-all-hashes')?.wouldFlag).toBe(3);
-  });
+  }, 90_000);
 });
 
 describe('false-positive brakes', () => {
@@ -261,6 +312,7 @@ describe('false-positive brakes', () => {
     expect(actions).toEqual(['remove_and_report', 'remove_and_report', 'remove_and_report', 'remove_and_report', 'remove_and_report', 'review', 'review', 'review']);
     const q = await brakes.quarantined();
     expect(q.map((x) => x.key).sort()).toEqual(['entry:bank/spiky', 'rule:hash']);
+    expect(await brakes.hourly('entry:bank/steady', 25)).toEqual([...Array<number>(24).fill(4), 8]);
     expect(q.find((x) => x.key === 'entry:bank/spiky')).toMatchObject({ hourCount: 5, by: 'vigil-brakes' });
     expect(decide(hit('spiky'), policy, brakes.counters()).flags[0]?.brake).toEqual({ codes: ['rule_quarantined', 'entry_quarantined'], intendedAction: 'remove_and_report' });
     expect(decide(hit('steady'), policy, brakes.counters()).flags[0]?.brake).toEqual({ codes: ['rule_quarantined'], intendedAction: 'remove_and_report' });
@@ -338,7 +390,8 @@ describe('false-positive brakes', () => {
     doc.brakes = { flood: { factor: 10, minCount: 4, baselineHours: 24 } };
     const h = await harness('flood-worker');
     await h.store.apply(stringify(doc), { actor: 'alice', reason: 'tight flood brake' });
-    await startWorker(h.config);
+    const lines: string[] = [];
+    const service = await startWorker(h.config, new Writable({ write: (chunk: Buffer, _enc, done) => void (lines.push(chunk.toString()), done()) }));
     for (let i = 0; i < 4; i++) await h.publisher.publish(imageEvent(i));
     await waitFor('4 flags', async () => ((await h.flags()).length >= 4 ? true : undefined));
     const brakes = new RedisBrakes(redis(), h.config.queuePrefix);
@@ -347,5 +400,9 @@ describe('false-positive brakes', () => {
     const braked = await waitFor('a braked flag', async () => (await h.flags()).find((f) => f.eventId === 'evt-img-99'));
     expect(braked).toMatchObject({ action: 'review', brake: { intendedAction: 'remove_and_report' } });
     expect(braked.brake?.codes).toContain('entry_quarantined');
-  });
+    expect(await service.metrics.registry.metrics()).toMatch(/vigil_brake_quarantines_total\{kind="entry"\} 2/);
+    expect(await service.metrics.registry.metrics()).toMatch(/vigil_brake_applied_total\{brake="entry_quarantined"\} [1-9]/);
+    const errors = lines.map((l) => JSON.parse(l) as { level: number; brake?: string; msg: string }).filter((l) => l.level >= 50 && l.brake);
+    expect(errors.map((e) => e.brake).sort()).toEqual(['entry:sample-known-bad/teapot-md5', 'entry:sample-known-bad/teapot-pdq', 'rule:sample-known-bad-media']);
+  }, 90_000);
 });

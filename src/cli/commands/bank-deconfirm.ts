@@ -38,7 +38,7 @@ export function registerDeconfirm(bank: Command): void {
       printErr(changed ? `${bankId}/${entry} ${on ? 'deconfirmed: it no longer matches' : 'reconfirmed: it matches again'}` : `${bankId}/${entry} was already ${on ? 'deconfirmed' : 'confirmed'}; nothing changed`);
     });
   }
-  withConfigOptions(bank.command('deconfirmed').description('List deconfirmed bank entries (known false positives).').option('--json', 'one JSON object per entry'), ['redis']).action(async (opts: Record<string, unknown>) => {
+  withConfigOptions(bank.command('deconfirmed').description('List deconfirmed bank entries (known false positives).').option('--json', 'one JSON object per entry').addHelpText('after', '\nExamples:\n  npx vigil bank deconfirmed\n  npx vigil bank deconfirmed --json'), ['redis']).action(async (opts: Record<string, unknown>) => {
     const list = await withBankStore(opts, (redis, prefix) => new RedisBrakes(redis, prefix).deconfirmed());
     if (opts.json) for (const d of list) printJson(d);
     else if (list.length === 0) process.stdout.write('no deconfirmed entries\n');

@@ -9,7 +9,8 @@ import { loadConfig } from '../../config.js';
 import { toVigilError } from '../../core/errors.js';
 import { waitForRedis } from '../../adapters/bullmq/connection.js';
 import { openBankStoreRedis } from '../../adapters/bank-redis.js';
-import { parsePolicyText, readPolicyText } from '../../adapters/policy-file.js';
+import { loadPolicyFile, parsePolicyText, readPolicyText } from '../../adapters/policy-file.js';
+import type { Policy } from '../../core/policy.js';
 import { describeDiff, RedisPolicyStore } from '../../adapters/policy-store.js';
 import { RedisBrakes } from '../../adapters/brakes.js';
 import { RedisShadowLog } from '../../adapters/shadow-log.js';
@@ -44,6 +45,15 @@ export function requireReason(opts: Record<string, unknown>): string {
 }
 
 const reasonOpts = <T extends Command>(cmd: T): T => withConfigOptions(cmd.requiredOption('--reason <text>', 'why (recorded in the audit log)').option('--actor <name>', 'who (default: the OS user name)'), ['redis']);
+
+/** The file policy workers use while the store has no live version (undefined if it cannot be read). */
+async function filePolicy(opts: Record<string, unknown>): Promise<Policy | undefined> {
+  try {
+    return await loadPolicyFile(loadConfig({ overrides: configOverrides(opts) }).policyFile);
+  } catch {
+    return undefined;
+  }
+}
 
 function pct(n: number | null): string {
   return n === null ? '—' : `${(n * 100).toFixed(1)}%`;
@@ -105,7 +115,8 @@ Examples:
     const reason = requireReason(opts);
     const source = await readPolicyText(file);
     parsePolicyText(source, `policy file ${file}`); // refuse before touching Redis
-    const r = await withBankStore(opts, (redis, prefix) => new RedisPolicyStore(redis, prefix).apply(source, { actor: actorOf(opts), reason, origin: `policy file ${file}` }));
+    const fallback = await filePolicy(opts);
+    const r = await withBankStore(opts, (redis, prefix) => new RedisPolicyStore(redis, prefix).apply(source, { actor: actorOf(opts), reason, origin: `policy file ${file}`, ...(fallback ? { filePolicy: fallback } : {}) }));
     if (opts.json) printJson({ changed: r.changed, version: r.record.version, hash: r.record.hash, before: r.before ?? null, diff: r.diff ? r.diff.split('\n') : [] });
     else if (!r.changed) printErr(`unchanged: v${r.record.version} (${r.record.hash}) is already live with this content`);
     else printErr(`v${r.record.version} (${r.record.hash}) is live${r.before ? `, was v${r.before}` : ''}; workers switch within VIGIL_BANK_RELOAD_MS\n${r.diff}`);
@@ -124,7 +135,9 @@ Examples:
     const diff = await withBankStore(opts, async (redis, prefix) => {
       const store = new RedisPolicyStore(redis, prefix);
       const live = await store.live();
-      return describeDiff(live ? store.compileRecord(live) : undefined, next);
+      if (live) return describeDiff(store.compileRecord(live), next);
+      const fallback = await filePolicy(opts);
+      return fallback ? `against the file policy (${fallback.version}); the store has no live version:\n${describeDiff(fallback, next) || 'no changes'}` : describeDiff(undefined, next);
     });
     if (opts.json) printJson(diff ? diff.split('\n') : []);
     else process.stdout.write(diff ? `${diff}\n` : 'no changes\n');
@@ -225,16 +238,20 @@ Examples:
   withConfigOptions(
     policy
       .command('brakes')
-      .description('Quarantined rules and bank entries (review-only), and today\'s automated actions per rule.')
+      .description('Quarantined rules and bank entries (review-only), today\'s automated actions per rule, deconfirmed entries.')
+      .option('--rate <key>', 'also the hourly hit counts of rule:RULE_ID or entry:BANK/ENTRY over the last 24 hours (oldest first)')
       .option('--json', 'JSON output')
-      .addHelpText('after', '\nExamples:\n  npx vigil policy brakes\n  npx vigil policy release entry:partner-pdq/e-123 --reason "checked: true matches"'),
+      .addHelpText('after', '\nExamples:\n  npx vigil policy brakes\n  npx vigil policy brakes --rate entry:partner-pdq/e-123\n  npx vigil policy release entry:partner-pdq/e-123 --reason "checked: true matches"'),
     ['redis'],
   ).action(async (opts: Record<string, unknown>) => {
+    const rateKey = typeof opts.rate === 'string' ? opts.rate : undefined;
+    if (rateKey !== undefined && !/^(rule:[A-Za-z0-9._-]+|entry:[^\s/]+\/\S+)$/.test(rateKey)) throw new UsageError('--rate takes rule:RULE_ID or entry:BANK/ENTRY');
     const out = await withBankStore(opts, async (redis, prefix) => {
       const brakes = new RedisBrakes(redis, prefix);
-      return { quarantined: await brakes.quarantined(), actionsToday: await brakes.actionsToday(), deconfirmed: await brakes.deconfirmed() };
+      return { quarantined: await brakes.quarantined(), actionsToday: await brakes.actionsToday(), deconfirmed: await brakes.deconfirmed(), ...(rateKey ? { hourly: { key: rateKey, counts: await brakes.hourly(rateKey, 24) } } : {}) };
     });
     if (opts.json) return printJson(out);
+    if (out.hourly) process.stdout.write(`${out.hourly.key} hits per hour, last 24 h (oldest first): ${out.hourly.counts.join(' ')}\n`);
     process.stdout.write(out.quarantined.length ? '' : 'nothing quarantined\n');
     for (const q of out.quarantined) process.stdout.write(`quarantined ${q.key}  since ${q.at}  ${q.hourCount} hits/h vs baseline ${q.baseline.toFixed(2)}/h  (by ${q.by})\n`);
     for (const [rule, n] of Object.entries(out.actionsToday)) process.stdout.write(`actions today ${rule}: ${n}\n`);
