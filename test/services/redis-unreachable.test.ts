@@ -41,7 +41,7 @@ const commands: string[][] = [
 describe('Redis unreachable', () => {
   for (const args of commands) {
     it(`vigil ${args.slice(0, 2).join(' ')} exits 1 within the connect timeout, naming the URL with its password masked`, async () => {
-      const r = await runCli(args, { env: { REDIS_URL: UNREACHABLE, VIGIL_REDIS_CONNECT_TIMEOUT_MS: String(TIMEOUT_MS) } });
+      const r = await runCli(args, { env: { REDIS_URL: UNREACHABLE, VIGIL_REDIS_CONNECT_TIMEOUT_MS: String(TIMEOUT_MS) }, spawn: true });
       expect(r.code).toBe(1);
       // The timeout plus process start-up; far from "never".
       expect(r.ms).toBeLessThan(TIMEOUT_MS + 6000);

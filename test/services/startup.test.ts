@@ -68,7 +68,7 @@ describe('worker start-up failures', () => {
     for (const how of ['vigil worker', 'node dist/workers/scan.js'] as const) {
       it(`${c.name}: ${how} exits ${c.exit} within 10 s with one line`, async () => {
         const env = { VIGIL_QUEUE_PREFIX: prefix, VIGIL_SCAN_QUEUE: 'startup-scan', ...(await c.env()) };
-        const r = how === 'vigil worker' ? await runCli(['worker'], { env }) : await runNode(['dist/workers/scan.js'], { env });
+        const r = how === 'vigil worker' ? await runCli(['worker'], { env, spawn: true }) : await runNode(['dist/workers/scan.js'], { env });
         expect(r.code).toBe(c.exit);
         expect(r.ms).toBeLessThan(10_000);
         const lines = r.stderr.trim().split('\n');
