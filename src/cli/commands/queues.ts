@@ -2,7 +2,15 @@ import type { Command } from 'commander';
 import { Queue } from 'bullmq';
 import { loadConfig, type Config } from '../../config.js';
 import type { DeadLetter } from '../../core/ports.js';
-import { configOverrides, parseIntOption, printJson, withConfigOptions, withRedis } from '../io.js';
+import { ERROR_CODES, type ErrorCode } from '../../core/errors.js';
+import { configOverrides, parseIntOption, printJson, UsageError, withConfigOptions, withRedis } from '../io.js';
+
+const PAGE = 1000;
+
+function parseCode(value: string): ErrorCode {
+  if (!(value in ERROR_CODES)) throw new UsageError(`--code must be one of ${Object.keys(ERROR_CODES).join(', ')}; got "${value}"`);
+  return value as ErrorCode;
+}
 
 const STATES = ['wait', 'prioritized', 'active', 'delayed', 'failed', 'completed'] as const;
 
@@ -29,17 +37,24 @@ export function registerDeadLetters(program: Command): Command {
       .command('dead-letters')
       .description('List dead-letter entries, newest first: ids, typed reason and origin (never content).')
       .option('--limit <n>', 'how many', parseIntOption('--limit', 1, 100_000), 50)
-      .option('--code <code>', 'only this error code, e.g. MEDIA_UNDECODABLE')
+      .option('--code <code>', 'only this error code, e.g. MEDIA_UNDECODABLE', parseCode)
       .option('--json', 'one JSON entry per line'),
     ['redis'],
   )
-    .addHelpText('after', '\nExamples:\n  npx vigil dead-letters\n  npx vigil dead-letters --code EVENT_INVALID --limit 500 --json')
+    .addHelpText('after', `\nEntries are kept VIGIL_DEAD_LETTER_RETENTION_S (default 7 days), at most VIGIL_DEAD_LETTER_MAX_ENTRIES (default 100,000; the oldest go first).\nCodes: ${Object.keys(ERROR_CODES).join(', ')}.\n\nExamples:\n  npx vigil dead-letters\n  npx vigil dead-letters --code EVENT_INVALID --limit 500 --json`)
     .action(async (opts: Record<string, unknown>) => {
       await withQueues(opts, async (config, queue) => {
-        const jobs = await queue(config.deadLetterQueue).getJobs(['waiting', 'prioritized', 'completed', 'failed'], 0, Number(opts.limit) - 1, false);
-        for (const job of jobs) {
-          const d = job.data as DeadLetter;
-          if (opts.code && d.code !== opts.code) continue;
+        const limit = Number(opts.limit);
+        const q = queue(config.deadLetterQueue);
+        // Entries are named after their code, so a code filter pages through the queue until it has `limit` of them.
+        const found: DeadLetter[] = [];
+        const page = opts.code ? PAGE : limit;
+        for (let start = 0; found.length < limit; start += page) {
+          const jobs = await q.getJobs(['waiting', 'prioritized', 'completed', 'failed'], start, start + page - 1, false);
+          for (const job of jobs) if (!opts.code || (job.data as DeadLetter).code === opts.code) found.push(job.data as DeadLetter);
+          if (jobs.length < page || !opts.code) break;
+        }
+        for (const d of found.slice(0, limit)) {
           if (opts.json) printJson(d);
           else {
             const where = d.origin.kind === 'bullmq' ? `${d.origin.queue}/${d.origin.jobId}` : d.origin.kind === 'kafka' ? `${d.origin.topic}[${d.origin.partition}]@${d.origin.offset}` : `${d.origin.file}:${d.origin.line}`;
