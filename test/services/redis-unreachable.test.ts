@@ -29,6 +29,7 @@ writeFileSync(join(dir, 'terms.jsonl'), `${JSON.stringify({ id: 'vt', phrase: 'v
 
 const commands: string[][] = [
   ['worker'],
+  ['bridge', '--brokers', '127.0.0.1:9'],
   ['bank', 'list'],
   ['bank', 'import', 'somebank', join(dir, 'hashes.txt')],
   ['bank', 'stats', 'somebank'],
