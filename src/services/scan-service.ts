@@ -5,7 +5,7 @@
  * finish), then releases the rest, each independently.
  */
 import { contractLimits, describeConfig, type Config } from '../config.js';
-import { createScanRuntime } from '../app.js';
+import { createScanRuntime, type ScanRuntime } from '../app.js';
 import { closeRedis, createRedis, waitForRedis, watchRedisOutage } from '../adapters/bullmq/connection.js';
 import { BullDeadLetterSink, BullFlagSink } from '../adapters/bullmq/queues.js';
 import { ScanWorker } from '../adapters/bullmq/scan-worker.js';
@@ -28,6 +28,8 @@ export interface ScanService {
   worker: ScanWorker;
   metrics: Metrics;
   context: ServiceContext;
+  /** Policy and banks in force; `reload()` checks for changes now instead of at the next poll. */
+  runtime: ScanRuntime;
   /** Settles when Redis has been unreachable past VIGIL_REDIS_OUTAGE_GRACE_MS. */
   fatal: Promise<Error>;
   stop(): Promise<void>;
@@ -99,7 +101,7 @@ async function openScanService(config: Config, logger: Logger, ctx: ServiceConte
   });
   await worker.worker.waitUntilReady();
   logger.info({ queue: config.scanQueue, concurrency: config.concurrency, opsPort: opsServer?.port }, 'scan worker ready');
-  return { worker, metrics, context: ctx, fatal, stop: async () => void (await ctx.close()) };
+  return { worker, metrics, context: ctx, runtime, fatal, stop: async () => void (await ctx.close()) };
 }
 
 /** `vigil worker` and `node dist/workers/scan.js`: runs until SIGTERM/SIGINT; see runService for exit codes. */

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RedisBankStore } from '../../src/adapters/redis-bank-store.js';
 import type { Flag } from '../../src/core/contracts.js';
 import { exactHashes } from '../../src/core/exact-hashes.js';
+import { versionsOf } from '../../src/core/scan.js';
 import { createLogger } from '../../src/logger.js';
 import { createPublisher } from '../../src/publisher.js';
 import { startScanService } from '../../src/services/scan-service.js';
@@ -118,14 +119,16 @@ describe('vigil bank (Redis bank store)', () => {
     await waitFor('drain', async () => ((await drained()) ? true : undefined));
     expect(await flags()).toEqual([]);
 
-    // Keep traffic flowing while the bank changes underneath.
+    // Keep traffic flowing while the bank changes underneath: one event at a time, each scanned before the next.
+    let importing = true;
     const background = (async () => {
-      for (let i = 0; i < 30; i++) {
+      for (let i = 0; i < 30 && importing; i++) {
         await publisher.publish({ ...garden, eventId: `bg-${i}`, media: [], text: 'just chatting' });
-        await new Promise((r) => setTimeout(r, 20));
+        await waitFor('background event scanned', async () => ((await drained()) ? true : undefined));
       }
     })();
     const imp = await runCli(['bank', 'import', 'hot-bank', tmpFile('hot.txt', `md5 ${exactHashes(image).md5} garden-md5\n`)], { env });
+    importing = false;
     expect(imp.code).toBe(0);
     const flaggedEvent = await waitFor('a flag after the bank change', async () => {
       const id = `hot-${n}`;
@@ -139,7 +142,9 @@ describe('vigil bank (Redis bank store)', () => {
 
     // Disable: matches stop.
     await runCli(['bank', 'disable', 'hot-bank'], { env });
-    await new Promise((r) => setTimeout(r, 1000));
+    // Check for the change now rather than sleeping past the next poll.
+    await service.runtime.reload();
+    expect(Object.keys(versionsOf(service.runtime.scanner.sources()).banks)).not.toContain('hot-bank');
     const before = (await flags()).length;
     await publish();
     await waitFor('drain', async () => ((await drained()) ? true : undefined));
@@ -148,7 +153,8 @@ describe('vigil bank (Redis bank store)', () => {
     // Enable again, plus an allow bank listing the same image as a known false positive: suppressed.
     await runCli(['bank', 'enable', 'hot-bank'], { env });
     await runCli(['bank', 'import', 'fp', tmpFile('fp.txt', `sha256 ${exactHashes(image).sha256}\n`), '--allow'], { env });
-    await new Promise((r) => setTimeout(r, 1000));
+    await service.runtime.reload();
+    expect(Object.keys(versionsOf(service.runtime.scanner.sources()).banks)).toContain('hot-bank');
     await publish();
     await waitFor('drain', async () => ((await drained()) ? true : undefined));
     expect((await flags()).length).toBe(before);
@@ -175,18 +181,26 @@ describe('vigil bank (Redis bank store)', () => {
     expect(imp.code).toBe(0);
     expect(JSON.parse(imp.stdout)).toMatchObject({ bankId: 'kettles', entries: 1, redisRevision: 1 });
     expect(await store.get('kettles')).toMatchObject({ type: 'term', revision: 1, entries: 1, enabled: true });
-    let i = 0;
-    const flag = await waitFor('a term flag after the import', async () => {
-      const f = (await moderation.getJobs(['prioritized'])).map((j) => j.data as Flag).find((x) => x.category === 'sample_trade');
-      if (f) return f;
-      await publisher.publish({ ...base, eventId: `terms-${++i}`, text });
-      await new Promise((r) => setTimeout(r, 200));
-      return undefined;
-    }, 15_000);
+    // The worker picks the new bank up at its next poll; check now instead of waiting for it.
+    await service.runtime.reload();
+    expect(versionsOf(service.runtime.scanner.sources()).banks).toMatchObject({ kettles: 'r1' });
+    await publisher.publish({ ...base, eventId: 'terms-1', text });
+    const flag = await waitFor('a term flag after the import', async () => (await moderation.getJobs(['prioritized'])).map((j) => j.data as Flag).find((x) => x.category === 'sample_trade'), 15_000);
     expect(flag.eventId).not.toBe('terms-0');
     expect(flag.signals[0]).toMatchObject({ type: 'term', sourceId: 'kettles', sourceVersion: 'r1', entryId: 'pk', span: { start: 7, end: 26 } });
     const list = await runCli(['bank', 'list', '--json'], { env });
     expect(JSON.parse(list.stdout.trim())).toMatchObject({ id: 'kettles', type: 'term' });
+    // The same content again: nothing to reload, the revision stays.
+    const again = await runCli(['terms', 'import', file, '--redis', '--json'], { env });
+    expect(JSON.parse(again.stdout)).toMatchObject({ redisRevision: 1, redisUnchanged: true });
+    expect(await store.get('kettles')).toMatchObject({ revision: 1 });
+    // Term banks in the store are first-class for stats and export.
+    const stats = await runCli(['bank', 'stats', 'kettles', '--json'], { env });
+    expect(JSON.parse(stats.stdout)).toMatchObject({ id: 'kettles', type: 'term', byMode: { joined: 1 }, byCategory: { sample_trade: 1 }, bySeverity: { high: 1 } });
+    const exported = await runCli(['bank', 'export', 'kettles'], { env });
+    expect(exported.code).toBe(0);
+    expect(exported.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; phrase: string })).toEqual([expect.objectContaining({ id: 'pk', phrase: 'purple kettle' })]);
+    expect((await runCli(['bank', 'export', 'kettles', '--format', 'csv'], { env })).code).toBe(2);
   }, 60_000);
 });
 

@@ -139,11 +139,17 @@ describe('scan pipeline on the real Redis', () => {
     await h.publisher.publish(event);
     await h.publisher.publish(event);
     expect(await h.scan.getJobCounts('prioritized', 'wait')).toEqual({ prioritized: 0, wait: 1 });
-    await startWorker(h.config);
+    const service = await startWorker(h.config);
     await waitFor('first flag', async () => ((await h.flags()).length === 1 && (await h.drained()) ? true : undefined));
     expect(await h.scan.getJob(String(event.eventId))).toBeUndefined(); // completed and removed: no content left behind
-    await h.publisher.publishBatch([event, event]);
-    await new Promise((r) => setTimeout(r, 500));
+    const completed: string[] = [];
+    service.worker.worker.on('completed', (job) => completed.push(String(job.id)));
+    const late = await h.publisher.publishBatch([event, event]);
+    expect(late.duplicates.map((d) => d.index)).toEqual([0, 1]);
+    // A sentinel behind the copies: once it is scanned, anything enqueued before it was too.
+    await h.publisher.publish({ ...(sample('demo-evt-001') as object), eventId: 'dedupe-sentinel' });
+    await waitFor('the sentinel scanned', async () => (completed.includes('dedupe-sentinel') ? true : undefined));
+    expect(completed).toEqual(['dedupe-sentinel']);
     expect(await h.drained()).toBe(true);
     expect((await h.scan.getJobCounts('completed', 'failed', 'prioritized', 'wait', 'active'))).toEqual({ completed: 0, failed: 0, prioritized: 0, wait: 0, active: 0 });
     expect(await h.flags()).toHaveLength(1);
@@ -151,7 +157,8 @@ describe('scan pipeline on the real Redis', () => {
     const redis = new Redis(REDIS_URL);
     cleanups.push(async () => void redis.disconnect());
     const keys = await redis.keys(`${h.config.queuePrefix}:${h.config.scanQueue}:de:*`);
-    expect(keys).toHaveLength(1);
+    expect(keys).toHaveLength(2); // the event's and the sentinel's
+    keys.sort((a, b) => Number(a.endsWith('dedupe-sentinel')) - Number(b.endsWith('dedupe-sentinel')));
     expect(await redis.get(keys[0] ?? '')).toBe(event.eventId);
     expect(await redis.pttl(keys[0] ?? '')).toBeGreaterThan(23 * 3600 * 1000);
   });
@@ -243,7 +250,7 @@ describe('scan pipeline on the real Redis', () => {
     const original = readFileSync('config/policy.yaml', 'utf8');
     writeFileSync(policyFile, original);
     const h = await harness('refs', { mediaDir: 'config/samples/media', policyFile, bankReloadMs: 200 });
-    await startWorker(h.config);
+    const service = await startWorker(h.config);
     const base = sample('demo-evt-001') as Record<string, unknown>;
     await h.publisher.publish({ ...base, eventId: 'ref-1', text: undefined, media: [{ id: 'm1', mimeType: 'image/png', ref: 'teapot-still-life.png' }] });
     const first = await waitFor('flag for the ref', async () => (await h.flags()).find((f) => f.eventId === 'ref-1'));
@@ -258,9 +265,9 @@ describe('scan pipeline on the real Redis', () => {
       return undefined;
     });
     expect(second.policyVersion).not.toBe(first.policyVersion);
-    // A broken edit is refused and the last good policy stays in force.
+    // A broken edit is refused and the last good policy stays in force (checked now, not at the next poll).
     writeFileSync(policyFile, 'version: 1\nrules: []\n');
-    await new Promise((r) => setTimeout(r, 600));
+    expect(await service.runtime.reload()).toBe(false);
     await h.publisher.publish({ ...base, eventId: 'ref-after-bad-edit', text: undefined, media: [{ id: 'm1', mimeType: 'image/png', ref: 'teapot-still-life.png' }] });
     const third = await waitFor('a flag after the bad edit', async () => (await h.flags()).find((f) => f.eventId === 'ref-after-bad-edit'));
     expect(third.policyVersion).toBe(second.policyVersion);

@@ -82,8 +82,8 @@ describe('privacy of payload keys, values and credentials', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'vigil-privacy-')), 'events.jsonl');
     writeFileSync(file, `${poisoned.map((p) => JSON.stringify(p)).join('\n')}\n`);
     const env = { REDIS_URL: REDIS_URL.replace('redis://', `redis://default:${CREDENTIAL}@`), VIGIL_QUEUE_PREFIX: prefix, VIGIL_LOG_LEVEL: 'trace' };
-    const published = await runCli(['publish', file, '--json'], { env });
-    const scanned = await runCli(['scan', '--events', file, '--banks', 'config/samples/banks'], { env: { VIGIL_LOG_LEVEL: 'trace' } });
+    const published = await runCli(['publish', file, '--json'], { env, spawn: true });
+    const scanned = await runCli(['scan', '--events', file, '--banks', 'config/samples/banks'], { env: { VIGIL_LOG_LEVEL: 'trace' }, spawn: true });
     for (const r of [published, scanned]) {
       expect(r.code).toBe(1);
       expect(r.stderr.split('\n').filter((l) => l.includes('EVENT_INVALID')).length).toBeGreaterThanOrEqual(poisoned.length);
@@ -91,7 +91,7 @@ describe('privacy of payload keys, values and credentials', () => {
       expect(r.stdout + r.stderr).not.toContain(CREDENTIAL);
     }
     // A malformed REDIS_URL with the marker as password is refused without printing it.
-    const badUrl = await runCli(['queues'], { env: { REDIS_URL: `http://user:${CREDENTIAL}@host:1` } });
+    const badUrl = await runCli(['queues'], { env: { REDIS_URL: `http://user:${CREDENTIAL}@host:1` }, spawn: true });
     expect(badUrl.code).toBe(2);
     expect(badUrl.stderr).toContain('REDIS_URL');
     expect(badUrl.stderr).not.toContain(CREDENTIAL);

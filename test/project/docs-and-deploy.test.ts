@@ -29,7 +29,17 @@ describe('project', () => {
     expect(committed).toBe(`${sampleEvents().map((s) => JSON.stringify(s.event)).join('\n')}\n`);
   });
 
-  it('docker-compose.yml is valid (docker-compose config -q)', () => {
+  // docker-compose is not in the quick start's requirements: without it (outside CI) this is skipped, and says so.
+  const hasCompose = (() => {
+    try {
+      execFileSync('docker-compose', ['version'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  if (!hasCompose && !process.env.CI) process.stderr.write('skipped: docker-compose not installed (docker-compose.yml is not validated)\n');
+  it.skipIf(!hasCompose && !process.env.CI)('docker-compose.yml is valid (docker-compose config -q)', () => {
     // The ops service refuses to be configured without a token (no default credential).
     const env = { ...process.env, VIGIL_OPS_TOKEN: 'compose-config-check-token' };
     expect(() => execFileSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], { stdio: 'pipe', env })).not.toThrow();

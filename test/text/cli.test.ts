@@ -44,9 +44,14 @@ describe('vigil terms', () => {
     const out = join(dir, 'out.jsonl');
     const imp = await runCli(['terms', 'import', src, '--out', out, '--json']);
     expect(imp.code).toBe(1);
-    expect(imp.stderr).toContain('mixed.jsonl:7: severity:');
+    // With --json the bad line is a JSON error line; the good lines are still written.
+    const badLine = imp.stderr.trim().split('\n').map((l) => JSON.parse(l) as { line?: number; error?: { code: string; message: string } }).find((l) => l.line === 7);
+    expect(badLine?.error).toMatchObject({ code: 'BANK_INVALID', message: expect.stringMatching(/^severity:/) });
     expect(imp.stderr).not.toContain('zebra');
-    expect(JSON.parse(imp.stdout)).toMatchObject({ bankId: 'mixed', entries: 6, badLines: 1, written: null });
+    expect(JSON.parse(imp.stdout)).toMatchObject({ bankId: 'mixed', entries: 6, badLines: 1, written: out });
+    expect(parseTermBankJsonl('mixed', await readFile(out, 'utf8')).entries).toHaveLength(6);
+    const text = await runCli(['terms', 'import', src]);
+    expect(text.stderr).toContain('mixed.jsonl:7: severity:');
 
     const clean = await runCli(['terms', 'import', TERMS, '--out', out, '--json']);
     expect(clean.code).toBe(0);

@@ -4,6 +4,7 @@ import { loadConfig } from '../../config.js';
 import { HASH_TYPES, type HashType } from '../../core/signals.js';
 import { openHashList, type HashListFormat } from '../../adapters/hash-list-reader.js';
 import { RedisBankStore, type BankMeta, type StoredHashEntry } from '../../adapters/redis-bank-store.js';
+import { canonicalJsonl } from '../../core/text/term-bank.js';
 import { configOverrides, printErr, printJson, UsageError, withConfigOptions, withRedis } from '../io.js';
 import { registerDeconfirm } from './bank-deconfirm.js';
 
@@ -74,7 +75,16 @@ Examples:
       .option('--allow', 'an allow bank: its hashes are known false positives that suppress matches')
       .option('--replace', 'the bank becomes exactly this file (atomically); default adds to it')
       .option('--description <text>', 'what this bank is, for `bank list`')
-      .option('--json', 'print the result as JSON'),
+      .option('--json', 'print the result as JSON')
+      .addHelpText(
+        'after',
+        `
+Bad lines are reported on stderr (one JSON line each) and skipped; the rest is imported; exit 1.
+
+Examples:
+  npx vigil bank import ncmec-md5 list.txt
+  npx vigil bank import partner-pdq hashes.txt --format hex --type pdq --source partner-x --list-version 2026-11 --json`,
+      ),
     ['redis'],
   ).action(async (id: string, file: string, opts: Record<string, unknown>) => {
     const { batches, progress } = await openHashList(file, { format: opts.format as HashListFormat, type: opts.type as HashType | undefined, column: opts.column as string, typeColumn: opts.typeColumn as string | undefined, idColumn: opts.idColumn as string | undefined });
@@ -99,21 +109,34 @@ Examples:
     if (progress.errorCount) process.exitCode = 1;
   });
 
-  withConfigOptions(bank.command('list').description('List banks with type, kind, state, revision and size.').option('--json', 'one JSON object per bank'), ['redis']).action(async (opts: Record<string, unknown>) => {
+  withConfigOptions(bank.command('list').description('List banks with type, kind, state, revision and size.').option('--json', 'one JSON object per bank').addHelpText('after', '\nExamples:\n  npx vigil bank list\n  npx vigil bank list --json | jq .id'), ['redis']).action(async (opts: Record<string, unknown>) => {
     const banks = await withStore(opts, (store) => store.list());
     if (opts.json) for (const b of banks) printJson(b);
     else if (banks.length === 0) printErr('no banks in the store yet: `vigil bank import --help`');
     else for (const b of banks) process.stdout.write(`${describe(b)}\n`);
   });
 
-  withConfigOptions(bank.command('stats').description('Entries by hash type, sources and list versions of one bank.').argument('<bank>').option('--json', 'JSON output'), ['redis']).action(async (id: string, opts: Record<string, unknown>) => {
+  withConfigOptions(bank.command('stats').description('Hash banks: entries by hash type, source and list version; term banks: by mode, category and severity.').argument('<bank>').option('--json', 'JSON output').addHelpText('after', '\nExamples:\n  npx vigil bank stats partner-pdq\n  npx vigil bank stats grooming-terms --json'), ['redis']).action(async (id: string, opts: Record<string, unknown>) => {
     const stats = await withStore(opts, async (store) => {
       const meta = await store.get(id);
       if (!meta) throw new UsageError(`no bank "${id}" (see \`vigil bank list\`)`);
       const byType: Record<string, number> = {};
       const bySource: Record<string, number> = {};
       const listVersions: Record<string, number> = {};
-      if (meta.type === 'hash') {
+      const count = (into: Record<string, number>, key: string) => (into[key] = (into[key] ?? 0) + 1);
+      if (meta.type === 'term') {
+        // Term banks: counts by mode, category and severity (never the phrases).
+        const byMode: Record<string, number> = {};
+        const byCategory: Record<string, number> = {};
+        const bySeverity: Record<string, number> = {};
+        for (const e of await store.termEntries(id)) {
+          count(byMode, e.mode ?? 'whole-word');
+          count(byCategory, e.category);
+          count(bySeverity, e.severity);
+        }
+        return { ...meta, byMode, byCategory, bySeverity };
+      }
+      {
         for await (const batch of store.hashEntries(id)) {
           for (const e of batch) {
             byType[e.type] = (byType[e.type] ?? 0) + 1;
@@ -125,25 +148,43 @@ Examples:
       return { ...meta, byType, bySource, listVersions };
     });
     if (opts.json) printJson(stats);
+    else if ('byMode' in stats) process.stdout.write(`${describe(stats)}\n  by mode: ${JSON.stringify(stats.byMode)}\n  by category: ${JSON.stringify(stats.byCategory)}\n  by severity: ${JSON.stringify(stats.bySeverity)}\n`);
     else process.stdout.write(`${describe(stats)}\n  by type: ${JSON.stringify(stats.byType)}\n  by source: ${JSON.stringify(stats.bySource)}\n  list versions: ${JSON.stringify(stats.listVersions)}\n`);
   });
 
   withConfigOptions(
     bank
       .command('export')
-      .description('Write a bank to stdout in the python-threatexchange format (TYPE VALUE ID), or CSV.')
+      .description('Write a bank to stdout: hash banks in the python-threatexchange format (TYPE VALUE ID) or CSV; term banks as canonical JSONL.')
       .argument('<bank>')
-      .option('--format <format>', 'te or csv', 'te'),
+      .option('--format <format>', 'hash banks: te or csv (default te); term banks: jsonl')
+      .option('--json', 'one JSON object per entry (hash banks: {type, value, id, source, listVersion, importedAt})')
+      .addHelpText(
+        'after',
+        `
+Examples:
+  npx vigil bank export partner-pdq > partner-pdq.txt
+  npx vigil bank export partner-pdq --format csv > partner-pdq.csv
+  npx vigil bank export grooming-terms > grooming-terms.jsonl     # a term bank stored with \`terms import --redis\``,
+      ),
     ['redis'],
   ).action(async (id: string, opts: Record<string, unknown>) => {
-    if (opts.format !== 'te' && opts.format !== 'csv') throw new UsageError('--format must be te or csv');
     await withStore(opts, async (store) => {
       const meta = await store.get(id);
-      if (!meta || meta.type !== 'hash') throw new UsageError(`no hash bank "${id}" (see \`vigil bank list\`)`);
-      if (opts.format === 'csv') process.stdout.write('type,hash,id,source,list_version,imported_at\n');
+      if (!meta) throw new UsageError(`no bank "${id}" (see \`vigil bank list\`)`);
+      if (meta.type === 'term') {
+        if (opts.format !== undefined && opts.format !== 'jsonl') throw new UsageError(`bank "${id}" is a term bank: its export format is jsonl, not ${String(opts.format)}`);
+        // Canonical JSONL is JSON lines already, with or without --json.
+        process.stdout.write(canonicalJsonl(await store.termEntries(id)));
+        return;
+      }
+      const format = opts.format ?? 'te';
+      if (format !== 'te' && format !== 'csv') throw new UsageError(`--format for a hash bank must be te or csv, got "${String(format)}"`);
+      if (format === 'csv' && !opts.json) process.stdout.write('type,hash,id,source,list_version,imported_at\n');
+      const csvField = (v: string | undefined) => (v === undefined ? '' : /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
       for await (const batch of store.hashEntries(id)) {
-        const csvField = (v: string | undefined) => (v === undefined ? '' : /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
-        const out = batch.map((e) => (opts.format === 'csv' ? [e.type, e.value, e.id, e.source, e.listVersion, e.importedAt].map(csvField).join(',') : `${e.type} ${e.value} ${e.id}`));
+        if (batch.length === 0) continue;
+        const out = batch.map((e) => (opts.json ? JSON.stringify(e) : format === 'csv' ? [e.type, e.value, e.id, e.source, e.listVersion, e.importedAt].map(csvField).join(',') : `${e.type} ${e.value} ${e.id}`));
         process.stdout.write(`${out.join('\n')}\n`);
       }
     });
@@ -156,28 +197,41 @@ Examples:
       .argument('<bank>')
       .option('--entries <file>', 'remove only these hashes (a file in --format)')
       .option('--format <format>', 'format of --entries: te, hex or csv', parseFormat, 'te')
-      .option('--type <type>', 'hash type for hex/csv', parseType),
+      .option('--type <type>', 'hash type for hex/csv', parseType)
+      .option('--json', 'print the result as one JSON object')
+      .addHelpText('after', '\nExamples:\n  npx vigil bank remove old-list\n  npx vigil bank remove partner-pdq --entries withdrawn.txt --json'),
     ['redis'],
   ).action(async (id: string, opts: Record<string, unknown>) => {
     await withStore(opts, async (store) => {
       if (!opts.entries) {
         await store.removeBank(id);
-        printErr(`bank ${id} removed`);
+        if (opts.json) printJson({ bank: id, removed: true });
+        else printErr(`bank ${id} removed`);
         return;
       }
       const { batches, progress } = await openHashList(String(opts.entries), { format: opts.format as HashListFormat, type: opts.type as HashType | undefined });
       const keys: string[] = [];
       for await (const batch of batches) for (const e of batch) keys.push(`${e.type}:${e.value}`);
       const result = await store.removeEntries(id, keys);
-      printErr(`bank ${id}: ${result.written} entries removed, ${result.entries} left, now r${result.revision}`);
+      if (opts.json) printJson({ bank: id, removed: result.written, entries: result.entries, revision: result.revision, badLines: progress.errorCount });
+      else printErr(`bank ${id}: ${result.written} entries removed, ${result.entries} left, now r${result.revision}`);
       if (progress.errorCount) process.exitCode = 1;
     });
   });
 
   for (const [name, enabled] of [['enable', true], ['disable', false]] as const) {
-    withConfigOptions(bank.command(name).description(`${enabled ? 'Enable' : 'Disable'} a bank (entries are kept).`).argument('<bank>'), ['redis']).action(async (id: string, opts: Record<string, unknown>) => {
+    withConfigOptions(
+      bank
+        .command(name)
+        .description(`${enabled ? 'Enable' : 'Disable'} a bank (entries are kept).`)
+        .argument('<bank>')
+        .option('--json', 'print the bank afterwards as one JSON object')
+        .addHelpText('after', `\nExamples:\n  npx vigil bank ${name} partner-pdq\n  npx vigil bank ${name} partner-pdq --json`),
+      ['redis'],
+    ).action(async (id: string, opts: Record<string, unknown>) => {
       const meta = await withStore(opts, (store) => store.setEnabled(id, enabled));
-      printErr(`bank ${id} ${meta.enabled ? 'enabled' : 'disabled'}`);
+      if (opts.json) printJson(meta);
+      else printErr(`bank ${id} ${meta.enabled ? 'enabled' : 'disabled'}`);
     });
   }
   registerDeconfirm(bank);

@@ -15,11 +15,16 @@ interface CommonOptions {
 }
 
 /** Reads a bank file, reporting each bad line on stderr; returns the bank of the good lines. */
-async function readBank(file: string, id?: string): Promise<{ bank: TermBankData; failed: number }> {
+async function readBank(file: string, id?: string, json = false): Promise<{ bank: TermBankData; failed: number }> {
   if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
   const r = await readTermBankLines(file);
-  for (const e of r.errors) printErr(`vigil terms: ${file}:${e.line}: ${e.message}`);
+  for (const e of r.errors) printErr(json ? JSON.stringify({ file, line: e.line, error: { code: 'BANK_INVALID', message: e.message } }) : `vigil terms: ${file}:${e.line}: ${e.message}`);
   return { bank: makeTermBank(id ?? r.id, r.entries), failed: r.errors.length };
+}
+
+/** Lint findings on stderr: text lines, or JSON lines with --json (stdout keeps the one summary object). */
+function reportLint(issues: readonly LintIssue[], json: boolean | undefined): void {
+  for (const i of issues) printErr(json ? JSON.stringify({ lint: i }) : `vigil terms: lint ${i.level}: ${i.termId}: ${i.code}: ${i.message}`);
 }
 
 async function benign(path: string | undefined): Promise<Set<string>> {
@@ -43,9 +48,19 @@ function summary(bank: TermBankData): { bankId: string; version: string; entries
   return { bankId: bank.id, version: bank.version, entries: bank.entries.length, modes: count((e) => e.mode ?? 'whole-word'), categories: count((e) => e.category), severities: count((e) => e.severity) };
 }
 
-async function storeInRedis(bank: TermBankData, opts: { redisUrl?: string; prefix?: string }): Promise<{ revision: number }> {
+/**
+ * Stores the bank in Redis, replacing its entries, unless the store already holds exactly this
+ * content: an unchanged re-import keeps the revision (workers have nothing to reload).
+ */
+async function storeInRedis(bank: TermBankData, opts: { redisUrl?: string; prefix?: string }): Promise<{ revision: number; unchanged: boolean }> {
   const config = loadConfig({ overrides: { redisUrl: opts.redisUrl, queuePrefix: opts.prefix } });
-  return withRedis(config, (redis) => new RedisBankStore(redis, config.queuePrefix).importTermEntries(validateBankId(bank.id), bank.entries, { mode: 'replace' }));
+  return withRedis(config, async (redis) => {
+    const store = new RedisBankStore(redis, config.queuePrefix);
+    const id = validateBankId(bank.id);
+    const held = await store.get(id);
+    if (held?.type === 'term' && canonicalJsonl(await store.termEntries(id)) === canonicalJsonl(bank.entries)) return { revision: held.revision, unchanged: true };
+    return { ...(await store.importTermEntries(id, bank.entries, { mode: 'replace' })), unchanged: false };
+  });
 }
 
 export function register(program: Command): Command {
@@ -79,8 +94,10 @@ Examples:
     .addHelpText(
       'after',
       `
-Bad lines are reported on stderr (file:line: field: problem) and left out; exit 1 if there were any,
-or if lint found errors (nothing is written or stored then, unless --force).
+Bad lines are reported on stderr (file:line: field: problem; a JSON line each with --json) and left
+out: the good lines are still written and stored, and the exit code is 1. Lint errors stop the
+write and the store (unless --force), also with exit 1. Re-importing content the store already holds
+keeps its revision ("unchanged").
 With --redis the bank is stored like hash banks: versioned (r1, r2, …), listed by \`vigil bank list\`,
 and switched off or removed with \`vigil bank disable|remove\`.
 
@@ -91,17 +108,19 @@ Examples:
     .action(async (file: string, opts: CommonOptions & { out?: string; id?: string; force?: boolean; redis?: boolean; redisUrl?: string; prefix?: string }) => {
       const id = opts.id ?? bankIdFromPath(file);
       if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id)) throw new UsageError(`terms import: bank id must be 1-128 characters of A-Z a-z 0-9 . _ -, got "${id}"`);
-      const { bank, failed } = await readBank(file, id);
+      const { bank, failed } = await readBank(file, id, opts.json);
       const issues = lintTermBank(bank, { benignWords: await benign(opts.benignWords) });
       const errors = issues.filter((i) => i.level === 'error').length;
-      for (const i of issues) printErr(`vigil terms: lint ${i.level}: ${i.termId}: ${i.code}: ${i.message}`);
-      const written = opts.out !== undefined && failed === 0 && (errors === 0 || opts.force === true);
+      reportLint(issues, opts.json);
+      // Bad lines are left out and reported; the good ones go through. Lint errors stop everything
+      // (unless --force), and a file with no good line never replaces a bank with nothing.
+      const usable = (errors === 0 || opts.force === true) && !(bank.entries.length === 0 && failed > 0);
+      const written = opts.out !== undefined && usable;
       if (written && opts.out) await writeFile(opts.out, canonicalJsonl(bank.entries));
-      const store = opts.redis === true && failed === 0 && (errors === 0 || opts.force === true);
-      const stored = store ? await storeInRedis(bank, opts) : null;
-      const s = { ...summary(bank), badLines: failed, lintErrors: errors, lintWarnings: issues.length - errors, written: written ? opts.out : null, ...(stored ? { redisRevision: stored.revision } : {}) };
+      const stored = opts.redis === true && usable ? await storeInRedis(bank, opts) : null;
+      const s = { ...summary(bank), badLines: failed, lintErrors: errors, lintWarnings: issues.length - errors, written: written ? opts.out : null, ...(stored ? { redisRevision: stored.revision, redisUnchanged: stored.unchanged } : {}) };
       if (opts.json) printJson(s);
-      else process.stdout.write(`${s.bankId} version ${s.version}: ${s.entries} entries, ${failed} bad lines, ${errors} lint errors, ${s.lintWarnings} warnings${written ? `; wrote ${opts.out}` : ''}${stored ? `; stored in Redis as r${stored.revision}` : ''}\n`);
+      else process.stdout.write(`${s.bankId} version ${s.version}: ${s.entries} entries, ${failed} bad lines, ${errors} lint errors, ${s.lintWarnings} warnings${written ? `; wrote ${opts.out}` : ''}${stored ? (stored.unchanged ? `; unchanged in Redis (still r${stored.revision})` : `; stored in Redis as r${stored.revision}`) : ''}\n`);
       if (failed > 0 || errors > 0) process.exitCode = 1;
     });
 
@@ -112,7 +131,7 @@ Examples:
     .option('--json', 'one canonical entry per line')
     .addHelpText('after', '\nExample:\n  npx vigil terms list test/fixtures/text/sample-terms.jsonl')
     .action(async (file: string, opts: CommonOptions) => {
-      const { bank, failed } = await readBank(file);
+      const { bank, failed } = await readBank(file, undefined, opts.json);
       for (const e of bank.entries) {
         if (opts.json) printJson(e);
         else process.stdout.write(`${e.id}\t${e.mode ?? 'whole-word'}\t${e.category}\t${e.severity}\t${e.locale ?? '-'}\t${e.phrase}${e.exceptions ? `\t(except: ${e.exceptions.join(' | ')})` : ''}\n`);
@@ -137,7 +156,7 @@ Example:
   npx vigil terms lint test/fixtures/text/sample-terms.jsonl --json`,
     )
     .action(async (file: string, opts: CommonOptions) => {
-      const { bank, failed } = await readBank(file);
+      const { bank, failed } = await readBank(file, undefined, opts.json);
       const issues = lintTermBank(bank, { benignWords: await benign(opts.benignWords) });
       printIssues(issues, opts.json);
       if (!opts.json) process.stdout.write(`${bank.id}: ${issues.filter((i) => i.level === 'error').length} errors, ${issues.filter((i) => i.level === 'warning').length} warnings\n`);
