@@ -109,7 +109,7 @@ class TimedQueue implements BatchScanQueue {
 async function bridgeRate(kafka: Kafka, topic: string, n: number, prefix: string): Promise<{ rate: number; jobs: number }> {
   const redis = createRedis(REDIS_URL, 'producer');
   const settings = { connection: redis, prefix, dedupeTtlMs: 3_600_000 };
-  const scan = new BullScanQueue({ ...settings, name: 'scan', attempts: 3, backoffMs: 1000, failedRetentionS: 60 });
+  const scan = new BullScanQueue({ ...settings, name: 'scan', failedRetentionS: 60 });
   const dead = new BullDeadLetterSink('dead', settings);
   let finished: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (finished = resolve));

@@ -1,29 +1,35 @@
 /**
  * PDQ match index: build time, memory and radius-31 query latency of the multi-index-hashing PdqIndex
- * at 1M and 10M random 256-bit hashes with planted near matches, against a linear scan in the same run,
- * and recall against that scan (must be 100%: the index is exact).
+ * at 1M and 10M random 256-bit hashes with planted near matches; the 8 dihedral variants of an image
+ * searched in one pass against single queries; and a native baseline measured in the same run — a
+ * single-thread brute-force popcount scan in C (bench/native/scan.c, gcc -O3 -march=native) on the
+ * same hashes — whose answers also give the recall (must be 100%: the index is exact).
  *
  *   npm run bench -- index                      # 1M and 10M
  *   npm run bench -- index --sizes 1000000      # quick
- *   options: --queries N (timed index queries per size, default 2000), --brute N (scan queries, default
- *   200 at ≤1M and 50 at 10M), --seed N
+ *   options: --queries N (timed index queries per size and round, default 2000), --rounds N (default 3),
+ *   --brute N (native scan queries, half planted and half random; default 200 at ≤1M and 100 at 10M), --seed N
  *
  * Each size runs in its own child process (node --expose-gc) so RSS is measured from a clean start
  * and one size's garbage does not count against the next.
  */
 import { built } from './_shared.js';
-import { spawn } from 'node:child_process';
-import { cpus, loadavg } from 'node:os';
+import { spawn, spawnSync } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type * as Mih from '../src/core/pdq/mih.js';
 import { seededUint32 } from '../test/helpers/seeded-random.js';
-const { PdqIndex, bruteForceSearchWords } = await built<typeof Mih>('core/pdq/mih.js');
+const { PdqIndex } = await built<typeof Mih>('core/pdq/mih.js');
 
 const RADIUS = 31;
 /** Planted neighbours are spread over distances 0..PLANT_MAX, so some fall outside radius 31 on purpose. */
 const PLANT_MAX = 40;
 const PLANTS_PER_QUERY = 4;
 const ADDS = 10_000;
+/** Dihedral variants of one image, searched together. */
+const VARIANTS = 8;
 
 interface ChildResult {
   size: number;
@@ -36,13 +42,21 @@ interface ChildResult {
   indexMiB: number;
   segments: string;
   queries: number;
+  /** Per round: p50, p99 (µs). */
+  rounds: { p50Us: number; p99Us: number }[];
   p50Us: number;
   p99Us: number;
   meanUs: number;
   maxUs: number;
+  /** 8 variants in one searchMany, p50 per image, and the p50 of 8 separate searches of the same hashes. */
+  batchP50Us: number;
+  batchP99Us: number;
+  separateP50Us: number;
+  batches: number;
   bruteQueries: number;
   bruteP50Us: number;
-  bruteMeanUs: number;
+  bruteP50PlantedUs: number;
+  bruteP50RandomUs: number;
   truth: number;
   found: number;
   falsePositives: number;
@@ -77,7 +91,7 @@ function gc(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
-async function child(size: number, queries: number, brute: number, seed: number): Promise<ChildResult> {
+async function child(size: number, queries: number, brute: number, seed: number, rounds: number, scanBin: string): Promise<ChildResult> {
   gc();
   const rssBefore = process.memoryUsage().rss;
   const next = seededUint32(seed);
@@ -106,42 +120,93 @@ async function child(size: number, queries: number, brute: number, seed: number)
   const heapUsed = process.memoryUsage().heapUsed;
   const stats = index.stats();
 
-  // Warm-up (JIT, caches) on the first tenth, then every query timed on its own.
+  // Warm-up (JIT, caches), then every query timed on its own, in several rounds.
   for (let qi = 0; qi < Math.min(200, queries); qi++) index.search(queryHex[qi]!, RADIUS);
-  const lat: number[] = [];
+  const all: number[] = [];
+  const roundStats: { p50Us: number; p99Us: number }[] = [];
   const results: number[][] = [];
   let plantedQueryMatches = 0;
   let randomQueryMatches = 0;
-  for (let qi = 0; qi < queries; qi++) {
-    const s = process.hrtime.bigint();
-    const r = index.search(queryHex[qi]!, RADIUS);
-    lat.push(Number(process.hrtime.bigint() - s) / 1000);
-    results.push(r.map((m) => m.id as number));
-    if (qi % 2 === 0) plantedQueryMatches += r.length;
-    else randomQueryMatches += r.length;
+  for (let round = 0; round < rounds; round++) {
+    const lat: number[] = [];
+    for (let qi = 0; qi < queries; qi++) {
+      const s = process.hrtime.bigint();
+      const r = index.search(queryHex[qi]!, RADIUS);
+      lat.push(Number(process.hrtime.bigint() - s) / 1000);
+      if (round === 0) {
+        results.push(r.map((m) => m.id as number));
+        if (qi % 2 === 0) plantedQueryMatches += r.length;
+        else randomQueryMatches += r.length;
+      }
+    }
+    all.push(...lat);
+    lat.sort((a, b) => a - b);
+    roundStats.push({ p50Us: percentile(lat, 0.5), p99Us: percentile(lat, 0.99) });
   }
-  lat.sort((a, b) => a - b);
+  all.sort((a, b) => a - b);
 
-  // Linear scan on an evenly spaced sample (both kinds), timing each and checking the index against it.
+  // Dihedral: groups of 8 consecutive query hashes (planted and random mixed) stand for one image's
+  // variants; one searchMany per group against the same 8 searched one by one, alternating.
+  const batchLat: number[] = [];
+  const separateLat: number[] = [];
+  const batches = Math.floor(queries / VARIANTS);
+  for (let b = 0; b < Math.min(batches, 50); b++) index.searchMany(queryHex.slice(b * VARIANTS, (b + 1) * VARIANTS), RADIUS);
+  for (let round = 0; round < rounds; round++) {
+    for (let b = 0; b < batches; b++) {
+      const group = queryHex.slice(b * VARIANTS, (b + 1) * VARIANTS);
+      let s = process.hrtime.bigint();
+      index.searchMany(group, RADIUS);
+      batchLat.push(Number(process.hrtime.bigint() - s) / 1000);
+      s = process.hrtime.bigint();
+      for (const h of group) index.search(h, RADIUS);
+      separateLat.push(Number(process.hrtime.bigint() - s) / 1000);
+    }
+  }
+  batchLat.sort((a, b) => a - b);
+  separateLat.sort((a, b) => a - b);
+
+  // Native baseline: the C scan over the same hashes, on a sample that alternates planted and random
+  // queries; its answers are the ground truth for recall.
+  const sample: number[] = [];
+  const step = Math.max(2, 2 * Math.floor(queries / brute / 2));
+  for (let k = 0; k < brute && k * step + 1 < queries; k++) sample.push(k * step + (k % 2));
+  const dir = join(tmpdir(), `vigil-index-bench-${process.pid}`);
+  const wordsFile = join(dir, 'words.bin');
+  const queriesFile = join(dir, 'queries.bin');
+  let scanOut: string;
+  try {
+    spawnSync('mkdir', ['-p', dir]);
+    writeFileSync(wordsFile, new Uint8Array(words.buffer, words.byteOffset, words.byteLength));
+    const qs = new Uint32Array(sample.length * 8);
+    sample.forEach((qi, k) => qs.set(q.subarray(qi * 8, qi * 8 + 8), k * 8));
+    writeFileSync(queriesFile, new Uint8Array(qs.buffer));
+    const r = spawnSync(scanBin, [wordsFile, queriesFile, String(RADIUS)], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    if (r.status !== 0) throw new Error(`native scan failed: ${r.stderr}`);
+    scanOut = r.stdout;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   const bruteLat: number[] = [];
+  const planted: number[] = [];
+  const random: number[] = [];
   let truth = 0;
   let found = 0;
   let falsePositives = 0;
-  const step = Math.max(1, Math.floor(queries / brute));
-  for (let qi = 0, done = 0; qi < queries && done < brute; qi += step, done++) {
-    const s = process.hrtime.bigint();
-    // The scan parses its query too, as the index does.
-    const qw = new Uint32Array(8);
-    for (let w = 0; w < 8; w++) qw[w] = parseInt(queryHex[qi]!.slice(w * 8, w * 8 + 8), 16);
-    const exact = bruteForceSearchWords(words, size, qw, RADIUS);
-    bruteLat.push(Number(process.hrtime.bigint() - s) / 1000);
-    const got = new Set(results[qi]);
-    const want = new Set(exact.map((m) => m.index));
-    truth += want.size;
-    for (const id of want) if (got.has(id)) found++;
-    for (const id of got) if (!want.has(id)) falsePositives++;
-  }
-  bruteLat.sort((a, b) => a - b);
+  scanOut
+    .trim()
+    .split('\n')
+    .forEach((line, k) => {
+      const [ns, , ...hits] = line.split(' ').map(Number);
+      const qi = sample[k]!;
+      bruteLat.push(ns! / 1000);
+      (qi % 2 === 0 ? planted : random).push(ns! / 1000);
+      const got = new Set(results[qi]);
+      const want = new Set(hits);
+      truth += want.size;
+      for (const id of want) if (got.has(id)) found++;
+      for (const id of got) if (!want.has(id)) falsePositives++;
+    });
+  for (const xs of [bruteLat, planted, random]) xs.sort((a, b) => a - b);
 
   // Incremental adds after the bulk build (tail + small segments), then latency again.
   t = performance.now();
@@ -180,13 +245,19 @@ async function child(size: number, queries: number, brute: number, seed: number)
     indexMiB: mib(index.memoryBytes()),
     segments: stats.segments.map((s) => `${s.windows} windows of ${s.windowBits.join('/')} bits`).join(', '),
     queries,
-    p50Us: percentile(lat, 0.5),
-    p99Us: percentile(lat, 0.99),
-    meanUs: lat.reduce((a, b) => a + b, 0) / lat.length,
-    maxUs: lat[lat.length - 1] ?? NaN,
+    rounds: roundStats,
+    p50Us: percentile(all, 0.5),
+    p99Us: percentile(all, 0.99),
+    meanUs: all.reduce((a, b) => a + b, 0) / all.length,
+    maxUs: all[all.length - 1] ?? NaN,
+    batchP50Us: percentile(batchLat, 0.5),
+    batchP99Us: percentile(batchLat, 0.99),
+    separateP50Us: percentile(separateLat, 0.5),
+    batches: batchLat.length,
     bruteQueries: bruteLat.length,
     bruteP50Us: percentile(bruteLat, 0.5),
-    bruteMeanUs: bruteLat.reduce((a, b) => a + b, 0) / bruteLat.length,
+    bruteP50PlantedUs: percentile(planted, 0.5),
+    bruteP50RandomUs: percentile(random, 0.5),
     truth,
     found,
     falsePositives,
@@ -203,9 +274,9 @@ function flag(args: string[], name: string): string | undefined {
   return i >= 0 ? args[i + 1] : undefined;
 }
 
-function runChild(size: number, queries: number, brute: number, seed: number): Promise<ChildResult> {
+function runChild(size: number, queries: number, brute: number, seed: number, rounds: number, scanBin: string): Promise<ChildResult> {
   const nodeArgs = ['--expose-gc', '--import', 'tsx'];
-  const argv = [...nodeArgs, fileURLToPath(import.meta.url), '--child', '--size', String(size), '--queries', String(queries), '--brute', String(brute), '--seed', String(seed)];
+  const argv = [...nodeArgs, fileURLToPath(import.meta.url), '--child', '--size', String(size), '--queries', String(queries), '--brute', String(brute), '--seed', String(seed), '--rounds', String(rounds), '--scan', scanBin];
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -218,46 +289,69 @@ function runChild(size: number, queries: number, brute: number, seed: number): P
   });
 }
 
+/** Compiles bench/native/scan.c into the OS temp folder (not the repository). */
+function buildScan(): string {
+  const bin = join(tmpdir(), 'vigil-bench-native-scan');
+  const src = fileURLToPath(new URL('./native/scan.c', import.meta.url));
+  const r = spawnSync('gcc', ['-O3', '-march=native', '-Wall', '-o', bin, src], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`could not compile the native scan baseline (gcc needed): ${r.stderr || r.error?.message}`);
+  return bin;
+}
+
 const ms = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
 const us = (x: number): string => (x >= 1000 ? `${(x / 1000).toFixed(2)} ms` : `${x.toFixed(0)} µs`);
 
 export async function run(args: string[]): Promise<string> {
   const sizes = (flag(args, '--sizes') ?? '1000000,10000000').split(',').map(Number);
   const queries = Number(flag(args, '--queries') ?? 2000);
+  const rounds = Number(flag(args, '--rounds') ?? 3);
   const seed = Number(flag(args, '--seed') ?? 1);
+  const scanBin = buildScan();
   const rows: ChildResult[] = [];
   // The machine is shared; the load when the run started says how much to trust the tail latencies.
-  const load = loadavg()[0] ?? 0;
+  const load = loadavg();
   for (const size of sizes) {
-    const brute = Number(flag(args, '--brute') ?? (size > 1_000_000 ? 50 : 200));
+    const brute = Number(flag(args, '--brute') ?? (size > 1_000_000 ? 100 : 200));
     process.stderr.write(`index bench: ${size} hashes…\n`);
-    rows.push(await runChild(size, queries, brute, seed));
+    rows.push(await runChild(size, queries, brute, seed, rounds, scanBin));
   }
+  const loadEnd = loadavg();
 
   const lines = [
     '## PDQ match index (multi-index hashing)',
     '',
-    `Command: \`npm run bench -- index${args.length ? ` ${args.join(' ')}` : ''}\`. Random 256-bit hashes (seeded), ${queries} queries per size at radius ${RADIUS}: ` +
+    `Command: \`npm run bench -- index${args.length ? ` ${args.join(' ')}` : ''}\`. Random 256-bit hashes (seeded), ${queries} queries per size at radius ${RADIUS}, ${rounds} rounds: ` +
       `half with ${PLANTS_PER_QUERY} planted neighbours at random distances 0–${PLANT_MAX} (so some are deliberately outside the radius), half fresh random hashes. ` +
-      'Index built with `PdqIndex.fromWords` (already-parsed hashes, ids 0..n-1); every query timed on its own after 200 warm-up queries, hex parsing included. ' +
-      'Baseline: linear scan (`bruteForceSearchWords`) in the same process on an evenly spaced sample of the same queries — fewer scan queries at 10M, as noted. ' +
-      'Each size runs in its own `node --expose-gc` child; no `--max-old-space-size` is needed because the index lives in typed arrays outside the JS heap. ' +
-      `1-minute load average when the run started: ${load.toFixed(1)} on ${cpus().length} cores (shared machine; tail latencies move with it).`,
+      'Index built with `PdqIndex.fromWords` (already-parsed hashes, ids 0..n-1); every query timed on its own after 200 warm-up queries, hex parsing and result objects included. ' +
+      'Baseline, same run: `bench/native/scan.c`, a single-thread brute-force scan in C (gcc -O3 -march=native, hardware popcount) over the same hashes, on a sample alternating planted and random queries; its answers are the ground truth for recall. ' +
+      `Dihedral: ${VARIANTS} consecutive query hashes stand for one image's variants, searched with one \`searchMany\` (one pass) and, alternating, as ${VARIANTS} separate \`search\` calls. ` +
+      'Each size runs in its own `node --expose-gc` child. ' +
+      `Load average (1/5/15 min) at the start: ${load.map((x) => x.toFixed(2)).join(' / ')}, at the end: ${loadEnd.map((x) => x.toFixed(2)).join(' / ')}, on ${cpus().length} cores — a shared machine, loaded by other work during the run, so latencies are higher than on a quiet one.`,
     '',
-    '| hashes | layout | build | RSS after build (Δ) | peak RSS | index bytes | p50 | p99 | mean | scan p50 (n) | p50 speed-up | recall (false +) |',
-    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| hashes | layout | build | RSS after build (Δ) | peak RSS | index bytes | p50 | p99 | p50 / p99 per round | native scan p50 (n) | index p50 ÷ scan p50 | recall (false +) |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|',
   ];
   for (const r of rows) {
     const recall = r.truth === 0 ? 'n/a' : `${((100 * r.found) / r.truth).toFixed(1)}% of ${r.truth} (${r.falsePositives})`;
     lines.push(
-      `| ${r.size.toLocaleString('en-US')} | ${r.segments} | ${ms(r.buildMs / 1000)} s | ${r.rssAfterBuildMiB.toFixed(0)} MiB (+${(r.rssAfterBuildMiB - r.rssBeforeMiB).toFixed(0)}) | ${r.peakRssMiB.toFixed(0)} MiB | ${r.indexMiB.toFixed(0)} MiB | ${us(r.p50Us)} | ${us(r.p99Us)} | ${us(r.meanUs)} | ${us(r.bruteP50Us)} (${r.bruteQueries}) | ${(r.bruteP50Us / r.p50Us).toFixed(0)}× | ${recall} |`,
+      `| ${r.size.toLocaleString('en-US')} | ${r.segments} | ${ms(r.buildMs / 1000)} s | ${r.rssAfterBuildMiB.toFixed(0)} MiB (+${(r.rssAfterBuildMiB - r.rssBeforeMiB).toFixed(0)}) | ${r.peakRssMiB.toFixed(0)} MiB | ${r.indexMiB.toFixed(0)} MiB | ${us(r.p50Us)} | ${us(r.p99Us)} | ${r.rounds.map((x) => `${us(x.p50Us)} / ${us(x.p99Us)}`).join('; ')} | ${us(r.bruteP50Us)} (${r.bruteQueries}) | ${((100 * r.p50Us) / r.bruteP50Us).toFixed(1)}% | ${recall} |`,
     );
+  }
+  lines.push(
+    '',
+    `Dihedral matching (${VARIANTS} variants of one image):`,
+    '',
+    '| hashes | one pass (`searchMany`) p50 / p99 per image | 8 separate searches p50 | one pass ÷ single query p50 | one pass ÷ 8 separate | images |',
+    '|---:|---:|---:|---:|---:|---:|',
+  );
+  for (const r of rows) {
+    lines.push(`| ${r.size.toLocaleString('en-US')} | ${us(r.batchP50Us)} / ${us(r.batchP99Us)} | ${us(r.separateP50Us)} | ${(r.batchP50Us / r.p50Us).toFixed(1)}× | ${(r.batchP50Us / r.separateP50Us).toFixed(2)}× | ${r.batches} |`);
   }
   lines.push('', 'Also measured per size:', '');
   for (const r of rows) {
     lines.push(
       `- ${r.size.toLocaleString('en-US')}: data generation ${ms(r.genMs / 1000)} s (not in build); RSS Δ includes the generated hash array, which the index adopts; JS heap ${r.heapUsedMiB.toFixed(0)} MiB; ` +
-        `max query ${us(r.maxUs)}; matches returned: ${r.plantedQueryMatches} for planted queries, ${r.randomQueryMatches} for random ones; ` +
+        `mean query ${us(r.meanUs)}, max ${us(r.maxUs)}; native scan p50 ${us(r.bruteP50PlantedUs)} on planted and ${us(r.bruteP50RandomUs)} on random queries; matches returned: ${r.plantedQueryMatches} for planted queries, ${r.randomQueryMatches} for random ones; ` +
         `${ADDS.toLocaleString('en-US')} single adds after the build: ${r.addUsMean.toFixed(1)} µs each (amortised: includes building and merging small segments and, once, growing the per-slot id arrays past the bulk size), p50 afterwards ${us(r.p50AfterAddsUs)}` +
         (r.hexBuildMs === null ? '.' : `; \`PdqIndex.build\` from ${r.size.toLocaleString('en-US')} hex entries ${ms(r.hexBuildMs / 1000)} s.`),
     );
@@ -265,11 +359,13 @@ export async function run(args: string[]): Promise<string> {
   const big = rows.find((r) => r.size === 10_000_000);
   if (big) {
     const ok = (b: boolean): string => (b ? 'met' : '**missed**');
+    const small = rows.find((r) => r.size === 1_000_000);
     lines.push(
       '',
-      `Targets at 10M: p50 ≤ 1 ms — ${us(big.p50Us)}, ${ok(big.p50Us <= 1000)}; p99 ≤ 5 ms — ${us(big.p99Us)}, ${ok(big.p99Us <= 5000)}; ` +
-        `RSS ≤ 1.5 GB — peak ${big.peakRssMiB.toFixed(0)} MiB, ${ok(big.peakRssMiB * 2 ** 20 <= 1.5e9)}; build ≤ 60 s — ${ms(big.buildMs / 1000)} s, ${ok(big.buildMs <= 60_000)}; ` +
-        `recall 100% — ${ok(big.found === big.truth && big.falsePositives === 0)}.`,
+      `Targets at 10M (set for a quiet machine; this one was loaded, see above): p50 ≤ 0.5 ms — ${us(big.p50Us)}, ${ok(big.p50Us <= 500)}; p99 ≤ 2 ms — ${us(big.p99Us)}, ${ok(big.p99Us <= 2000)}; ` +
+        `p50 ≤ 5% of the native scan — ${((100 * big.p50Us) / big.bruteP50Us).toFixed(1)}%, ${ok(big.p50Us <= 0.05 * big.bruteP50Us)}; ` +
+        `dihedral one pass ≤ 2× a single query — ${(big.batchP50Us / big.p50Us).toFixed(1)}× at 10M${small ? ` and ${(small.batchP50Us / small.p50Us).toFixed(1)}× at 1M` : ''}, ${ok(big.batchP50Us <= 2 * big.p50Us && (!small || small.batchP50Us <= 2 * small.p50Us))}; ` +
+        `peak RSS ${big.peakRssMiB.toFixed(0)} MiB; build ${ms(big.buildMs / 1000)} s; recall 100% — ${ok(big.found === big.truth && big.falsePositives === 0)}.`,
     );
   }
   return lines.join('\n');
@@ -278,6 +374,6 @@ export async function run(args: string[]): Promise<string> {
 const self = process.argv[1] ? pathToFileURL(process.argv[1]).href : '';
 if (self === import.meta.url && process.argv.includes('--child')) {
   const a = process.argv.slice(2);
-  const result = await child(Number(flag(a, '--size')), Number(flag(a, '--queries')), Number(flag(a, '--brute')), Number(flag(a, '--seed')));
+  const result = await child(Number(flag(a, '--size')), Number(flag(a, '--queries')), Number(flag(a, '--brute')), Number(flag(a, '--seed')), Number(flag(a, '--rounds')), flag(a, '--scan') ?? '');
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

@@ -1,24 +1,36 @@
 /**
- * PDQ hashing throughput: Vigil's media hasher (decode with sharp + exact hashes + PDQ) in its three
- * modes, side by side with Meta's C++ reference CLI `pdq-photo-hasher` on the same files, plus the
- * fast mode's distance to the reference hashes.
+ * PDQ hashing cost: Vigil's media hasher (decode with sharp + exact hashes + PDQ) in its three modes,
+ * side by side with Meta's C++ reference CLI `pdq-photo-hasher` on the same files in the same run,
+ * in images/s and in CPU-seconds per image (user + system of the whole process, every thread), plus
+ * where Vigil's CPU goes (decode, exact hashes, PDQ on the decoded pixels) and the fast mode's
+ * distance to the reference hashes.
  *
- * The reference is not part of this repository: build it from facebook/ThreatExchange `pdq/cpp`
- * (`make pdq-photo-hasher`; it shells out to ImageMagick `convert`) and point PDQ_REF_BIN at it.
- * Without it the section says "not available".
+ * The reference is not part of this repository (bench/_pdq-reference.ts): PDQ_REF_BIN=path uses a
+ * built binary; PDQ_REF_SRC=dir builds one with CImg's in-process libjpeg/libpng loaders into the OS
+ * temp folder, from facebook/ThreatExchange `pdq/cpp` (the folder, or a git mirror of the repository).
+ * Without either the section says "not available".
  *
- *   PDQ_REF_BIN=/path/to/pdq-photo-hasher npm run bench -- pdq [--rounds N]
+ *   PDQ_REF_SRC=/path/to/ThreatExchange npm run bench -- pdq [--rounds N]
  */
-import { built } from './_shared.js';
+import { built, intArg } from './_shared.js';
+import { findReference, type Reference } from './_pdq-reference.js';
 import { spawnSync } from 'node:child_process';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as MediaHasherModule from '../src/adapters/media-hasher.js';
+import type * as DecoderModule from '../src/adapters/sharp-decoder.js';
+import type * as ExactModule from '../src/core/exact-hashes.js';
+import type * as PdqModule from '../src/core/pdq/pdq.js';
 import type { PdqMode } from '../src/adapters/media-hasher.js';
+import type { DecodedImage } from '../src/core/ports.js';
 import type * as Hex from '../src/core/pdq/hex.js';
 const { hammingHex } = await built<typeof Hex>('core/pdq/hex.js');
 const { createMediaHasher, FAST_MAX_DIMENSION } = await built<typeof MediaHasherModule>('adapters/media-hasher.js');
+const { SharpImageDecoder } = await built<typeof DecoderModule>('adapters/sharp-decoder.js');
+const { exactHashes } = await built<typeof ExactModule>('core/exact-hashes.js');
+const pdq = await built<typeof PdqModule>('core/pdq/pdq.js');
 
 const VECTORS = fileURLToPath(new URL('../../shared/vectors/pdq/', import.meta.url));
 
@@ -29,7 +41,6 @@ function tsv(name: string): Map<string, { hash: string; quality: number }> {
 
 interface ModeResult {
   mode: PdqMode;
-  perSecond: number;
   exact: number;
   maxFull: number;
   meanFull: number;
@@ -37,15 +48,46 @@ interface ModeResult {
   meanCli: number;
 }
 
+/** Wall seconds and CPU seconds (user + system, all threads of this process) of one run of `work`. */
+async function measure(work: () => Promise<void> | void): Promise<{ wall: number; cpu: number }> {
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  await work();
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  const c = process.cpuUsage(cpu0);
+  return { wall, cpu: (c.user + c.system) / 1e6 };
+}
+
+/** CPU seconds (user + system) of the reference process over all files, from bash's `times` for its children. */
+function referenceCpu(bin: string, files: string[]): number {
+  const out = join(tmpdir(), 'vigil-pdq-ref-out.txt');
+  const r = spawnSync('bash', ['-c', 'out=$1; shift; "$@" > "$out" || exit 3; times', 'bash', out, bin, ...files], { cwd: VECTORS, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`reference run failed (exit ${r.status ?? 'signal'})`);
+  const children = r.stdout.trim().split('\n')[1] ?? '';
+  const secs = [...children.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+  if (secs.length !== 2) throw new Error(`could not read the reference's CPU time from bash times: ${r.stdout}`);
+  return (secs[0] as number) + (secs[1] as number);
+}
+
 export async function run(args: string[]): Promise<string> {
-  const roundsArg = args.indexOf('--rounds');
-  const rounds = roundsArg >= 0 ? Math.max(1, Number(args[roundsArg + 1]) || 3) : 3;
+  const rounds = intArg(args, 'rounds', 4);
   if (!existsSync(VECTORS)) throw new Error(`vectors not found at ${VECTORS}`);
+  const load = loadavg();
   const full = tsv('expected-noresize.tsv');
   const cli = tsv('expected.tsv');
   const files = [...full.keys()];
   const bytes = files.map((f) => readFileSync(VECTORS + f));
   const total = files.length * rounds;
+  const agreeWithCli = (stdout: string): number =>
+    stdout
+      .trim()
+      .split('\n')
+      .filter((l) => {
+        const [hash, quality, file] = l.split(',');
+        const e = cli.get(file ?? '');
+        return e?.hash === hash && e?.quality === Number(quality);
+      }).length;
+  const ref: Reference | undefined = findReference(files, VECTORS, agreeWithCli);
 
   const modes = ['full', 'cli512', 'fast'] as const;
   const hashers = new Map(modes.map((mode) => [mode, createMediaHasher({ mode })]));
@@ -63,95 +105,121 @@ export async function run(args: string[]): Promise<string> {
     const dCli: number[] = [];
     let exact = 0;
     for (let i = 0; i < files.length; i++) {
-      const pdq = (await hasher.hash(bytes[i] as Buffer, 'application/octet-stream', { dihedral: false })).pdq;
-      const ref = (mode === 'cli512' ? cli : full).get(files[i] as string);
-      if (pdq && ref && pdq.hash === ref.hash && pdq.quality === ref.quality) exact++;
-      dFull.push(hammingHex(pdq?.hash ?? '0'.repeat(64), full.get(files[i] as string)?.hash ?? ''));
-      dCli.push(hammingHex(pdq?.hash ?? '0'.repeat(64), cli.get(files[i] as string)?.hash ?? ''));
+      const digest = (await hasher.hash(bytes[i] as Buffer, 'application/octet-stream', { dihedral: false })).pdq;
+      const want = (mode === 'cli512' ? cli : full).get(files[i] as string);
+      if (digest && want && digest.hash === want.hash && digest.quality === want.quality) exact++;
+      dFull.push(hammingHex(digest?.hash ?? '0'.repeat(64), full.get(files[i] as string)?.hash ?? ''));
+      dCli.push(hammingHex(digest?.hash ?? '0'.repeat(64), cli.get(files[i] as string)?.hash ?? ''));
     }
     const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-    results.push({ mode, perSecond: 0, exact, maxFull: Math.max(...dFull), meanFull: mean(dFull), maxCli: Math.max(...dCli), meanCli: mean(dCli) });
+    results.push({ mode, exact, maxFull: Math.max(...dFull), meanFull: mean(dFull), maxCli: Math.max(...dCli), meanCli: mean(dCli) });
   }
+
+  // The parts of `full`, each on its own: sharp's decode (metadata probe + decode, as the hasher does
+  // it), the three exact digests, and PDQ on already-decoded pixels — TypeScript and, when built, WebAssembly.
+  const decoder = new SharpImageDecoder();
+  const decoded: DecodedImage[] = [];
+  for (const b of bytes) decoded.push(await decoder.decode(b, 'application/octet-stream'));
+  const engines = pdq.pdqEngines();
+  for (const e of engines) for (const img of decoded) pdq.pdqHash(img, { engine: e });
 
   // Rounds interleave every hasher (the reference included), so load from other processes on a
   // shared machine falls on all of them alike rather than on whichever ran last.
-  const bin = process.env.PDQ_REF_BIN;
-  const haveRef = bin !== undefined && existsSync(bin);
-  const seconds = new Map<string, number>();
-  const add = (key: string, s: number): void => void seconds.set(key, (seconds.get(key) ?? 0) + s);
-  let refFailure: string | undefined;
-  let refStdout = '';
+  const wall = new Map<string, number[]>();
+  const cpu = new Map<string, number[]>();
+  const add = (key: string, m: { wall: number; cpu: number }): void => {
+    wall.set(key, [...(wall.get(key) ?? []), m.wall]);
+    cpu.set(key, [...(cpu.get(key) ?? []), m.cpu]);
+  };
   for (let r = 0; r < rounds; r++) {
+    process.stderr.write(`pdq bench: round ${r + 1}/${rounds}\n`);
     for (const mode of modes) {
       const hasher = hashers.get(mode);
       if (!hasher) continue;
-      const started = process.hrtime.bigint();
-      for (const b of bytes) await hasher.hash(b, 'application/octet-stream', { dihedral: false });
-      add(mode, Number(process.hrtime.bigint() - started) / 1e9);
+      add(mode, await measure(async () => {
+        for (const b of bytes) await hasher.hash(b, 'application/octet-stream', { dihedral: false });
+      }));
     }
     for (const [mode, hasher] of pooled) {
-      const started = process.hrtime.bigint();
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: inFlight }, async () => {
-          while (next < bytes.length) await hasher.hash(bytes[next++] as Buffer, 'application/octet-stream', { dihedral: false });
-        }),
-      );
-      add(`pooled-${mode}`, Number(process.hrtime.bigint() - started) / 1e9);
+      add(`pooled-${mode}`, await measure(async () => {
+        let next = 0;
+        await Promise.all(
+          Array.from({ length: inFlight }, async () => {
+            while (next < bytes.length) await hasher.hash(bytes[next++] as Buffer, 'application/octet-stream', { dihedral: false });
+          }),
+        );
+      }));
     }
-    if (haveRef && !refFailure) {
+    add('decode', await measure(async () => {
+      for (const b of bytes) await decoder.decode(b, 'application/octet-stream');
+    }));
+    add('exact', await measure(() => {
+      for (const b of bytes) exactHashes(b);
+    }));
+    for (const e of engines) {
+      add(`pdq-${e}`, await measure(() => {
+        for (const img of decoded) pdq.pdqHash(img, { engine: e });
+      }));
+    }
+    if (ref) {
       // One process over the whole list: the reference's best case (one start-up for all files).
-      const started = process.hrtime.bigint();
-      const out = spawnSync(bin, files, { cwd: VECTORS, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-      add('ref', Number(process.hrtime.bigint() - started) / 1e9);
-      if (out.status !== 0) refFailure = `failed (exit ${out.status ?? 'signal'})`;
-      refStdout = out.stdout;
+      add('ref', await measure(() => {
+        const out = spawnSync(ref.bin, files, { cwd: VECTORS, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+        if (out.status !== 0) throw new Error(`reference failed (exit ${out.status ?? 'signal'})`);
+      }));
+      (cpu.get('ref') as number[])[r] = referenceCpu(ref.bin, files);
     }
   }
-  for (const r of results) r.perSecond = total / (seconds.get(r.mode) ?? Infinity);
-  const pooledPerSecond = (mode: string): number => total / (seconds.get(`pooled-${mode}`) ?? Infinity);
   for (const h of pooled.values()) await h.close();
   for (const h of hashers.values()) await h.close();
 
-  let refLine = '| Meta C++ `pdq-photo-hasher` | not available (set PDQ_REF_BIN) | | |';
-  let refPerSecond: number | undefined;
-  let refCheck = '';
-  if (haveRef && refFailure) refLine = `| Meta C++ \`pdq-photo-hasher\` | ${refFailure} | | |`;
-  else if (haveRef) {
-    refPerSecond = total / (seconds.get('ref') ?? Infinity);
-    const agree = refStdout
-      .trim()
-      .split('\n')
-      .filter((l) => {
-        const [hash, quality, file] = l.split(',');
-        const e = cli.get(file ?? '');
-        return e?.hash === hash && e?.quality === Number(quality);
-      }).length;
-    refCheck = `The reference run reproduced ${agree}/${files.length} hashes of expected.tsv.`;
-    refLine = `| Meta C++ \`pdq-photo-hasher\` (cli512 convention, ImageMagick decode) | ${refPerSecond.toFixed(1)} | 1.00× | ${agree}/${files.length} |`;
-  }
-  const ratio = (x: number): string => (refPerSecond ? `${(x / refPerSecond).toFixed(2)}×` : 'n/a');
+  const sum = (xs: readonly number[] | undefined): number => (xs ?? []).reduce((a, b) => a + b, 0);
+  const perSecond = (key: string): number => total / sum(wall.get(key));
+  const cpuMs = (key: string): number => (1000 * sum(cpu.get(key))) / total;
+  const rawRounds = (key: string): string => (cpu.get(key) ?? []).map((c) => ((1000 * c) / files.length).toFixed(2)).join(', ');
+  const refCpu = ref ? cpuMs('ref') : undefined;
+  const refRate = ref ? perSecond('ref') : undefined;
+  const vs = (key: string): string => (refRate && refCpu ? `${(perSecond(key) / refRate).toFixed(2)}× | ${(refCpu / cpuMs(key)).toFixed(2)}×` : 'n/a | n/a');
+  const row = (label: string, key: string, exactness: string): string => `| ${label} | ${perSecond(key).toFixed(1)} | ${cpuMs(key).toFixed(2)} | ${vs(key)} | ${exactness} | ${rawRounds(key)} |`;
+
   const label: Record<PdqMode, string> = {
     full: 'Vigil `full` (sharp, full resolution)',
     cli512: 'Vigil `cli512` (sharp, >512 px squashed to 512×512)',
     fast: `Vigil \`fast\` (sharp shrink-on-load, long side ≤ ${FAST_MAX_DIMENSION})`,
   };
-  const rows = results.map((r) => `| ${label[r.mode]} | ${r.perSecond.toFixed(1)} | ${ratio(r.perSecond)} | ${r.mode === 'fast' ? 'approximate' : `${r.exact}/${files.length}`} |`);
+  const refRow = ref
+    ? `| ${ref.label} | ${perSecond('ref').toFixed(1)} | ${cpuMs('ref').toFixed(2)} | 1.00× | 1.00× | ${agreeWithCli(spawnSync(ref.bin, files, { cwd: VECTORS, encoding: 'utf8' }).stdout)}/${files.length} | ${rawRounds('ref')} |`
+    : '| Meta C++ `pdq-photo-hasher` | not available (set PDQ_REF_SRC or PDQ_REF_BIN) | | | | | |';
+  const rows = results.map((r) => row(label[r.mode], r.mode, r.mode === 'fast' ? 'approximate' : `${r.exact}/${files.length}`));
+  const pooledRows = pooledModes.map((mode) => row(`Vigil \`${mode}\`, ${inFlight} images in flight, PDQ on ${threads} worker thread(s) (how the scan worker runs)`, `pooled-${mode}`, `same digests as \`${mode}\` (tested)`));
   const fast = results.find((r) => r.mode === 'fast');
+  const fullCpu = cpuMs('full');
+  const share = (key: string): string => `${cpuMs(key).toFixed(2)} ms (${((100 * cpuMs(key)) / fullCpu).toFixed(0)}%)`;
+  const engineLabel: Record<string, string> = { ts: 'PDQ in TypeScript', wasm: 'PDQ in WebAssembly (the default when built)' };
   return [
     '## PDQ hashing',
     '',
-    `Command: \`PDQ_REF_BIN=… npm run bench -- pdq --rounds ${rounds}\`. Workload: the ${files.length} public reference images in \`shared/vectors/pdq\``,
+    `Command: \`PDQ_REF_SRC=… npm run bench -- pdq --rounds ${rounds}\`. Workload: the ${files.length} public reference images in \`shared/vectors/pdq\``,
     `(34×42 to 1600×1004 px, JPEG and PNG), each hashed ${rounds} times (rounds interleaved across hashers), one at a time, in one process; Vigil's figure covers`,
-    'decode + MD5/SHA-1/SHA-256 + PDQ, the reference\'s covers its `convert` decode + PDQ. Timed after one warm-up pass.',
+    'decode + MD5/SHA-1/SHA-256 + PDQ, the reference\'s covers its own decode + PDQ (one process over all files per round, start-up included). Timed after one warm-up pass.',
+    'CPU = user + system seconds of the whole process (every thread: libvips\'s included) per image; for the reference, of its process (bash `times`).',
+    `Load average at the start: ${load.map((x) => x.toFixed(2)).join(' / ')} (1/5/15 min) on ${cpus().length} cores — a shared machine, loaded by other work during the run.`,
+    ref ? `Reference: ${ref.origin}.` : '',
     '',
-    '| Hasher | images/s | vs C++ reference | bit-exact with its reference |',
-    '| --- | ---: | ---: | ---: |',
-    refLine,
+    '| Hasher | images/s | CPU ms / image | img/s vs C++ | C++ CPU ÷ this CPU | bit-exact with its reference | CPU ms / image per round |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
+    refRow,
     ...rows,
-    ...pooledModes.map((mode) => `| Vigil \`${mode}\`, ${inFlight} images in flight, PDQ on ${threads} worker thread(s) (how the scan worker runs) | ${pooledPerSecond(mode).toFixed(1)} | ${ratio(pooledPerSecond(mode))} | same digests as \`${mode}\` (tested) |`),
+    ...pooledRows,
     '',
-    refCheck,
+    `Where \`full\`'s ${fullCpu.toFixed(2)} ms CPU per image goes (each part timed alone over the same images, same rounds):`,
+    '',
+    '| part | CPU ms / image (share of `full`) | CPU ms / image per round |',
+    '| --- | ---: | --- |',
+    `| sharp decode (metadata probe + decode to raw pixels) | ${share('decode')} | ${rawRounds('decode')} |`,
+    `| MD5 + SHA-1 + SHA-256 of the bytes | ${share('exact')} | ${rawRounds('exact')} |`,
+    ...engines.map((e) => `| ${engineLabel[e] ?? e}, on decoded pixels | ${share(`pdq-${e}`)} | ${rawRounds(`pdq-${e}`)} |`),
+    '',
     fast
       ? `\`fast\` mode distance to the reference hashes over all ${files.length} images: to Meta's CLI (expected.tsv) max ${fast.maxCli}, mean ${fast.meanCli.toFixed(2)} bits; to \`full\` (expected-noresize.tsv) max ${fast.maxFull}, mean ${fast.meanFull.toFixed(2)} bits (images no larger than ${FAST_MAX_DIMENSION} px hash exactly as in \`full\`).`
       : '',

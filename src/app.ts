@@ -15,7 +15,9 @@ import { listBankFiles, loadHashBankFile } from './adapters/bank-files.js';
 import { createMediaHasher } from './adapters/media-hasher.js';
 import { restrictImageLoaders } from './adapters/sharp-decoder.js';
 import { DirMediaStore } from './adapters/media-store.js';
-import { loadPolicyFile } from './adapters/policy-file.js';
+import { ReloadingPolicySource, type RedisPolicyStore } from './adapters/policy-store.js';
+import type { RefreshingDecisionHooks } from './adapters/decision-hooks.js';
+import type { PolicySource } from './core/policy-source.js';
 import { bankVersion, type RedisBankStore } from './adapters/redis-bank-store.js';
 import { loadBenignWords, loadPatternFile, loadTermBankFile } from './adapters/term-files.js';
 import { compileTextScanner } from './core/text/index.js';
@@ -143,14 +145,15 @@ export class BankLoader {
 
 export interface ScanRuntime {
   scanner: Scanner;
+  /** The live policy now (same as `policySource.current().live`). */
   policy(): Policy;
+  /** Read once per job: the live policy and the shadow candidate, swapped as one snapshot. */
+  policySource: PolicySource;
+  /** Brakes and shadow log, when the policy store is in use. */
+  hooks?: RefreshingDecisionHooks | undefined;
   /** Re-reads banks and policy if their files changed; keeps the old ones (and logs) if the new ones are invalid. */
   reload(): Promise<boolean>;
   close(): Promise<void>;
-}
-
-async function mtime(path: string): Promise<number> {
-  return (await stat(path)).mtimeMs;
 }
 
 /**
@@ -158,12 +161,15 @@ async function mtime(path: string): Promise<number> {
  * changes (file edits, or a new revision in the Redis bank store) so the safety team's edits take
  * effect within `bankReloadMs` without a restart.
  */
-export async function createScanRuntime(config: Config, logger: Logger, options: { watch: boolean; store?: RedisBankStore }): Promise<ScanRuntime> {
-  let policy = await loadPolicyFile(config.policyFile);
-  let policyStamp = await mtime(config.policyFile);
+export async function createScanRuntime(config: Config, logger: Logger, options: { watch: boolean; store?: RedisBankStore; policyStore?: RedisPolicyStore; hooks?: RefreshingDecisionHooks }): Promise<ScanRuntime> {
+  // The store's live policy wins over the file; the file is the default while the store has none (and offline).
+  const policySource = await ReloadingPolicySource.open(config.policyFile, options.policyStore, logger);
+  const hooks = options.hooks;
+  if (hooks) await hooks.refresh();
+  const policy = () => policySource.current().live;
   const loader = new BankLoader({ dir: config.banksDir, store: options.store, patternsFile: config.patternsFile });
   let banks = await loader.load();
-  logger.info({ policyVersion: policy.version, banks: { ...banks.hashBanks.versions(), ...banks.textScanner.versions() } }, 'policy and banks loaded');
+  logger.info({ policyVersion: policy().version, policyOrigin: policySource.current().origin, banks: { ...banks.hashBanks.versions(), ...banks.textScanner.versions() } }, 'policy and banks loaded');
 
   restrictImageLoaders();
   const mediaHasher = createMediaHasher({ maxPixels: config.maxPixels, maxBytes: config.maxMediaBytes, timeoutMs: config.decodeTimeoutMs, mode: config.pdqMode, threads: config.pdqThreads });
@@ -176,21 +182,8 @@ export async function createScanRuntime(config: Config, logger: Logger, options:
   };
 
   const reload = async (): Promise<boolean> => {
-    let changed = false;
-    try {
-      const stamp = await mtime(config.policyFile);
-      if (stamp !== policyStamp) {
-        const next = await loadPolicyFile(config.policyFile);
-        policyStamp = stamp;
-        if (next.version !== policy.version) {
-          logger.info({ from: policy.version, to: next.version }, 'policy reloaded');
-          policy = next;
-          changed = true;
-        }
-      }
-    } catch (err) {
-      logger.error({ err }, 'policy reload failed; keeping the previous policy');
-    }
+    let changed = await policySource.reload();
+    if (hooks) await hooks.refresh().catch((err: unknown) => logger.error({ err }, 'brakes refresh failed; keeping the previous counters'));
     {
       try {
         if ((await loader.fingerprint()) !== banks.fingerprint) {
@@ -220,7 +213,9 @@ export async function createScanRuntime(config: Config, logger: Logger, options:
 
   return {
     scanner,
-    policy: () => policy,
+    policy,
+    policySource,
+    hooks,
     reload,
     close: async () => {
       if (timer) clearInterval(timer);

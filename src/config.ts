@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { VigilError } from './core/errors.js';
+import { maskSecrets, maskUrl, registerSecrets } from './core/secrets.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes')]);
@@ -48,6 +49,10 @@ export const CONFIG_KEYS = {
   metricsHost: ['VIGIL_METRICS_HOST', '127.0.0.1', z.string().min(1), 'Address the metrics server listens on (0.0.0.0 inside a container).'],
   lockDurationMs: ['VIGIL_LOCK_MS', 30_000, int(1000, 3_600_000), 'Job lock duration: a job held by a worker that died is retried after about this long.'],
   metricsPort: ['VIGIL_METRICS_PORT', 0, int(0, 65535), 'Serve Prometheus metrics on this port at /metrics (0: off).'],
+  redisConnectTimeoutMs: ['VIGIL_REDIS_CONNECT_TIMEOUT_MS', 10_000, int(100, 600_000), 'How long a command, the publisher or a starting worker waits for Redis before giving up with QUEUE_UNAVAILABLE (naming the URL, password masked).'],
+  redisOutageGraceMs: ['VIGIL_REDIS_OUTAGE_GRACE_MS', 60_000, int(1000, 86_400_000), 'A running worker or bridge that loses Redis logs "Redis unreachable, retrying" every few seconds and exits 1 (for its supervisor to restart it) once Redis has been gone this long.'],
+  deadLetterRetentionS: ['VIGIL_DEAD_LETTER_RETENTION_S', 7 * 24 * 3600, int(60, 365 * 24 * 3600), 'Dead-letter entries (ids and typed reasons, never content) older than this are removed.'],
+  deadLetterMaxEntries: ['VIGIL_DEAD_LETTER_MAX_ENTRIES', 100_000, int(10, 100_000_000), 'At most this many dead-letter entries are kept; the oldest go first.'],
   bankReloadMs: ['VIGIL_BANK_RELOAD_MS', 2000, int(100, 3_600_000), 'How often a worker checks Redis for a new bank version.'],
   kafkaBrokers: ['KAFKA_BROKERS', undefined, optionalString, 'Comma-separated Kafka bootstrap servers (host:port,...).'],
   kafkaTopic: ['KAFKA_TOPIC', 'vigil.messages', z.string().min(1), 'Topic the ingest service publishes message events to.'],
@@ -87,7 +92,15 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     } catch (err) {
       throw new VigilError('CONFIG_INVALID', `cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
     }
-    const parsed: unknown = parseYaml(text);
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(text);
+    } catch (err) {
+      // The YAML library's message quotes the offending line; a file position is enough to fix it.
+      const e = err as { code?: string; linePos?: { line: number; col: number }[] };
+      const at = e.linePos?.[0] ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';
+      throw new VigilError('CONFIG_INVALID', `config file ${file} is not valid YAML${at}${e.code ? ` (${e.code})` : ''}`);
+    }
     if (parsed !== null && (typeof parsed !== 'object' || Array.isArray(parsed))) throw new VigilError('CONFIG_INVALID', `config file ${file} must be a mapping of keys to values`);
     fromFile = (parsed ?? {}) as Record<string, unknown>;
     const unknownKeys = Object.keys(fromFile).filter((k) => !(k in CONFIG_KEYS));
@@ -105,14 +118,33 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     const result = schema.safeParse(raw);
     if (result.success) out[key] = result.data;
     else {
-      const shown = SECRET_KEYS.has(key) ? '(hidden)' : JSON.stringify(raw);
+      const shown = SECRET_KEYS.has(key) ? '(hidden)' : maskSecrets(JSON.stringify(raw));
       problems.push(`${envName} (${key}) = ${shown}: ${result.error.issues[0]?.message ?? 'invalid'}`);
     }
   }
   if (problems.length) throw new VigilError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`);
   if ((out.bridgeLowWatermark as number) >= (out.bridgeHighWatermark as number))
     throw new VigilError('CONFIG_INVALID', 'VIGIL_BRIDGE_LOW_WATERMARK must be below VIGIL_BRIDGE_HIGH_WATERMARK');
+  registerSecrets([out.kafkaSaslPassword as string | undefined, ...urlPasswords(out.redisUrl as string)]);
   return Object.freeze(out) as Config;
+}
+
+/**
+ * The password part of a URL (`scheme://user:PASSWORD@host`), read the way maskSecrets reads it (up
+ * to the last `@`), so that it is masked wherever a library quotes it.
+ */
+function urlPasswords(url: string): string[] {
+  const m = /^[a-z][a-z0-9+.-]*:\/\/([^\s]*)@/i.exec(url);
+  const userinfo = m?.[1];
+  if (!userinfo) return [];
+  const password = userinfo.includes(':') ? userinfo.slice(userinfo.indexOf(':') + 1) : userinfo;
+  let decoded = password;
+  try {
+    decoded = decodeURIComponent(password);
+  } catch {
+    // Not percent-encoded: the raw form is the one that can appear.
+  }
+  return [...new Set([password, decoded])].filter((p) => p.length > 0);
 }
 
 /** The effective configuration with secrets masked, for `vigil config` and start-up logs. */
@@ -120,7 +152,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(CONFIG_KEYS) as ConfigKey[]) {
     const value = config[key];
-    out[key] = SECRET_KEYS.has(key) && value !== undefined ? '***' : key === 'redisUrl' ? String(value).replace(/\/\/([^@/]*)@/, '//***@') : value;
+    out[key] = SECRET_KEYS.has(key) && value !== undefined ? '***' : key === 'redisUrl' ? maskUrl(String(value)) : value;
   }
   return out;
 }

@@ -3,6 +3,7 @@
  * Log lines carry ids only; `redact` is a second line of defence should a caller pass content by mistake.
  */
 import { pino, type Logger } from 'pino';
+import { maskSecrets } from './core/secrets.js';
 
 export type { Logger };
 
@@ -16,8 +17,14 @@ export function createLogger(level: string, destination: pino.DestinationStream 
       level,
       base: { service: 'vigil' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      // Error objects: code and message only (ours never quote content); no third-party `input` fields.
-      serializers: { err: (e: unknown) => (e instanceof Error ? { type: e.name, code: (e as { code?: unknown }).code, message: e.message } : { message: String(e) }) },
+      // Error objects: code and message only (ours never quote content; secrets masked); no third-party `input` fields.
+      serializers: { err: (e: unknown) => (e instanceof Error ? { type: e.name, code: (e as { code?: unknown }).code, message: maskSecrets(e.message) } : { message: maskSecrets(String(e)) }) },
+      hooks: {
+        // Messages (and URLs passed as fields by name, e.g. `url`) are masked like errors.
+        logMethod(args, method) {
+          method.apply(this, args.map((a) => (typeof a === 'string' ? maskSecrets(a) : a)) as Parameters<typeof method>);
+        },
+      },
     },
     dest,
   );

@@ -2,7 +2,8 @@
  * The ingest service's API: validate a `vigil.message.v1` event and enqueue it for scanning.
  *
  *   const publisher = createPublisher({ connection: 'redis://127.0.0.1:6379' });
- *   await publisher.publish(event);          // throws VigilError (EVENT_INVALID…) on a bad event
+ *   await publisher.publish(event);          // throws VigilError (EVENT_INVALID…) on a bad event,
+ *                                            // QUEUE_UNAVAILABLE when Redis does not answer in time
  *   await publisher.close();
  *
  * jobId = eventId, so publishing the same event twice (also after the first was scanned and removed,
@@ -12,7 +13,7 @@ import type { Redis } from 'ioredis';
 import { CONFIG_KEYS } from './config.js';
 import { DEFAULT_LIMITS, parseMessageEvent, type ContractLimits, type MessageEvent } from './core/contracts.js';
 import { toVigilError, type VigilError } from './core/errors.js';
-import { createRedis } from './adapters/bullmq/connection.js';
+import { closeRedis, createRedis, redisUnavailable, waitForRedis } from './adapters/bullmq/connection.js';
 import { BullScanQueue } from './adapters/bullmq/queues.js';
 
 export interface PublisherOptions {
@@ -21,20 +22,28 @@ export interface PublisherOptions {
   prefix?: string;
   queue?: string;
   dedupeTtlMs?: number;
-  attempts?: number;
-  backoffMs?: number;
   failedRetentionS?: number;
+  /**
+   * How long a call waits for Redis before it rejects with QUEUE_UNAVAILABLE (default 10 s,
+   * VIGIL_REDIS_CONNECT_TIMEOUT_MS). Retries are the scan worker's decision, not the publisher's.
+   */
+  connectTimeoutMs?: number;
   limits?: ContractLimits;
 }
 
 export interface BatchResult {
+  /** Events enqueued or absorbed as duplicates (already accepted within the dedupe window). */
   accepted: string[];
+  /** Of `accepted`, those the queue absorbed as duplicates (by index in the input): nothing new was enqueued for them. */
+  duplicates: { index: number; eventId: string }[];
   /** Events that failed validation, by index in the input; valid events of the batch are still published. */
   rejected: { index: number; eventId?: string; error: VigilError }[];
 }
 
 export interface Publisher {
   publish(event: unknown): Promise<MessageEvent>;
+  /** Like `publish`, and says whether the queue absorbed the event as a duplicate. */
+  publishOne(event: unknown): Promise<{ event: MessageEvent; duplicate: boolean }>;
   publishBatch(events: readonly unknown[]): Promise<BatchResult>;
   /** Jobs waiting to be scanned. */
   backlog(): Promise<number>;
@@ -44,42 +53,56 @@ export interface Publisher {
 export function createPublisher(options: PublisherOptions): Publisher {
   const ownsRedis = typeof options.connection === 'string';
   const redis = typeof options.connection === 'string' ? createRedis(options.connection, 'producer') : options.connection;
+  const url = typeof options.connection === 'string' ? options.connection : undefined;
+  const timeoutMs = options.connectTimeoutMs ?? CONFIG_KEYS.redisConnectTimeoutMs[1];
+  /** Every call is bounded: first Redis must answer, then the enqueue itself must finish in time. */
+  const bounded = async <T>(work: () => Promise<T>): Promise<T> => {
+    if (redis.status !== 'ready') await waitForRedis(redis, timeoutMs, url);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([work(), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(redisUnavailable(url ?? 'redis', timeoutMs, 'no reply')), timeoutMs)))]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   const limits = options.limits ?? DEFAULT_LIMITS;
   const queue = new BullScanQueue({
     connection: redis,
     prefix: options.prefix ?? CONFIG_KEYS.queuePrefix[1],
     name: options.queue ?? CONFIG_KEYS.scanQueue[1],
     dedupeTtlMs: options.dedupeTtlMs ?? CONFIG_KEYS.dedupeTtlMs[1],
-    attempts: options.attempts ?? CONFIG_KEYS.maxAttempts[1],
-    backoffMs: options.backoffMs ?? CONFIG_KEYS.backoffMs[1],
     failedRetentionS: options.failedRetentionS ?? CONFIG_KEYS.failedRetentionS[1],
   });
+  const publishOne = async (payload: unknown): Promise<{ event: MessageEvent; duplicate: boolean }> => {
+    const event = parseMessageEvent(payload, limits);
+    const [duplicate] = await bounded(() => queue.enqueue([event]));
+    return { event, duplicate: duplicate === true };
+  };
   let closing: Promise<void> | undefined;
   return {
-    async publish(payload) {
-      const event = parseMessageEvent(payload, limits);
-      await queue.publish(event);
-      return event;
-    },
+    publish: async (payload) => (await publishOne(payload)).event,
+    publishOne,
     async publishBatch(payloads) {
       const valid: MessageEvent[] = [];
+      const indexes: number[] = [];
       const rejected: BatchResult['rejected'] = [];
       payloads.forEach((p, index) => {
         try {
           valid.push(parseMessageEvent(p, limits));
+          indexes.push(index);
         } catch (err) {
           const id = typeof p === 'object' && p !== null ? (p as { eventId?: unknown }).eventId : undefined;
           rejected.push({ index, ...(typeof id === 'string' ? { eventId: id } : {}), error: toVigilError(err) });
         }
       });
-      await queue.publishBatch(valid);
-      return { accepted: valid.map((e) => e.eventId), rejected };
+      const duplicate = valid.length ? await bounded(() => queue.enqueue(valid)) : [];
+      return { accepted: valid.map((e) => e.eventId), duplicates: valid.flatMap((e, i) => (duplicate[i] ? [{ index: indexes[i] ?? i, eventId: e.eventId }] : [])), rejected };
     },
-    backlog: () => queue.backlog(),
+    backlog: () => bounded(() => queue.backlog()),
     close: () =>
       (closing ??= (async () => {
         await queue.close();
-        if (ownsRedis) await redis.quit().catch(() => redis.disconnect());
+        if (ownsRedis) await closeRedis(redis);
       })()),
   };
 }

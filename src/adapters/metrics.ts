@@ -19,6 +19,12 @@ export interface Metrics {
   modelRuntime: Gauge<'backend' | 'reason'>;
   /** Seconds a classifier model (id from the manifest) took to load, runtime included. */
   modelLoadSeconds: Gauge<'model'>;
+  /** Rules or bank entries quarantined to review-only by the flood monitor (kind: rule, entry). */
+  brakeQuarantines: Counter<'kind'>;
+  /** Flags whose action a brake lowered to review, by brake code. */
+  brakeApplied: Counter<'brake'>;
+  /** Shadow comparisons by source (rule, candidate) and outcome (agree, disagree). */
+  shadowComparisons: Counter<'source' | 'outcome'>;
 }
 
 export function createMetrics(): Metrics {
@@ -26,7 +32,7 @@ export function createMetrics(): Metrics {
   collectDefaultMetrics({ register: registry, prefix: 'vigil_' });
   return {
     registry,
-    eventsScanned: new Counter({ name: 'vigil_events_scanned_total', help: 'Events processed by scan workers, by outcome (flagged, clean, dead_lettered, retried).', labelNames: ['outcome'], registers: [registry] }),
+    eventsScanned: new Counter({ name: 'vigil_events_scanned_total', help: 'Events processed by scan workers, by outcome (flagged, clean, incomplete: a media item could not be scanned and nothing was flagged, dead_lettered, retried).', labelNames: ['outcome'], registers: [registry] }),
     flagsEmitted: new Counter({ name: 'vigil_flags_emitted_total', help: 'Flags enqueued on the moderation queue.', labelNames: ['category', 'severity'], registers: [registry] }),
     deadLettered: new Counter({ name: 'vigil_dead_lettered_total', help: 'Dead-letter entries written, by error code.', labelNames: ['code'], registers: [registry] }),
     scanSeconds: new Histogram({ name: 'vigil_scan_seconds', help: 'Time to scan, decide and emit one event.', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [registry] }),
@@ -37,6 +43,9 @@ export function createMetrics(): Metrics {
     flagsMirrored: new Counter({ name: 'vigil_flags_mirrored_total', help: 'Flags produced to the Kafka flag topic.', registers: [registry] }),
     modelRuntime: new Gauge({ name: 'vigil_model_runtime_info', help: 'TF.js backend the classifiers run on (1), with the reason it was chosen (preferred, tfjs_node_missing, tfjs_node_failed, wasm_failed).', labelNames: ['backend', 'reason'], registers: [registry] }),
     modelLoadSeconds: new Gauge({ name: 'vigil_model_load_seconds', help: 'Seconds to load a classifier model at start (runtime, verification, warm-up), by manifest model id.', labelNames: ['model'], registers: [registry] }),
+    brakeQuarantines: new Counter({ name: 'vigil_brake_quarantines_total', help: 'Rules or bank entries quarantined to review-only because their hit rate jumped far above baseline.', labelNames: ['kind'], registers: [registry] }),
+    brakeApplied: new Counter({ name: 'vigil_brake_applied_total', help: 'Flags whose action a false-positive brake lowered to review, by brake (rule_quarantined, entry_quarantined, daily_cap).', labelNames: ['brake'], registers: [registry] }),
+    shadowComparisons: new Counter({ name: 'vigil_shadow_comparisons_total', help: 'Shadow rule and candidate policy verdicts compared with the live verdict, by source and outcome (agree, disagree).', labelNames: ['source', 'outcome'], registers: [registry] }),
   };
 }
 

@@ -83,7 +83,8 @@ export function bankVersion(meta: BankMeta): string {
 
 function storeError(err: unknown, what: string): VigilError {
   if (err instanceof VigilError) return err;
-  return new VigilError('QUEUE_UNAVAILABLE', `bank store: ${what} failed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+  // Translated by type: the library's code (ECONNREFUSED, WRONGTYPE…) or error name, never its message text.
+  return new VigilError('BANK_STORE_UNAVAILABLE', `bank store: ${what} failed (${(err as NodeJS.ErrnoException).code ?? (err as Error).name})`, { cause: err });
 }
 
 export class RedisBankStore {
@@ -140,7 +141,7 @@ export class RedisBankStore {
     const key = `${this.#p}:lock:${id}`;
     const token = randomBytes(8).toString('hex');
     const ok = await this.#redis.set(key, token, 'EX', LOCK_TTL_S, 'NX');
-    if (ok !== 'OK') throw new VigilError('BANK_INVALID', `bank "${id}" is being changed by another import; try again when it finishes (a crashed import's lock expires within ${LOCK_TTL_S} s)`);
+    if (ok !== 'OK') throw new VigilError('BANK_BUSY', `bank "${id}" is being changed by another import; try again when it finishes (a crashed import's lock expires within ${LOCK_TTL_S} s)`);
     const refresh = async () => {
       await this.#redis.expire(key, LOCK_TTL_S);
     };

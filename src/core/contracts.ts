@@ -52,7 +52,7 @@ export function messageEventSchema(limits: ContractLimits = DEFAULT_LIMITS) {
         .max(Math.ceil(limits.maxMediaBytes / 3) * 4 + 4, `decodes to more than ${limits.maxMediaBytes} bytes (MEDIA_TOO_LARGE)`)
         .regex(BASE64, 'must be standard base64')
         .refine((b) => b.length % 4 === 0, 'base64 length must be a multiple of 4')
-        .refine((b) => base64DecodedLength(b) <= limits.maxMediaBytes, `decodes to more than ${limits.maxMediaBytes} bytes (MEDIA_TOO_LARGE)`)
+        .refine((b) => base64DecodedLength(b) <= limits.maxMediaBytes, { message: `decodes to more than ${limits.maxMediaBytes} bytes (MEDIA_TOO_LARGE)`, params: { code: 'MEDIA_TOO_LARGE' } })
         .optional()
         .describe('The media item inline, standard base64.'),
       ref: REF.optional().describe('A reference resolved by the configured media store instead of inline bytes.'),
@@ -70,7 +70,7 @@ export function messageEventSchema(limits: ContractLimits = DEFAULT_LIMITS) {
       sentAt: z.iso.datetime({ offset: true }),
       text: z
         .string()
-        .refine((t) => Buffer.byteLength(t, 'utf8') <= limits.maxTextBytes, `is longer than ${limits.maxTextBytes} UTF-8 bytes (TEXT_TOO_LARGE)`)
+        .refine((t) => Buffer.byteLength(t, 'utf8') <= limits.maxTextBytes, { message: `is longer than ${limits.maxTextBytes} UTF-8 bytes (TEXT_TOO_LARGE)`, params: { code: 'TEXT_TOO_LARGE' } })
         .optional(),
       media: z.array(media).max(limits.maxMediaItems).default([]),
       context: z
@@ -106,6 +106,8 @@ export const flagSignalSchema = z.strictObject({
   score: z.number().optional(),
   threshold: z.number().optional(),
   quality: z.number().optional(),
+  label: z.string().optional().describe('Classifier label the score is for.'),
+  termMode: z.string().optional().describe('How a term matched: whole-word, joined or substring.'),
   variant: z.enum(DIHEDRAL_NAMES).optional(),
   mediaId: z.string().optional(),
   span: z.strictObject({ start: z.number().int().nonnegative(), end: z.number().int().nonnegative() }).optional(),
@@ -125,16 +127,78 @@ export const flagSchema = z.strictObject({
   action: z.enum(ACTIONS),
   signals: z.array(flagSignalSchema).min(1),
   policyVersion: z.string(),
+  policyRevision: z.number().int().positive().optional().describe('Version number of the policy in the policy store (`vigil policy history`), when it came from there.'),
+  ruleIds: z.array(z.string()).optional().describe('Policy rules that fired for this flag, in policy order.'),
+  brake: z
+    .strictObject({
+      codes: z.array(z.enum(['rule_quarantined', 'entry_quarantined', 'daily_cap'])).min(1),
+      intendedAction: z.enum(ACTIONS),
+    })
+    .optional()
+    .describe('Present when a false-positive brake lowered the action to review: which brakes, and the action the policy would have taken.'),
   bankVersions: z.record(z.string(), z.string()),
   modelVersions: z.record(z.string(), z.string()),
 });
 
 export type Flag = z.output<typeof flagSchema>;
 
-function describeIssues(error: z.ZodError): string {
+/** Field names of vigil.message.v1 (every level): only these may appear in an error's field path. */
+const CONTRACT_FIELDS: ReadonlySet<string> = new Set([
+  'schema', 'eventId', 'messageId', 'conversationId', 'senderId', 'recipientIds', 'sentAt', 'text', 'media', 'context', 'priority',
+  'id', 'mimeType', 'bytes', 'ref', 'reportId', 'locale', 'accountSignals',
+]);
+
+/**
+ * A field path that names only contract fields and indexes: any other segment (a key chosen by the
+ * sender, e.g. inside accountSignals) becomes `*`, since key names can carry content.
+ */
+export function safePath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(root)';
+  return path.map((p) => (typeof p === 'number' ? String(p) : typeof p === 'string' && CONTRACT_FIELDS.has(p) ? p : '*')).join('.');
+}
+
+/**
+ * What went wrong with one issue, from its code and the schema's own parameters, never from the
+ * input: zod's "Unrecognized key" message quotes the payload's key names.
+ */
+export function safeIssueMessage(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return `${issue.keys.length} unknown field(s) (not part of vigil.message.v1)`;
+    case 'invalid_key':
+      return 'invalid key';
+    case 'invalid_type': // "expected string, received number": type names, not values
+    case 'invalid_value': // the schema's allowed values
+    case 'invalid_union':
+    case 'invalid_element':
+    case 'not_multiple_of':
+    case 'too_big':
+    case 'too_small':
+    case 'invalid_format':
+    case 'custom':
+      // Our schema's messages, or zod's templates built from the schema's limits: no input in them.
+      return issue.message;
+    default:
+      return (issue as { code: string }).code;
+  }
+}
+
+/** Size violations have codes of their own, recognised by issue code, params and path (never message text). */
+function sizeCode(issue: z.core.$ZodIssue): 'MEDIA_TOO_LARGE' | 'TEXT_TOO_LARGE' | undefined {
+  if (issue.code === 'custom') {
+    const c = (issue.params as { code?: unknown } | undefined)?.code;
+    return c === 'MEDIA_TOO_LARGE' || c === 'TEXT_TOO_LARGE' ? c : undefined;
+  }
+  // The base64 string's max length: a string too long to decode within the media limit.
+  if (issue.code === 'too_big' && issue.path.at(-1) === 'bytes' && issue.path.at(-3) === 'media') return 'MEDIA_TOO_LARGE';
+  return undefined;
+}
+
+/** Field paths and rules only: safe to log, to dead-letter and to print. */
+export function describeIssues(error: z.ZodError): string {
   return error.issues
     .slice(0, 5)
-    .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .map((i) => `${safePath(i.path)}: ${safeIssueMessage(i)}`)
     .join('; ');
 }
 
@@ -153,8 +217,7 @@ export function parseMessageEvent(payload: unknown, limits: ContractLimits = DEF
   }
   const result = schemaFor(limits).safeParse(value);
   if (!result.success) {
-    const tooLarge = result.error.issues.find((i) => i.message.includes('(MEDIA_TOO_LARGE)') || i.message.includes('(TEXT_TOO_LARGE)'));
-    const code = tooLarge?.message.includes('TEXT_TOO_LARGE') ? 'TEXT_TOO_LARGE' : tooLarge ? 'MEDIA_TOO_LARGE' : 'EVENT_INVALID';
+    const code = result.error.issues.map(sizeCode).find((c) => c !== undefined) ?? 'EVENT_INVALID';
     throw new VigilError(code, `invalid vigil.message.v1 event: ${describeIssues(result.error)}`);
   }
   return result.data;

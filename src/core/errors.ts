@@ -16,10 +16,17 @@ export const ERROR_CODES = {
   MEDIA_STORE_UNAVAILABLE: true,
   TEXT_TOO_LARGE: false,
   BANK_INVALID: false,
+  /** Another import or removal holds the bank's lock: try again shortly. */
+  BANK_BUSY: true,
+  /** The bank store (Redis) did not answer or failed a command. */
+  BANK_STORE_UNAVAILABLE: true,
   POLICY_INVALID: false,
+  POLICY_VERSION_UNKNOWN: false,
   CONFIG_INVALID: false,
   PATTERN_UNSAFE: false,
   QUEUE_UNAVAILABLE: true,
+  /** A command was called wrongly (flags, arguments): nothing was done. */
+  USAGE: false,
   RETRIES_EXHAUSTED: false,
   // Classifiers: a model whose files are missing, altered (sha256) or malformed never loads; a
   // classification that overran its time budget, or whose worker thread died, may be retried.
@@ -61,4 +68,49 @@ export function toVigilError(err: unknown): VigilError {
   if (err instanceof VigilError) return err;
   const name = err instanceof Error ? err.name : typeof err;
   return new VigilError('INTERNAL', `unexpected ${name}`, { cause: err });
+}
+
+/**
+ * What kind of failure a code is, which decides the CLI exit code and how a service reports it:
+ * config (bad configuration, policy or bank files, or a bad invocation: fix and rerun, exit 2),
+ * unavailable (a dependency did not answer: exit 1 with one clear line; services retry),
+ * input (this item was bad: exit 1, the rest went through), internal (a bug or unknown fault: exit 1).
+ */
+export type ErrorKind = 'config' | 'unavailable' | 'input' | 'internal';
+
+const KIND: Record<ErrorCode, ErrorKind> = {
+  EVENT_NOT_JSON: 'input',
+  EVENT_INVALID: 'input',
+  EVENT_TOO_LARGE: 'input',
+  MEDIA_TOO_LARGE: 'input',
+  MEDIA_UNDECODABLE: 'input',
+  MEDIA_UNSUPPORTED: 'input',
+  MEDIA_TIMEOUT: 'input',
+  MEDIA_REF_UNRESOLVED: 'input',
+  MEDIA_STORE_UNAVAILABLE: 'unavailable',
+  TEXT_TOO_LARGE: 'input',
+  BANK_INVALID: 'config',
+  BANK_BUSY: 'unavailable',
+  BANK_STORE_UNAVAILABLE: 'unavailable',
+  POLICY_INVALID: 'config',
+  POLICY_VERSION_UNKNOWN: 'input',
+  CONFIG_INVALID: 'config',
+  PATTERN_UNSAFE: 'config',
+  QUEUE_UNAVAILABLE: 'unavailable',
+  USAGE: 'config',
+  RETRIES_EXHAUSTED: 'input',
+  MODEL_INVALID: 'config',
+  DATA_INVALID: 'input',
+  CLASSIFIER_TIMEOUT: 'unavailable',
+  CLASSIFIER_UNAVAILABLE: 'unavailable',
+  INTERNAL: 'internal',
+};
+
+export function errorKind(code: ErrorCode): ErrorKind {
+  return KIND[code];
+}
+
+/** The process exit code a failure of this code gives: 2 for usage and configuration, else 1. */
+export function exitCodeFor(code: ErrorCode): 1 | 2 {
+  return KIND[code] === 'config' ? 2 : 1;
 }

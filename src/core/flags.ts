@@ -28,6 +28,9 @@ export function buildFlags(event: MessageEvent, report: ScanReport, verdict: Ver
     action: v.action,
     signals: [...v.signals].sort((a, b) => (signalKey(a) < signalKey(b) ? -1 : signalKey(a) > signalKey(b) ? 1 : 0)),
     policyVersion: policy.version,
+    ...(policy.revision !== undefined ? { policyRevision: policy.revision } : {}),
+    ruleIds: v.ruleIds,
+    ...(v.brake ? { brake: v.brake } : {}),
     bankVersions: report.bankVersions,
     modelVersions: report.modelVersions,
   }));

@@ -90,6 +90,7 @@ export async function scanEvent(event: MessageEvent, scanner: Scanner, policy: P
         category: m.category,
         severity: m.severity,
         span: { start: m.start, end: m.end },
+        ...(m.mode === 'pattern' ? {} : { termMode: m.mode }),
       });
     }
   }

@@ -32,6 +32,10 @@ export interface Signal {
   score?: number;
   threshold?: number;
   quality?: number;
+  /** Classifier label the score is for. */
+  label?: string;
+  /** How a term matched (whole-word, joined, substring); pattern signals have type `pattern`. */
+  termMode?: string;
   variant?: DihedralName;
   mediaId?: string;
   /** Offsets in the original message text (UTF-16 code units, end exclusive). */

@@ -1,43 +1,53 @@
 /**
- * A running Kafka bridge with everything it owns: Redis connection, scan and dead-letter queues,
- * KafkaJS consumer, metrics server. `stop()` finishes the chunk in hand, commits what was enqueued,
- * leaves the group, then releases the rest. Idempotent.
+ * A running Kafka bridge with everything it owns, opened through a ServiceContext: Redis connection,
+ * scan and dead-letter queues, KafkaJS consumer, metrics server. Closing the context finishes the
+ * chunk in hand, commits what was enqueued, leaves the group, then releases the rest, each
+ * independently.
  */
 import { contractLimits, describeConfig, type Config } from '../config.js';
-import { createRedis, waitForRedis } from '../adapters/bullmq/connection.js';
+import { closeRedis, createRedis, waitForRedis, watchRedisOutage } from '../adapters/bullmq/connection.js';
 import { BullDeadLetterSink, BullScanQueue } from '../adapters/bullmq/queues.js';
 import { KafkaBridge } from '../adapters/kafka/bridge.js';
 import { createKafka } from '../adapters/kafka/client.js';
 import { createMetrics, serveMetrics, type Metrics } from '../adapters/metrics.js';
 import type { Logger } from '../logger.js';
-import { stopOnSignals } from './signals.js';
+import { runService, ServiceContext } from './context.js';
 
 export interface BridgeService {
   bridge: KafkaBridge;
   metrics: Metrics;
+  context: ServiceContext;
   stop(): Promise<void>;
-  /** Settles when the consumer crashed for good; the entry point should then exit non-zero. */
+  /** Settles when the consumer crashed for good, or Redis stayed away past its grace; the entry point then exits 1. */
   fatal: Promise<Error>;
 }
 
-export async function startBridgeService(config: Config, logger: Logger): Promise<BridgeService> {
+export async function startBridgeService(config: Config, logger: Logger, ctx = new ServiceContext(logger)): Promise<BridgeService> {
+  try {
+    return await openBridgeService(config, logger, ctx);
+  } catch (err) {
+    // Brokers unreachable, bad credentials, port taken: release what is open so the process can exit.
+    await ctx.close();
+    throw err;
+  }
+}
+
+async function openBridgeService(config: Config, logger: Logger, ctx: ServiceContext): Promise<BridgeService> {
   logger.info({ config: describeConfig(config) }, 'starting kafka bridge');
   const kafka = createKafka(config, logger);
   // Producer role: an enqueue that cannot happen must fail fast, so its offset is not committed.
-  const redis = createRedis(config.redisUrl, 'producer');
-  await waitForRedis(redis, 10_000);
+  const redis = await ctx.open('redis', () => createRedis(config.redisUrl, 'producer'), closeRedis);
+  await waitForRedis(redis, config.redisConnectTimeoutMs, config.redisUrl);
+  const outage = ctx.use('redis outage watch', watchRedisOutage(redis, { url: config.redisUrl, graceMs: config.redisOutageGraceMs, logger }));
   const metrics = createMetrics();
   const settings = { connection: redis, prefix: config.queuePrefix, dedupeTtlMs: config.dedupeTtlMs };
-  const scanQueue = new BullScanQueue({
-    ...settings,
-    name: config.scanQueue,
-    attempts: config.maxAttempts,
-    backoffMs: config.backoffMs,
-    failedRetentionS: config.failedRetentionS,
-  });
-  const deadLetters = new BullDeadLetterSink(config.deadLetterQueue, settings);
+  const scanQueue = ctx.use('scan queue', new BullScanQueue({ ...settings, name: config.scanQueue, failedRetentionS: config.failedRetentionS }));
+  const deadLetters = ctx.use('dead-letter queue', new BullDeadLetterSink(config.deadLetterQueue, { ...settings, retentionS: config.deadLetterRetentionS, maxEntries: config.deadLetterMaxEntries }));
+  const metricsServer = await serveMetrics(metrics, config.metricsPort, config.metricsHost);
+  if (metricsServer) ctx.use('metrics server', metricsServer);
   let onFatal: (err: Error) => void = () => undefined;
   const fatal = new Promise<Error>((resolve) => (onFatal = resolve));
+  void outage.fatal.then(onFatal);
   const bridge = new KafkaBridge({
     kafka,
     topic: config.kafkaTopic,
@@ -52,49 +62,17 @@ export async function startBridgeService(config: Config, logger: Logger): Promis
     sessionTimeoutMs: config.kafkaSessionTimeoutMs,
     onFatal,
   });
-  const release = async () => {
-    await Promise.all([scanQueue.close(), deadLetters.close()]);
-    await redis.quit().catch(() => redis.disconnect());
-  };
-  let metricsServer: Awaited<ReturnType<typeof serveMetrics>>;
-  try {
-    metricsServer = await serveMetrics(metrics, config.metricsPort, config.metricsHost);
-    await bridge.start();
-  } catch (err) {
-    // Brokers unreachable, bad credentials, port taken: release what is open so the process can exit.
-    await bridge.close().catch(() => undefined);
-    await release();
-    throw err;
-  }
+  // Registered before it starts: a start that fails half-way (group join refused) still disconnects.
+  ctx.use('kafka consumer', bridge);
+  await bridge.start();
   logger.info({ topic: config.kafkaTopic, groupId: config.kafkaGroupId, scanQueue: config.scanQueue, metricsPort: metricsServer?.port }, 'kafka bridge ready');
-
-  let stopping: Promise<void> | undefined;
-  const stop = () =>
-    (stopping ??= (async () => {
-      logger.info('stopping: finishing the chunk in hand');
-      await bridge.close();
-      await Promise.all([release(), metricsServer?.close()]);
-      logger.info('stopped');
-    })());
-  return { bridge, metrics, stop, fatal };
+  return { bridge, metrics, context: ctx, fatal, stop: async () => void (await ctx.close()) };
 }
 
 /**
- * Runs the bridge until SIGTERM/SIGINT (exit code 0) or a fatal consumer crash (1). Start-up failures
- * (brokers or Redis unreachable, bad config) are logged and give 1.
+ * Runs the bridge until SIGTERM/SIGINT (exit code 0) or a fatal consumer crash or Redis outage (1).
+ * Start-up failures (brokers or Redis unreachable, bad config) print one line and give 1 or 2.
  */
-export async function runBridge(config: Config, logger: Logger): Promise<number> {
-  let service: BridgeService;
-  try {
-    service = await startBridgeService(config, logger);
-  } catch (err) {
-    logger.fatal({ err }, 'kafka bridge failed to start');
-    return 1;
-  }
-  const stopped = stopOnSignals(service.stop, logger).then(() => (typeof process.exitCode === 'number' ? process.exitCode : 0));
-  const crashed = service.fatal.then(async () => {
-    await service.stop().catch((err: unknown) => logger.error({ err }, 'error while stopping'));
-    return 1;
-  });
-  return Promise.race([stopped, crashed]);
+export function runBridge(config: Config, logger: Logger): Promise<number> {
+  return runService('bridge', logger, (ctx) => startBridgeService(config, logger, ctx));
 }

@@ -49,7 +49,7 @@ interface Harness {
 async function harness(label: string, overrides: Partial<Record<keyof Config, unknown>> = {}): Promise<Harness> {
   const prefix = uniquePrefix(label);
   const config = testConfig(prefix, { banksDir: banksDir(), ...overrides });
-  const publisher = createPublisher({ connection: REDIS_URL, prefix, dedupeTtlMs: config.dedupeTtlMs, attempts: 3, backoffMs: 50 });
+  const publisher = createPublisher({ connection: REDIS_URL, prefix, dedupeTtlMs: config.dedupeTtlMs });
   const q = (name: string) => new Queue(name, { connection: { url: REDIS_URL }, prefix });
   const scan = q(config.scanQueue);
   const moderation = q(config.moderationQueue);
@@ -123,7 +123,9 @@ describe('scan pipeline on the real Redis', () => {
     await waitFor('drain', async () => ((await h.drained()) && (await h.flags()).length >= 1 ? true : undefined));
     const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(body).toMatch(/vigil_events_scanned_total\{outcome="flagged"\} 1/);
-    expect(body).toMatch(/vigil_events_scanned_total\{outcome="clean"\} 2/);
+    expect(body).toMatch(/vigil_events_scanned_total\{outcome="clean"\} 1/);
+    // An event whose only image could not be decoded was not scanned clean.
+    expect(body).toMatch(/vigil_events_scanned_total\{outcome="incomplete"\} 1/);
     expect(body).toMatch(/vigil_flags_emitted_total\{category="sample_grooming",severity="high"\} 1/);
     expect(body).toMatch(/vigil_dead_lettered_total\{code="MEDIA_UNSUPPORTED"\} 1/);
     expect(body).toMatch(/vigil_scan_seconds_count 3/);
@@ -271,14 +273,14 @@ describe('scan pipeline on the real Redis', () => {
     const events = Array.from({ length: n }, (_, i) => ({ ...base, eventId: `kill-${i}`, messageId: `kill-msg-${i}` }));
     for (let i = 0; i < n; i += 500) await h.publisher.publishBatch(events.slice(i, i + 500));
     const env = { ...process.env, REDIS_URL, VIGIL_QUEUE_PREFIX: h.config.queuePrefix, VIGIL_BANKS_DIR: String(h.config.banksDir), VIGIL_POLICY_FILE: 'config/policy.yaml', VIGIL_LOG_LEVEL: 'warn', VIGIL_LOCK_MS: '2000', VIGIL_CONCURRENCY: '16' };
-    const first = spawn(process.execPath, ['--import', 'tsx', 'workers/scan.ts'], { env, stdio: 'ignore' });
+    const first = spawn(process.execPath, ['dist/workers/scan.js'], { env, stdio: 'ignore' });
     await waitFor('first flags', async () => (((await h.moderation.getJobCounts('prioritized')).prioritized ?? 0) > 100 ? true : undefined), 60_000);
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
     const orphaned = await h.scan.getActiveCount();
     const flaggedBefore = ((await h.moderation.getJobCounts('prioritized')).prioritized ?? 0);
     expect(flaggedBefore).toBeLessThan(n); // killed halfway, not after the end
-    const second = spawn(process.execPath, ['--import', 'tsx', 'workers/scan.ts'], { env, stdio: 'ignore' });
+    const second = spawn(process.execPath, ['dist/workers/scan.js'], { env, stdio: 'ignore' });
     cleanups.push(async () => void second.kill('SIGKILL'));
     await waitFor('all flags', async () => (((await h.moderation.getJobCounts('prioritized')).prioritized ?? 0) >= n && (await h.drained()) ? true : undefined), 90_000);
     const flags = await h.flags();

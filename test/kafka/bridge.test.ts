@@ -58,7 +58,7 @@ function harness(label: string): Harness {
   const prefix = uniquePrefix(label);
   const redis = createRedis(REDIS_URL, 'producer');
   const settings = { connection: redis, prefix, dedupeTtlMs: 60_000 };
-  const scanQueue = new BullScanQueue({ ...settings, name: SCAN, attempts: 3, backoffMs: 50, failedRetentionS: 60 });
+  const scanQueue = new BullScanQueue({ ...settings, name: SCAN, failedRetentionS: 60 });
   const deadLetters = new BullDeadLetterSink(DLQ, settings);
   const metrics = createMetrics();
   const logs: string[] = [];
@@ -100,7 +100,7 @@ async function allCommitted(h: Harness): Promise<boolean> {
 
 function spawnBridge(h: Harness, env: Record<string, string>): { child: ChildProcess; exited: Promise<number | null>; stderr: () => string } {
   let stderr = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/kafka-bridge.ts'], {
+  const child = spawn(process.execPath, ['dist/workers/kafka-bridge.js'], {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'pipe'],
     env: {

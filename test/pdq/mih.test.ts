@@ -111,6 +111,38 @@ describe('PdqIndex vs brute force on 100k random hashes', () => {
     });
   }
 
+  it('searches 8 variants in one pass (searchMany) exactly as 8 separate searches, in every layout', () => {
+    // queries has 12 hashes: one full group of 8 and a partial one, so both batch sizes are exercised.
+    expect(queries.length).toBeGreaterThan(8);
+    for (const [, options] of configs) {
+      const index = PdqIndex.build(entries, options);
+      for (const r of RADII) expect(index.searchMany(queries, r), `radius ${r}`).toEqual(queries.map((_, qi) => oracle(entries, distances[qi]!, r)));
+    }
+  });
+
+  it('searchDigest: each entry once, with its nearest variant (lowest on a tie), nearest first; only the plain hash without dihedral', () => {
+    const index = PdqIndex.build(entries);
+    const variants = queries.slice(0, 8);
+    const digest = { hash: variants[0]!, dihedral: variants };
+    for (const r of [16, 31, 40]) {
+      // Independent oracle: scan every entry, keep its smallest distance over the variants.
+      const expected: { id: PdqEntryId; distance: number; variant: number; at: number }[] = [];
+      entries.forEach((e, at) => {
+        let best: { distance: number; variant: number } | undefined;
+        variants.forEach((_, v) => {
+          const d = distances[v]![at]!;
+          if (d <= r && (!best || d < best.distance)) best = { distance: d, variant: v };
+        });
+        if (best) expected.push({ id: e.id, ...best, at });
+      });
+      expected.sort((a, b) => a.distance - b.distance || a.at - b.at);
+      expect(index.searchDigest(digest, r, true)).toEqual(expected.map(({ id, distance, variant }) => ({ id, distance, variant })));
+      expect(index.searchDigest(digest, r, false)).toEqual(oracle(entries, distances[0]!, r).map((m) => ({ ...m, variant: 0 })));
+    }
+    // A digest without variants is searched by its hash alone, even when dihedral is asked for.
+    expect(index.searchDigest({ hash: variants[1]! }, 31, true)).toEqual(oracle(entries, distances[1]!, 31).map((m) => ({ ...m, variant: 0 })));
+  });
+
   it('searchMany and the exported brute-force references agree with the oracle', () => {
     const index = PdqIndex.build(entries);
     expect(index.searchMany(queries.slice(0, 4), 31)).toEqual(queries.slice(0, 4).map((_, qi) => oracle(entries, distances[qi]!, 31)));
@@ -143,6 +175,9 @@ describe('PdqIndex incremental updates', () => {
       const ds = live.map((e) => distance(e.hash, q.toLowerCase()));
       for (const r of [0, 16, 31, 40]) expect(index.search(q, r)).toEqual(oracle(live, ds, r));
     }
+    // The same queries in one pass (segments, tail and tombstones included).
+    const dss = queries.map((q) => live.map((e) => distance(e.hash, q.toLowerCase())));
+    for (const r of [16, 31]) expect(index.searchMany(queries, r)).toEqual(dss.map((ds) => oracle(live, ds, r)));
   }
 
   it('adds after build, removes, re-adds and compacts, always matching brute force', () => {

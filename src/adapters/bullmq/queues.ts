@@ -4,6 +4,7 @@
  * only, no content) keeps absorbing them for `dedupeTtlMs` after the job was completed and removed.
  */
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
 import type { EventPriority, Flag, MessageEvent } from '../../core/contracts.js';
 import { VigilError } from '../../core/errors.js';
@@ -33,8 +34,6 @@ function queueError(err: unknown, what: string): VigilError {
 
 export interface ScanQueueSettings extends QueueSettings {
   name: string;
-  attempts: number;
-  backoffMs: number;
   failedRetentionS: number;
 }
 
@@ -56,8 +55,7 @@ export class BullScanQueue implements ScanQueue {
       jobId: event.eventId,
       deduplication: { id: event.eventId, ttl: s.dedupeTtlMs },
       ...EVENT_QUEUEING[event.priority],
-      attempts: s.attempts,
-      backoff: { type: 'exponential', delay: s.backoffMs },
+      // No attempts/backoff here: the worker's config owns the retry budget (src/services/scan-job.ts).
       // Message content must not outlive the scan: completed jobs go at once; failed ones are kept
       // only as long as ops may want to replay them.
       removeOnComplete: true,
@@ -66,20 +64,43 @@ export class BullScanQueue implements ScanQueue {
   }
 
   async publish(event: MessageEvent): Promise<void> {
+    await this.enqueue([event]);
+  }
+
+  async publishBatch(events: readonly MessageEvent[]): Promise<void> {
+    await this.enqueue(events);
+  }
+
+  /**
+   * Enqueues the events; says for each whether the queue absorbed it as a duplicate (its eventId was
+   * accepted within the dedupe window, or appears earlier in the batch). The duplicate check reads the
+   * dedupe and job keys just before the add: a concurrent publisher of the same id may be counted as new.
+   */
+  async enqueue(events: readonly MessageEvent[]): Promise<boolean[]> {
+    if (events.length === 0) return [];
     try {
-      await this.queue.add('scan', event, this.jobOptions(event));
+      const replies = await this.#known(events);
+      const seen = new Set<string>();
+      const duplicate = events.map((e, i) => {
+        const [err, n] = replies[i] ?? [null, 0];
+        const dup = seen.has(e.eventId) || (!err && Number(n) > 0);
+        seen.add(e.eventId);
+        return dup;
+      });
+      await this.queue.addBulk(events.map((e) => ({ name: 'scan', data: e, opts: this.jobOptions(e) })));
+      return duplicate;
     } catch (err) {
       throw queueError(err, 'enqueue on the scan queue');
     }
   }
 
-  async publishBatch(events: readonly MessageEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    try {
-      await this.queue.addBulk(events.map((e) => ({ name: 'scan', data: e, opts: this.jobOptions(e) })));
-    } catch (err) {
-      throw queueError(err, 'enqueue on the scan queue');
-    }
+  /** EXISTS of each event's dedupe key and job key; all zero when the connection is not an ioredis client. */
+  async #known(events: readonly MessageEvent[]): Promise<[Error | null, unknown][]> {
+    const redis = this.#settings.connection;
+    if (!(redis instanceof Redis)) return events.map(() => [null, 0]);
+    const pipeline = redis.pipeline();
+    for (const e of events) pipeline.exists(this.queue.toKey(`de:${e.eventId}`), this.queue.toKey(e.eventId));
+    return (await pipeline.exec()) ?? [];
   }
 
   async backlog(): Promise<number> {
@@ -141,24 +162,63 @@ export function deadLetterId(entry: DeadLetter): string {
   return `dl_${createHash('sha256').update(`${o.kind}\0${where}\0${entry.code}\0${entry.mediaId ?? ''}`).digest('hex').slice(0, 32)}`;
 }
 
+export interface DeadLetterSettings extends QueueSettings {
+  /** Entries older than this are removed (VIGIL_DEAD_LETTER_RETENTION_S; default 7 days). */
+  retentionS?: number;
+  /** At most this many entries are kept, the oldest removed first (VIGIL_DEAD_LETTER_MAX_ENTRIES; default 100,000). */
+  maxEntries?: number;
+}
+
+/** How often a sink trims its queue to the bounds; trimming on every write would cost a round trip each. */
+const TRIM_EVERY_MS = 10_000;
+
+/**
+ * Dead-letter entries are jobs nobody consumes: they wait until ops look at them. So the sink itself
+ * keeps the queue within the configured age and size.
+ */
 export class BullDeadLetterSink implements DeadLetterSink {
   readonly queue: Queue;
+  readonly #settings: Required<DeadLetterSettings>;
+  #lastTrim = 0;
+  #trimming: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
 
-  constructor(name: string, settings: QueueSettings) {
+  constructor(name: string, settings: DeadLetterSettings) {
+    this.#settings = { retentionS: 7 * 24 * 3600, maxEntries: 100_000, ...settings };
     this.queue = new Queue(name, { connection: settings.connection, prefix: settings.prefix });
     this.queue.on('error', () => undefined);
   }
 
   async deadLetter(entry: DeadLetter): Promise<void> {
     try {
-      await this.queue.add(entry.code, entry, { jobId: deadLetterId(entry), removeOnComplete: { age: 7 * 24 * 3600 } });
+      await this.queue.add(entry.code, entry, { jobId: deadLetterId(entry), removeOnComplete: { age: this.#settings.retentionS } });
     } catch (err) {
       throw queueError(err, 'write to the dead-letter queue');
     }
+    if (Date.now() - this.#lastTrim >= TRIM_EVERY_MS) {
+      this.#lastTrim = Date.now();
+      this.#trimming ??= this.trim()
+        .catch(() => undefined)
+        .finally(() => (this.#trimming = undefined));
+      await this.#trimming;
+    }
+  }
+
+  /** Removes entries past the retention age, then the oldest beyond the size bound. */
+  async trim(): Promise<void> {
+    const { retentionS, maxEntries } = this.#settings;
+    await this.queue.clean(retentionS * 1000, 10_000, 'wait');
+    const count = await this.queue.getWaitingCount();
+    if (count <= maxEntries) return;
+    // getWaiting counts from the oldest entry (BullMQ reverses its LPUSHed list), so 0… are the ones to drop.
+    const excess = await this.queue.getWaiting(0, count - maxEntries - 1);
+    for (const job of excess) await job.remove().catch(() => undefined);
   }
 
   close(): Promise<void> {
-    return (this.#closing ??= this.queue.close());
+    return (this.#closing ??= (async () => {
+      await this.#trimming;
+      await this.queue.close();
+    })());
   }
 }

@@ -1,18 +1,23 @@
 /**
- * The scan worker: consumes the scan queue, runs the pipeline, and acknowledges a job only after its
- * flags (and any dead-letter entries) are enqueued. Retriable errors are thrown so BullMQ retries with
- * backoff; non-retriable ones are dead-lettered with their code and the job completes.
+ * The scan worker's BullMQ side: takes jobs off the scan queue and hands them to the transport-free
+ * scan job handler (src/services/scan-job.ts), then acknowledges (the handler emitted flags and
+ * dead letters) or re-schedules the job with the handler's backoff. The retry budget is the
+ * handler's, from the worker's config; the producer's job options do not decide it.
  */
-import { Worker, type ConnectionOptions, type Job } from 'bullmq';
-import type { ContractLimits } from '../../core/contracts.js';
+import { DelayedError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { VigilError } from '../../core/errors.js';
+import type { DeadLetter, DeadLetterSink } from '../../core/ports.js';
 import { salvageIds } from '../../core/contracts.js';
-import { VigilError, toVigilError } from '../../core/errors.js';
-import { processPayload } from '../../core/pipeline.js';
-import type { Policy } from '../../core/policy.js';
-import type { DeadLetter, DeadLetterSink, FlagSink } from '../../core/ports.js';
-import type { Scanner } from '../../core/scan.js';
+import type { ScanJobHandler, ScanJobResult } from '../../services/scan-job.js';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../metrics.js';
+
+/**
+ * How many times a job's worker may die while holding it before the job is dead-lettered
+ * (RETRIES_EXHAUSTED) instead of taken again: such a job is likely what kills workers.
+ * docs/architecture.md says the same number.
+ */
+export const MAX_WORKER_DEATHS = 2;
 
 export interface ScanWorkerOptions {
   connection: ConnectionOptions;
@@ -21,36 +26,30 @@ export interface ScanWorkerOptions {
   concurrency: number;
   /** How long a job's lock lasts without renewal; a killed worker's job is retried after about this long. */
   lockDurationMs: number;
-  scanner: Scanner;
-  policy: () => Policy;
-  limits: ContractLimits;
-  flags: FlagSink;
+  handle: ScanJobHandler;
+  /** For jobs that fail outside the handler (their worker died too often). */
   deadLetters: DeadLetterSink;
   logger: Logger;
-  metrics?: Metrics;
-}
-
-export interface ScanJobResult {
-  flagIds: string[];
-  deadLettered?: string;
-  mediaErrors?: number;
+  metrics?: Metrics | undefined;
 }
 
 export class ScanWorker {
   readonly worker: Worker;
   readonly #o: ScanWorkerOptions;
+  /** Errors this worker threw itself; any other 'failed' event comes from BullMQ (lost locks, stalls). */
+  readonly #ownErrors = new WeakSet<Error>();
   #closing: Promise<void> | undefined;
 
   constructor(options: ScanWorkerOptions) {
     this.#o = options;
-    this.worker = new Worker(options.queue, (job) => this.#process(job), {
+    this.worker = new Worker(options.queue, (job, token) => this.#process(job, token), {
       connection: options.connection,
       prefix: options.prefix,
       concurrency: options.concurrency,
       lockDuration: options.lockDurationMs,
       stalledInterval: Math.max(1000, Math.floor(options.lockDurationMs / 2)),
-      // A job whose worker died twice is likely what kills workers: stop retrying it, dead-letter it.
-      maxStalledCount: 2,
+      // BullMQ fails a job once its stall count exceeds this: the MAX_WORKER_DEATHS-th death.
+      maxStalledCount: MAX_WORKER_DEATHS - 1,
       autorun: false,
     });
     this.worker.on('error', (err) => options.logger.error({ err }, 'scan worker error'));
@@ -66,57 +65,40 @@ export class ScanWorker {
     return (this.#closing ??= this.worker.close());
   }
 
-  #origin(job: Job): DeadLetter['origin'] {
-    return { kind: 'bullmq', queue: this.#o.queue, jobId: job.id ?? 'unknown' };
-  }
-
-  async #deadLetter(job: Job, err: { code: string; message: string }, extra: Partial<DeadLetter> = {}): Promise<void> {
-    const entry: DeadLetter = { ...salvageIds(job.data), code: err.code, message: err.message, origin: this.#origin(job), at: new Date().toISOString(), ...extra };
-    await this.#o.deadLetters.deadLetter(entry);
-    this.#o.metrics?.deadLettered.inc({ code: err.code });
-  }
-
-  async #process(job: Job): Promise<ScanJobResult> {
-    const o = this.#o;
-    // A child logger per job costs more than the scan of a short text: build it only when logging.
-    const log = () => o.logger.child({ jobId: job.id, attempt: job.attemptsMade + 1 });
-    const stop = o.metrics?.scanSeconds.startTimer();
+  async #process(job: Job, token: string | undefined): Promise<ScanJobResult> {
+    const origin: DeadLetter['origin'] = { kind: 'bullmq', queue: this.#o.queue, jobId: job.id ?? 'unknown' };
+    let result: ScanJobResult;
     try {
-      const { report, flags } = await processPayload(job.data, o.scanner, o.policy(), o.limits);
-      await o.flags.emit(flags);
-      for (const m of report.mediaErrors) {
-        await this.#deadLetter(job, m, { mediaId: m.mediaId });
-      }
-      for (const f of flags) o.metrics?.flagsEmitted.inc({ category: f.category, severity: f.severity });
-      o.metrics?.eventsScanned.inc({ outcome: flags.length ? 'flagged' : 'clean' });
-      if (o.logger.isLevelEnabled('debug')) log().debug({ flags: flags.map((f) => f.flagId), mediaErrors: report.mediaErrors.length }, 'scanned');
-      return { flagIds: flags.map((f) => f.flagId), ...(report.mediaErrors.length ? { mediaErrors: report.mediaErrors.length } : {}) };
-    } catch (raw) {
-      const err = toVigilError(raw);
-      const attempts = job.opts.attempts ?? 1;
-      const lastAttempt = job.attemptsMade + 1 >= attempts;
-      if (!err.retriable || lastAttempt) {
-        // Dead-letter before acknowledging, so a crash here retries rather than loses the failure.
-        const final = err.retriable ? new VigilError('RETRIES_EXHAUSTED', `gave up after ${attempts} attempt(s): ${err.code}: ${err.message}`) : err;
-        await this.#deadLetter(job, final);
-        log().warn({ code: final.code, err: final }, 'dead-lettered');
-        o.metrics?.eventsScanned.inc({ outcome: 'dead_lettered' });
-        return { flagIds: [], deadLettered: final.code };
-      }
-      log().warn({ code: err.code, err }, 'retriable failure; will retry');
-      o.metrics?.eventsScanned.inc({ outcome: 'retried' });
-      throw err;
-    } finally {
-      stop?.();
+      result = await this.#o.handle({ payload: job.data, origin, attempt: Math.max(1, job.attemptsStarted) });
+    } catch (err) {
+      // A dead letter could not be written: never acknowledge a failure that was not recorded.
+      this.#o.logger.error({ err, jobId: job.id }, 'could not record the outcome; will retry');
+      result = { status: 'retry', code: err instanceof VigilError ? err.code : 'INTERNAL', delayMs: 1000 };
     }
+    if (result.status !== 'retry') return result;
+    try {
+      await job.moveToDelayed(Date.now() + result.delayMs, token);
+    } catch (err) {
+      // Redis is gone: the lock lapses and the stalled-job check hands the job out again.
+      const own = err instanceof Error ? err : new Error(String(err));
+      this.#ownErrors.add(own);
+      throw own;
+    }
+    throw new DelayedError();
   }
 
-  /** Jobs that fail outside the processor (a worker died holding them too often) are dead-lettered here. */
+  /** Jobs that fail outside the handler (a worker died holding them too often) are dead-lettered here. */
   async #onFailed(job: Job | undefined, err: Error): Promise<void> {
-    // BullMQ reports a job whose lock was lost too often with this message; other failures were handled in #process.
-    if (!job || !/stalled/i.test(err.message)) return;
+    if (!job || this.#ownErrors.has(err) || err instanceof DelayedError) return;
     try {
-      await this.#deadLetter(job, new VigilError('RETRIES_EXHAUSTED', 'job stalled too many times (its worker died while holding it)'));
+      await this.#o.deadLetters.deadLetter({
+        ...salvageIds(job.data),
+        code: 'RETRIES_EXHAUSTED',
+        message: `job failed outside the scan: its worker died ${MAX_WORKER_DEATHS} times while holding it`,
+        origin: { kind: 'bullmq', queue: this.#o.queue, jobId: job.id ?? 'unknown' },
+        at: new Date().toISOString(),
+      });
+      this.#o.metrics?.deadLettered.inc({ code: 'RETRIES_EXHAUSTED' });
     } catch (dlqErr) {
       this.#o.logger.error({ err: dlqErr, jobId: job.id }, 'could not dead-letter a stalled job; it stays in the failed set');
     }

@@ -2,20 +2,14 @@ import type { Command } from 'commander';
 import { basename } from 'node:path';
 import { loadConfig } from '../../config.js';
 import { HASH_TYPES, type HashType } from '../../core/signals.js';
-import { createRedis, waitForRedis } from '../../adapters/bullmq/connection.js';
 import { openHashList, type HashListFormat } from '../../adapters/hash-list-reader.js';
 import { RedisBankStore, type BankMeta, type StoredHashEntry } from '../../adapters/redis-bank-store.js';
-import { configOverrides, printErr, printJson, UsageError, withConfigOptions } from '../io.js';
+import { configOverrides, printErr, printJson, UsageError, withConfigOptions, withRedis } from '../io.js';
+import { registerDeconfirm } from './bank-deconfirm.js';
 
 async function withStore<T>(opts: Record<string, unknown>, work: (store: RedisBankStore) => Promise<T>): Promise<T> {
   const config = loadConfig({ overrides: configOverrides(opts) });
-  const redis = createRedis(config.redisUrl, 'worker');
-  try {
-    await waitForRedis(redis, 5000);
-    return await work(new RedisBankStore(redis, config.queuePrefix));
-  } finally {
-    await redis.quit().catch(() => redis.disconnect());
-  }
+  return withRedis(config, (redis) => work(new RedisBankStore(redis, config.queuePrefix)));
 }
 
 function parseFormat(v: string): HashListFormat {
@@ -186,5 +180,6 @@ Examples:
       printErr(`bank ${id} ${meta.enabled ? 'enabled' : 'disabled'}`);
     });
   }
+  registerDeconfirm(bank);
   return bank;
 }

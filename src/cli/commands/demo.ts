@@ -1,9 +1,11 @@
+import { maskUrl } from '../../core/secrets.js';
 import type { Command } from 'commander';
 import { Queue } from 'bullmq';
 import { join } from 'node:path';
 import { loadConfig } from '../../config.js';
 import type { Flag } from '../../core/contracts.js';
 import type { DeadLetter } from '../../core/ports.js';
+import { closeRedis, createRedis, waitForRedis } from '../../adapters/bullmq/connection.js';
 import { ensureRedis } from '../../demo/local-redis.js';
 import { sampleEvents } from '../../demo/sample-events.js';
 import { createLogger } from '../../logger.js';
@@ -11,6 +13,24 @@ import { packageRoot } from '../../paths.js';
 import { createPublisher } from '../../publisher.js';
 import { startScanService } from '../../services/scan-service.js';
 import { printJson } from '../io.js';
+
+/** Deletes every key under `prefix:` (the demo's own, private prefix). */
+export async function removePrefix(url: string, prefix: string, timeoutMs: number): Promise<number> {
+  const client = createRedis(url, 'producer');
+  try {
+    await waitForRedis(client, timeoutMs, url);
+    let removed = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) removed += await client.del(...keys);
+    } while (cursor !== '0');
+    return removed;
+  } finally {
+    await closeRedis(client);
+  }
+}
 
 function describeFlag(f: Flag): string {
   const ev = f.signals
@@ -53,10 +73,10 @@ Example:
           metricsPort: 0,
         },
       });
-      say(`Vigil demo: Redis at ${redis.startedHere ? `${redis.url} (started for this demo)` : redis.url.replace(/\/\/[^@/]*@/, '//***@')}, queue prefix ${config.queuePrefix}`);
+      say(`Vigil demo: Redis at ${redis.startedHere ? `${redis.url} (started for this demo)` : maskUrl(redis.url)}, queue prefix ${config.queuePrefix}`);
       const logger = createLogger(config.logLevel);
       const service = await startScanService(config, logger);
-      const publisher = createPublisher({ connection: config.redisUrl, prefix: config.queuePrefix, queue: config.scanQueue, dedupeTtlMs: config.dedupeTtlMs, attempts: 2, backoffMs: 100 });
+      const publisher = createPublisher({ connection: config.redisUrl, prefix: config.queuePrefix, queue: config.scanQueue, dedupeTtlMs: config.dedupeTtlMs });
       const queues = [config.scanQueue, config.moderationQueue, config.deadLetterQueue].map((name) => new Queue(name, { connection: { url: config.redisUrl }, prefix: config.queuePrefix }));
       const [scanQ, modQ, dlQ] = queues as [Queue, Queue, Queue];
       const started = Date.now();
@@ -104,6 +124,8 @@ Example:
           await q.obliterate({ force: true }).catch(() => undefined);
           await q.close();
         }
+        // obliterate leaves the dedupe keys (P:queue:de:<id>) and bank keys: remove the whole private prefix.
+        await removePrefix(config.redisUrl, config.queuePrefix, config.redisConnectTimeoutMs).catch((err: unknown) => say(`could not remove the demo's keys under ${config.queuePrefix}: ${(err as Error).message}`));
         await redis.stop();
       }
     });

@@ -1,19 +1,29 @@
-/** Every subcommand registers itself here; each module exports `register(program) => Command`. */
+/**
+ * Every subcommand, by name, loaded only when it runs: `vigil schema` must not pay for sharp,
+ * BullMQ and KafkaJS. Each module exports a `register(program) => Command` (queues.ts also
+ * `registerDeadLetters`). Add a command here: name → loader of its register function.
+ */
 import type { Command } from 'commander';
-import { register as bank } from './bank.js';
-import { register as bridge } from './bridge.js';
-import { register as config } from './config.js';
-import { register as demo } from './demo.js';
-import { register as hash } from './hash.js';
-import { register as publish } from './publish.js';
-import { register as queues, registerDeadLetters as deadLetters } from './queues.js';
-import { register as scan } from './scan.js';
-import { register as schema } from './schema.js';
-import { register as terms } from './terms.js';
-import { register as text } from './text.js';
-import { register as worker } from './worker.js';
-import { register as classify } from './classify.js';
-import { register as classifyText } from './classify-text.js';
-import { register as trainText } from './train-text.js';
 
-export const COMMANDS: ReadonlyArray<(program: Command) => Command> = [demo, worker, bridge, publish, scan, queues, deadLetters, bank, hash, schema, config, terms, text, classify, classifyText, trainText];
+export type Register = (program: Command) => Command;
+
+export const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
+  demo: async () => (await import('./demo.js')).register,
+  worker: async () => (await import('./worker.js')).register,
+  bridge: async () => (await import('./bridge.js')).register,
+  publish: async () => (await import('./publish.js')).register,
+  scan: async () => (await import('./scan.js')).register,
+  queues: async () => (await import('./queues.js')).register,
+  'dead-letters': async () => (await import('./queues.js')).registerDeadLetters,
+  bank: async () => (await import('./bank.js')).register,
+  hash: async () => (await import('./hash.js')).register,
+  schema: async () => (await import('./schema.js')).register,
+  config: async () => (await import('./config.js')).register,
+  terms: async () => (await import('./terms.js')).register,
+  text: async () => (await import('./text.js')).register,
+  classify: async () => (await import('./classify.js')).register,
+  'classify-text': async () => (await import('./classify-text.js')).register,
+  'train-text': async () => (await import('./train-text.js')).register,
+  policy: async () => (await import('./policy.js')).register,
+  audit: async () => (await import('./audit.js')).register,
+};

@@ -20,7 +20,8 @@ export function register(program: Command): Command {
       'after',
       `
 Each event is enqueued with jobId = eventId: publishing the same event again within the dedupe
-window (VIGIL_DEDUPE_TTL_MS, default 24 h) is a no-op. Invalid lines print an error line on stderr
+window (VIGIL_DEDUPE_TTL_MS, default 24 h) is a no-op, counted as "duplicate" (status "duplicate"
+with --json), not as published. Invalid lines print an error line on stderr
 ({"line":N,"error":{"code":…,"message":…}}) and make the exit code 1; valid lines are still published.
 
 Examples:
@@ -35,21 +36,23 @@ Examples:
         prefix: config.queuePrefix,
         queue: config.scanQueue,
         dedupeTtlMs: config.dedupeTtlMs,
-        attempts: config.maxAttempts,
-        backoffMs: config.backoffMs,
+        connectTimeoutMs: config.redisConnectTimeoutMs,
         failedRetentionS: config.failedRetentionS,
         limits,
       });
       let published = 0;
+      let duplicates = 0;
       let failed = 0;
       let batch: { line: number; event: MessageEvent }[] = [];
       const tick = progress('publish');
       const flush = async () => {
         if (!batch.length) return;
-        await publisher.publishBatch(batch.map((b) => b.event));
-        published += batch.length;
-        tick(published);
-        if (opts.json) for (const b of batch) printJson({ line: b.line, eventId: b.event.eventId, status: 'published' });
+        const result = await publisher.publishBatch(batch.map((b) => b.event));
+        const absorbed = new Set(result.duplicates.map((d) => d.index));
+        duplicates += absorbed.size;
+        published += batch.length - absorbed.size;
+        tick(published + duplicates);
+        if (opts.json) batch.forEach((b, i) => printJson({ line: b.line, eventId: b.event.eventId, status: absorbed.has(i) ? 'duplicate' : 'published' }));
         batch = [];
       };
       try {
@@ -67,7 +70,7 @@ Examples:
       } finally {
         await publisher.close();
       }
-      if (!opts.json) printErr(`published ${published} event(s) to ${config.scanQueue}${failed ? `, ${failed} invalid` : ''}`);
+      if (!opts.json) printErr(`published ${published} event(s) to ${config.scanQueue}${duplicates ? `, ${duplicates} duplicate(s) absorbed (already accepted within the dedupe window)` : ''}${failed ? `, ${failed} invalid` : ''}`);
       if (failed) process.exitCode = 1;
     });
 }

@@ -2,26 +2,25 @@ import type { Command } from 'commander';
 import { Queue } from 'bullmq';
 import { loadConfig, type Config } from '../../config.js';
 import type { DeadLetter } from '../../core/ports.js';
-import { createRedis, waitForRedis } from '../../adapters/bullmq/connection.js';
-import { configOverrides, parseIntOption, printJson, withConfigOptions } from '../io.js';
+import { configOverrides, parseIntOption, printJson, withConfigOptions, withRedis } from '../io.js';
 
 const STATES = ['wait', 'prioritized', 'active', 'delayed', 'failed', 'completed'] as const;
 
 async function withQueues<T>(opts: Record<string, unknown>, work: (config: Config, queue: (name: string) => Queue) => Promise<T>): Promise<T> {
   const config = loadConfig({ overrides: configOverrides(opts) });
-  const redis = createRedis(config.redisUrl, 'worker');
-  const opened: Queue[] = [];
-  try {
-    await waitForRedis(redis, 5000);
-    return await work(config, (name) => {
-      const q = new Queue(name, { connection: redis, prefix: config.queuePrefix });
-      opened.push(q);
-      return q;
-    });
-  } finally {
-    await Promise.all(opened.map((q) => q.close()));
-    await redis.quit().catch(() => redis.disconnect());
-  }
+  return withRedis(config, async (redis) => {
+    const opened: Queue[] = [];
+    try {
+      return await work(config, (name) => {
+        const q = new Queue(name, { connection: redis, prefix: config.queuePrefix });
+        q.on('error', () => undefined);
+        opened.push(q);
+        return q;
+      });
+    } finally {
+      await Promise.all(opened.map((q) => q.close()));
+    }
+  });
 }
 
 export function registerDeadLetters(program: Command): Command {

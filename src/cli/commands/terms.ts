@@ -4,10 +4,9 @@ import type { Command } from 'commander';
 import { lintTermBank, type LintIssue } from '../../core/text/lint.js';
 import { canonicalJsonl, makeTermBank, type TermBankData } from '../../core/text/term-bank.js';
 import { bankIdFromPath, loadBenignWords, readTermBankLines } from '../../adapters/term-files.js';
-import { printErr, printJson, UsageError } from '../io.js';
+import { printErr, printJson, UsageError, withRedis } from '../io.js';
 import { loadConfig } from '../../config.js';
 import { validateBankId } from '../../core/banks/hash-bank.js';
-import { createRedis, waitForRedis } from '../../adapters/bullmq/connection.js';
 import { RedisBankStore } from '../../adapters/redis-bank-store.js';
 
 interface CommonOptions {
@@ -46,13 +45,7 @@ function summary(bank: TermBankData): { bankId: string; version: string; entries
 
 async function storeInRedis(bank: TermBankData, opts: { redisUrl?: string; prefix?: string }): Promise<{ revision: number }> {
   const config = loadConfig({ overrides: { redisUrl: opts.redisUrl, queuePrefix: opts.prefix } });
-  const redis = createRedis(config.redisUrl, 'worker');
-  try {
-    await waitForRedis(redis, 5000);
-    return await new RedisBankStore(redis, config.queuePrefix).importTermEntries(validateBankId(bank.id), bank.entries, { mode: 'replace' });
-  } finally {
-    await redis.quit().catch(() => redis.disconnect());
-  }
+  return withRedis(config, (redis) => new RedisBankStore(redis, config.queuePrefix).importTermEntries(validateBankId(bank.id), bank.entries, { mode: 'replace' }));
 }
 
 export function register(program: Command): Command {

@@ -151,8 +151,9 @@ function matchBank(bank: CompiledHashBank, hashes: MediaHashes, options: HashMat
   const variants = options.dihedral && pdq.dihedral ? pdq.dihedral : [pdq.hash];
   // Best (closest) variant per entry: a symmetric image can match several variants of one entry.
   const best = new Map<number, { distance: number; variant: number }>();
-  variants.forEach((variant, v) => {
-    for (const m of bank.pdq.search(variant, threshold)) {
+  // All variants in one pass over the index (same results as one search per variant).
+  bank.pdq.searchMany(variants, threshold).forEach((matches, v) => {
+    for (const m of matches) {
       const ordinal = m.id as number;
       const seen = best.get(ordinal);
       if (!seen || m.distance < seen.distance) best.set(ordinal, { distance: m.distance, variant: v });

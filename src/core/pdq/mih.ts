@@ -45,6 +45,11 @@ export interface PdqMatch {
   distance: number;
 }
 
+/** A match of one of several query variants (searchDigest): `variant` indexes the query list. */
+export interface PdqVariantMatch extends PdqMatch {
+  variant: number;
+}
+
 export interface PdqIndexOptions {
   /**
    * Cut the hash into ceil(256 / windowBits) equal windows (8–22 bits). Default: widths chosen per
@@ -91,6 +96,10 @@ const MERGE_RATIO = 4;
  */
 const RANDOM_ACCESS_COST = 8;
 const ID_TABLE_MAX_LOAD = 0.7;
+/** Queries searched together by searchMany: the 8 dihedral variants of an image. */
+const MAX_BATCH = 8;
+/** Candidates fetched ahead of their verification at a time (64 B lines: 64 KiB, about L1 + a bit). */
+const TOUCH_CHUNK = 1024;
 
 /** 16-bit popcount table for the inner loops that split words in halves. */
 const POP16 = new Uint8Array(65536);
@@ -290,12 +299,19 @@ export class PdqIndex {
   private tailWords = new Uint32Array(0);
 
   private readonly layouts = new Map<string, Layout>();
-  private readonly query = new Uint32Array(WORDS);
-  private queryWindows = new Int32Array(32);
+  /** The hashes being searched for, 8 words each, and how many. */
+  private queries = new Uint32Array(WORDS * MAX_BATCH);
+  private nQueries = 0;
+  private queryWindows = new Int32Array(32 * MAX_BATCH);
+  private groupEnds = new Uint32Array(32 * MAX_BATCH);
+  private candEnds = new Uint32Array(32 * MAX_BATCH);
   private probeBuf = new Int32Array(1024);
   private readonly comb = new Int32Array(BITS);
+  private readonly balls = new Map<number, Int32Array>();
   private bounds = new Uint32Array(2048);
   private candidates = new Uint32Array(4096);
+  /** Folds phase 4's reads into something observable, so the compiler cannot drop them. */
+  private sink = 0;
 
   constructor(options: PdqIndexOptions = {}) {
     const { windowBits, tuneRadius = 31, searchMode = 'auto', tailSize = 1024, autoCompact = true } = options;
@@ -407,16 +423,44 @@ export class PdqIndex {
   /** Every live entry within `radius` of the hash, nearest first (ties in insertion order). */
   search(hash: string, radius: number): PdqMatch[] {
     checkRadius(radius);
-    parseHexInto(hash, this.query, 0);
-    return this.searchParsed(radius);
+    this.setQueries([hash]);
+    return this.searchParsed(radius)[0]!;
   }
 
+  /**
+   * Several hashes at once — typically the 8 dihedral variants of one image — in one pass: every
+   * hash's bucket probes are read first, then all candidates are fetched together and verified once
+   * each against the hash that found it. Result i is exactly what `search(hashes[i], radius)` returns;
+   * the saving is memory latency: the candidates' random reads overlap instead of queueing behind
+   * one query at a time. Hashes are processed in groups of {@link MAX_BATCH}.
+   */
   searchMany(hashes: readonly string[], radius: number): PdqMatch[][] {
     checkRadius(radius);
-    return hashes.map((h) => {
-      parseHexInto(h, this.query, 0);
-      return this.searchParsed(radius);
+    const out: PdqMatch[][] = [];
+    for (let at = 0; at < hashes.length; at += MAX_BATCH) {
+      this.setQueries(hashes.slice(at, at + MAX_BATCH));
+      out.push(...this.searchParsed(radius));
+    }
+    return out;
+  }
+
+  /**
+   * The matches of an image's PDQ digest: with `dihedral` (a per-bank choice), its 8 variants in one
+   * pass (searchMany), each entry reported once with its nearest variant (the lowest variant index on
+   * a tie); otherwise the plain hash alone. Order: nearest first, then insertion order. Same answer as
+   * searching each variant separately and keeping each entry's best.
+   */
+  searchDigest(digest: { hash: string; dihedral?: readonly string[] }, radius: number, dihedral: boolean): PdqVariantMatch[] {
+    const variants = dihedral && digest.dihedral ? digest.dihedral : [digest.hash];
+    const perVariant = this.searchMany(variants, radius);
+    const best = new Map<PdqEntryId, PdqVariantMatch>();
+    perVariant.forEach((matches, variant) => {
+      for (const m of matches) {
+        const seen = best.get(m.id);
+        if (!seen || m.distance < seen.distance) best.set(m.id, { id: m.id, distance: m.distance, variant });
+      }
     });
+    return [...best.values()].sort((a, b) => a.distance - b.distance || this.findSlot(a.id) - this.findSlot(b.id));
   }
 
   /** Bytes held in typed arrays (allocated capacity), plus an estimate for string ids. */
@@ -451,18 +495,29 @@ export class PdqIndex {
 
   // ---- search ----
 
-  private searchParsed(r: number): PdqMatch[] {
-    const slots: number[] = [];
-    const dists: number[] = [];
+  private setQueries(hashes: readonly string[]): void {
+    if (this.queries.length < hashes.length * WORDS) this.queries = new Uint32Array(hashes.length * WORDS);
+    hashes.forEach((h, v) => parseHexInto(h, this.queries, v * WORDS));
+    this.nQueries = hashes.length;
+  }
+
+  /** Results for each of the nQueries parsed queries. */
+  private searchParsed(r: number): PdqMatch[][] {
+    const nq = this.nQueries;
+    const slots = Array.from({ length: nq }, (): number[] => []);
+    const dists = Array.from({ length: nq }, (): number[] => []);
     for (const seg of this.segments) {
       if (seg.layout && this.shouldProbe(seg, seg.layout, r)) this.probeSegment(seg, seg.layout, r, slots, dists);
       else this.scan(seg.words, seg.lo, seg.hi, r, slots, dists);
     }
     this.scan(this.tailWords, this.tailLo, this.count, r, slots, dists);
-    const order = slots.map((_, i) => i);
-    // Slots grow with insertion order, so (distance, slot) is a stable, reproducible order.
-    order.sort((x, y) => dists[x]! - dists[y]! || slots[x]! - slots[y]!);
-    return order.map((i) => ({ id: this.idAt(slots[i]!), distance: dists[i]! }));
+    return slots.map((sv, v) => {
+      const dv = dists[v]!;
+      const order = sv.map((_, i) => i);
+      // Slots grow with insertion order, so (distance, slot) is a stable, reproducible order.
+      order.sort((x, y) => dv[x]! - dv[y]! || sv[x]! - sv[y]!);
+      return order.map((i) => ({ id: this.idAt(sv[i]!), distance: dv[i]! }));
+    });
   }
 
   private shouldProbe(seg: Segment, layout: Layout, r: number): boolean {
@@ -470,60 +525,113 @@ export class PdqIndex {
     return expectedCost(layout.width, seg.entries, r) * RANDOM_ACCESS_COST < seg.entries;
   }
 
-  /** Linear scan of slots [lo, hi) whose hashes start at words[0]. */
-  private scan(words: Uint32Array, lo: number, hi: number, r: number, slots: number[], dists: number[]): void {
+  /** Linear scan of slots [lo, hi) whose hashes start at words[0], for every query. */
+  private scan(words: Uint32Array, lo: number, hi: number, r: number, slots: number[][], dists: number[][]): void {
     const alive = this.alive;
-    const q = this.query;
-    const q0 = q[0]!, q1 = q[1]!, q2 = q[2]!, q3 = q[3]!, q4 = q[4]!, q5 = q[5]!, q6 = q[6]!, q7 = q[7]!;
-    for (let s = lo, o = 0; s < hi; s++, o += WORDS) {
-      let d = popcount32(words[o]! ^ q0) + popcount32(words[o + 1]! ^ q1) + popcount32(words[o + 2]! ^ q2) + popcount32(words[o + 3]! ^ q3);
-      if (d > r) continue;
-      d += popcount32(words[o + 4]! ^ q4) + popcount32(words[o + 5]! ^ q5) + popcount32(words[o + 6]! ^ q6) + popcount32(words[o + 7]! ^ q7);
-      if (d > r || alive[s] === 0) continue;
-      slots.push(s);
-      dists.push(d);
+    for (let v = 0; v < this.nQueries; v++) {
+      const q = this.queries;
+      const b = v * WORDS;
+      const q0 = q[b]!, q1 = q[b + 1]!, q2 = q[b + 2]!, q3 = q[b + 3]!, q4 = q[b + 4]!, q5 = q[b + 5]!, q6 = q[b + 6]!, q7 = q[b + 7]!;
+      const sv = slots[v]!;
+      const dv = dists[v]!;
+      for (let s = lo, o = 0; s < hi; s++, o += WORDS) {
+        let d = popcount32(words[o]! ^ q0) + popcount32(words[o + 1]! ^ q1) + popcount32(words[o + 2]! ^ q2) + popcount32(words[o + 3]! ^ q3);
+        if (d > r) continue;
+        d += popcount32(words[o + 4]! ^ q4) + popcount32(words[o + 5]! ^ q5) + popcount32(words[o + 6]! ^ q6) + popcount32(words[o + 7]! ^ q7);
+        if (d > r || alive[s] === 0) continue;
+        sv.push(s);
+        dv.push(d);
+      }
     }
   }
 
-  private probeSegment(seg: Segment, layout: Layout, r: number, slots: number[], dists: number[]): void {
+  /**
+   * Probes one segment for every query. Phases rather than one nested loop per query and window: each
+   * phase's loads are independent of each other and free of data-dependent branches, so the CPU keeps
+   * many cache misses in flight — all bucket bounds (every query, every window), then all postings,
+   * then one touch of every candidate's hash, then verification from cache — instead of stalling on
+   * one miss at a time. At 10M hashes a query is ~10k random reads, so this is most of its cost.
+   */
+  private probeSegment(seg: Segment, layout: Layout, r: number, slots: number[][], dists: number[][]): void {
     const words = seg.words;
     const lo = seg.lo;
     const alive = this.alive;
-    const q = this.query;
-    const q0 = q[0]!, q1 = q[1]!, q2 = q[2]!, q3 = q[3]!, q4 = q[4]!, q5 = q[5]!, q6 = q[6]!, q7 = q[7]!;
     const m = layout.m;
-    if (this.queryWindows.length < m) this.queryWindows = new Int32Array(m);
+    const nq = this.nQueries;
+    const groups = nq * m; // group g = query (g / m) × window (g % m)
+    if (this.queryWindows.length < groups) this.queryWindows = new Int32Array(groups);
+    if (this.groupEnds.length < groups) this.groupEnds = new Uint32Array(groups);
+    if (this.candEnds.length < groups) this.candEnds = new Uint32Array(groups);
     const qw = this.queryWindows;
-    for (let i = 0; i < m; i++) qw[i] = windowValue(q, 0, layout.start[i]!, layout.width[i]!);
-    for (let i = 0; i < m; i++) {
+    const groupEnds = this.groupEnds;
+    const candEnds = this.candEnds;
+    const q = this.queries;
+    for (let v = 0; v < nq; v++) for (let i = 0; i < m; i++) qw[v * m + i] = windowValue(q, v * WORDS, layout.start[i]!, layout.width[i]!);
+
+    // 1. Every window value to probe, per group (radii only shrink with the window index; -1 = none):
+    // the query's window value XOR each mask of the Hamming ball, masks computed once per (width, k).
+    let np = 0;
+    for (let g = 0; g < groups; g++) {
+      const i = g % m;
       const k = windowRadius(i, r, m);
-      if (k < 0) break; // radii only shrink with i
-      const nv = this.enumerateBall(qw[i]!, layout.width[i]!, k);
-      const probes = this.probeBuf;
-      const off = seg.offsets[i]!;
-      const post = seg.postings[i]!;
-      // Three passes rather than one nested loop: each pass's loads are independent of each other and
-      // free of data-dependent branches, so the CPU keeps many cache misses in flight (bucket bounds,
-      // then postings, then hashes) instead of stalling on one per unpredictable bucket-size branch.
-      if (this.bounds.length < 2 * nv) this.bounds = new Uint32Array(2 * nv);
-      const bounds = this.bounds;
-      let total = 0;
-      for (let t = 0; t < nv; t++) {
-        const v = probes[t]!;
-        const a = off[v]!;
-        const b = off[v + 1]!;
+      if (k >= 0) {
+        const masks = this.ballMasks(layout.width[i]!, k);
+        if (this.probeBuf.length < np + masks.length) {
+          const grown = new Int32Array(Math.max(np + masks.length, 2 * this.probeBuf.length));
+          grown.set(this.probeBuf.subarray(0, np));
+          this.probeBuf = grown;
+        }
+        const probes = this.probeBuf;
+        const v = qw[g]!;
+        for (let t = 0; t < masks.length; t++) probes[np++] = v ^ masks[t]!;
+      }
+      groupEnds[g] = np;
+    }
+    // 2. Bucket bounds of every probe.
+    if (this.bounds.length < 2 * np) this.bounds = new Uint32Array(2 * np);
+    const probes = this.probeBuf;
+    const bounds = this.bounds;
+    let total = 0;
+    for (let g = 0, t = 0; g < groups; g++) {
+      const off = seg.offsets[g % m]!;
+      for (const end = groupEnds[g]!; t < end; t++) {
+        const pv = probes[t]!;
+        const a = off[pv]!;
+        const b = off[pv + 1]!;
         bounds[2 * t] = a;
         bounds[2 * t + 1] = b;
         total += b - a;
       }
-      if (this.candidates.length < total) this.candidates = new Uint32Array(Math.max(total, 2 * this.candidates.length));
-      const cand = this.candidates;
-      let nc = 0;
-      for (let t = 0; t < nv; t++) {
-        const end = bounds[2 * t + 1]!;
-        for (let p = bounds[2 * t]!; p < end; p++) cand[nc++] = post[p]!;
+    }
+    // 3. Their postings: candidate slots, per group.
+    if (this.candidates.length < total) this.candidates = new Uint32Array(Math.max(total, 2 * this.candidates.length));
+    const cand = this.candidates;
+    let nc = 0;
+    for (let g = 0, t = 0; g < groups; g++) {
+      const post = seg.postings[g % m]!;
+      for (const end = groupEnds[g]!; t < end; t++) {
+        const e = bounds[2 * t + 1]!;
+        for (let p = bounds[2 * t]!; p < e; p++) cand[nc++] = post[p]!;
       }
-      for (let c = 0; c < nc; c++) {
+      candEnds[g] = nc;
+    }
+    // 4 and 5, a chunk of candidates at a time: one read of each candidate's hash, issued back to
+    // back, then verification of those candidates against the query that found them, from cache.
+    // Chunks keep the touched lines in L1/L2 (8 queries' candidates at once would not fit).
+    let sink = 0;
+    let touched = 0;
+    for (let g = 0, c = 0; g < groups; g++) {
+      const v = (g / m) | 0;
+      const i = g - v * m;
+      const b = v * WORDS;
+      const q0 = q[b]!, q1 = q[b + 1]!, q2 = q[b + 2]!, q3 = q[b + 3]!, q4 = q[b + 4]!, q5 = q[b + 5]!, q6 = q[b + 6]!, q7 = q[b + 7]!;
+      const sv = slots[v]!;
+      const dv = dists[v]!;
+      for (const end = candEnds[g]!; c < end; c++) {
+        if (c === touched) {
+          touched = Math.min(nc, c + TOUCH_CHUNK);
+          for (let t = c; t < touched; t++) sink ^= words[cand[t]! * WORDS]!;
+        }
         const s = cand[c]!;
         const o = s * WORDS;
         let x = words[o]! ^ q0;
@@ -537,39 +645,41 @@ export class PdqIndex {
         if (d > r) continue;
         d += popcount32(words[o + 4]! ^ q4) + popcount32(words[o + 5]! ^ q5) + popcount32(words[o + 6]! ^ q6) + popcount32(words[o + 7]! ^ q7);
         if (d > r || alive[lo + s] === 0) continue;
-        if (i > 0 && this.foundInEarlierWindow(words, o, layout, i, r)) continue;
-        slots.push(lo + s);
-        dists.push(d);
+        if (i > 0 && this.foundInEarlierWindow(words, o, layout, i, r, v * m)) continue;
+        sv.push(lo + s);
+        dv.push(d);
       }
     }
+    this.sink ^= sink;
   }
 
-  /** Whether an earlier window's probe already reported the hash at words[o..o+8): the cross-window dedupe. */
-  private foundInEarlierWindow(words: Uint32Array, o: number, layout: Layout, i: number, r: number): boolean {
+  /** Whether an earlier window's probe for the same query already reported the hash at words[o..o+8): the cross-window dedupe. */
+  private foundInEarlierWindow(words: Uint32Array, o: number, layout: Layout, i: number, r: number, qwAt: number): boolean {
     for (let j = 0; j < i; j++) {
       const k = windowRadius(j, r, layout.m);
       const v = windowValue(words, o, layout.start[j]!, layout.width[j]!);
-      if (popcount32(v ^ this.queryWindows[j]!) <= k) return true;
+      if (popcount32(v ^ this.queryWindows[qwAt + j]!) <= k) return true;
     }
     return false;
   }
 
-  /** Writes every width-bit value within distance k of v into probeBuf; returns how many. */
-  private enumerateBall(v: number, width: number, k: number): number {
+  /** Every width-bit value within Hamming distance k of 0 (XOR masks), nearest first; cached per (width, k). */
+  private ballMasks(width: number, k: number): Int32Array {
+    const key = width * 1024 + k;
+    let masks = this.balls.get(key);
+    if (masks) return masks;
     const kk = Math.min(k, width);
-    const total = ballVolume(width, kk);
-    if (this.probeBuf.length < total) this.probeBuf = new Int32Array(total);
-    const out = this.probeBuf;
+    masks = new Int32Array(ballVolume(width, kk));
     const pos = this.comb;
     let n = 0;
-    out[n++] = v;
+    masks[n++] = 0;
     for (let d = 1; d <= kk; d++) {
       // Combinations of d bit positions in lexicographic order.
       for (let i = 0; i < d; i++) pos[i] = i;
       for (;;) {
-        let x = v;
+        let x = 0;
         for (let i = 0; i < d; i++) x ^= 1 << pos[i]!;
-        out[n++] = x;
+        masks[n++] = x;
         let i = d - 1;
         while (i >= 0 && pos[i] === width - d + i) i--;
         if (i < 0) break;
@@ -577,7 +687,9 @@ export class PdqIndex {
         for (let j = i + 1; j < d; j++) pos[j] = pos[j - 1]! + 1;
       }
     }
-    return n;
+    // Only small balls are kept (the usual radii); a huge one (radius far above the tuning) is rebuilt per search.
+    if (masks.length <= 1 << 16) this.balls.set(key, masks);
+    return masks;
   }
 
   // ---- segments ----

@@ -1,0 +1,17 @@
+/**
+ * The bank-store Redis connection (banks, policy versions, audit log, brakes counters, shadow log):
+ * state that should persist, unlike the queue Redis. The one place that picks its URL, so switching
+ * to a dedicated `VIGIL_BANK_REDIS_URL` is a one-line change here.
+ */
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import { createRedis } from './bullmq/connection.js';
+
+export function bankStoreRedisUrl(config: Config): string {
+  const c = config as Config & { bankRedisUrl?: string };
+  return c.bankRedisUrl ?? config.redisUrl;
+}
+
+export function openBankStoreRedis(config: Config, role: 'worker' | 'producer' = 'worker'): Redis {
+  return createRedis(bankStoreRedisUrl(config), role);
+}
