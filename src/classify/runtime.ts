@@ -81,6 +81,12 @@ async function initRuntime(options: RuntimeOptions): Promise<TfRuntime> {
   for (const backend of wanted) {
     try {
       if (backend === 'tensorflow') {
+        // Resolved first, so "absent" is told apart from "present but broken" whatever loader runs us.
+        try {
+          require.resolve(TFJS_NODE);
+        } catch {
+          throw Object.assign(new Error('not installed'), { code: 'MODULE_NOT_FOUND' });
+        }
         // tfjs-node registers the `tensorflow` backend on the shared tfjs-core engine as it loads.
         await import(TFJS_NODE);
       } else if (backend === 'wasm') {

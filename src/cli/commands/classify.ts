@@ -13,9 +13,9 @@ import { parseIntOption, printJson } from '../io.js';
 interface ClassifyOptions {
   json?: boolean;
   models?: string;
-  modelId: string;
-  threads: number;
-  backend: BackendPreference;
+  modelId?: string;
+  threads?: number;
+  backend?: BackendPreference;
 }
 
 /** Reads a regular file only when it is within the byte limit, so an oversized file is never loaded. */
@@ -42,10 +42,10 @@ export function register(program: Command): Command {
     .description('Classify image files with the image model (default: nsfwjs MobileNetV2, explicit-imagery scores), using the same safe decoder and classifier threads as the scan worker.')
     .argument('<file...>', 'image files (JPEG, PNG, GIF first frame, WebP, TIFF, AVIF)')
     .option('--json', 'JSON lines (the only output format; accepted for symmetry with the other commands)')
-    .option('--models <dir>', 'models folder with manifest.json (default: the bundled models/)')
-    .option('--model-id <id>', 'image model id in the manifest', NSFW_MODEL_ID)
-    .option('--threads <n>', 'classifier worker threads', parseIntOption('--threads', 1, 64), 1)
-    .addOption(new Option('--backend <name>', 'TF.js backend to try first').choices(['auto', ...BACKENDS]).default('auto'))
+    .option('--models <dir>', 'models folder with manifest.json (env VIGIL_MODELS_DIR; default: the bundled models/)')
+    .option('--model-id <id>', `image model id in the manifest (env VIGIL_IMAGE_MODEL; default ${NSFW_MODEL_ID})`)
+    .option('--threads <n>', 'classifier worker threads (env VIGIL_CLASSIFIER_THREADS; default 1)', parseIntOption('--threads', 1, 64))
+    .addOption(new Option('--backend <name>', 'TF.js backend to try first (env VIGIL_CLASSIFIER_BACKEND; default auto)').choices(['auto', ...BACKENDS]))
     .addHelpText(
       'after',
       `
@@ -63,16 +63,19 @@ Examples:
   npx vigil classify --backend cpu --threads 2 a.png b.webp`,
     )
     .action(async (files: string[], opts: ClassifyOptions) => {
-      const config = loadConfig({ overrides: {} });
+      const config = loadConfig({ overrides: { modelsDir: opts.models, imageModel: opts.modelId, classifierThreads: opts.threads, classifierBackend: opts.backend } });
+      const threads = config.classifierThreads;
       restrictImageLoaders();
       const decoder = new SharpImageDecoder({ maxPixels: config.maxPixels, maxBytes: config.maxMediaBytes, timeoutMs: config.decodeTimeoutMs });
       const classifier = await ThreadedImageClassifier.open({
-        ...(opts.models ? { modelsDir: opts.models } : {}),
-        modelId: opts.modelId,
-        threads: opts.threads,
-        backend: opts.backend,
-        timeoutMs: 120_000,
-        maxQueue: Math.max(64, MAX_IMAGE_BATCH * opts.threads * 2),
+        ...(config.modelsDir ? { modelsDir: config.modelsDir } : {}),
+        modelId: config.imageModel ?? NSFW_MODEL_ID,
+        threads,
+        backend: config.classifierBackend,
+        maxBatch: config.classifierMaxBatch,
+        // One image at a time from the command line: the worker's budget is for a busy queue, not a CLI run.
+        timeoutMs: Math.max(config.classifierTimeoutMs, 120_000),
+        maxQueue: Math.max(config.classifierMaxQueue, MAX_IMAGE_BATCH * threads * 2),
         logger: createLogger(config.logLevel),
       });
       let failed = false;
@@ -89,7 +92,7 @@ Examples:
       };
       try {
         // A window of files in flight keeps the classifier threads fed; lines still come out in order.
-        const window = MAX_IMAGE_BATCH * opts.threads;
+        const window = MAX_IMAGE_BATCH * threads;
         const inFlight: Array<Promise<Record<string, unknown>>> = [];
         let next = 0;
         while (next < files.length || inFlight.length > 0) {
