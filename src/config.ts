@@ -15,7 +15,8 @@ const optionalString = z.string().transform((s) => (s === '' ? undefined : s)).o
 
 /** key → [env var, default, schema, doc]. Kept as data so `vigil config` can print the reference. */
 export const CONFIG_KEYS = {
-  redisUrl: ['REDIS_URL', 'redis://127.0.0.1:6379', z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://'), 'Redis holding the BullMQ queues, banks and dedupe keys.'],
+  redisUrl: ['REDIS_URL', 'redis://127.0.0.1:6379', z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://'), 'Redis holding the BullMQ queues and dedupe keys (and the banks unless VIGIL_BANK_REDIS_URL is set). Holds decrypted content while events wait: see docs/architecture.md on persistence.'],
+  bankRedisUrl: ['VIGIL_BANK_REDIS_URL', undefined, z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(), 'Redis holding hash banks and term banks (hashes and settings, never content): run it with persistence (AOF). Default: REDIS_URL. A worker whose bank store loses banks keeps its last good snapshot and reports not ready.'],
   queuePrefix: ['VIGIL_QUEUE_PREFIX', 'bull', z.string().regex(/^[A-Za-z0-9_{}.-]+$/), 'BullMQ key prefix. Use a hash tag such as {vigil} on Redis Cluster so each queue shares a slot.'],
   scanQueue: ['VIGIL_SCAN_QUEUE', 'vigil-scan', z.string().regex(/^[A-Za-z0-9_.-]+$/), 'Queue the ingest service publishes message events to.'],
   moderationQueue: ['VIGIL_MODERATION_QUEUE', 'vigil-moderation', z.string().regex(/^[A-Za-z0-9_.-]+$/), 'Queue flags are emitted to (job id = flagId, priority by severity).'],
@@ -56,7 +57,8 @@ export const CONFIG_KEYS = {
 } as const satisfies Record<string, readonly [string, unknown, z.ZodType, string]>;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
-export type Config = Readonly<{ [K in ConfigKey]: z.output<(typeof CONFIG_KEYS)[K][2]> }>;
+/** bankRedisUrl is always set once loaded: it defaults to redisUrl. */
+export type Config = Readonly<{ [K in ConfigKey]: z.output<(typeof CONFIG_KEYS)[K][2]> } & { bankRedisUrl: string }>;
 
 const SECRET_KEYS: ReadonlySet<ConfigKey> = new Set(['kafkaSaslPassword']);
 
@@ -102,6 +104,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     }
   }
   if (problems.length) throw new VigilError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`);
+  out.bankRedisUrl ??= out.redisUrl;
   if ((out.bridgeLowWatermark as number) >= (out.bridgeHighWatermark as number))
     throw new VigilError('CONFIG_INVALID', 'VIGIL_BRIDGE_LOW_WATERMARK must be below VIGIL_BRIDGE_HIGH_WATERMARK');
   return Object.freeze(out) as Config;
@@ -112,7 +115,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(CONFIG_KEYS) as ConfigKey[]) {
     const value = config[key];
-    out[key] = SECRET_KEYS.has(key) && value !== undefined ? '***' : key === 'redisUrl' ? String(value).replace(/\/\/([^@/]*)@/, '//***@') : value;
+    out[key] = SECRET_KEYS.has(key) && value !== undefined ? '***' : key === 'redisUrl' || key === 'bankRedisUrl' ? String(value).replace(/\/\/([^@/]*)@/, '//***@') : value;
   }
   return out;
 }

@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   MEDIA_STORE_UNAVAILABLE: true,
   TEXT_TOO_LARGE: false,
   BANK_INVALID: false,
+  /** The bank store lost banks a worker held (emptied, rolled back): the worker keeps its last good snapshot. */
+  BANK_STORE_LOST: false,
   POLICY_INVALID: false,
   CONFIG_INVALID: false,
   PATTERN_UNSAFE: false,

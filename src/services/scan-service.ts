@@ -3,7 +3,7 @@
  * server. `stop()` finishes jobs in flight, then releases everything, in that order. Idempotent.
  */
 import { contractLimits, describeConfig, type Config } from '../config.js';
-import { createScanRuntime } from '../app.js';
+import { createScanRuntime, type RuntimeHealth } from '../app.js';
 import { createRedis, waitForRedis } from '../adapters/bullmq/connection.js';
 import { BullDeadLetterSink, BullFlagSink } from '../adapters/bullmq/queues.js';
 import { ScanWorker } from '../adapters/bullmq/scan-worker.js';
@@ -14,6 +14,8 @@ import type { Logger } from '../logger.js';
 
 export interface ScanService {
   worker: ScanWorker;
+  /** Readiness: see ScanRuntime.health (bank store lost, no banks loaded). */
+  health(): RuntimeHealth;
   metrics: Metrics;
   stop(): Promise<void>;
 }
@@ -22,8 +24,12 @@ export async function startScanService(config: Config, logger: Logger): Promise<
   logger.info({ config: describeConfig(config) }, 'starting scan worker');
   const redis = createRedis(config.redisUrl, 'worker');
   await waitForRedis(redis, 10_000);
-  const runtime = await createScanRuntime(config, logger, { watch: true, store: new RedisBankStore(redis, config.queuePrefix) });
+  // Banks on their own connection (the bank store may be another, persistent Redis). Fail-fast role: a
+  // bank poll against an unreachable store errors (the worker keeps its snapshot) instead of hanging.
+  const bankRedis = createRedis(config.bankRedisUrl, 'producer');
+  await waitForRedis(bankRedis, 10_000);
   const metrics = createMetrics();
+  const runtime = await createScanRuntime(config, logger, { watch: true, store: new RedisBankStore(bankRedis, config.queuePrefix), metrics });
   const settings = { connection: redis, prefix: config.queuePrefix, dedupeTtlMs: config.dedupeTtlMs };
   const moderation = new BullFlagSink(config.moderationQueue, settings);
   const deadLetters = new BullDeadLetterSink(config.deadLetterQueue, settings);
@@ -57,7 +63,8 @@ export async function startScanService(config: Config, logger: Logger): Promise<
       await runtime.close();
       await Promise.all([moderation.close(), deadLetters.close(), metricsServer?.close()]);
       await redis.quit().catch(() => redis.disconnect());
+      await bankRedis.quit().catch(() => bankRedis.disconnect());
       logger.info('stopped');
     })());
-  return { worker, metrics, stop };
+  return { worker, metrics, stop, health: runtime.health };
 }

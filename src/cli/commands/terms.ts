@@ -46,7 +46,8 @@ function summary(bank: TermBankData): { bankId: string; version: string; entries
 
 async function storeInRedis(bank: TermBankData, opts: { redisUrl?: string; prefix?: string }): Promise<{ revision: number }> {
   const config = loadConfig({ overrides: { redisUrl: opts.redisUrl, queuePrefix: opts.prefix } });
-  const redis = createRedis(config.redisUrl, 'worker');
+  // Term banks live on the bank store (VIGIL_BANK_REDIS_URL, default REDIS_URL); an explicit --redis-url wins.
+  const redis = createRedis(opts.redisUrl ? config.redisUrl : config.bankRedisUrl, 'worker');
   try {
     await waitForRedis(redis, 5000);
     return await new RedisBankStore(redis, config.queuePrefix).importTermEntries(validateBankId(bank.id), bank.entries, { mode: 'replace' });
