@@ -97,14 +97,14 @@ and reports not ready until an operator restores the store (import --all) or acc
   ).action(async (id: string, file: string | undefined, opts: Record<string, unknown>) => {
     if (opts.all) {
       if (file !== undefined) throw new UsageError('with --all, give only the export file: vigil bank import --all banks-backup.jsonl');
-      const lines = createInterface({ input: createReadStream(id), crlfDelay: Infinity });
       let last = 0;
       const onProgress = (bank: string, written: number) => {
         if (Date.now() - last < 1000) return;
         last = Date.now();
         printErr(`restore ${bank}: ${written} entries written`);
       };
-      const result = await withStore(opts, (store) => restoreStore(store, lines, { onProgress }));
+      // The reader is opened only once the store answers: lines read before anyone iterates would be lost.
+      const result = await withStore(opts, (store) => restoreStore(store, createInterface({ input: createReadStream(id), crlfDelay: Infinity }), { onProgress }));
       if (opts.json) printJson(result);
       else printErr(`restored ${result.banks.length} bank(s) (${result.banks.map((b) => `${b.id} ${b.entries}`).join(', ')}); new store epoch ${result.epoch.id}: workers that reported the store lost serve it again`);
       return;
