@@ -104,6 +104,9 @@ class TimedQueue implements BatchScanQueue {
   backlog(): Promise<number> {
     return this.inner.backlog();
   }
+  jobKey(jobId: string): string {
+    return this.inner.jobKey(jobId);
+  }
 }
 
 async function bridgeRate(kafka: Kafka, topic: string, n: number, prefix: string): Promise<{ rate: number; jobs: number }> {

@@ -17,6 +17,9 @@ export interface Metrics {
   flagsMirrored: Counter<string>;
   /** 1 while a scan worker's bank store has lost banks it holds (it serves its last good snapshot), else 0. */
   bankStoreLost: Gauge<string>;
+  /** Kafka records the bridge enqueued whose outcome is not final yet (their offsets are not committed). */
+  bridgeUnsettled: Gauge<string>;
+  bridgeQueueRestarts: Counter<string>;
 }
 
 export function createMetrics(): Metrics {
@@ -33,6 +36,8 @@ export function createMetrics(): Metrics {
     bridgeBacklog: new Gauge({ name: 'vigil_bridge_scan_backlog', help: 'Scan-queue backlog (waiting jobs) as last read by the Kafka bridge.', registers: [registry] }),
     bridgeRecords: new Counter({ name: 'vigil_bridge_records_total', help: 'Kafka records handled by the bridge, by outcome (enqueued, dead_lettered).', labelNames: ['outcome'], registers: [registry] }),
     flagsMirrored: new Counter({ name: 'vigil_flags_mirrored_total', help: 'Flags produced to the Kafka flag topic.', registers: [registry] }),
+    bridgeUnsettled: new Gauge({ name: 'vigil_bridge_unsettled_records', help: 'Kafka records enqueued by the bridge whose scan outcome is not final yet; their offsets stay uncommitted.', registers: [registry] }),
+    bridgeQueueRestarts: new Counter({ name: 'vigil_bridge_queue_restarts_total', help: 'Queue-Redis restarts the bridge detected (run_id changed); each replays unsettled records from Kafka.', registers: [registry] }),
     bankStoreLost: new Gauge({ name: 'vigil_bank_store_lost', help: '1 while the bank store has lost banks this worker holds (emptied or rolled back; the worker keeps its last good snapshot and is not ready until an operator restores or accepts the store), else 0.', registers: [registry] }),
   };
 }

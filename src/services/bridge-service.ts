@@ -50,6 +50,8 @@ export async function startBridgeService(config: Config, logger: Logger): Promis
     highWatermark: config.bridgeHighWatermark,
     lowWatermark: config.bridgeLowWatermark,
     sessionTimeoutMs: config.kafkaSessionTimeoutMs,
+    // Offsets are committed once outcomes are final, learnt from the queue Redis.
+    queueRedis: redis,
     onFatal,
   });
   const release = async () => {

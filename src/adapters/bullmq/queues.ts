@@ -82,6 +82,10 @@ export class BullScanQueue implements ScanQueue {
     }
   }
 
+  jobKey(jobId: string): string {
+    return this.queue.toKey(jobId);
+  }
+
   async backlog(): Promise<number> {
     try {
       return await this.queue.getJobCountByTypes('wait', 'prioritized', 'delayed', 'waiting-children');
