@@ -123,7 +123,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
 /** Markdown-ish reference of every key, for `vigil config --reference` and the README. */
 export function configReference(): string {
   return (Object.entries(CONFIG_KEYS) as [ConfigKey, readonly [string, unknown, z.ZodType, string]][])
-    .map(([key, [envName, dflt, , doc]]) => `${envName.padEnd(28)} ${key.padEnd(20)} default: ${dflt === undefined ? '(unset)' : String(dflt)}\n    ${doc}`)
+    .map(([key, [envName, dflt, , doc]]) => `${envName.padEnd(28)} ${key.padEnd(20)} default: ${key === 'bankRedisUrl' ? 'REDIS_URL' : dflt === undefined ? '(unset)' : String(dflt)}\n    ${doc}`)
     .join('\n');
 }
 
