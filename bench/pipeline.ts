@@ -67,7 +67,8 @@ async function bare(n: number, concurrency: number): Promise<number> {
   return n / seconds;
 }
 
-async function vigil(n: number, concurrency: number): Promise<{ rate: number; flags: number }> {
+/** The scan worker's text-only throughput; also measured by the bridge benchmark in its own run. */
+export async function vigil(n: number, concurrency: number): Promise<{ rate: number; flags: number }> {
   const prefix = `bench-vigil-${randomBytes(3).toString('hex')}`;
   const root = packageRoot();
   const config = loadConfig({ env: {}, overrides: { redisUrl: REDIS_URL, queuePrefix: prefix, concurrency, banksDir: join(root, 'config/samples/banks'), policyFile: join(root, 'config/policy.yaml'), logLevel: 'silent' } });

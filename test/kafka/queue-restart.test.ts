@@ -71,12 +71,10 @@ describe('Kafka path across a queue-Redis restart', () => {
       },
     });
 
-    let worker: ScanService | undefined;
-    let bridge: BridgeService | undefined;
-    worker = await startScanService(config, logger);
-    stops.push(() => worker!.stop());
-    bridge = await startBridgeService(config, logger);
-    stops.push(() => bridge!.stop());
+    const worker: ScanService = await startScanService(config, logger);
+    stops.push(() => worker.stop());
+    const bridge: BridgeService = await startBridgeService(config, logger);
+    stops.push(() => bridge.stop());
 
     // Mid-stream: some flags out, most events still queued or unscanned.
     await waitFor('a first share of the flags', async () => (flags.size >= 200 ? true : undefined), 90_000);
@@ -84,7 +82,7 @@ describe('Kafka path across a queue-Redis restart', () => {
     await queueRedis.restart();
 
     await waitFor(`all ${N} events flagged on the Kafka flag topic`, async () => (flags.size >= N ? true : undefined), 150_000).catch((err: Error) => {
-      throw new Error(`${err.message} (got ${flags.size}); bridge: ${JSON.stringify(bridge?.bridge.stats())}`);
+      throw new Error(`${err.message} (got ${flags.size}); bridge: ${JSON.stringify(bridge.bridge.stats())}`);
     });
     expect([...flags.keys()].sort()).toEqual(Array.from({ length: N }, (_, i) => `evt_qr_${i}`).sort());
     // A replayed event may be flagged twice, always under the same deterministic flagId.
@@ -92,7 +90,7 @@ describe('Kafka path across a queue-Redis restart', () => {
     expect(bridge.bridge.stats().queueRestarts).toBeGreaterThanOrEqual(1);
     expect(logs.some((l) => l.includes('queue Redis restarted: replaying unsettled records from Kafka'))).toBe(true);
     // Nothing is left open once the worker has caught up.
-    await waitFor('every record settled', async () => (bridge!.bridge.stats().unsettled === 0 ? true : undefined), 30_000);
+    await waitFor('every record settled', async () => (bridge.bridge.stats().unsettled === 0 ? true : undefined), 30_000);
     expect(logs.join('')).not.toContain('velvet teapot');
   }, 280_000);
 });
