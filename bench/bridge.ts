@@ -192,8 +192,8 @@ best of ${rounds} interleaved rounds. 1-minute load average when the run started
 
 Cost of tracking outcomes: commit on outcome runs at ${(best(outcome) / best(enqueue)).toFixed(2)}× the rate of commit on enqueue. No worker drains
 the queue during the bridge rounds, so every record stays open (${unsettled.toLocaleString('en-US')} unsettled at the end of the last round) and every
-sweep (every 200 ms) re-reads the job hashes of the oldest 5,000 open records per partition in one MULTI with \`INFO server\`:
-the tracking's worst case. Bridge / bare consume: ${(best(outcome) / bare).toFixed(2)}×.
+sweep (every 200 ms) reads, in one MULTI with \`INFO server\`, the job hashes of the oldest open records of each partition
+(a window that shrinks to 64 while the oldest is pending and doubles up to 5,000 while whole windows are settled). Bridge / bare consume: ${(best(outcome) / bare).toFixed(2)}×.
 Target: bridge ≥ 2× the scan worker's text-only throughput measured in this run: ${ratio.toFixed(1)}× — ${ratio >= 2 ? 'met' : '**not met**'}.
 Most of the bridge's time is BullMQ's per-job add script in Redis; more bridge processes in the group scale it out.`;
   } finally {

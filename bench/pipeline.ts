@@ -11,6 +11,7 @@
 import { Queue, Worker } from 'bullmq';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import { built, intArg } from './_shared.js';
 import type * as ConfigModule from '../src/config.js';
 import type * as LoggerModule from '../src/logger.js';
@@ -101,6 +102,7 @@ export async function run(args: string[]): Promise<string> {
   const n = intArg(args, 'events', 20_000);
   const concurrency = intArg(args, 'concurrency', 50);
   const rounds = intArg(args, 'rounds', 4);
+  const load = loadavg()[0] ?? 0;
   const bareRates: number[] = [];
   const vigilRates: number[] = [];
   let flags = 0;
@@ -123,6 +125,7 @@ The compiled build (dist/). Text-only \`vigil.message.v1\` events (10% contain a
 (validation, jobId = eventId, dedupe key, priority, attempts), scanned with the sample banks and \`config/policy.yaml\`; flags enqueued
 on the moderation queue (${flags} of ${n} in the last round). Baseline: bare BullMQ — \`addBulk\` of the same payloads, a no-op worker with the same concurrency.
 Timed from the first enqueue until every job completed; best of ${rounds} rounds each, rounds interleaved.
+1-minute load average when the run started: ${load.toFixed(1)} on ${cpus().length} cores (a machine shared with other work: absolute rates move with it).
 
 | | events/s (best) | all rounds | vs bare BullMQ |
 | --- | ---: | --- | ---: |

@@ -19,7 +19,7 @@
  * and wedge); a Redis that is down only delays sweeps, it cannot wedge them.
  */
 import type { Redis } from 'ioredis';
-import { toVigilError } from '../../core/errors.js';
+import { VigilError, toVigilError } from '../../core/errors.js';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../metrics.js';
 
@@ -36,7 +36,12 @@ export interface OutcomeTrackerOptions {
   metrics?: Metrics;
   /** How often outcomes are swept. Default 200 ms. */
   sweepMs?: number;
-  /** Oldest unsettled records checked per partition and sweep. Default 5000. */
+  /**
+   * Most of the oldest unsettled records checked per partition and sweep. Default 5000. The window
+   * adapts: it doubles while whole windows turn out settled, and shrinks to 64 while the oldest record
+   * is still pending (only a settled prefix can move the commit, so checking far past a pending head
+   * is wasted work in Redis).
+   */
   checksPerPartition?: number;
 }
 
@@ -55,7 +60,11 @@ class PartitionTrack {
   settled = -1;
   /** Next offset already committed, -1 before the first commit (or after a failed one). */
   committed = -1;
+  /** Records checked per sweep (adaptive, see checksPerPartition). */
+  window = MIN_WINDOW;
 }
+
+const MIN_WINDOW = 64;
 
 function parseRunId(info: string): string {
   const m = /run_id:([0-9a-f]+)/.exec(info);
@@ -82,8 +91,18 @@ export class OutcomeTracker {
   }
 
   /** Reads the queue Redis's identity (records can only be tracked against a known one), then sweeps periodically. */
-  async start(): Promise<void> {
-    this.#runId = parseRunId(await this.#o.redis.info('server'));
+  async start(timeoutMs = 10_000): Promise<void> {
+    // A fail-fast connection may still be connecting: wait for it, within a bound.
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        this.#runId = parseRunId(await this.#o.redis.info('server'));
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw new VigilError('QUEUE_UNAVAILABLE', `queue Redis did not answer within ${timeoutMs} ms, so outcomes cannot be tracked`, { cause: err });
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
     this.#timer ??= setInterval(() => void this.sweep(), this.#sweepMs);
     this.#timer.unref();
   }
@@ -146,7 +165,7 @@ export class OutcomeTracker {
     const keys: string[] = [];
     const slot = new Map<string, number>();
     for (const [partition, track] of this.#partitions) {
-      const records = track.records.slice(track.head, track.head + this.#checks);
+      const records = track.records.slice(track.head, track.head + Math.min(track.window, this.#checks));
       if (records.length === 0) continue;
       checked.push({ partition, track, records });
       for (const r of records) if (r.jobId !== undefined && !slot.has(r.jobId)) slot.set(r.jobId, keys.push(this.#o.jobKey(r.jobId)) - 1);
@@ -215,6 +234,7 @@ export class OutcomeTracker {
         }
       }
       while (track.head < track.records.length && track.records[track.head]!.done) track.head++;
+      track.window = track.head >= records.length ? Math.min(this.#checks, track.window * 2) : track.head === 0 ? MIN_WINDOW : track.window;
       if (track.head > 0) {
         track.settled = track.records[track.head - 1]!.offset + 1;
         // Settled records are dropped; the partition's array keeps only what is still open.
