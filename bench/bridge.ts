@@ -159,12 +159,19 @@ export async function run(args: string[]): Promise<string> {
     let unsettled = 0;
     for (let r = 0; r < rounds; r++) {
       // Interleaved, each on a fresh group and prefix, so load drifts hit both alike.
-      const o = await bridgeRate(kafka, topic, n, `${prefix}-o${r}`, 'outcome');
-      if (o.jobs !== n) throw new Error(`bridge left ${o.jobs} scan jobs for ${n} records`);
+      // The order alternates per round, so neither mode always runs first.
+      const run = async (mode: 'outcome' | 'enqueue') => {
+        const m = await bridgeRate(kafka, topic, n, `${prefix}-${mode}${r}`, mode);
+        if (m.jobs !== n) throw new Error(`bridge left ${m.jobs} scan jobs for ${n} records`);
+        return m;
+      };
+      const [first, second] = r % 2 === 0 ? (['outcome', 'enqueue'] as const) : (['enqueue', 'outcome'] as const);
+      const a = await run(first);
+      const b = await run(second);
+      const o = first === 'outcome' ? a : b;
+      const e = first === 'outcome' ? b : a;
       unsettled = o.unsettled;
       outcome.push(o.rate);
-      const e = await bridgeRate(kafka, topic, n, `${prefix}-e${r}`, 'enqueue');
-      if (e.jobs !== n) throw new Error(`bridge left ${e.jobs} scan jobs for ${n} records`);
       enqueue.push(e.rate);
       process.stderr.write(`round ${r + 1}: outcome ${o.rate.toFixed(0)}/s, enqueue ${e.rate.toFixed(0)}/s\n`);
     }
@@ -179,7 +186,7 @@ export async function run(args: string[]): Promise<string> {
 
 ${n.toLocaleString('en-US')} \`vigil.message.v1\` events (~330 bytes, text only) on a 4-partition topic of librdkafka's mock
 cluster (3 brokers, via kcat), default settings, one consumer each; bridge rates timed from the first enqueue to the last,
-best of ${rounds} interleaved rounds. 1-minute load average when the run started: ${load.toFixed(1)} on ${cpus().length} cores
+best of ${rounds} interleaved rounds (the two modes' order alternates per round). 1-minute load average when the run started: ${load.toFixed(1)} on ${cpus().length} cores
 (a machine shared with other work: absolute figures move with it; the ratios are measured side by side).
 
 | path | records/s | all rounds |
