@@ -10,8 +10,8 @@
  */
 import { Queue, Worker } from 'bullmq';
 import { randomBytes } from 'node:crypto';
-import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import { built, intArg } from './_shared.js';
 import type * as ConfigModule from '../src/config.js';
 import type * as LoggerModule from '../src/logger.js';
@@ -68,7 +68,8 @@ async function bare(n: number, concurrency: number): Promise<number> {
   return n / seconds;
 }
 
-async function vigil(n: number, concurrency: number): Promise<{ rate: number; flags: number }> {
+/** The scan worker's text-only throughput; also measured by the bridge benchmark in its own run. */
+export async function vigil(n: number, concurrency: number): Promise<{ rate: number; flags: number }> {
   const prefix = `bench-vigil-${randomBytes(3).toString('hex')}`;
   const root = packageRoot();
   const config = loadConfig({ env: {}, overrides: { redisUrl: REDIS_URL, queuePrefix: prefix, concurrency, banksDir: join(root, 'config/samples/banks'), policyFile: join(root, 'config/policy.yaml'), logLevel: 'silent' } });
@@ -124,6 +125,7 @@ The compiled build (dist/). Text-only \`vigil.message.v1\` events (10% contain a
 (validation, jobId = eventId, dedupe key, priority, attempts), scanned with the sample banks and \`config/policy.yaml\`; flags enqueued
 on the moderation queue (${flags} of ${n} in the last round). Baseline: bare BullMQ — \`addBulk\` of the same payloads, a no-op worker with the same concurrency.
 Timed from the first enqueue until every job completed; best of ${rounds} rounds each, rounds interleaved.
+Load average when the run started: ${load} on ${cpus().length} cores (a machine shared with other work: absolute rates move with it).
 
 | | events/s (best) | all rounds | vs bare BullMQ |
 | --- | ---: | --- | ---: |

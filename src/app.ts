@@ -3,7 +3,8 @@
  * which adapter implements which port.
  */
 import { stat } from 'node:fs/promises';
-import { HashBankBuilder, MemHashBankSet, compileHashBank, patchHashBank, type CompiledHashBank } from './core/banks/hash-bank-set.js';
+import { HashBankBuilder, MemHashBankSet, compileHashBank, overlayWeight, patchHashBank, type CompiledHashBank } from './core/banks/hash-bank-set.js';
+import { judgeStore, type HeldStoreMark, type StoreVerdict } from './core/banks/store-continuity.js';
 import type { BankKind } from './core/banks/hash-bank.js';
 import { VigilError } from './core/errors.js';
 import type { TermBankData } from './core/text/term-bank.js';
@@ -21,7 +22,7 @@ import { DirMediaStore } from './adapters/media-store.js';
 import { ReloadingPolicySource, type RedisPolicyStore } from './adapters/policy-store.js';
 import type { RefreshingDecisionHooks } from './adapters/decision-hooks.js';
 import type { PolicySource } from './core/policy-source.js';
-import { bankVersion, type RedisBankStore } from './adapters/redis-bank-store.js';
+import { bankVersion, type RedisBankStore, type StoreState } from './adapters/redis-bank-store.js';
 import { loadBenignWords, loadPatternFile, loadTermBankFile } from './adapters/term-files.js';
 import { compileTextScanner } from './core/text/index.js';
 import type { Logger } from './logger.js';
@@ -58,15 +59,23 @@ export interface LoadReport {
 
 interface StoredBank {
   revision: number;
+  generation: string | undefined;
   kind: BankKind;
   bank: CompiledHashBank;
 }
+
+/** A patched bank is rebuilt in full once its overlay of changes passes this share of its base (or 4096 entries). */
+const OVERLAY_MAX_SHARE = 1 / 8;
+const OVERLAY_MIN_REBUILD = 4096;
 
 export class BankLoader {
   /** File banks by id and content version. */
   #cache = new Map<string, CompiledHashBank>();
   /** Store banks by id, with the revision they are at. */
   #stored = new Map<string, StoredBank>();
+  /** The store as the last good snapshot saw it, and as the last poll saw it. */
+  #held: (HeldStoreMark & { banks: number }) | undefined;
+  #seen: StoreState | undefined;
   lastLoad: LoadReport = { built: [], patched: [], reused: [] };
   /** Loaded once: the text matcher caches its index per vocabulary Set, so reloads reuse it. */
   #benignWords: Promise<Set<string>> | undefined;
@@ -75,14 +84,35 @@ export class BankLoader {
 
   async fingerprint(): Promise<string> {
     const files = this.sources.dir ? (await listBankFiles(this.sources.dir)).fingerprint : '';
-    const rev = this.sources.store ? await this.sources.store.revision() : 0;
+    const state = this.sources.store ? await this.sources.store.state() : undefined;
+    this.#seen = state;
     const patterns = this.sources.patternsFile ? (await stat(this.sources.patternsFile).catch(() => undefined))?.mtimeMs ?? 'missing' : '';
-    return `${files}|redis:${rev}|patterns:${patterns}`;
+    return `${files}|redis:${state?.epoch?.id ?? ''}:${state?.revision ?? 0}|patterns:${patterns}`;
   }
 
+  /** Whether the store, as the last `fingerprint()` read it, still holds what the last good snapshot was built from. */
+  verdict(): StoreVerdict {
+    return this.#judge(this.#seen);
+  }
+
+  #judge(seen: StoreState | undefined): StoreVerdict {
+    // A worker that held no store banks has nothing to lose.
+    if (!seen || !this.#held || this.#held.banks === 0) return { ok: true, newEpoch: false };
+    return judgeStore(this.#held, seen);
+  }
+
+  /**
+   * Builds a new snapshot. Throws BANK_STORE_LOST (and changes nothing) when the store lost what the
+   * last snapshot held, or changed identity while being read: the caller keeps its last good snapshot.
+   */
   async load(): Promise<BankSnapshot> {
     const { dir, store } = this.sources;
     const fingerprint = await this.fingerprint();
+    const before = this.#seen;
+    const verdict = this.#judge(before);
+    if (!verdict.ok) throw new VigilError('BANK_STORE_LOST', verdict.reason);
+    // Another epoch: nothing held describes the new store's revisions.
+    const held = verdict.newEpoch ? new Map<string, StoredBank>() : this.#stored;
     const next = new Map<string, CompiledHashBank>();
     const stored = new Map<string, StoredBank>();
     const report: LoadReport = { built: [], patched: [], reused: [] };
@@ -110,44 +140,67 @@ export class BankLoader {
         terms.push(bank);
       }
     }
+    let storeBanks = 0;
     if (store) {
-      for (const meta of await store.list()) {
+      const metas = await store.list();
+      storeBanks = metas.length;
+      for (const meta of metas) {
         claim(meta.id, 'the Redis bank store');
         if (!meta.enabled) continue;
         if (meta.type === 'term') {
           terms.push({ id: meta.id, version: bankVersion(meta), entries: await store.termEntries(meta.id) });
           continue;
         }
-        const held = this.#stored.get(meta.id);
-        let bank: CompiledHashBank;
-        if (held && held.kind === meta.kind && held.revision === meta.revision) {
-          bank = held.bank;
+        // Same bank only if same generation: a bank removed and created again starts a new history.
+        const mine = held.get(meta.id);
+        const prior = mine && mine.kind === meta.kind && mine.generation === meta.generation ? mine : undefined;
+        let bank: CompiledHashBank | undefined;
+        if (prior && prior.revision === meta.revision) {
+          bank = prior.bank;
           report.reused.push(meta.id);
         } else {
-          const changes = held && held.kind === meta.kind ? await store.hashDeltas(meta.id, held.revision, meta.revision) : undefined;
-          if (held && changes) {
-            bank = patchHashBank(held.bank, changes, bankVersion(meta));
-            report.patched.push(meta.id);
-          } else {
+          const changes = prior ? await store.hashDeltas(meta, prior.revision, meta.revision) : undefined;
+          if (prior && changes) {
+            const patched = patchHashBank(prior.bank, changes, bankVersion(meta));
+            // The overlay is copied by every patch: past a share of the base, a rebuild is cheaper.
+            if (overlayWeight(patched) <= Math.max(OVERLAY_MIN_REBUILD, patched.base.size * OVERLAY_MAX_SHARE)) {
+              bank = patched;
+              report.patched.push(meta.id);
+            }
+          }
+          if (!bank) {
             const builder = new HashBankBuilder({ id: meta.id, version: bankVersion(meta), kind: meta.kind, enabled: true });
             for await (const batch of store.hashEntries(meta.id)) for (const e of batch) builder.add(e);
             bank = builder.build();
             report.built.push(meta.id);
           }
         }
-        stored.set(meta.id, { revision: meta.revision, kind: meta.kind, bank });
+        stored.set(meta.id, { revision: meta.revision, generation: meta.generation, kind: meta.kind, bank });
         compiled.push(bank);
       }
+      // Emptied (or replaced) while we read it: what we read may be partial. Keep the old snapshot.
+      const after = await store.state();
+      if (after.epoch?.id !== before?.epoch?.id || after.revision < (before?.revision ?? 0))
+        throw new VigilError('BANK_STORE_LOST', 'the bank store changed identity while its banks were being read; keeping the previous snapshot');
     }
-    this.#stored = stored;
-    this.lastLoad = report;
-    this.#cache = next;
     const patterns = this.sources.patternsFile ? await loadPatternFile(this.sources.patternsFile) : undefined;
     const benignWords = await (this.#benignWords ??= loadBenignWords());
     // UTF-16 length never exceeds UTF-8 length, so a limit in units equal to the byte limit admits every parsed text.
     const textOptions = { benignWords, ...(this.sources.maxTextBytes ? { maxTextChars: this.sources.maxTextBytes } : {}) };
-    return { hashBanks: new MemHashBankSet(compiled), textScanner: compileTextScanner(terms, patterns, textOptions), fingerprint };
+    const snapshot = { hashBanks: new MemHashBankSet(compiled), textScanner: compileTextScanner(terms, patterns, textOptions), fingerprint };
+    this.#stored = stored;
+    this.lastLoad = report;
+    this.#cache = next;
+    if (store) this.#held = { epochId: before?.epoch?.id, revision: before?.revision ?? 0, banks: storeBanks };
+    return snapshot;
   }
+}
+
+/** Readiness of a scan runtime: not ready while it cannot scan against what the safety team set up. */
+export interface RuntimeHealth {
+  ready: boolean;
+  /** Why not (empty when ready); ids and counts only. */
+  reasons: string[];
 }
 
 export interface ScanRuntime {
@@ -160,6 +213,11 @@ export interface ScanRuntime {
   hooks?: RefreshingDecisionHooks | undefined;
   /** Re-reads banks and policy if their files changed; keeps the old ones (and logs) if the new ones are invalid. */
   reload(): Promise<boolean>;
+  /**
+   * Not ready while the bank store has lost banks this worker held (it keeps scanning with its last
+   * good snapshot until an operator restores or accepts the store), or while no bank is loaded at all.
+   */
+  health(): RuntimeHealth;
   close(): Promise<void>;
 }
 
@@ -267,21 +325,41 @@ export async function createScanRuntime(config: Config, logger: Logger, options:
     ...(config.mediaDir ? { mediaStore: new DirMediaStore(config.mediaDir) } : {}),
   };
 
+  /** Set while the bank store has lost banks we hold; cleared once an operator restores or accepts it. */
+  let storeLost: string | undefined;
+  options.metrics?.bankStoreLost.set(0);
+  const markLost = (reason: string) => {
+    if (storeLost === undefined) {
+      // Ids and versions only: what the worker keeps serving, and why.
+      logger.error({ reason, keeping: { ...banks.hashBanks.versions(), ...banks.textScanner.versions() } }, 'bank store lost banks this worker holds: keeping the last good snapshot and reporting not ready');
+      options.metrics?.bankStoreLost.set(1);
+    }
+    storeLost = reason;
+  };
+
   const reload = async (): Promise<boolean> => {
     let changed = await policySource.reload();
     if (hooks) await hooks.refresh().catch((err: unknown) => logger.error({ err }, 'brakes refresh failed; keeping the previous counters'));
-    {
-      try {
-        if ((await loader.fingerprint()) !== banks.fingerprint) {
-          const started = Date.now();
-          banks = await loader.load();
-          const { built, patched } = loader.lastLoad;
-          logger.info({ banks: { ...banks.hashBanks.versions(), ...banks.textScanner.versions() }, built, patched, ms: Date.now() - started }, 'banks reloaded');
-          changed = true;
+    try {
+      const fingerprint = await loader.fingerprint();
+      const verdict = loader.verdict();
+      if (!verdict.ok) markLost(verdict.reason);
+      else if (fingerprint !== banks.fingerprint || storeLost !== undefined) {
+        const started = Date.now();
+        banks = await loader.load();
+        const { built, patched } = loader.lastLoad;
+        const versions = { ...banks.hashBanks.versions(), ...banks.textScanner.versions() };
+        if (storeLost !== undefined) {
+          logger.warn({ banks: versions }, 'bank store restored or accepted by an operator: serving its banks again');
+          storeLost = undefined;
+          options.metrics?.bankStoreLost.set(0);
         }
-      } catch (err) {
-        logger.error({ err }, 'bank reload failed; keeping the previous banks');
+        logger.info({ banks: versions, built, patched, ms: Date.now() - started }, 'banks reloaded');
+        changed = true;
       }
+    } catch (err) {
+      if (err instanceof VigilError && err.code === 'BANK_STORE_LOST') markLost(err.message);
+      else logger.error({ err }, 'bank reload failed; keeping the previous banks');
     }
     return changed;
   };
@@ -303,6 +381,12 @@ export async function createScanRuntime(config: Config, logger: Logger, options:
     policySource,
     hooks,
     reload,
+    health: () => {
+      const reasons: string[] = [];
+      if (storeLost !== undefined) reasons.push(`bank store lost: ${storeLost}`);
+      if (Object.keys(banks.hashBanks.versions()).length === 0 && Object.keys(banks.textScanner.versions()).length === 0) reasons.push('no banks loaded (VIGIL_BANKS_DIR and the bank store hold none)');
+      return { ready: reasons.length === 0, reasons };
+    },
     close: async () => {
       if (timer) clearInterval(timer);
       timer = undefined;

@@ -17,7 +17,8 @@ const optionalString = z.string().transform((s) => (s === '' ? undefined : s)).o
 
 /** key → [env var, default, schema, doc]. Kept as data so `vigil config` can print the reference. */
 export const CONFIG_KEYS = {
-  redisUrl: ['REDIS_URL', 'redis://127.0.0.1:6379', z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://'), 'Redis holding the BullMQ queues, banks and dedupe keys.'],
+  redisUrl: ['REDIS_URL', 'redis://127.0.0.1:6379', z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://'), 'Redis holding the BullMQ queues and dedupe keys (and the banks unless VIGIL_BANK_REDIS_URL is set). Holds decrypted content while events wait: see docs/architecture.md on persistence.'],
+  bankRedisUrl: ['VIGIL_BANK_REDIS_URL', undefined, z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(), 'Redis holding hash banks and term banks (hashes and settings, never content): run it with persistence (AOF). Default: REDIS_URL. A worker whose bank store loses banks keeps its last good snapshot and reports not ready.'],
   queuePrefix: ['VIGIL_QUEUE_PREFIX', 'bull', z.string().regex(/^[A-Za-z0-9_{}.-]+$/), 'BullMQ key prefix. Use a hash tag such as {vigil} on Redis Cluster so each queue shares a slot.'],
   scanQueue: ['VIGIL_SCAN_QUEUE', 'vigil-scan', z.string().regex(/^[A-Za-z0-9_.-]+$/), 'Queue the ingest service publishes message events to.'],
   moderationQueue: ['VIGIL_MODERATION_QUEUE', 'vigil-moderation', z.string().regex(/^[A-Za-z0-9_.-]+$/), 'Queue flags are emitted to (job id = flagId, priority by severity).'],
@@ -77,7 +78,8 @@ export const CONFIG_KEYS = {
 } as const satisfies Record<string, readonly [string, unknown, z.ZodType, string]>;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
-export type Config = Readonly<{ [K in ConfigKey]: z.output<(typeof CONFIG_KEYS)[K][2]> }>;
+/** bankRedisUrl is always set once loaded: it defaults to redisUrl. */
+export type Config = Readonly<{ [K in ConfigKey]: z.output<(typeof CONFIG_KEYS)[K][2]> } & { bankRedisUrl: string }>;
 
 const SECRET_KEYS: ReadonlySet<ConfigKey> = new Set(['kafkaSaslPassword', 'opsToken']);
 
@@ -131,11 +133,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     }
   }
   if (problems.length) throw new VigilError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`);
+  out.bankRedisUrl ??= out.redisUrl;
   if ((out.bridgeLowWatermark as number) >= (out.bridgeHighWatermark as number))
     throw new VigilError('CONFIG_INVALID', 'VIGIL_BRIDGE_LOW_WATERMARK must be below VIGIL_BRIDGE_HIGH_WATERMARK');
   if ((out.metricsPort as number) !== 0 && (out.opsPort as number) !== 0 && out.metricsPort !== out.opsPort)
     throw new VigilError('CONFIG_INVALID', `VIGIL_METRICS_PORT (${String(out.metricsPort)}) is the old name of VIGIL_OPS_PORT (${String(out.opsPort)}): one server serves both; set only VIGIL_OPS_PORT`);
-  registerSecrets([out.kafkaSaslPassword as string | undefined, out.opsToken as string | undefined, ...urlPasswords(out.redisUrl as string)]);
+  registerSecrets([out.kafkaSaslPassword as string | undefined, out.opsToken as string | undefined, ...urlPasswords(out.redisUrl as string), ...urlPasswords(out.bankRedisUrl as string)]);
   return Object.freeze(out) as Config;
 }
 
@@ -167,7 +170,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(CONFIG_KEYS) as ConfigKey[]) {
     const value = config[key];
-    out[key] = SECRET_KEYS.has(key) && value !== undefined ? '***' : key === 'redisUrl' ? maskUrl(String(value)) : value;
+    out[key] = SECRET_KEYS.has(key) && value !== undefined ? '***' : key === 'redisUrl' || key === 'bankRedisUrl' ? maskUrl(String(value)) : value;
   }
   return out;
 }
@@ -175,7 +178,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
 /** Markdown-ish reference of every key, for `vigil config --reference` and the README. */
 export function configReference(): string {
   return (Object.entries(CONFIG_KEYS) as [ConfigKey, readonly [string, unknown, z.ZodType, string]][])
-    .map(([key, [envName, dflt, , doc]]) => `${envName.padEnd(28)} ${key.padEnd(20)} default: ${dflt === undefined ? '(unset)' : String(dflt)}\n    ${doc}`)
+    .map(([key, [envName, dflt, , doc]]) => `${envName.padEnd(28)} ${key.padEnd(20)} default: ${key === 'bankRedisUrl' ? 'REDIS_URL' : dflt === undefined ? '(unset)' : String(dflt)}\n    ${doc}`)
     .join('\n');
 }
 

@@ -8,8 +8,7 @@ import type { Config } from '../config.js';
 import { createRedis } from './bullmq/connection.js';
 
 export function bankStoreRedisUrl(config: Config): string {
-  const c = config as Config & { bankRedisUrl?: string };
-  return c.bankRedisUrl ?? config.redisUrl;
+  return config.bankRedisUrl;
 }
 
 export function openBankStoreRedis(config: Config, role: 'worker' | 'producer' = 'worker'): Redis {

@@ -90,6 +90,11 @@ export interface Metrics {
   policyInfo: Gauge<'version'>;
   modelInfo: Gauge<'model' | 'version' | 'backend'>;
   scrapeErrors: Counter<'source'>;
+  /** 1 while a scan worker's bank store has lost banks it holds (it serves its last good snapshot), else 0. */
+  bankStoreLost: Gauge<string>;
+  /** Kafka records the bridge enqueued whose outcome is not final yet (their offsets are not committed). */
+  bridgeUnsettled: Gauge<string>;
+  bridgeQueueRestarts: Counter<string>;
 }
 
 export function createMetrics(): Metrics {
@@ -131,6 +136,9 @@ export function createMetrics(): Metrics {
     bridgeLag: new Gauge({ name: 'vigil_bridge_lag', help: 'Kafka records not yet enqueued by this bridge, per partition (high watermark minus next offset, as of the last fetch).', labelNames: ['partition'], registers }),
     bridgeRecords: new Counter({ name: 'vigil_bridge_records_total', help: 'Kafka records handled by the bridge, by outcome (enqueued, dead_lettered).', labelNames: ['outcome'], registers }),
     flagsMirrored: new Counter({ name: 'vigil_flags_mirrored_total', help: 'Flags produced to the Kafka flag topic.', registers }),
+    bridgeUnsettled: new Gauge({ name: 'vigil_bridge_unsettled_records', help: 'Kafka records enqueued by the bridge whose scan outcome is not final yet; their offsets stay uncommitted.', registers }),
+    bridgeQueueRestarts: new Counter({ name: 'vigil_bridge_queue_restarts_total', help: 'Queue-Redis restarts the bridge detected (run_id changed); each replays unsettled records from Kafka.', registers }),
+    bankStoreLost: new Gauge({ name: 'vigil_bank_store_lost', help: '1 while the bank store has lost banks this worker holds (emptied or rolled back; the worker keeps its last good snapshot and is not ready until an operator restores or accepts the store), else 0.', registers }),
     modelRuntime: new Gauge({ name: 'vigil_model_runtime_info', help: 'TF.js backend the classifiers run on (1), with the reason it was chosen (preferred, tfjs_node_missing, tfjs_node_failed, wasm_failed).', labelNames: ['backend', 'reason'], registers: [registry] }),
     modelLoadSeconds: new Gauge({ name: 'vigil_model_load_seconds', help: 'Seconds to load a classifier model at start (runtime, verification, warm-up), by manifest model id.', labelNames: ['model'], registers: [registry] }),
     brakeQuarantines: new Counter({ name: 'vigil_brake_quarantines_total', help: 'Rules or bank entries quarantined to review-only because their hit rate jumped far above baseline.', labelNames: ['kind'], registers: [registry] }),

@@ -6,6 +6,12 @@
  *   P:banks:rev           STRING  global revision, bumped on every change; workers poll it
  *   P:banks:e:<id>        HASH  entry key → JSON entry (hash banks: "TYPE:VALUE" → {id, source, listVersion, importedAt})
  *   P:banks:lock:<id>     STRING  held while an import writes, so two imports of one bank cannot interleave
+ *   P:banks:epoch         STRING  JSON StoreEpoch: this store's identity, set by its first change and
+ *                                 replaced only by a restore (`vigil bank import --all`) or `vigil bank accept`
+ *   P:banks:delta:<id>:<generation>:<revision>  LIST  the change that led to that revision (workers patch from it)
+ * Workers compare the epoch and the revision with what they hold: a store that comes back without
+ * its epoch, with another epoch nobody restored or accepted, or with a lower revision has lost banks
+ * (see BankStoreWatch in src/core/banks/store-continuity.ts).
  * A replacing import writes a staging hash and swaps it in with RENAME in one MULTI, so a worker never
  * loads half a replacement.
  */
@@ -16,6 +22,7 @@ import { defaultEntryId, validateBankId, type BankKind, type HashBankEntry } fro
 import type { HashBankChange } from '../core/banks/hash-bank-set.js';
 import type { HashType } from '../core/signals.js';
 import { canonicalEntry, parseTermEntry, type TermEntry } from '../core/text/term-bank.js';
+import type { StoreEpoch } from '../core/banks/store-continuity.js';
 
 export type StoredBankType = 'hash' | 'term';
 
@@ -33,8 +40,16 @@ export interface BankMeta {
   /** block: matches flag; allow: known false positives that suppress matches. */
   kind: BankKind;
   enabled: boolean;
-  /** Bumped on every content change; reported on flags as `r<revision>`. */
+  /** Bumped on every content change; reported on flags as `r<revision>.<generation>`. */
   revision: number;
+  /**
+   * Random id given when the bank is created: a bank removed and created again (or restored) is a
+   * new generation, so its revisions never collide with the old bank's. Absent on banks written
+   * before generations existed.
+   */
+  generation?: string;
+  /** Set on banks written by a restore: the version the export held. */
+  restoredFrom?: string;
   entries: number;
   updatedAt: string;
   description?: string;
@@ -53,6 +68,10 @@ export interface ImportOptions {
   kind?: BankKind;
   description?: string;
   onProgress?: (written: number) => void;
+  /** Restores only: the version the export held; the bank gets a new generation. */
+  restoredFrom?: string;
+  /** Restores only: the enabled state the export held. */
+  enabled?: boolean;
 }
 
 export interface ImportResult {
@@ -77,8 +96,18 @@ function decodeHashRecord(type: HashType, value: string, record: string): Stored
   return { type, value, id: id || defaultEntryId(type, value), ...(source ? { source } : {}), ...(listVersion ? { listVersion } : {}), importedAt };
 }
 
-export function bankVersion(meta: BankMeta): string {
-  return `r${meta.revision}`;
+export function bankVersion(meta: Pick<BankMeta, 'revision' | 'generation'>): string {
+  return meta.generation ? `r${meta.revision}.${meta.generation}` : `r${meta.revision}`;
+}
+
+function newGeneration(): string {
+  return randomBytes(4).toString('hex');
+}
+
+/** What a worker reads every poll: which store this is and how far it has got. */
+export interface StoreState {
+  epoch: StoreEpoch | undefined;
+  revision: number;
 }
 
 function storeError(err: unknown, what: string): VigilError {
@@ -101,11 +130,41 @@ export class RedisBankStore {
   }
 
   async revision(): Promise<number> {
+    return (await this.state()).revision;
+  }
+
+  /** Epoch and revision, read together (one MULTI) so they describe the same moment. */
+  async state(): Promise<StoreState> {
     try {
-      return Number((await this.#redis.get(`${this.#p}:rev`)) ?? 0);
+      const [rev, epoch] = ((await this.#redis.multi().get(`${this.#p}:rev`).get(`${this.#p}:epoch`).exec()) ?? []).map(([err, v]) => {
+        if (err) throw err;
+        return v as string | null;
+      });
+      return { revision: Number(rev ?? 0), epoch: epoch ? (JSON.parse(epoch) as StoreEpoch) : undefined };
     } catch (err) {
-      throw storeError(err, 'reading the revision');
+      throw storeError(err, 'reading the store state');
     }
+  }
+
+  /**
+   * Starts a new epoch: workers that reported this store lost take its current contents as the truth
+   * again. `restored`: written by a restore from an export; `accepted`: an operator accepted the store
+   * as it is (possibly empty) with `vigil bank accept`.
+   */
+  async newEpoch(reason: 'restored' | 'accepted', actor?: string): Promise<StoreEpoch> {
+    const epoch: StoreEpoch = { id: randomBytes(8).toString('hex'), reason, at: new Date().toISOString(), ...(actor ? { actor } : {}) };
+    try {
+      await this.#redis.multi().set(`${this.#p}:epoch`, JSON.stringify(epoch)).incr(`${this.#p}:rev`).exec();
+    } catch (err) {
+      throw storeError(err, 'starting a new store epoch');
+    }
+    return epoch;
+  }
+
+  /** The first change to an empty store gives it an epoch; later changes keep it. */
+  #ensureEpoch(tx: ReturnType<Redis['multi']>): void {
+    const epoch: StoreEpoch = { id: randomBytes(8).toString('hex'), reason: 'created', at: new Date().toISOString() };
+    tx.set(`${this.#p}:epoch`, JSON.stringify(epoch), 'NX');
   }
 
   async list(): Promise<BankMeta[]> {
@@ -166,7 +225,7 @@ export class RedisBankStore {
       // An append to a hash bank also records what it added, so workers can patch the bank they hold
       // instead of re-reading all of it. A replacement, a new kind or a huge change means a full reload.
       const kind = options.kind ?? existing?.kind ?? 'block';
-      let delta: string | undefined = type === 'hash' && !replace && existing !== undefined && kind === existing.kind ? `${staging}:delta` : undefined;
+      let delta: string | undefined = type === 'hash' && !replace && existing !== undefined && kind === existing.kind && options.restoredFrom === undefined ? `${staging}:delta` : undefined;
       let written = 0;
       try {
         for await (const batch of batches) {
@@ -190,9 +249,13 @@ export class RedisBankStore {
           kind,
           enabled: existing?.enabled ?? true,
           revision: (existing?.revision ?? 0) + 1,
+          // A restore writes a new generation: its contents are not the old revisions' history.
+          generation: options.restoredFrom !== undefined ? newGeneration() : (existing?.generation ?? newGeneration()),
           entries,
           updatedAt: new Date().toISOString(),
           ...((options.description ?? existing?.description) ? { description: options.description ?? existing?.description } : {}),
+          ...(options.restoredFrom !== undefined ? { restoredFrom: options.restoredFrom } : {}),
+          ...(options.enabled !== undefined ? { enabled: options.enabled } : {}),
         };
         const tx = this.#redis.multi();
         if (replace) {
@@ -212,22 +275,25 @@ export class RedisBankStore {
   /** Publishes a new revision (and the delta that leads to it) in the caller's MULTI. */
   #commit(tx: ReturnType<Redis['multi']>, meta: BankMeta, delta: string | undefined): void {
     // The empty line makes the list exist even for a change of nothing; readers skip it.
-    if (delta) tx.rpush(delta, '').rename(delta, this.#deltaKey(meta.id, meta.revision)).expire(this.#deltaKey(meta.id, meta.revision), DELTA_TTL_S);
+    if (delta) tx.rpush(delta, '').rename(delta, this.#deltaKey(meta, meta.revision)).expire(this.#deltaKey(meta, meta.revision), DELTA_TTL_S);
+    this.#ensureEpoch(tx);
     tx.hset(`${this.#p}:meta`, meta.id, JSON.stringify(meta)).incr(`${this.#p}:rev`);
   }
 
-  #deltaKey(id: string, revision: number): string {
-    return `${this.#p}:delta:${id}:${revision}`;
+  /** Keyed by generation too, so a re-created bank never picks up the old bank's changes. */
+  #deltaKey(meta: Pick<BankMeta, 'id' | 'generation'>, revision: number): string {
+    return `${this.#p}:delta:${meta.id}:${meta.generation ?? ''}:${revision}`;
   }
 
   /**
    * The changes from revision `from` to `to` of a hash bank, in order, or undefined when any step is
    * not recorded (a replacement, an expired delta, a change too large to record).
    */
-  async hashDeltas(id: string, from: number, to: number): Promise<HashBankChange[] | undefined> {
+  async hashDeltas(bank: Pick<BankMeta, 'id' | 'generation'>, from: number, to: number): Promise<HashBankChange[] | undefined> {
+    const id = bank.id;
     if (to <= from || to - from > 1000) return undefined;
     const tx = this.#redis.multi();
-    for (let r = from + 1; r <= to; r++) tx.exists(this.#deltaKey(id, r)).lrange(this.#deltaKey(id, r), 0, -1);
+    for (let r = from + 1; r <= to; r++) tx.exists(this.#deltaKey(bank, r)).lrange(this.#deltaKey(bank, r), 0, -1);
     const results = (await tx.exec().catch((err: unknown) => {
       throw storeError(err, `reading changes of bank ${id}`);
     })) ?? [];
@@ -333,14 +399,18 @@ export class RedisBankStore {
 
   async removeBank(id: string): Promise<void> {
     await this.#require(id);
-    await this.#redis.multi().del(this.#entriesKey(id)).hdel(`${this.#p}:meta`, id).incr(`${this.#p}:rev`).exec();
+    const tx = this.#redis.multi().del(this.#entriesKey(id)).hdel(`${this.#p}:meta`, id);
+    this.#ensureEpoch(tx);
+    await tx.incr(`${this.#p}:rev`).exec();
   }
 
   /** Disabling keeps the entries: a bank can be switched off during an incident and back on later. */
   async setEnabled(id: string, enabled: boolean): Promise<BankMeta> {
     const meta = await this.#require(id);
     const next = { ...meta, enabled, updatedAt: new Date().toISOString() };
-    await this.#redis.multi().hset(`${this.#p}:meta`, id, JSON.stringify(next)).incr(`${this.#p}:rev`).exec();
+    const tx = this.#redis.multi().hset(`${this.#p}:meta`, id, JSON.stringify(next));
+    this.#ensureEpoch(tx);
+    await tx.incr(`${this.#p}:rev`).exec();
     return next;
   }
 }

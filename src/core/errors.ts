@@ -23,6 +23,8 @@ export const ERROR_CODES = {
   BANK_BUSY: true,
   /** The bank store (Redis) did not answer or failed a command. */
   BANK_STORE_UNAVAILABLE: true,
+  /** The bank store lost banks a worker held (emptied, rolled back): the worker keeps its last good snapshot. */
+  BANK_STORE_LOST: false,
   POLICY_INVALID: false,
   POLICY_VERSION_UNKNOWN: false,
   CONFIG_INVALID: false,
@@ -96,6 +98,7 @@ const KIND: Record<ErrorCode, ErrorKind> = {
   BANK_INVALID: 'config',
   BANK_BUSY: 'unavailable',
   BANK_STORE_UNAVAILABLE: 'unavailable',
+  BANK_STORE_LOST: 'unavailable',
   POLICY_INVALID: 'config',
   POLICY_VERSION_UNKNOWN: 'input',
   CONFIG_INVALID: 'config',

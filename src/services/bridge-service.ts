@@ -64,6 +64,8 @@ async function openBridgeService(config: Config, logger: Logger, ctx: ServiceCon
     highWatermark: config.bridgeHighWatermark,
     lowWatermark: config.bridgeLowWatermark,
     sessionTimeoutMs: config.kafkaSessionTimeoutMs,
+    // Offsets are committed once outcomes are final, learnt from the queue Redis.
+    queueRedis: redis,
     onFatal,
   });
   // Registered before it starts: a start that fails half-way (group join refused) still disconnects.

@@ -5,7 +5,7 @@
  * finish), then releases the rest, each independently.
  */
 import { contractLimits, describeConfig, type Config } from '../config.js';
-import { createScanRuntime, type ScanRuntime } from '../app.js';
+import { createScanRuntime, type RuntimeHealth, type ScanRuntime } from '../app.js';
 import { closeRedis, createRedis, waitForRedis, watchRedisOutage } from '../adapters/bullmq/connection.js';
 import { BullDeadLetterSink, BullFlagSink } from '../adapters/bullmq/queues.js';
 import { ScanWorker } from '../adapters/bullmq/scan-worker.js';
@@ -26,6 +26,8 @@ import { createScanJobHandler } from './scan-job.js';
 
 export interface ScanService {
   worker: ScanWorker;
+  /** Readiness: see ScanRuntime.health (bank store lost, no banks loaded). */
+  health(): RuntimeHealth;
   metrics: Metrics;
   context: ServiceContext;
   /** Policy and banks in force; `reload()` checks for changes now instead of at the next poll. */
@@ -55,13 +57,15 @@ async function openScanService(config: Config, logger: Logger, ctx: ServiceConte
   await waitForRedis(redis, config.redisConnectTimeoutMs, config.redisUrl);
   const outage = ctx.use('redis outage watch', watchRedisOutage(redis, { url: config.redisUrl, graceMs: config.redisOutageGraceMs, logger }));
   const metrics = createMetrics();
-  // Policy versions, brakes counters and the shadow log live in the bank store, beside the banks.
-  const bankRedis = await ctx.open('bank-store redis', () => openBankStoreRedis(config), closeRedis);
+  // Banks, policy versions, brakes counters and the shadow log live in the bank store (VIGIL_BANK_REDIS_URL,
+  // may be another, persistent Redis). Fail-fast role: a bank poll against an unreachable store errors
+  // (the worker keeps its snapshot) instead of hanging.
+  const bankRedis = await ctx.open('bank-store redis', () => openBankStoreRedis(config, 'producer'), closeRedis);
   await waitForRedis(bankRedis, config.redisConnectTimeoutMs, bankStoreRedisUrl(config));
   const hooks = createDecisionHooks({ brakes: new RedisBrakes(bankRedis, config.queuePrefix), shadowLog: new RedisShadowLog(bankRedis, config.queuePrefix), logger, metrics });
   const runtime = ctx.use(
     'policy and banks',
-    await createScanRuntime(config, logger, { watch: true, store: new RedisBankStore(redis, config.queuePrefix), policyStore: new RedisPolicyStore(bankRedis, config.queuePrefix), hooks, metrics }),
+    await createScanRuntime(config, logger, { watch: true, store: new RedisBankStore(bankRedis, config.queuePrefix), policyStore: new RedisPolicyStore(bankRedis, config.queuePrefix), hooks, metrics }),
   );
   const settings = { connection: redis, prefix: config.queuePrefix, dedupeTtlMs: config.dedupeTtlMs };
   const moderation = ctx.use('moderation queue', new BullFlagSink(config.moderationQueue, settings));
@@ -101,7 +105,7 @@ async function openScanService(config: Config, logger: Logger, ctx: ServiceConte
   });
   await worker.worker.waitUntilReady();
   logger.info({ queue: config.scanQueue, concurrency: config.concurrency, opsPort: opsServer?.port }, 'scan worker ready');
-  return { worker, metrics, context: ctx, runtime, fatal, stop: async () => void (await ctx.close()) };
+  return { worker, metrics, context: ctx, runtime, health: () => runtime.health(), fatal, stop: async () => void (await ctx.close()) };
 }
 
 /** `vigil worker` and `node dist/workers/scan.js`: runs until SIGTERM/SIGINT; see runService for exit codes. */

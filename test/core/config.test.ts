@@ -52,4 +52,12 @@ describe('config', () => {
   it('reference lists every key with its variable and default', () => {
     expect(configReference()).toMatch(/VIGIL_CONCURRENCY\s+concurrency\s+default: 16/);
   });
+
+  it('the bank store defaults to REDIS_URL, can be its own Redis, and its credentials are masked', () => {
+    expect(loadConfig({ env: { REDIS_URL: 'redis://queue:6379' } }).bankRedisUrl).toBe('redis://queue:6379');
+    const config = loadConfig({ env: { REDIS_URL: 'redis://queue:6379', VIGIL_BANK_REDIS_URL: 'redis://:s3cret@banks:6379' } });
+    expect(config.bankRedisUrl).toBe('redis://:s3cret@banks:6379');
+    expect(JSON.stringify(describeConfig(config))).not.toContain('s3cret');
+    expect(() => loadConfig({ env: { VIGIL_BANK_REDIS_URL: 'banks:6379' } })).toThrow(/VIGIL_BANK_REDIS_URL \(bankRedisUrl\)/);
+  });
 });

@@ -137,7 +137,7 @@ describe('vigil bank (Redis bank store)', () => {
       if (await drained()) await publish();
       return undefined;
     }, 15_000);
-    expect(flaggedEvent.signals[0]).toMatchObject({ type: 'md5', sourceId: 'hot-bank', sourceVersion: 'r1', entryId: 'garden-md5' });
+    expect(flaggedEvent.signals[0]).toMatchObject({ type: 'md5', sourceId: 'hot-bank', sourceVersion: expect.stringMatching(/^r1\./), entryId: 'garden-md5' });
     await background;
 
     // Disable: matches stop.
@@ -187,7 +187,7 @@ describe('vigil bank (Redis bank store)', () => {
     await publisher.publish({ ...base, eventId: 'terms-1', text });
     const flag = await waitFor('a term flag after the import', async () => (await moderation.getJobs(['prioritized'])).map((j) => j.data as Flag).find((x) => x.category === 'sample_trade'), 15_000);
     expect(flag.eventId).not.toBe('terms-0');
-    expect(flag.signals[0]).toMatchObject({ type: 'term', sourceId: 'kettles', sourceVersion: 'r1', entryId: 'pk', span: { start: 7, end: 26 } });
+    expect(flag.signals[0]).toMatchObject({ type: 'term', sourceId: 'kettles', sourceVersion: expect.stringMatching(/^r1\./), entryId: 'pk', span: { start: 7, end: 26 } });
     const list = await runCli(['bank', 'list', '--json'], { env });
     expect(JSON.parse(list.stdout.trim())).toMatchObject({ id: 'kettles', type: 'term' });
     // The same content again: nothing to reload, the revision stays.

@@ -103,6 +103,10 @@ export class BullScanQueue implements ScanQueue {
     return (await pipeline.exec()) ?? [];
   }
 
+  jobKey(jobId: string): string {
+    return this.queue.toKey(jobId);
+  }
+
   async backlog(): Promise<number> {
     try {
       return await this.queue.getJobCountByTypes('wait', 'prioritized', 'delayed', 'waiting-children');

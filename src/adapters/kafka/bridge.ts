@@ -3,10 +3,13 @@
  * bridge processes in the same group split the topic between them.
  *
  * Delivery: every record is parsed with the same `vigil.message.v1` parser as the BullMQ path and
- * enqueued with jobId = eventId. An offset is resolved only after the chunk it belongs to is on the
- * scan queue (or, for poison records, on the dead-letter queue), and KafkaJS commits resolved offsets
- * only, so a crash replays from the last commit and never skips a record. Replays are absorbed by the
- * queue's jobId / dedupe key.
+ * enqueued with jobId = eventId. By default (`commitOn: 'outcome'`) a partition's offset is committed
+ * only up to the last record whose outcome is final: its scan job finished (flags emitted, or
+ * dead-lettered) or, for a poison record, its dead-letter entry is written (see OutcomeTracker). So
+ * a crash, or a queue Redis that restarts empty, replays from the last commit and never loses a
+ * record; replays are absorbed by the queue's jobId / dedupe key and the flags' deterministic flagId.
+ * `commitOn: 'enqueue'` commits once a record is on the scan queue: the older, cheaper behaviour,
+ * kept as the benchmark's baseline; it loses queued work when the queue Redis loses it.
  *
  * Backpressure: before a chunk is enqueued the scan backlog is read; if the chunk would take it past
  * the high watermark, the bridge pauses its partitions (the rest of the batch is not resolved, so it is
@@ -20,10 +23,14 @@ import { VigilError, toVigilError } from '../../core/errors.js';
 import type { DeadLetter, DeadLetterSink, ScanQueue } from '../../core/ports.js';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../metrics.js';
+import { OutcomeTracker } from './outcome-tracker.js';
+import type { Redis } from 'ioredis';
 
 /** The scan queue as the bridge uses it: batched enqueue is what makes the bridge fast. */
 export interface BatchScanQueue extends ScanQueue {
   publishBatch(events: readonly MessageEvent[]): Promise<void>;
+  /** Redis key of a scan job's hash (BullMQ's `queue.toKey(jobId)`), for outcome tracking. */
+  jobKey(jobId: string): string;
 }
 
 export interface KafkaBridgeOptions {
@@ -50,6 +57,12 @@ export interface KafkaBridgeOptions {
   partitionsConsumedConcurrently?: number;
   /** The consumer crashed for good (KafkaJS will not restart it): the process should exit non-zero. */
   onFatal?: (err: Error) => void;
+  /** outcome (default): commit once a record's scan outcome is final; enqueue: once it is queued (benchmark baseline). */
+  commitOn?: 'outcome' | 'enqueue';
+  /** The queue Redis, read for outcomes (required with commitOn 'outcome'). */
+  queueRedis?: Redis;
+  /** How often outcomes are swept (default 200 ms). */
+  outcomeSweepMs?: number;
 }
 
 export interface KafkaBridgeStats {
@@ -102,6 +115,7 @@ export class KafkaBridge {
   #inflight = 0;
   /** Monotonic count of records whose enqueue has started, to tell which a backlog read cannot include. */
   #started = 0;
+  readonly #tracker: OutcomeTracker | undefined;
 
   constructor(options: KafkaBridgeOptions) {
     if (!(options.lowWatermark >= 0 && options.lowWatermark < options.highWatermark))
@@ -120,7 +134,21 @@ export class KafkaBridge {
       // An idle fetch waits at most this long on the broker; keeps shutdown and resume snappy.
       maxWaitTimeInMs: 1000,
     });
+    if ((options.commitOn ?? 'outcome') === 'outcome') {
+      if (!options.queueRedis) throw new VigilError('CONFIG_INVALID', 'a bridge that commits on outcome needs the queue Redis connection (queueRedis)');
+      this.#tracker = new OutcomeTracker({
+        redis: options.queueRedis,
+        jobKey: (id) => options.scanQueue.jobKey(id),
+        commit: (offsets) => this.consumer.commitOffsets(offsets.map((o) => ({ topic: options.topic, ...o }))),
+        seek: (partition, offset) => this.consumer.seek({ topic: options.topic, partition, offset }),
+        logger: this.#log,
+        ...(options.metrics ? { metrics: options.metrics } : {}),
+        ...(options.outcomeSweepMs !== undefined ? { sweepMs: options.outcomeSweepMs } : {}),
+      });
+    }
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
+      // KafkaJS reads every assigned partition from its committed offset again after a rejoin.
+      this.#tracker?.reset();
       const partitions = payload.memberAssignment[options.topic] ?? [];
       this.#log.info({ memberId: payload.memberId, partitions }, 'joined consumer group');
     });
@@ -134,8 +162,9 @@ export class KafkaBridge {
     });
   }
 
-  stats(): Readonly<KafkaBridgeStats> {
-    return { ...this.#stats };
+  stats(): Readonly<KafkaBridgeStats & { unsettled: number; queueRestarts: number }> {
+    const t = this.#tracker?.stats();
+    return { ...this.#stats, unsettled: t?.unsettled ?? 0, queueRestarts: t?.restarts ?? 0 };
   }
 
   /** Connects, joins the group and starts consuming; resolves once the consumer runs. Idempotent. */
@@ -143,13 +172,15 @@ export class KafkaBridge {
     if (this.#closing) return Promise.reject(new VigilError('INTERNAL', 'bridge is closed', { retriable: false }));
     return (this.#starting ??= (async () => {
       const o = this.#o;
+      await this.#tracker?.start();
       await this.consumer.connect();
       // A new group starts at the earliest offset, so events published before the first start are kept.
       await this.consumer.subscribe({ topics: [o.topic], fromBeginning: true });
       await this.consumer.run({
-        // Offsets are resolved by hand after the enqueue; autoCommit then commits resolved offsets only.
+        // Offsets are resolved by hand after the enqueue (that moves the fetch position). Committing is
+        // the outcome tracker's (autoCommit off), or, committing on enqueue, KafkaJS's for resolved offsets.
         eachBatchAutoResolve: false,
-        autoCommit: true,
+        autoCommit: this.#tracker === undefined,
         autoCommitInterval: 1000,
         partitionsConsumedConcurrently: o.partitionsConsumedConcurrently ?? 4,
         eachBatch: (payload) => this.#eachBatch(payload),
@@ -164,6 +195,8 @@ export class KafkaBridge {
     return (this.#closing ??= (async () => {
       this.#stop.abort();
       await this.#starting?.catch(() => undefined);
+      // A last sweep commits what became final; what is still open is read again by the next owner.
+      await this.#tracker?.close();
       await this.consumer.disconnect();
       await this.#monitor;
       this.#log.info({ enqueued: this.#stats.enqueued, deadLettered: this.#stats.deadLettered }, 'bridge stopped');
@@ -178,12 +211,15 @@ export class KafkaBridge {
       const chunk = messages.slice(i, i + this.#chunkSize);
       const events: MessageEvent[] = [];
       const dead: DeadLetter[] = [];
+      const outcomes: { offset: string; jobId: string | undefined }[] = [];
       for (const message of chunk) {
         const parsed = this.#parse(topic, partition, message);
         if ('event' in parsed) events.push(parsed.event);
         else dead.push(parsed.dead);
+        outcomes.push({ offset: message.offset, jobId: 'event' in parsed ? parsed.event.eventId : undefined });
       }
       if (events.length > 0 && !(await this.#reserve(events.length))) return;
+      const era = this.#tracker?.era() ?? 0;
       let delivered: boolean;
       try {
         delivered = await this.#deliver(partition, events, dead, heartbeat, isRunning);
@@ -191,6 +227,8 @@ export class KafkaBridge {
         this.#inflight -= events.length;
       }
       if (!delivered) return;
+      // The queue Redis restarted while this chunk was enqueued: the tracker sought the partition back.
+      if (this.#tracker && !this.#tracker.track(partition, outcomes, era)) return;
       // Safe: `chunk` is non-empty by construction of the loop.
       const last = chunk[chunk.length - 1]!.offset;
       resolveOffset(last);
@@ -199,7 +237,7 @@ export class KafkaBridge {
       this.#stats.deadLettered += dead.length;
       this.#o.metrics?.bridgeRecords.inc({ outcome: 'enqueued' }, events.length);
       if (dead.length) this.#o.metrics?.bridgeRecords.inc({ outcome: 'dead_lettered' }, dead.length);
-      await commitOffsetsIfNecessary();
+      if (!this.#tracker) await commitOffsetsIfNecessary();
       await heartbeat();
     }
   }

@@ -5,12 +5,17 @@ import { HASH_TYPES, type HashType } from '../../core/signals.js';
 import { openHashList, type HashListFormat } from '../../adapters/hash-list-reader.js';
 import { RedisBankStore, type BankMeta, type StoredHashEntry } from '../../adapters/redis-bank-store.js';
 import { canonicalJsonl } from '../../core/text/term-bank.js';
+import { exportStore, restoreStore } from '../../adapters/bank-export.js';
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { configOverrides, printErr, printJson, UsageError, withConfigOptions, withRedis } from '../io.js';
 import { registerDeconfirm } from './bank-deconfirm.js';
 
 async function withStore<T>(opts: Record<string, unknown>, work: (store: RedisBankStore) => Promise<T>): Promise<T> {
   const config = loadConfig({ overrides: configOverrides(opts) });
-  return withRedis(config, (redis) => work(new RedisBankStore(redis, config.queuePrefix)));
+  // Banks live on the bank store (VIGIL_BANK_REDIS_URL, default REDIS_URL); an explicit --redis-url wins.
+  const target = opts.redisUrl ? config : { ...config, redisUrl: config.bankRedisUrl };
+  return withRedis(target, (redis) => work(new RedisBankStore(redis, config.queuePrefix)));
 }
 
 function parseFormat(v: string): HashListFormat {
@@ -56,15 +61,23 @@ Examples:
   npx vigil bank import vendor export.csv --format csv --column hash --type-column type
   npx vigil bank import false-positives fp.txt --allow
   npx vigil bank list
-  npx vigil bank disable partner-pdq`,
+  npx vigil bank disable partner-pdq
+  npx vigil bank export --all > banks-backup.jsonl                # every bank, ids and provenance
+  npx vigil bank import --all banks-backup.jsonl                 # restore a store (e.g. after a Redis loss)
+  npx vigil bank accept --reason "banks intentionally cleared"   # accept the store as it is
+
+Banks live on VIGIL_BANK_REDIS_URL (default REDIS_URL), which should persist (AOF). A worker whose
+bank store loses banks it holds keeps matching its last good snapshot, sets vigil_bank_store_lost
+and reports not ready until an operator restores the store (import --all) or accepts it (accept).`,
     );
 
   withConfigOptions(
     bank
       .command('import')
       .description('Import hashes from a file into a bank (created if new). Prints progress on stderr.')
-      .argument('<bank>', 'bank id: lowercase letters, digits, . _ -')
-      .argument('<file>', 'hash list file')
+      .argument('<bank>', 'bank id: lowercase letters, digits, . _ -; with --all, the export file')
+      .argument('[file]', 'hash list file')
+      .option('--all', 'restore a whole-store export made by `bank export --all` (every bank it holds, hash and term) and start a new store epoch')
       .option('--format <format>', 'te (TYPE VALUE [ID] lines, python-threatexchange/HMA), hex, or csv', parseFormat, 'te')
       .option('--type <type>', `hash type for hex/csv: ${HASH_TYPES.join(', ')}`, parseType)
       .option('--column <name>', 'csv: column holding the hash', 'hash')
@@ -86,7 +99,22 @@ Examples:
   npx vigil bank import partner-pdq hashes.txt --format hex --type pdq --source partner-x --list-version 2026-11 --json`,
       ),
     ['redis'],
-  ).action(async (id: string, file: string, opts: Record<string, unknown>) => {
+  ).action(async (id: string, file: string | undefined, opts: Record<string, unknown>) => {
+    if (opts.all) {
+      if (file !== undefined) throw new UsageError('with --all, give only the export file: vigil bank import --all banks-backup.jsonl');
+      let last = 0;
+      const onProgress = (bank: string, written: number) => {
+        if (Date.now() - last < 1000) return;
+        last = Date.now();
+        printErr(`restore ${bank}: ${written} entries written`);
+      };
+      // The reader is opened only once the store answers: lines read before anyone iterates would be lost.
+      const result = await withStore(opts, (store) => restoreStore(store, createInterface({ input: createReadStream(id), crlfDelay: Infinity }), { onProgress }));
+      if (opts.json) printJson(result);
+      else printErr(`restored ${result.banks.length} bank(s) (${result.banks.map((b) => `${b.id} ${b.entries}`).join(', ')}); new store epoch ${result.epoch.id}: workers that reported the store lost serve it again`);
+      return;
+    }
+    if (file === undefined) throw new UsageError('missing the hash list file: vigil bank import BANK FILE (or --all EXPORT)');
     const { batches, progress } = await openHashList(file, { format: opts.format as HashListFormat, type: opts.type as HashType | undefined, column: opts.column as string, typeColumn: opts.typeColumn as string | undefined, idColumn: opts.idColumn as string | undefined });
     const importedAt = new Date().toISOString();
     const source = (opts.source as string | undefined) ?? basename(file);
@@ -156,19 +184,37 @@ Examples:
     bank
       .command('export')
       .description('Write a bank to stdout: hash banks in the python-threatexchange format (TYPE VALUE ID) or CSV; term banks as canonical JSONL.')
-      .argument('<bank>')
+      .argument('[bank]')
       .option('--format <format>', 'hash banks: te or csv (default te); term banks: jsonl')
       .option('--json', 'one JSON object per entry (hash banks: {type, value, id, source, listVersion, importedAt})')
+      .option('--all', 'every bank (hash and term) with ids, provenance, kind and state, as JSONL for `bank import --all`')
       .addHelpText(
         'after',
         `
 Examples:
   npx vigil bank export partner-pdq > partner-pdq.txt
   npx vigil bank export partner-pdq --format csv > partner-pdq.csv
-  npx vigil bank export grooming-terms > grooming-terms.jsonl     # a term bank stored with \`terms import --redis\``,
+  npx vigil bank export grooming-terms > grooming-terms.jsonl     # a term bank stored with \`terms import --redis\`
+  npx vigil bank export --all > banks-backup.jsonl                # the whole store, to restore with \`bank import --all\``,
       ),
     ['redis'],
-  ).action(async (id: string, opts: Record<string, unknown>) => {
+  ).action(async (id: string | undefined, opts: Record<string, unknown>) => {
+    if (opts.all) {
+      if (id !== undefined) throw new UsageError('--all exports every bank; give no bank id');
+      await withStore(opts, async (store) => {
+        let lines: string[] = [];
+        for await (const line of exportStore(store)) {
+          lines.push(line);
+          if (lines.length === 5000) {
+            process.stdout.write(`${lines.join('\n')}\n`);
+            lines = [];
+          }
+        }
+        if (lines.length) process.stdout.write(`${lines.join('\n')}\n`);
+      });
+      return;
+    }
+    if (id === undefined) throw new UsageError('missing the bank id (or --all for every bank)');
     await withStore(opts, async (store) => {
       const meta = await store.get(id);
       if (!meta) throw new UsageError(`no bank "${id}" (see \`vigil bank list\`)`);
@@ -235,5 +281,16 @@ Examples:
     });
   }
   registerDeconfirm(bank);
+  withConfigOptions(
+    bank
+      .command('accept')
+      .description('Accept the bank store as it is now (even empty): workers that reported it lost load it and report ready again.')
+      .option('--reason <text>', 'why, kept with the new store epoch (no content)')
+      .addHelpText('after', '\nUse after a bank-store loss only when restoring an export (`bank import --all`) is not wanted.\n\nExample:\n  npx vigil bank accept --reason "banks intentionally cleared"'),
+    ['redis'],
+  ).action(async (opts: Record<string, unknown>) => {
+    const epoch = await withStore(opts, (store) => store.newEpoch('accepted', typeof opts.reason === 'string' ? opts.reason.slice(0, 200) : undefined));
+    printErr(`bank store accepted as it is: new epoch ${epoch.id}`);
+  });
   return bank;
 }

@@ -54,7 +54,8 @@ function summary(bank: TermBankData): { bankId: string; version: string; entries
  */
 async function storeInRedis(bank: TermBankData, opts: { redisUrl?: string; prefix?: string }): Promise<{ revision: number; unchanged: boolean }> {
   const config = loadConfig({ overrides: { redisUrl: opts.redisUrl, queuePrefix: opts.prefix } });
-  return withRedis(config, async (redis) => {
+  // Term banks live on the bank store (VIGIL_BANK_REDIS_URL, default REDIS_URL); an explicit --redis-url wins.
+  return withRedis(opts.redisUrl ? config : { ...config, redisUrl: config.bankRedisUrl }, async (redis) => {
     const store = new RedisBankStore(redis, config.queuePrefix);
     const id = validateBankId(bank.id);
     const held = await store.get(id);

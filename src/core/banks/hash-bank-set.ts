@@ -1,8 +1,12 @@
 /**
  * The in-memory matcher over every hash bank a worker holds. A hot reload builds a new set, reusing
- * the compiled banks whose version did not change and patching in place those whose recorded changes
- * are known (`patchHashBank`), so a small append to a 10M-hash bank costs the append, not a rebuild.
- * Matching is synchronous, so a scan never sees a bank half-patched.
+ * the compiled banks whose version did not change and patching those whose recorded changes are
+ * known (`patchHashBank`), so a small append to a 10M-hash bank costs the append, not a rebuild.
+ *
+ * Compiled banks are immutable: a bank is an immutable base (built once, never written again) plus a
+ * small overlay of the changes since, and a patch returns a new bank with a new overlay sharing only
+ * the base. A snapshot (a MemHashBankSet) is therefore fixed for its whole life: a scan that took it
+ * sees exactly the contents its versions name, whatever reloads happen meanwhile.
  */
 import { PdqIndex } from '../pdq/mih.js';
 import type { HashBankSet, HashMatch, HashMatchOptions, MediaHashes } from '../ports.js';
@@ -22,35 +26,55 @@ function exactIndexes(): Record<ExactHashType, ExactIndex> {
   return { md5: { set: new ExactHashSet(32), ids: new Map() }, sha1: { set: new ExactHashSet(40), ids: new Map() }, sha256: { set: new ExactHashSet(64), ids: new Map() } };
 }
 
-/** Adds an entry; with `replace`, the digest's previous entries go (store banks hold one entry per digest). */
-function addExact(index: ExactIndex, value: string, custom: string, replace: boolean): void {
+/** Adds an entry (file banks may hold several entries for one digest). */
+function addExact(index: ExactIndex, value: string, custom: string): void {
   const existed = index.set.find(value) >= 0;
   const slot = index.set.add(value);
-  const prior = existed && !replace ? index.ids.get(slot) ?? '' : undefined;
+  const prior = existed ? index.ids.get(slot) ?? '' : undefined;
   const ids = prior === undefined ? [custom] : [...(Array.isArray(prior) ? prior : [prior]), custom];
   if (ids.length === 1 && ids[0] === '') index.ids.delete(slot);
   else index.ids.set(slot, ids.length === 1 ? (ids[0] as string) : ids);
 }
 
-function removeExact(index: ExactIndex, value: string): void {
-  const slot = index.set.remove(value);
-  if (slot >= 0) index.ids.delete(slot);
+/** The immutable part of a compiled bank: exact digests in typed hash sets, PDQ hashes in a multi-index. */
+export interface BankBase {
+  readonly exact: Readonly<Record<ExactHashType, ExactIndex>>;
+  /** PDQ index ids are ordinals 0..pdqCount-1. */
+  readonly pdq: PdqIndex;
+  /** Entry ids of PDQ ordinals whose id is not the default one derived from the hash. */
+  readonly pdqCustomIds: ReadonlyMap<number, string>;
+  readonly pdqCount: number;
+  readonly size: number;
 }
 
-/** One bank compiled for matching: exact digests in typed hash sets, PDQ hashes in a multi-index. */
+/**
+ * Changes applied on top of a base since it was built (store banks hold one entry per hash value, so
+ * a change is per value). Rebuilt, never mutated, by each patch: its cost is proportional to its size,
+ * which the loader bounds by rebuilding the bank in full once the overlay grows (`overlayWeight`).
+ */
+export interface BankOverlay {
+  /** Digest → custom entry id ('' for the default id): entries added or re-added since the base. */
+  readonly exactAdded: Readonly<Record<ExactHashType, ReadonlyMap<string, string>>>;
+  /** Base digests removed or replaced since the base. */
+  readonly exactHidden: Readonly<Record<ExactHashType, ReadonlySet<string>>>;
+  /** Base PDQ ordinals removed or replaced. */
+  readonly pdqHidden: ReadonlySet<number>;
+  /** PDQ hash → custom entry id ('' for the default id), in insertion order. */
+  readonly pdqAdded: ReadonlyMap<string, string>;
+  /** Index over pdqAdded's hashes in order (ids 0..n-1), undefined when there are none. */
+  readonly pdqIndex: PdqIndex | undefined;
+  readonly pdqHashes: readonly string[];
+}
+
+/** One bank compiled for matching. Immutable: `patchHashBank` returns a new one. */
 export interface CompiledHashBank {
   readonly id: string;
   readonly version: string;
   readonly kind: BankKind;
   readonly enabled: boolean;
   readonly size: number;
-  readonly exact: Readonly<Record<ExactHashType, ExactIndex>>;
-  /** PDQ index ids are ordinals 0..n-1. */
-  readonly pdq: PdqIndex;
-  /** Entry ids of PDQ ordinals whose id is not the default one derived from the hash. */
-  readonly pdqCustomIds: ReadonlyMap<number, string>;
-  /** The next PDQ ordinal, for entries added by a patch. */
-  readonly nextPdqOrdinal: number;
+  readonly base: BankBase;
+  readonly overlay: BankOverlay | undefined;
 }
 
 /** A change to a bank: what `vigil bank import` (append) and `vigil bank remove --entries` record. */
@@ -84,13 +108,14 @@ export class HashBankBuilder {
       this.#pdqCount++;
       return;
     }
-    addExact(this.#exact[entry.type], entry.value, custom, false);
+    addExact(this.#exact[entry.type], entry.value, custom);
   }
 
   build(): CompiledHashBank {
     const pdq = PdqIndex.fromWords(this.#pdqWords.slice(0, this.#pdqCount * 8));
     this.#pdqWords = new Uint32Array(0);
-    return { ...this.meta, size: this.#size, exact: this.#exact, pdq, pdqCustomIds: this.#pdqCustomIds, nextPdqOrdinal: this.#pdqCount };
+    const base: BankBase = { exact: this.#exact, pdq, pdqCustomIds: this.#pdqCustomIds, pdqCount: this.#pdqCount, size: this.#size };
+    return { ...this.meta, size: this.#size, base, overlay: undefined };
   }
 }
 
@@ -100,67 +125,108 @@ export function compileHashBank(bank: HashBankData): CompiledHashBank {
   return builder.build();
 }
 
+/** Entries the overlay holds (added plus hidden): the loader rebuilds a bank whose overlay outweighs its base. */
+export function overlayWeight(bank: CompiledHashBank): number {
+  const o = bank.overlay;
+  if (!o) return 0;
+  let n = o.pdqAdded.size + o.pdqHidden.size;
+  for (const type of EXACT_HASH_TYPES) n += o.exactAdded[type].size + o.exactHidden[type].size;
+  return n;
+}
+
+/** Base PDQ ordinals holding exactly this hash (store banks hold at most one). */
+function basePdqOrdinals(base: BankBase, value: string): number[] {
+  return base.pdq.search(value, 0).map((m) => m.id as number);
+}
+
 /**
- * Applies recorded changes to a compiled bank in place and returns it under its new version. Banks
+ * Applies recorded changes to a compiled bank and returns a new bank under the new version; the
+ * given bank is left exactly as it was (snapshots holding it keep matching its own contents). Banks
  * in the store hold one entry per hash value, so an add of a value already present replaces it.
- * The bank's structures are shared with the previous version's object: only the newest is current.
  */
 export function patchHashBank(bank: CompiledHashBank, changes: Iterable<HashBankChange>, version: string): CompiledHashBank {
-  const exact = bank.exact;
-  const customIds = bank.pdqCustomIds as Map<number, string>;
-  let next = bank.nextPdqOrdinal;
-  const removePdq = (value: string) => {
-    for (const m of bank.pdq.search(value, 0)) {
-      bank.pdq.remove(m.id);
-      customIds.delete(m.id as number);
-    }
+  const { base } = bank;
+  const prev = bank.overlay;
+  const exactAdded = Object.fromEntries(EXACT_HASH_TYPES.map((t) => [t, new Map(prev?.exactAdded[t])])) as Record<ExactHashType, Map<string, string>>;
+  const exactHidden = Object.fromEntries(EXACT_HASH_TYPES.map((t) => [t, new Set(prev?.exactHidden[t])])) as Record<ExactHashType, Set<string>>;
+  const pdqHidden = new Set(prev?.pdqHidden);
+  const pdqAdded = new Map(prev?.pdqAdded);
+  let pdqChanged = false;
+  const hideExact = (type: ExactHashType, value: string) => {
+    exactAdded[type].delete(value);
+    if (base.exact[type].set.find(value) >= 0) exactHidden[type].add(value);
+  };
+  const hidePdq = (value: string) => {
+    if (pdqAdded.delete(value)) pdqChanged = true;
+    for (const ordinal of basePdqOrdinals(base, value)) pdqHidden.add(ordinal);
   };
   for (const change of changes) {
     if (change.op === 'remove') {
-      if (change.type === 'pdq') removePdq(change.value);
-      else removeExact(exact[change.type], change.value);
+      if (change.type === 'pdq') hidePdq(change.value);
+      else hideExact(change.type, change.value);
       continue;
     }
     const { type, value, id } = change.entry;
     const custom = id === defaultEntryId(type, value) ? '' : id;
-    if (type !== 'pdq') {
-      addExact(exact[type], value, custom, true);
-      continue;
+    if (type === 'pdq') {
+      hidePdq(value);
+      pdqAdded.set(value, custom);
+      pdqChanged = true;
+    } else {
+      hideExact(type, value);
+      exactAdded[type].set(value, custom);
     }
-    removePdq(value);
-    bank.pdq.add(next, value);
-    if (custom) customIds.set(next, custom);
-    next++;
   }
-  const size = exact.md5.set.size + exact.sha1.set.size + exact.sha256.set.size + bank.pdq.size;
-  return { ...bank, version, size, nextPdqOrdinal: next };
+  const pdqHashes = pdqChanged ? [...pdqAdded.keys()] : (prev?.pdqHashes ?? []);
+  const pdqIndex = !pdqChanged ? prev?.pdqIndex : pdqHashes.length ? PdqIndex.build(pdqHashes.map((hash, i) => ({ id: i, hash }))) : undefined;
+  const overlay: BankOverlay = { exactAdded, exactHidden, pdqHidden, pdqAdded, pdqIndex, pdqHashes };
+  let size = base.size - pdqHidden.size + pdqAdded.size;
+  for (const type of EXACT_HASH_TYPES) size += exactAdded[type].size - exactHidden[type].size;
+  return { ...bank, version, size, overlay };
 }
 
 function matchBank(bank: CompiledHashBank, hashes: MediaHashes, options: HashMatchOptions, out: HashMatch[]): void {
+  const { base, overlay } = bank;
   for (const type of EXACT_HASH_TYPES) {
-    const index = bank.exact[type];
-    const slot = index.set.find(hashes[type]);
+    const value = hashes[type];
+    const added = overlay?.exactAdded[type].get(value);
+    if (added !== undefined) out.push({ bankId: bank.id, bankVersion: bank.version, entryId: added || defaultEntryId(type, value), type, distance: 0 });
+    if (overlay?.exactHidden[type].has(value)) continue;
+    const index = base.exact[type];
+    const slot = index.set.find(value);
     if (slot < 0) continue;
     const ids = index.ids.get(slot) ?? '';
-    for (const id of Array.isArray(ids) ? ids : [ids]) out.push({ bankId: bank.id, bankVersion: bank.version, entryId: id || defaultEntryId(type, hashes[type]), type, distance: 0 });
+    for (const id of Array.isArray(ids) ? ids : [ids]) out.push({ bankId: bank.id, bankVersion: bank.version, entryId: id || defaultEntryId(type, value), type, distance: 0 });
   }
   const pdq = hashes.pdq;
+  const overlayIndex = overlay?.pdqIndex;
   // Low-quality hashes (flat or tiny images) collide with each other; Meta recommends not matching them.
-  if (!pdq || bank.pdq.size === 0 || pdq.quality < options.pdqMinQuality) return;
+  if (!pdq || (base.pdq.size === 0 && !overlayIndex) || pdq.quality < options.pdqMinQuality) return;
   const threshold = options.pdqThreshold(bank.id);
   const variants = options.dihedral && pdq.dihedral ? pdq.dihedral : [pdq.hash];
   // Best (closest) variant per entry: a symmetric image can match several variants of one entry.
+  // Overlay entries are keyed after the base's ordinals.
   const best = new Map<number, { distance: number; variant: number }>();
-  // All variants in one pass over the index (same results as one search per variant).
-  bank.pdq.searchMany(variants, threshold).forEach((matches, v) => {
-    for (const m of matches) {
-      const ordinal = m.id as number;
-      const seen = best.get(ordinal);
-      if (!seen || m.distance < seen.distance) best.set(ordinal, { distance: m.distance, variant: v });
-    }
+  const consider = (ordinal: number, distance: number, v: number) => {
+    const seen = best.get(ordinal);
+    if (!seen || distance < seen.distance) best.set(ordinal, { distance, variant: v });
+  };
+  // All variants in one pass over each index (same results as one search per variant).
+  if (base.pdq.size > 0)
+    base.pdq.searchMany(variants, threshold).forEach((matches, v) => {
+      for (const m of matches) if (!overlay?.pdqHidden.has(m.id as number)) consider(m.id as number, m.distance, v);
+    });
+  if (overlayIndex)
+    overlayIndex.searchMany(variants, threshold).forEach((matches, v) => {
+      for (const m of matches) consider(base.pdqCount + (m.id as number), m.distance, v);
   });
   for (const [ordinal, { distance, variant }] of best) {
-    const entryId = bank.pdqCustomIds.get(ordinal) ?? defaultEntryId('pdq', bank.pdq.hashOf(ordinal) ?? '');
+    let entryId: string;
+    if (ordinal < base.pdqCount) entryId = base.pdqCustomIds.get(ordinal) ?? defaultEntryId('pdq', base.pdq.hashOf(ordinal) ?? '');
+    else {
+      const hash = overlay?.pdqHashes[ordinal - base.pdqCount] ?? '';
+      entryId = overlay?.pdqAdded.get(hash) || defaultEntryId('pdq', hash);
+    }
     out.push({ bankId: bank.id, bankVersion: bank.version, entryId, type: 'pdq', distance, threshold, variant: DIHEDRAL_NAMES[variant] ?? 'orig' });
   }
 }
