@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { lintTermBank } from '../../src/core/text/lint.js';
 import { makeTermBank, type TermEntry } from '../../src/core/text/term-bank.js';
-import { benignWords } from './corpus.js';
+import { benignWords } from './vocab.js';
 
 const vocab = benignWords();
 const entry = (id: string, phrase: string, extra: Partial<TermEntry> = {}): TermEntry => ({ id, phrase, category: 'test', severity: 'low', ...extra });

@@ -3,7 +3,7 @@ import { VigilError } from '../../src/core/errors.js';
 import { compileTextScanner } from '../../src/core/text/scanner.js';
 import { makeTermBank, type TermEntry } from '../../src/core/text/term-bank.js';
 import { makePatternRuleSet } from '../../src/core/text/patterns.js';
-import { benignWords } from './corpus.js';
+import { benignWords } from './vocab.js';
 
 const vocab = benignWords();
 const entry = (id: string, phrase: string, extra: Partial<TermEntry> = {}): TermEntry => ({ id, phrase, category: 'test', severity: 'medium', ...extra });

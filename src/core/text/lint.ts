@@ -5,7 +5,7 @@
  */
 import { AhoCorasick } from './aho-corasick.js';
 import { keyOf, normalizeText } from './normalize.js';
-import { inflectionsOf, phraseKey } from './matcher.js';
+import { ownFormsOf, phraseKey } from './matcher.js';
 import { compileTextScanner } from './scanner.js';
 import type { TermBankData, TermMode } from './term-bank.js';
 
@@ -148,7 +148,7 @@ export function lintTermBank(bank: TermBankData, options: LintOptions): LintIssu
     for (const m of scanner.scan(w)) {
       const exact = exactById.get(m.termId) ?? '';
       // A common word's own inflections (bar → bars, barred) are expected; a rare term's are news ("thi" → "this").
-      if (w === exact || (benign.has(exact) && inflectionsOf(exact).includes(w))) continue;
+      if (w === exact || ownFormsOf([exact]).includes(w)) continue;
       const list = collisions.get(m.termId);
       if (list) list.push(w);
       else collisions.set(m.termId, [w]);
