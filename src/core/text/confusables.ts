@@ -61,6 +61,8 @@ const NAMED_RANGES: ReadonlyArray<[number, number]> = [
   [0x249c, 0x24b5],
 ];
 
+const named = new Map<number, string>();
+
 function build(): Map<number, string> {
   const map = new Map<number, string>();
   const add = (key: string, target: string): void => {
@@ -80,11 +82,13 @@ function build(): Map<number, string> {
   for (const [src, target] of pairs) add(baseLower(src), target);
   for (const [from, to] of NAMED_RANGES) {
     for (let cp = from; cp <= to; cp++) {
-      if (map.has(cp)) continue;
       const ch = String.fromCodePoint(cp);
       if (PICTO.test(ch)) continue;
       const m = NAMED_LETTER.exec(unicodeName(ch) ?? '');
-      if (m) map.set(cp, (m[1] as string).toLowerCase());
+      if (m) {
+        named.set(cp, (m[1] as string).toLowerCase());
+        map.set(cp, (m[1] as string).toLowerCase());
+      }
     }
   }
   return map;
@@ -95,6 +99,24 @@ const built = build();
 /** The Latin letter a lookalike letter stands for (looked up as written, before case folding), or undefined. */
 export function latinLookalike(cp: number): string | undefined {
   return built.get(cp);
+}
+
+/**
+ * The Latin letter a character's Unicode name says it is (small capitals, enclosed and regional-indicator
+ * letters, letters with strokes…), or undefined. Read from the name data, so it holds even for letters
+ * newer than the JavaScript engine's own Unicode tables.
+ */
+export function namedLatinLetter(cp: number): string | undefined {
+  return named.get(cp);
+}
+
+/**
+ * The confusables prototype of a character as written, when it is one Latin letter (ſ → f), without the
+ * compatibility fold that `latinLookalike` applies first (which reads ſ as s).
+ */
+export function confusablePrototype(cp: number): string | undefined {
+  const proto = table[String.fromCodePoint(cp)];
+  return proto !== undefined && /^[A-Za-z]$/.test(proto) ? proto.toLowerCase() : undefined;
 }
 
 /** Number of lookalike letters known; exposed for tests and docs. */

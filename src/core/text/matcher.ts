@@ -82,7 +82,14 @@ function buildStream(norm: NormalizedText): Stream {
       tok.push(-1);
     }
     let p = t.exFrom;
-    for (const ch of t.exact) {
+    const chars = [...t.exact];
+    const from = t.softHead ?? 0;
+    const to = chars.length - (t.softTail ?? 0);
+    chars.forEach((ch, c) => {
+      if (c < from || c >= to) {
+        p++;
+        return;
+      }
       const last = text.length - 1;
       if (last >= 0 && text.endsWith(ch) && ch !== ' ' && /\p{L}/u.test(ch)) {
         // Collapsed repeat: the kept character's span grows over the dropped one.
@@ -96,7 +103,7 @@ function buildStream(norm: NormalizedText): Stream {
         }
       }
       p++;
-    }
+    });
   });
   return { text, starts, ends, tok };
 }
@@ -387,7 +394,12 @@ export class TermMatcher {
     // Per character: its token, and the symbol of its own code point when that is not a–z.
     const tokOf = new Int32Array(n);
     const ownSym = new Int32Array(n);
-    tokens.forEach((t, q) => tokOf.fill(q, t.exFrom, t.exTo));
+    const softAt = new Uint8Array(n);
+    tokens.forEach((t, q) => {
+      tokOf.fill(q, t.exFrom, t.exTo);
+      if (t.softHead) softAt.fill(1, t.exFrom, t.exFrom + t.softHead);
+      if (t.softTail) softAt.fill(1, t.exTo - t.softTail, t.exTo);
+    });
     for (let g = 0; g < n; g++) {
       const cp = exCp[g] as number;
       ownSym[g] = cp >= 0x61 && cp <= 0x7a ? -1 : this.symbolOf(cp);
@@ -399,14 +411,22 @@ export class TermMatcher {
     let gStart = 0;
     let edited = false;
     let editDepth = 0;
-    const wordEndAt = (g: number): boolean => g >= n || (tokOf[g] !== tokOf[g - 1] && (tokens[tokOf[g - 1] as number] as TextToken).gapAfter !== 'glue');
+    // A match may end at a token's end (not inside a spelled-out run) or before its soft tail ("cat!").
+    const wordEndAt = (g: number): boolean => {
+      const t = tokens[tokOf[g - 1] as number] as TextToken;
+      if (g < t.exTo) return g >= t.exTo - (t.softTail ?? 0);
+      return g >= n || t.gapAfter !== 'glue';
+    };
 
     const accept = (node: number, gEnd: number): void => {
       for (const ti of this.terminal[node] as number[]) {
         const term = this.terms[ti] as CompiledTerm;
         if (edited && !term.longAt[editDepth]) continue;
         const start = exStart[gStart] as number;
-        const end = exEnd[gEnd - 1] as number;
+        // Soft punctuation read only as repeats or endings ("owl!!") is not part of the span.
+        let last = gEnd - 1;
+        while (last > gStart && softAt[last] && (readKind[last] as number) !== READ_EXACT) last--;
+        const end = exEnd[last] as number;
         if (term.owner >= 0) {
           allow.push({ owner: term.owner, start, end });
           continue;
@@ -445,11 +465,11 @@ export class TermMatcher {
         if (wordEndAt(g)) accept(node, g);
         else trySuffixes(node, g);
       }
-      if (g >= n || (tokOf[g] as number) - (tokOf[gStart] as number) >= MAX_SPAN_TOKENS) return;
-      const m = exMask[g] as number;
-      const own = ownSym[g] as number;
+      if (g < n && (tokOf[g] as number) - (tokOf[gStart] as number) >= MAX_SPAN_TOKENS) return;
+      const m = g < n ? (exMask[g] as number) : 0;
+      const own = g < n ? (ownSym[g] as number) : -1;
       // A repeated letter ("haaam", "kettttle") stays on the same node.
-      if (prev >= 0 && ((prev < LETTERS && m & (1 << prev)) || own === prev)) {
+      if (g < n && prev >= 0 && ((prev < LETTERS && m & (1 << prev)) || own === prev)) {
         readCp[g] = this.cpOfSymbol(prev, exCp[g] as number);
         readKind[g] = READ_REPEAT;
         walk(node, g + 1, prev);
@@ -475,13 +495,18 @@ export class TermMatcher {
       // One typo: the term's letter replaced, missing, doubled by another, or swapped with the next.
       edited = true;
       editDepth = this.depth[node] as number;
-      readCp[g] = exCp[g] as number;
-      readKind[g] = READ_EDIT;
-      walk(node, g + 1, prev);
+      // (An extra character in front of the word is only a typo when it is a letter: "(kettle" is not one.)
+      // Soft characters ("(", "!" at a word's edge) are read as they are or not at all, never as a typo.
+      const hard = g < n && !softAt[g];
+      if (hard) {
+        readCp[g] = exCp[g] as number;
+        readKind[g] = READ_EDIT;
+        walk(node, g + 1, prev);
+      }
       for (let kid = this.firstChild[node] as number; kid >= 0; kid = this.nextSibling[kid] as number) {
         const s = this.symOf[kid] as number;
         if (s === prev) continue;
-        if (!(s < LETTERS && m & (1 << s)) && s !== own) {
+        if (hard && !(s < LETTERS && m & (1 << s)) && s !== own) {
           // What is written, not the term's letter: "settle" must read as settle for the benign check.
           readCp[g] = exCp[g] as number;
           readKind[g] = READ_EDIT;
@@ -489,7 +514,7 @@ export class TermMatcher {
         }
         walk(kid, g, s);
       }
-      if (g + 1 < n && tokOf[g + 1] === tokOf[g]) {
+      if (hard && g + 1 < n && !softAt[g + 1]) {
         const m1 = exMask[g + 1] as number;
         for (let bits = m1; bits !== 0; bits &= bits - 1) {
           const s1 = 31 - Math.clz32(bits & -bits);
@@ -515,10 +540,13 @@ export class TermMatcher {
       if (i > 0 && (tokens[i - 1] as TextToken).gapAfter === 'glue' && !startsAfterWordLetter(tokens, i)) continue;
       const tok = tokens[i] as TextToken;
       if (tok.exTo <= tok.exFrom) continue;
-      gStart = tok.exFrom;
-      budget = 0;
-      edited = false;
-      walk(ROOT, gStart, -1);
+      // A soft head ("@cat", "#ham") may be part of the word or not: start on both sides of it.
+      for (let h = 0; h <= (tok.softHead ?? 0) && tok.exFrom + h < tok.exTo; h++) {
+        gStart = tok.exFrom + h;
+        budget = 0;
+        edited = false;
+        walk(ROOT, gStart, -1);
+      }
     }
     this.work.steps = steps;
     if (this.ac) this.matchSubstrings(norm, raw);
@@ -531,19 +559,20 @@ export class TermMatcher {
    * false (fuzzy but accepted) or undefined (dropped, because it reads as ordinary words).
    */
   private judge(term: CompiledTerm, tokOf: Int32Array, readCp: Int32Array, readKind: Uint8Array, gStart: number, gEnd: number, edited: boolean): boolean | undefined {
-    const pieces: Array<{ text: string; from: number; fuzzy: boolean; stretched: boolean }> = [];
+    const pieces: Array<{ text: string; from: number; fuzzy: boolean; stretched: boolean; suffixed: boolean }> = [];
     let full = '';
-    let cur = { text: '', from: 0, fuzzy: false, stretched: false };
+    let cur = { text: '', from: 0, fuzzy: false, stretched: false, suffixed: false };
     for (let g = gStart; g < gEnd; g++) {
       if (g > gStart && tokOf[g] !== tokOf[g - 1]) {
         pieces.push(cur);
-        cur = { text: '', from: full.length, fuzzy: false, stretched: false };
+        cur = { text: '', from: full.length, fuzzy: false, stretched: false, suffixed: false };
       }
       const c = String.fromCodePoint(readCp[g] as number);
       cur.text += c;
       full += c;
       const kind = readKind[g] as number;
       if (kind === READ_EDIT || kind === READ_SUFFIX) cur.fuzzy = true;
+      if (kind === READ_SUFFIX) cur.suffixed = true;
       else if (kind === READ_REPEAT) cur.stretched = true;
     }
     pieces.push(cur);
@@ -565,7 +594,7 @@ export class TermMatcher {
     for (const p of pieces) {
       const clean = !p.fuzzy && term.exact.startsWith(p.text, p.from);
       if (clean) continue;
-      if (p.text.length >= 2 && this.isBenign(p.text)) return undefined;
+      if (p.text.length >= 2 && (this.isBenign(p.text) || (p.suffixed && this.isBenignWithEnding(p.text)))) return undefined;
       if (p.stretched && this.closerToBenign(p.text, term.exact)) return undefined;
     }
     return false;
@@ -573,7 +602,7 @@ export class TermMatcher {
 
   /**
    * "goood" is a stretched "good" before it is a stretched "god": a stretched word is read as the
-   * benign word it is closest to (fewest letters to drop) unless the term is strictly closer.
+   * benign word it is closest to (fewest letters to drop) when that is strictly closer than the term.
    */
   private closerToBenign(word: string, termExact: string): boolean {
     const key = keyOf(word);
@@ -590,7 +619,16 @@ export class TermMatcher {
         if (keyOf(part) === key) own = Math.min(own, stretchDistance(runs, runsOf(part)));
       }
     }
-    return best <= own;
+    return best < own;
+  }
+
+  /** A dictionary word with a plural or possessive ending read as padding ("nickles's" reads "nicklesss"). */
+  private isBenignWithEnding(word: string): boolean {
+    for (const cut of [1, 2]) {
+      const bare = word.slice(0, -cut);
+      if (word.slice(-cut) === 's'.repeat(cut) && bare.length >= 2 && this.isBenign(bare)) return true;
+    }
+    return false;
   }
 
   private isBenign(word: string): boolean {
@@ -611,7 +649,9 @@ export class TermMatcher {
           if (q < 0 || q === lastTok) continue;
           lastTok = q;
           // Digits at the edges are numbers, not letters: "applications99" is still "applications".
-          const ex = (norm.tokens[q] as TextToken).exact.replace(/^\d+|\d+$/g, '');
+          const t = norm.tokens[q] as TextToken;
+          const chars = [...t.exact];
+          const ex = chars.slice(t.softHead ?? 0, chars.length - (t.softTail ?? 0)).join('').replace(/^\d+|\d+$/g, '');
           if (ex.length >= 2 && this.isBenign(ex) && !term.exact.includes(ex)) return;
         }
       }

@@ -19,7 +19,7 @@
  *    so the matcher can tell an exact hit from a fuzzy one. Characters that may stand for either i or l
  *    (1, |, ! and capital I) give a token alternative spellings instead of a lossy i/l merge.
  */
-import { latinLookalike } from './confusables.js';
+import { confusablePrototype, latinLookalike, namedLatinLetter } from './confusables.js';
 
 /** What separates a token from the next one. */
 export type GapKind = 'strong' | 'weak' | 'glue' | 'end';
@@ -27,8 +27,15 @@ export type GapKind = 'strong' | 'weak' | 'glue' | 'end';
 export interface TextToken {
   /** Folded letters and digits, leetspeak resolved, no collapsing. */
   exact: string;
-  /** Match key: `exact` with repeated letters collapsed. */
+  /** Match key: `exact` with repeated letters collapsed (soft edge characters left out). */
   key: string;
+  /**
+   * Leading / trailing characters that may be letters or punctuation ("@cat", "cat!", "#tag", "alex99"):
+   * they are in `exact` and the character arrays, and the matcher may start or end a match on either
+   * side of them. Absent when zero.
+   */
+  softHead?: number;
+  softTail?: number;
   /** Offsets in the original text (UTF-16 code units, end exclusive). */
   start: number;
   end: number;
@@ -132,7 +139,7 @@ const LEET_CLASSES: ReadonlyMap<number, string> = new Map(
     [
       ['0', 'o'], ['1', 'il'], ['2', 'z'], ['3', 'e'], ['4', 'a'], ['5', 's'], ['6', 'gb'], ['7', 't'], ['8', 'b'], ['9', 'gq'],
       ['@', 'a'], ['$', 's'], ['!', 'il'], ['|', 'il'], ['+', 't'], ['€', 'e'], ['¢', 'c'], ['¡', 'i'], ['£', 'le'], ['¥', 'y'],
-      ['§', 's'], ['†', 't'], ['µ', 'u'], ['®', 'r'], ['©', 'c'], ['∂', 'd'], ['°', 'o'], ['#', 'h'], ['%', 'x'], ['(', 'c'], ['<', 'c'],
+      ['§', 's'], ['†', 't'], ['µ', 'u'], ['®', 'r'], ['©', 'c'], ['∂', 'da'], ['°', 'o'], ['#', 'h'], ['%', 'x'], ['(', 'c'], ['<', 'c'],
     ] as const
   ).map(([a, b]) => [a.codePointAt(0) as number, b]),
 );
@@ -205,6 +212,8 @@ export function normalizeText(text: string): NormalizedText {
   const ambiguous = new Set<number>();
   // Latin letter of another script's lookalike, looked up as written (before case folding), by position.
   const lookOf = new Map<number, number>();
+  // Further letters a position may stand for, beyond the one it folds to.
+  const extraMask = new Map<number, number>();
   const us: number[] = [];
   const ue: number[] = [];
   // Most text is plain ASCII letters: the lookalike and leetspeak passes are skipped when they cannot apply.
@@ -221,21 +230,46 @@ export function normalizeText(text: string): NormalizedText {
       ue.push(i + w);
     } else {
       nonAscii = true;
-      const folded = foldNonAscii(cp);
-      const single = folded.length === 1 ? (folded[0] as number) : -1;
-      const look = single >= 0x80 ? (latinLookalike(cp) ?? latinLookalike(single)) : undefined;
-      if (look !== undefined && look === 'l') ambiguous.add(cps.length);
-      if (look !== undefined && RE_LATIN_OR_SYMBOL.test(String.fromCodePoint(cp))) {
-        // Latin-script shapes (ø, ʀ, ɡ) and letter symbols (🇦, 🅐) are Latin letters wherever they stand.
-        cps.push(look.charCodeAt(0));
+      const ch = String.fromCodePoint(cp);
+      const push = (f: number, extra = 0): void => {
+        if (extra !== 0) extraMask.set(cps.length, extra);
+        cps.push(f);
         us.push(i);
         ue.push(i + w);
+      };
+      if (LEET_CLASSES.has(cp)) {
+        // A leetspeak glyph (µ, €, £) stays itself, so the word-scoped leetspeak step can read it.
+        push(cp);
+        i += w;
+        continue;
+      }
+      const folded = foldNonAscii(cp);
+      const look = latinLookalike(cp) ?? (folded.length === 1 ? latinLookalike(folded[0] as number) : undefined);
+      const proto = confusablePrototype(cp) ?? look;
+      const lookBit = proto === undefined ? 0 : 1 << (proto.charCodeAt(0) - 0x61);
+      if (folded.length > 0 && folded.every((f) => f >= 0x61 && f <= 0x7a)) {
+        // Compatibility forms of Latin letters (Ｉ, 𝐈, ſ, ß): the fold, plus what the shape also reads as
+        // (a capital I is an l too; ſ is an f; ß is a b).
+        const capitalI = folded.length === 1 && ch.normalize('NFKC') === 'I';
+        for (const f of folded) push(f, (capitalI ? MASK_IL : 0) | (lookBit !== 0 && proto !== String.fromCharCode(f) ? lookBit : 0));
       } else {
-        if (look !== undefined) lookOf.set(cps.length, look.charCodeAt(0));
-        for (const f of folded) {
-          cps.push(f);
-          us.push(i);
-          ue.push(i + w);
+        const byName = namedLatinLetter(cp);
+        if (byName !== undefined) push(byName.charCodeAt(0), (byName === 'l' ? MASK_IL : 0) | (proto !== undefined && proto !== byName ? lookBit : 0));
+        else if (look !== undefined && RE_LATIN_OR_SYMBOL.test(ch)) {
+          // Latin-script shapes (ø, ʀ, ɡ) and letter symbols (🇦, 🅐) are Latin letters wherever they stand.
+          push(look.charCodeAt(0), look === 'l' ? MASK_IL : 0);
+        } else {
+          if (look !== undefined) {
+            lookOf.set(cps.length, look.charCodeAt(0));
+            if (look === 'l') ambiguous.add(cps.length);
+            // A lookalike whose compatibility form is no letter (Greek ͺ → space + mark) stays a letter.
+            if (!folded.some((f) => RE_LETTER.test(String.fromCodePoint(f)))) {
+              push(ch.toLowerCase().codePointAt(0) as number);
+              i += w;
+              continue;
+            }
+          }
+          for (const f of folded) push(f);
         }
       }
     }
@@ -260,7 +294,7 @@ export function normalizeText(text: string): NormalizedText {
   if (nonAscii) foldLookalikes(cps, flags, chunks, lookOf);
   const light = (): LightText => buildLight(cps, us, ue);
   if (nonAscii && !leetable) for (const cp of cps) if (LEET.has(cp) || SEQUENCE_START.has(cp)) leetable = true;
-  const leet: LeetPlan = leetable ? resolveLeet(cps, flags, chunks) : { letter: [], altOnly: new Uint8Array(0), absorbed: new Uint8Array(0) };
+  const leet: LeetPlan = leetable ? resolveLeet(cps, flags, chunks) : { letter: [], altOnly: new Uint8Array(0), absorbed: new Uint8Array(0), soft: new Uint8Array(0) };
 
   // Step 4: tokens.
   const tokens: TextToken[] = [];
@@ -270,10 +304,16 @@ export function normalizeText(text: string): NormalizedText {
   const exMask: number[] = [];
   const tokChunk: number[] = [];
   chunks.forEach((ch, ci) => {
-    let cur: { exact: string; start: number; end: number; exFrom: number } | undefined;
+    let cur: { exact: string; start: number; end: number; exFrom: number; head: number; tail: number; hard: boolean } | undefined;
     const close = (gap: GapKind): void => {
       if (!cur) return;
-      tokens.push({ exact: cur.exact, key: keyOf(cur.exact), start: cur.start, end: cur.end, exFrom: cur.exFrom, exTo: exStart.length, gapAfter: gap });
+      const chars = [...cur.exact];
+      const head = cur.hard ? cur.head : 0;
+      const tail = cur.hard ? cur.tail : 0;
+      const tok: TextToken = { exact: cur.exact, key: keyOf(head + tail > 0 ? chars.slice(head, chars.length - tail).join('') : cur.exact), start: cur.start, end: cur.end, exFrom: cur.exFrom, exTo: exStart.length, gapAfter: gap };
+      if (head > 0) tok.softHead = head;
+      if (tail > 0) tok.softTail = tail;
+      tokens.push(tok);
       tokChunk.push(ci);
       cur = undefined;
     };
@@ -289,9 +329,17 @@ export function normalizeText(text: string): NormalizedText {
       if (l !== undefined || (f & (F_LETTER | F_DIGIT)) !== 0) {
         const own = cps[k] as number;
         const primary = l !== undefined && !leet.altOnly[k] ? l : own;
-        if (!cur) cur = { exact: '', start: us[k] as number, end: ue[k] as number, exFrom: exStart.length };
-        let mask = primary >= 0x61 && primary <= 0x7a ? 1 << (primary - 0x61) : 0;
+        if (!cur) cur = { exact: '', start: us[k] as number, end: ue[k] as number, exFrom: exStart.length, head: 0, tail: 0, hard: false };
+        if (leet.soft[k]) {
+          if (cur.hard) cur.tail++;
+          else cur.head++;
+        } else {
+          cur.hard = true;
+          cur.tail = 0;
+        }
+        let mask = (primary >= 0x61 && primary <= 0x7a ? 1 << (primary - 0x61) : 0) | (extraMask.get(k) ?? 0);
         if (l !== undefined) mask |= leet.absorbed[k] === 2 ? 1 << (l - 0x61) : classMask(LEET_CLASSES.get(own) ?? String.fromCharCode(l));
+        else if (f & F_LETTER && LEET_CLASSES.has(own)) mask |= classMask(LEET_CLASSES.get(own) as string);
         if (ambiguous.has(k) && (primary === 0x69 || primary === 0x6c)) mask |= MASK_IL;
         cur.exact += String.fromCodePoint(primary);
         cur.end = ue[k] as number;
@@ -347,8 +395,10 @@ function foldLookalikes(cps: number[], flags: Uint8Array, chunks: readonly Chunk
   for (const c of info) {
     const ambiguous = c.latin === 0 && c.other > 0 && c.allLookalike;
     if (ambiguous) continue;
-    ctxLatin += c.latin;
-    ctxOther += c.other;
+    // A word that mixes scripts is folded to Latin, so it counts as Latin context.
+    const mixed = c.latin > 0 && c.other > 0;
+    ctxLatin += c.latin + (mixed ? c.other : 0);
+    ctxOther += mixed ? 0 : c.other;
   }
   chunks.forEach((ch, i) => {
     const c = info[i] as (typeof info)[number];
@@ -373,6 +423,8 @@ interface LeetPlan {
   letter: Array<number | undefined>;
   /** Per character: 1 when the leet reading is only an alternative ("810550m" may be a distance). */
   altOnly: Uint8Array;
+  /** Per character: 1 for a glyph at a word's edge that may be a letter or punctuation ("cat!"). */
+  soft: Uint8Array;
   /** Per character: 2 for the first, 1 for the later characters of a glyph drawn with several ("()"). */
   absorbed: Uint8Array;
 }
@@ -383,6 +435,7 @@ function resolveLeet(cps: readonly number[], flags: Uint8Array, chunks: readonly
   const letter = new Array<number | undefined>(cps.length);
   const altOnly = new Uint8Array(cps.length);
   const absorbed = new Uint8Array(cps.length);
+  const soft = new Uint8Array(cps.length);
   const isLetterAt = (k: number): boolean => ((flags[k] as number) & F_LETTER) !== 0;
   const isWordAt = (k: number): boolean => ((flags[k] as number) & (F_LETTER | F_DIGIT)) !== 0;
 
@@ -442,7 +495,7 @@ function resolveLeet(cps: readonly number[], flags: Uint8Array, chunks: readonly
           const end = k + seq[0].length;
           const b = before(k);
           const a = lastWord >= end;
-          if ((b && a) || (b && isLetterAt(k - 1)) || (a && isLetterAt(end))) {
+          if (b || a) {
             letter[k] = seq[1];
             absorbed[k] = 2;
             for (let j = k + 1; j < end; j++) absorbed[j] = 1;
@@ -461,9 +514,11 @@ function resolveLeet(cps: readonly number[], flags: Uint8Array, chunks: readonly
         let e = k;
         while (e + 1 < ch.to && (flags[e + 1] as number) & F_DIGIT) e++;
         const edge = e > k && (k === ch.from || e === ch.to - 1 || !isWordAt(k - 1) || !isWordAt(e + 1));
+        const atChunkEdge = k === ch.from || e === ch.to - 1;
         for (let j = k; j <= e; j++) {
           letter[j] = LEET.get(cps[j] as number);
           if (numeric || edge) altOnly[j] = 1;
+          if (edge && atChunkEdge && !numeric) soft[j] = 1;
         }
         k = e + 1;
         continue;
@@ -486,10 +541,17 @@ function resolveLeet(cps: readonly number[], flags: Uint8Array, chunks: readonly
         for (let j = k; j <= e && !fold; j++) fold = cps[j] !== CP_BANG && cps[j] !== CP_AT;
       }
       if (fold) for (let j = k; j <= e; j++) letter[j] = LEET.get(cps[j] as number);
+      else if ((!b && isWordAt(e + 1)) || (b && !after && (isWordAt(k - 1) || letter[k - 1] !== undefined))) {
+        // At a word's edge: maybe a letter ("h@m", "0wl", "ow£"), maybe punctuation. The matcher tries both.
+        for (let j = k; j <= e; j++) {
+          letter[j] = LEET.get(cps[j] as number);
+          soft[j] = 1;
+        }
+      }
       k = e + 1;
     }
   }
-  return { letter, altOnly, absorbed };
+  return { letter, altOnly, absorbed, soft };
 }
 
 function glueSpelledRuns(tokens: TextToken[]): void {
@@ -526,6 +588,12 @@ function buildLight(cps: readonly number[], us: readonly number[], ue: readonly 
 /** Human-readable normalized text: words separated by spaces, glued letter runs joined. */
 export function normalizedDisplay(norm: NormalizedText): string {
   let out = '';
-  for (const t of norm.tokens) out += t.exact + (t.gapAfter === 'glue' ? '' : t.gapAfter === 'end' ? '' : ' ');
+  for (const t of norm.tokens) {
+    const chars = [...t.exact];
+    const word = t.softHead || t.softTail ? chars.slice(t.softHead ?? 0, chars.length - (t.softTail ?? 0)).join('') : t.exact;
+    if (word.length === 0) continue;
+    out += word + (t.gapAfter === 'glue' ? '' : t.gapAfter === 'end' ? '' : ' ');
+  }
+  out = out.trimEnd();
   return out;
 }
