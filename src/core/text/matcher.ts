@@ -192,6 +192,8 @@ interface CompiledTerm {
   forms: ReadonlySet<string>;
   /** For an exception: the index of the term it protects; -1 for a term. */
   owner: number;
+  /** Whether a word shorter than LONG_WORD has a doubled letter ("moss"). */
+  shortDouble: boolean;
 }
 
 /** Open-addressing table of trie edges (node, symbol) → child, in typed arrays. */
@@ -244,6 +246,8 @@ interface RawHit {
   start: number;
   end: number;
   exact: boolean;
+  /** Characters read other than as the term's own letters (typos, repeats, endings, soft edges). */
+  cost: number;
 }
 
 /** Counters of the work done by the last `match` call (for the linear-time test). */
@@ -303,7 +307,8 @@ export class TermMatcher {
       const longAt = new Uint8Array(cps.length + 1);
       for (const [a, z] of longRanges) for (let d = a; d <= z; d++) longAt[d] = 1;
       const exact = words.join('');
-      this.terms.push({ bank: b, entry, mode, exact, words, wordEnds, longAt, forms: new Set(ownFormsOf(words)), owner });
+      const shortDouble = words.some((w) => [...w].length < LONG_WORD && /(.)\1/u.test(w));
+      this.terms.push({ bank: b, entry, mode, exact, words, wordEnds, longAt, forms: new Set(ownFormsOf(words)), owner, shortDouble });
       keys.push(cps);
       if (owner === -1 && mode === 'substring') {
         acKeys.push(buildStream(norm).text);
@@ -432,7 +437,10 @@ export class TermMatcher {
           continue;
         }
         const verdict = this.judge(term, tokOf, readCp, readKind, gStart, gEnd, edited);
-        if (verdict !== undefined) raw.push({ ti, start, end, exact: verdict });
+        if (verdict === undefined) continue;
+        let cost = edited ? 2 : 0;
+        for (let g = gStart; g < gEnd; g++) if (readKind[g] !== READ_EXACT || softAt[g]) cost++;
+        raw.push({ ti, start, end, exact: verdict, cost });
       }
     };
 
@@ -495,18 +503,20 @@ export class TermMatcher {
       // One typo: the term's letter replaced, missing, doubled by another, or swapped with the next.
       edited = true;
       editDepth = this.depth[node] as number;
-      // (An extra character in front of the word is only a typo when it is a letter: "(kettle" is not one.)
-      // Soft characters ("(", "!" at a word's edge) are read as they are or not at all, never as a typo.
+      // Soft characters ("(", "!" at a word's edge) are read as they are or not at all, never as a typo;
+      // an extra letter in front of the word would make the match start inside a word ("apurplekettle").
       const hard = g < n && !softAt[g];
-      if (hard) {
+      if (hard && g > gStart) {
         readCp[g] = exCp[g] as number;
         readKind[g] = READ_EDIT;
-        walk(node, g + 1, prev);
+        // Repeats of an extra letter stay extra ("kettttle" with a stray t).
+        walk(node, g + 1, m !== 0 ? 31 - Math.clz32(m & -m) : own);
       }
       for (let kid = this.firstChild[node] as number; kid >= 0; kid = this.nextSibling[kid] as number) {
         const s = this.symOf[kid] as number;
         if (s === prev) continue;
-        if (hard && !(s < LETTERS && m & (1 << s)) && s !== own) {
+        // (A first letter replaced by the letter that follows it is an extra letter in front: not a typo.)
+        if (hard && !(s < LETTERS && m & (1 << s)) && s !== own && !(g === gStart && g + 1 < n && s < LETTERS && (exMask[g + 1] as number) & (1 << s))) {
           // What is written, not the term's letter: "settle" must read as settle for the benign check.
           readCp[g] = exCp[g] as number;
           readKind[g] = READ_EDIT;
@@ -529,7 +539,8 @@ export class TermMatcher {
             readCp[g + 1] = 0x61 + s1;
             readKind[g] = READ_EDIT;
             readKind[g + 1] = READ_EDIT;
-            walk(k2, g + 2, s0);
+            // Repeats after the swap repeat the message's last letter.
+            walk(k2, g + 2, s1);
           }
         }
       }
@@ -577,6 +588,10 @@ export class TermMatcher {
     }
     pieces.push(cur);
     const exact = !edited && term.forms.has(full);
+    // A doubled letter read once ("mos" for "moss") is a typo: only words of LONG_WORD letters may have one.
+    let core = 0;
+    for (let g = gStart; g < gEnd; g++) if (readKind[g] !== READ_SUFFIX) core++;
+    if (!edited && core < term.exact.length && term.shortDouble) return undefined;
     if (this.benign.size === 0) return exact;
     if (pieces.length > 1) {
       // A short word split into ordinary words is those words ("to ad"), not the term.
@@ -592,7 +607,8 @@ export class TermMatcher {
     }
     if (exact) return true;
     for (const p of pieces) {
-      const clean = !p.fuzzy && term.exact.startsWith(p.text, p.from);
+      // Offsets drift after a typo or a stretch, so a clean piece is any part of the term as written.
+      const clean = !p.fuzzy && term.exact.includes(p.text);
       if (clean) continue;
       if (p.text.length >= 2 && (this.isBenign(p.text) || (p.suffixed && this.isBenignWithEnding(p.text)))) return undefined;
       if (p.stretched && this.closerToBenign(p.text, term.exact)) return undefined;
@@ -655,14 +671,15 @@ export class TermMatcher {
           if (ex.length >= 2 && this.isBenign(ex) && !term.exact.includes(ex)) return;
         }
       }
-      raw.push({ ti, start: s.starts[from] as number, end: s.ends[end - 1] as number, exact: false });
+      raw.push({ ti, start: s.starts[from] as number, end: s.ends[end - 1] as number, exact: false, cost: 0 });
     });
   }
 
   /**
-   * Drops hits inside exceptions and keeps one hit per term per stretch of text (the first, longest).
-   * One sort, then one pass: per term only the last kept hit can overlap the next one, and per
-   * exception owner a sweep keeps the furthest end of the exceptions started so far.
+   * Drops hits inside exceptions and keeps one hit per term per stretch of overlapping hits (the one
+   * read with the fewest fuzzy characters). One sort, then one pass: per term only the current stretch
+   * can overlap the next hit, and per exception owner a sweep keeps the furthest end of the
+   * exceptions started so far.
    */
   private finish(raw: RawHit[], allow: ReadonlyArray<{ owner: number; start: number; end: number }>): TermHit[] {
     raw.sort((a, b) => a.start - b.start || b.end - a.end || a.ti - b.ti);
@@ -674,20 +691,25 @@ export class TermMatcher {
     }
     for (const e of allowBy.values()) e.list.sort((x, y) => x.start - y.start);
     const kept: RawHit[] = [];
-    const last = new Map<number, RawHit>();
+    // Per term: the kept hit of the current stretch and the furthest end of the hits in it.
+    const stretch = new Map<number, { at: number; end: number }>();
     for (const h of raw) {
       const a = allowBy.get(h.ti);
       if (a) {
         while (a.i < a.list.length && (a.list[a.i] as { start: number }).start <= h.start) a.maxEnd = Math.max(a.maxEnd, (a.list[a.i++] as { end: number }).end);
         if (a.maxEnd >= h.end) continue;
       }
-      const prev = last.get(h.ti);
-      if (prev && h.start < prev.end) {
-        prev.exact ||= h.exact;
+      const cur = stretch.get(h.ti);
+      if (cur && h.start < cur.end) {
+        // One hit per term per stretch: the best reading (exact first, then fewest fuzzy characters).
+        const best = kept[cur.at] as RawHit;
+        cur.end = Math.max(cur.end, h.end);
+        if ((h.exact && !best.exact) || (h.exact === best.exact && h.cost < best.cost)) kept[cur.at] = { ...h, exact: h.exact || best.exact };
+        else best.exact ||= h.exact;
         continue;
       }
+      stretch.set(h.ti, { at: kept.length, end: h.end });
       kept.push(h);
-      last.set(h.ti, h);
     }
     return kept.map((h) => {
       const term = this.terms[h.ti] as CompiledTerm;

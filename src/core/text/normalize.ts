@@ -251,6 +251,12 @@ export function normalizeText(text: string): NormalizedText {
         // Compatibility forms of Latin letters (Ｉ, 𝐈, ſ, ß): the fold, plus what the shape also reads as
         // (a capital I is an l too; ſ is an f; ß is a b).
         const capitalI = folded.length === 1 && ch.normalize('NFKC') === 'I';
+        // ß is also the leetspeak b.
+        if (cp === 0xdf) {
+          for (const f of folded) push(f, 1 << 1);
+          i += w;
+          continue;
+        }
         for (const f of folded) push(f, (capitalI ? MASK_IL : 0) | (lookBit !== 0 && proto !== String.fromCharCode(f) ? lookBit : 0));
       } else {
         const byName = namedLatinLetter(cp);
@@ -308,7 +314,8 @@ export function normalizeText(text: string): NormalizedText {
     const close = (gap: GapKind): void => {
       if (!cur) return;
       const chars = [...cur.exact];
-      const head = cur.hard ? cur.head : 0;
+      // A token of soft characters only ("!!" after "e?") is soft from end to end.
+      const head = cur.hard ? cur.head : chars.length;
       const tail = cur.hard ? cur.tail : 0;
       const tok: TextToken = { exact: cur.exact, key: keyOf(head + tail > 0 ? chars.slice(head, chars.length - tail).join('') : cur.exact), start: cur.start, end: cur.end, exFrom: cur.exFrom, exTo: exStart.length, gapAfter: gap };
       if (head > 0) tok.softHead = head;
@@ -540,8 +547,16 @@ function resolveLeet(cps: readonly number[], flags: Uint8Array, chunks: readonly
       else if (b && !after && k > ch.from && isLetterAt(k - 1)) {
         for (let j = k; j <= e && !fold; j++) fold = cps[j] !== CP_BANG && cps[j] !== CP_AT;
       }
-      if (fold) for (let j = k; j <= e; j++) letter[j] = LEET.get(cps[j] as number);
-      else if ((!b && isWordAt(e + 1)) || (b && !after && (isWordAt(k - 1) || letter[k - 1] !== undefined))) {
+      if (fold && b && !after) {
+        // "rocke+!!": the run finishes the word; the "!" and "@" after its last letter-like glyph are soft.
+        let lastHard = e;
+        while (lastHard > k && (cps[lastHard] === CP_BANG || cps[lastHard] === CP_AT)) lastHard--;
+        for (let j = k; j <= e; j++) {
+          letter[j] = LEET.get(cps[j] as number);
+          if (j > lastHard) soft[j] = 1;
+        }
+      } else if (fold) for (let j = k; j <= e; j++) letter[j] = LEET.get(cps[j] as number);
+      else if (b || after) {
         // At a word's edge: maybe a letter ("h@m", "0wl", "ow£"), maybe punctuation. The matcher tries both.
         for (let j = k; j <= e; j++) {
           letter[j] = LEET.get(cps[j] as number);
@@ -555,7 +570,7 @@ function resolveLeet(cps: readonly number[], flags: Uint8Array, chunks: readonly
 }
 
 function glueSpelledRuns(tokens: TextToken[]): void {
-  const single = (t: TextToken): boolean => t.exact.length === 1 && (flagsOf(t.exact.charCodeAt(0)) & F_LETTER) !== 0;
+  const single = (t: TextToken): boolean => t.exact.length === 1 && !t.softHead && (flagsOf(t.exact.charCodeAt(0)) & F_LETTER) !== 0;
   for (let i = 0; i < tokens.length; ) {
     if (!single(tokens[i] as TextToken)) {
       i++;
