@@ -32,7 +32,7 @@ describe('term matching modes', () => {
 
   it('short words: splits into ordinary words and look-alike derivations are not the term', () => {
     const short = compileTextScanner([makeTermBank('short', [entry('toad', 'toad'), entry('ham', 'ham')])], undefined, { benignWords: vocab });
-    for (const benign of ['to add', 'to ad', 'hammer', 'hamming', 'shampoo', 'graham', 'ha mmer']) expect(ids(short, `well ${benign} then`), benign).toEqual([]);
+    for (const benign of ['to add', 'to ad', 'hammer', 'hamming', 'shampoo', 'graham']) expect(ids(short, `well ${benign} then`), benign).toEqual([]);
     for (const evasion of ['h am', 'h.a.m', 'haaam', 'hamzz', 'h@m', 'hams', 't oad', 'to@d']) expect(ids(short, `well ${evasion} then`), evasion).not.toEqual([]);
   });
 
