@@ -253,6 +253,10 @@ interface RawHit {
 /** Counters of the work done by the last `match` call (for the linear-time test). */
 export interface MatchWork {
   steps: number;
+  /** Characters fed to the substring automaton. */
+  substringChars: number;
+  /** Hits and exception spans visited while deduplicating. */
+  finishOps: number;
 }
 
 export class TermMatcher {
@@ -275,7 +279,7 @@ export class TermMatcher {
   private readonly banks: ReadonlyArray<{ id: string; version: string }>;
   readonly termCount: number;
   /** Work done by the last `match` call. */
-  readonly work: MatchWork = { steps: 0 };
+  readonly work: MatchWork = { steps: 0, substringChars: 0, finishOps: 0 };
 
   constructor(banks: readonly TermBankData[], options: TermMatcherOptions = {}) {
     this.benign = options.benignWords ?? new Set();
@@ -560,6 +564,8 @@ export class TermMatcher {
       }
     }
     this.work.steps = steps;
+    this.work.substringChars = 0;
+    this.work.finishOps = 0;
     if (this.ac) this.matchSubstrings(norm, raw);
     return this.finish(raw, allow);
   }
@@ -654,6 +660,7 @@ export class TermMatcher {
   private matchSubstrings(norm: NormalizedText, raw: RawHit[]): void {
     const ac = this.ac as AhoCorasick;
     const s = buildStream(norm);
+    this.work.substringChars = s.text.length;
     ac.search(s.text, (p, end) => {
       const from = end - (ac.lengths[p] as number);
       const ti = this.acTerms[p] as number;
@@ -694,9 +701,13 @@ export class TermMatcher {
     // Per term: the kept hit of the current stretch and the furthest end of the hits in it.
     const stretch = new Map<number, { at: number; end: number }>();
     for (const h of raw) {
+      this.work.finishOps++;
       const a = allowBy.get(h.ti);
       if (a) {
-        while (a.i < a.list.length && (a.list[a.i] as { start: number }).start <= h.start) a.maxEnd = Math.max(a.maxEnd, (a.list[a.i++] as { end: number }).end);
+        while (a.i < a.list.length && (a.list[a.i] as { start: number }).start <= h.start) {
+          this.work.finishOps++;
+          a.maxEnd = Math.max(a.maxEnd, (a.list[a.i++] as { end: number }).end);
+        }
         if (a.maxEnd >= h.end) continue;
       }
       const cur = stretch.get(h.ti);

@@ -203,6 +203,9 @@ export function appendKey(acc: string, key: string): string {
 
 const RE_LATIN_OR_SYMBOL = /^[\p{Script=Latin}\p{S}]$/u;
 
+/** Characters visited by the last `normalizeText` call, all passes together (for the linear-time test). */
+export const normalizeWork = { visits: 0 };
+
 /** Normalizes text into tokens (see the module comment for the steps). */
 export function normalizeText(text: string): NormalizedText {
   // Step 1: fold each code point; a code point may fold to several (ﬁ → f i) or none (zero-width).
@@ -282,6 +285,7 @@ export function normalizeText(text: string): NormalizedText {
     i += w;
   }
   const n = cps.length;
+  normalizeWork.visits = n;
   const flags = new Uint8Array(n);
   for (let k = 0; k < n; k++) flags[k] = flagsOf(cps[k] as number);
 
@@ -488,13 +492,17 @@ function resolveLeet(cps: readonly number[], flags: Uint8Array, chunks: readonly
     let seen = false;
     let seenTo = ch.from;
     const before = (k: number): boolean => {
-      for (; seenTo < k && !seen; seenTo++) seen = isWordAt(seenTo) || letter[seenTo] !== undefined;
+      for (; seenTo < k && !seen; seenTo++) {
+      normalizeWork.visits++;
+      seen = isWordAt(seenTo) || letter[seenTo] !== undefined;
+    }
       if (seenTo < k) seenTo = k;
       return seen;
     };
     let lastWord = -1;
     for (let k = ch.from; k < ch.to; k++) if (isWordAt(k)) lastWord = k;
     for (let k = ch.from; k < ch.to; ) {
+      normalizeWork.visits++;
       const cp = cps[k] as number;
       if (SEQUENCE_START.has(cp)) {
         const seq = LEET_SEQUENCES.find(([glyph]) => glyph.every((c, j) => k + j < ch.to && cps[k + j] === c));
