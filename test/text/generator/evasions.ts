@@ -258,7 +258,7 @@ export function evasionCases(perTarget = 6, seed = 2026): EvasionCase[] {
     for (const target of TARGETS) {
       for (let k = 0; k < perTarget; k++) {
         let s: string | undefined = target;
-        let plain = target;
+        let plain: string = target;
         for (const step of steps) {
           s = step(s, r);
           if (s === undefined) break;
