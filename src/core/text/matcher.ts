@@ -229,6 +229,67 @@ class EdgeTable {
   }
 }
 
+/** A trie frozen into typed arrays: children by hash (walks) and as sibling lists (typo branches). */
+class Trie {
+  readonly edges: EdgeTable;
+  readonly firstChild: Int32Array;
+  readonly nextSibling: Int32Array;
+  readonly symOf: Int32Array;
+  /** 1 where some term through the node allows a typo at this depth. */
+  readonly editOk: Uint8Array;
+  readonly depth: Int32Array;
+  readonly terminal: Array<number[] | undefined>;
+  readonly maxLen: number;
+  /** Per node: bit s set when it has a child for letter s (bit 26: a child for another symbol). */
+  readonly childMask: Int32Array;
+
+  /** `keys[i]` is a symbol sequence ending at term `terms[i]`; `editAt(i, d)` says whether depth d allows a typo. */
+  constructor(keys: ReadonlyArray<readonly number[]>, terms: readonly number[], editAt: (i: number, d: number) => boolean) {
+    const first: number[] = [-1];
+    const next: number[] = [-1];
+    const sym: number[] = [-1];
+    const editOk: number[] = [0];
+    const depth: number[] = [0];
+    const terminal: Array<number[] | undefined> = [undefined];
+    const edges: Array<[number, number, number]> = [];
+    let maxLen = 0;
+    keys.forEach((syms, i) => {
+      let node = ROOT;
+      maxLen = Math.max(maxLen, syms.length);
+      syms.forEach((sy, d) => {
+        if (editAt(i, d)) editOk[node] = 1;
+        // Sibling lists are short (at most the alphabet), so building needs no hash map.
+        let kid = first[node] as number;
+        while (kid >= 0 && sym[kid] !== sy) kid = next[kid] as number;
+        if (kid < 0) {
+          kid = first.length;
+          first.push(-1);
+          sym.push(sy);
+          editOk.push(0);
+          depth.push(d + 1);
+          terminal.push(undefined);
+          next.push(first[node] as number);
+          first[node] = kid;
+          edges.push([node, sy, kid]);
+        }
+        node = kid;
+      });
+      if (editAt(i, syms.length)) editOk[node] = 1;
+      (terminal[node] ??= []).push(terms[i] as number);
+    });
+    this.edges = new EdgeTable(edges);
+    this.firstChild = Int32Array.from(first);
+    this.nextSibling = Int32Array.from(next);
+    this.symOf = Int32Array.from(sym);
+    this.editOk = Uint8Array.from(editOk);
+    this.depth = Int32Array.from(depth);
+    this.terminal = terminal;
+    this.maxLen = maxLen;
+    this.childMask = new Int32Array(first.length);
+    for (const [node, sy] of edges) this.childMask[node] = (this.childMask[node] as number) | (sy < LETTERS ? 1 << sy : 1 << LETTERS);
+  }
+}
+
 const ROOT = 0;
 /** Symbols 0–25 are a–z; other code points in terms get ids from 26 on. */
 const LETTERS = 26;
@@ -261,15 +322,13 @@ export interface MatchWork {
 
 export class TermMatcher {
   private readonly terms: CompiledTerm[] = [];
-  private readonly edges: EdgeTable;
-  private readonly firstChild: Int32Array;
-  private readonly nextSibling: Int32Array;
-  private readonly symOf: Int32Array;
-  private readonly editOk: Uint8Array;
-  private readonly depth: Int32Array;
-  private readonly terminal: Array<number[] | undefined>;
+  private readonly main: Trie;
+  /**
+   * Keys without their first letter, for terms whose first word allows a typo: a wrong or missing first
+   * letter is one walk here instead of one branch per letter at the root.
+   */
+  private readonly tail: Trie;
   private readonly symbols = new Map<number, number>();
-  private readonly maxLen: number;
   private readonly ac: AhoCorasick | undefined;
   private readonly acTerms: number[] = [];
   private readonly benign: ReadonlySet<string>;
@@ -331,50 +390,17 @@ export class TermMatcher {
     this.termCount = this.terms.filter((t) => t.owner === -1).length;
     for (const t of this.terms) if (t.owner === -1) for (const w of t.words) this.termWords.add(w);
 
-    // Trie: built with a Map, then frozen into typed arrays.
-    const build = new Map<number, number>();
-    const first: number[] = [-1];
-    const next: number[] = [-1];
-    const sym: number[] = [-1];
-    const editOk: number[] = [0];
-    const depth: number[] = [0];
-    const terminal: Array<number[] | undefined> = [undefined];
-    const edges: Array<[number, number, number]> = [];
-    let maxLen = 0;
-    keys.forEach((cps, ti) => {
-      const term = this.terms[ti] as CompiledTerm;
-      let node = ROOT;
-      maxLen = Math.max(maxLen, cps.length);
-      cps.forEach((cp, d) => {
-        if (term.longAt[d]) editOk[node] = 1;
-        const s = this.symbolOf(cp, true);
-        const edgeKey = node * 4096 + s;
-        let kid = build.get(edgeKey);
-        if (kid === undefined) {
-          kid = first.length;
-          first.push(-1);
-          sym.push(s);
-          editOk.push(0);
-          depth.push(d + 1);
-          terminal.push(undefined);
-          next.push(first[node] as number);
-          first[node] = kid;
-          build.set(edgeKey, kid);
-          edges.push([node, s, kid]);
-        }
-        node = kid;
-      });
-      if (term.longAt[cps.length]) editOk[node] = 1;
-      (terminal[node] ??= []).push(ti);
+    const syms = keys.map((cps) => cps.map((cp) => this.symbolOf(cp, true)));
+    this.main = new Trie(syms, syms.map((_, ti) => ti), (ti, d) => (this.terms[ti] as CompiledTerm).longAt[d] === 1);
+    const tailOf: number[] = [];
+    syms.forEach((k, ti) => {
+      if (k.length >= 2 && (this.terms[ti] as CompiledTerm).longAt[0]) tailOf.push(ti);
     });
-    this.edges = new EdgeTable(edges);
-    this.firstChild = Int32Array.from(first);
-    this.nextSibling = Int32Array.from(next);
-    this.symOf = Int32Array.from(sym);
-    this.editOk = Uint8Array.from(editOk);
-    this.depth = Int32Array.from(depth);
-    this.terminal = terminal;
-    this.maxLen = maxLen;
+    this.tail = new Trie(
+      tailOf.map((ti) => (syms[ti] as number[]).slice(1)),
+      tailOf,
+      () => false,
+    );
     this.ac = acKeys.length > 0 ? new AhoCorasick(acKeys) : undefined;
   }
 
@@ -420,6 +446,7 @@ export class TermMatcher {
     let gStart = 0;
     let edited = false;
     let editDepth = 0;
+    let trie = this.main;
     // A match may end at a token's end (not inside a spelled-out run) or before its soft tail ("cat!").
     const wordEndAt = (g: number): boolean => {
       const t = tokens[tokOf[g - 1] as number] as TextToken;
@@ -428,7 +455,7 @@ export class TermMatcher {
     };
 
     const accept = (node: number, gEnd: number): void => {
-      for (const ti of this.terminal[node] as number[]) {
+      for (const ti of trie.terminal[node] as number[]) {
         const term = this.terms[ti] as CompiledTerm;
         if (edited && !term.longAt[editDepth]) continue;
         const start = exStart[gStart] as number;
@@ -473,7 +500,7 @@ export class TermMatcher {
     const walk = (node: number, g: number, prev: number): void => {
       if (++budget > MAX_STEPS_PER_START) return;
       steps++;
-      if (this.terminal[node] !== undefined && g > gStart) {
+      if (trie.terminal[node] !== undefined && g > gStart) {
         if (wordEndAt(g)) accept(node, g);
         else trySuffixes(node, g);
       }
@@ -486,27 +513,28 @@ export class TermMatcher {
         readKind[g] = READ_REPEAT;
         walk(node, g + 1, prev);
       }
-      for (let bits = m; bits !== 0; bits &= bits - 1) {
+      const kids = trie.childMask[node] as number;
+      for (let bits = m & kids; bits !== 0; bits &= bits - 1) {
         const s = 31 - Math.clz32(bits & -bits);
         if (s === prev) continue;
-        const kid = this.edges.get(node, s);
+        const kid = trie.edges.get(node, s);
         if (kid < 0) continue;
         readCp[g] = 0x61 + s;
         readKind[g] = READ_EXACT;
         walk(kid, g + 1, s);
       }
-      if (own >= 0 && own !== prev) {
-        const kid = this.edges.get(node, own);
+      if (own >= 0 && own !== prev && kids & (1 << LETTERS)) {
+        const kid = trie.edges.get(node, own);
         if (kid >= 0) {
           readCp[g] = exCp[g] as number;
           readKind[g] = READ_EXACT;
           walk(kid, g + 1, own);
         }
       }
-      if (edited || !this.editOk[node]) return;
+      if (edited || !trie.editOk[node]) return;
       // One typo: the term's letter replaced, missing, doubled by another, or swapped with the next.
       edited = true;
-      editDepth = this.depth[node] as number;
+      editDepth = trie.depth[node] as number;
       // Soft characters ("(", "!" at a word's edge) are read as they are or not at all, never as a typo;
       // an extra letter in front of the word would make the match start inside a word ("apurplekettle").
       const hard = g < n && !softAt[g];
@@ -516,28 +544,44 @@ export class TermMatcher {
         // Repeats of an extra letter stay extra ("kettttle" with a stray t).
         walk(node, g + 1, m !== 0 ? 31 - Math.clz32(m & -m) : own);
       }
-      for (let kid = this.firstChild[node] as number; kid >= 0; kid = this.nextSibling[kid] as number) {
-        const s = this.symOf[kid] as number;
-        if (s === prev) continue;
-        // (A first letter replaced by the letter that follows it is an extra letter in front: not a typo.)
-        if (hard && !(s < LETTERS && m & (1 << s)) && s !== own && !(g === gStart && g + 1 < n && s < LETTERS && (exMask[g + 1] as number) & (1 << s))) {
-          // What is written, not the term's letter: "settle" must read as settle for the benign check.
+      if (node === ROOT) {
+        // A wrong or missing first letter: the rest of the message against the keys' tails.
+        trie = this.tail;
+        if (hard) {
           readCp[g] = exCp[g] as number;
           readKind[g] = READ_EDIT;
-          walk(kid, g + 1, s);
+          walk(ROOT, g + 1, -1);
         }
-        walk(kid, g, s);
+        walk(ROOT, g, -1);
+        trie = this.main;
+      }
+      for (let kid = node === ROOT ? -1 : (trie.firstChild[node] as number); kid >= 0; kid = trie.nextSibling[kid] as number) {
+        const s = trie.symOf[kid] as number;
+        if (s === prev) continue;
+        // (A first letter replaced by the letter that follows it is an extra letter in front: not a typo.)
+        // Only branch where the walk can go on: the next character has a child (or the term ends here).
+        const grand = trie.childMask[kid] as number;
+        const ends = trie.terminal[kid] !== undefined;
+        if (hard && !(s < LETTERS && m & (1 << s)) && s !== own && !(g === gStart && g + 1 < n && s < LETTERS && (exMask[g + 1] as number) & (1 << s))) {
+          if (ends || (g + 1 < n && (grand & ((exMask[g + 1] as number) | (1 << LETTERS))) !== 0)) {
+            // What is written, not the term's letter: "settle" must read as settle for the benign check.
+            readCp[g] = exCp[g] as number;
+            readKind[g] = READ_EDIT;
+            walk(kid, g + 1, s);
+          }
+        }
+        if (ends || (g < n && (grand & (m | (1 << LETTERS))) !== 0)) walk(kid, g, s);
       }
       if (hard && g + 1 < n && !softAt[g + 1]) {
         const m1 = exMask[g + 1] as number;
         for (let bits = m1; bits !== 0; bits &= bits - 1) {
           const s1 = 31 - Math.clz32(bits & -bits);
-          const k1 = this.edges.get(node, s1);
+          const k1 = trie.edges.get(node, s1);
           if (k1 < 0) continue;
           for (let b0 = m; b0 !== 0; b0 &= b0 - 1) {
             const s0 = 31 - Math.clz32(b0 & -b0);
             if (s0 === s1) continue;
-            const k2 = this.edges.get(k1, s0);
+            const k2 = trie.edges.get(k1, s0);
             if (k2 < 0) continue;
             readCp[g] = 0x61 + s0;
             readCp[g + 1] = 0x61 + s1;
