@@ -39,8 +39,8 @@ const SHAPES: Record<string, string> = {
 describe('linear work', () => {
   for (const [name, unit] of Object.entries(SHAPES)) {
     it(`${name}: 4× the text is ~4× the work`, () => {
-      const small = work(unit.repeat(200));
-      const large = work(unit.repeat(800));
+      const small = work(unit.repeat(100));
+      const large = work(unit.repeat(400));
       expect(small.steps).toBeGreaterThan(0);
       const ratio = large.steps / small.steps;
       expect(ratio, `steps ${small.steps} → ${large.steps}`).toBeGreaterThan(3.2);

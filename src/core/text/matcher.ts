@@ -705,6 +705,19 @@ export class TermMatcher {
     const ac = this.ac as AhoCorasick;
     const s = buildStream(norm);
     this.work.substringChars = s.text.length;
+    // A token's word without soft edges, once per token (a long token may hold many hits).
+    const words = new Map<number, string>();
+    const wordOf = (q: number): string => {
+      let w = words.get(q);
+      if (w === undefined) {
+        const t = norm.tokens[q] as TextToken;
+        const chars = [...t.exact];
+        // Digits at the edges are numbers, not letters: "applications99" is still "applications".
+        w = chars.slice(t.softHead ?? 0, chars.length - (t.softTail ?? 0)).join('').replace(/^\d+|\d+$/g, '');
+        words.set(q, w);
+      }
+      return w;
+    };
     ac.search(s.text, (p, end) => {
       const from = end - (ac.lengths[p] as number);
       const ti = this.acTerms[p] as number;
@@ -715,10 +728,7 @@ export class TermMatcher {
           const q = s.tok[k] as number;
           if (q < 0 || q === lastTok) continue;
           lastTok = q;
-          // Digits at the edges are numbers, not letters: "applications99" is still "applications".
-          const t = norm.tokens[q] as TextToken;
-          const chars = [...t.exact];
-          const ex = chars.slice(t.softHead ?? 0, chars.length - (t.softTail ?? 0)).join('').replace(/^\d+|\d+$/g, '');
+          const ex = wordOf(q);
           if (ex.length >= 2 && this.isBenign(ex) && !term.exact.includes(ex)) return;
         }
       }
