@@ -430,8 +430,16 @@ export class TermMatcher {
     const tokOf = new Int32Array(n);
     const ownSym = new Int32Array(n);
     const softAt = new Uint8Array(n);
+    // Tokens that are dictionary words: a typo inside one reads as that word, never as a term, so the
+    // walk spends no typo branches there (which is most of ordinary chat).
+    const benignTok = new Uint8Array(tokens.length);
     tokens.forEach((t, q) => {
       tokOf.fill(q, t.exFrom, t.exTo);
+      if (this.benign.size > 0) {
+        const chars = t.softHead || t.softTail ? [...t.exact] : undefined;
+        const word = chars ? chars.slice(t.softHead ?? 0, chars.length - (t.softTail ?? 0)).join('') : t.exact;
+        if (word.length >= 2 && this.isBenign(word)) benignTok[q] = 1;
+      }
       if (t.softHead) softAt.fill(1, t.exFrom, t.exFrom + t.softHead);
       if (t.softTail) softAt.fill(1, t.exTo - t.softTail, t.exTo);
     });
@@ -532,17 +540,21 @@ export class TermMatcher {
         }
       }
       if (edited || !trie.editOk[node]) return;
+      const benignHere = g >= n || benignTok[tokOf[g] as number] === 1;
+      if (benignHere && (g === gStart || benignTok[tokOf[g - 1] as number] === 1)) return;
       // One typo: the term's letter replaced, missing, doubled by another, or swapped with the next.
       edited = true;
       editDepth = trie.depth[node] as number;
       // Soft characters ("(", "!" at a word's edge) are read as they are or not at all, never as a typo;
       // an extra letter in front of the word would make the match start inside a word ("apurplekettle").
-      const hard = g < n && !softAt[g];
+      const hard = g < n && !softAt[g] && !benignHere;
       if (hard && g > gStart) {
         readCp[g] = exCp[g] as number;
         readKind[g] = READ_EDIT;
-        // Repeats of an extra letter stay extra ("kettttle" with a stray t).
-        walk(node, g + 1, m !== 0 ? 31 - Math.clz32(m & -m) : own);
+        walk(node, g + 1, prev);
+        // Repeats of an extra letter stay extra too ("kettttle" with a stray t).
+        const extra = m !== 0 ? 31 - Math.clz32(m & -m) : own;
+        if (extra !== prev) walk(node, g + 1, extra);
       }
       if (node === ROOT) {
         // A wrong or missing first letter: the rest of the message against the keys' tails.
