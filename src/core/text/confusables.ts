@@ -94,11 +94,12 @@ function build(): Map<number, string> {
   return map;
 }
 
-const built = build();
+// Built on first use: only text with non-ASCII letters needs it, so plain CLI commands start faster.
+let built: Map<number, string> | undefined;
 
 /** The Latin letter a lookalike letter stands for (looked up as written, before case folding), or undefined. */
 export function latinLookalike(cp: number): string | undefined {
-  return built.get(cp);
+  return (built ??= build()).get(cp);
 }
 
 /**
@@ -107,6 +108,7 @@ export function latinLookalike(cp: number): string | undefined {
  * newer than the JavaScript engine's own Unicode tables.
  */
 export function namedLatinLetter(cp: number): string | undefined {
+  built ??= build();
   return named.get(cp);
 }
 
@@ -121,5 +123,5 @@ export function confusablePrototype(cp: number): string | undefined {
 
 /** Number of lookalike letters known; exposed for tests and docs. */
 export function lookalikeCount(): number {
-  return built.size;
+  return (built ??= build()).size;
 }
