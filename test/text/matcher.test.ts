@@ -53,6 +53,14 @@ describe('term matching modes', () => {
     expect(ids(sc, 'lolcatz')).toEqual(['cat']);
   });
 
+  it('keeps other scripts and emoji as they are, while folding lookalikes slipped into Latin text', () => {
+    const b = compileTextScanner([makeTermBank('o', [entry('cop', 'cop'), entry('ab', 'abm')])], undefined, { benignWords: vocab });
+    expect(ids(b, 'Привет! Это сор, не трогай')).toEqual([]);
+    expect(ids(b, 'call the сор now')).toEqual(['cop']);
+    expect(ids(b, '🅰️🅱️Ⓜ️ lol')).toEqual([]);
+    expect(ids(b, '🇦🇧🇲 lol')).toEqual(['ab']);
+  });
+
   it('inflections: plurals and padding, not derivations that are other dictionary words', () => {
     expect(ids(s, 'bars and bar\'s and barz')).toEqual(['bar', 'bar', 'bar']);
     expect(ids(s, 'she bared her teeth, barred the door, barring none')).toEqual([]);
