@@ -27,7 +27,7 @@ export type GapKind = 'strong' | 'weak' | 'glue' | 'end';
 export interface TextToken {
   /** Folded letters and digits, leetspeak resolved, no collapsing. */
   exact: string;
-  /** Match key: `exact` with repeated letters collapsed (soft edge characters left out). */
+  /** Match key: `exact` with repeated letters collapsed, soft symbols left out (soft digits kept). */
   key: string;
   /**
    * Leading / trailing characters that may be letters or punctuation ("@cat", "cat!", "#tag", "alex99"):
@@ -314,14 +314,16 @@ export function normalizeText(text: string): NormalizedText {
   const exMask: number[] = [];
   const tokChunk: number[] = [];
   chunks.forEach((ch, ci) => {
-    let cur: { exact: string; start: number; end: number; exFrom: number; head: number; tail: number; hard: boolean } | undefined;
+    let cur: { exact: string; keyText: string; start: number; end: number; exFrom: number; head: number; tail: number; hard: boolean } | undefined;
     const close = (gap: GapKind): void => {
       if (!cur) return;
       const chars = [...cur.exact];
       // A token of soft characters only ("!!" after "e?") is soft from end to end.
       const head = cur.hard ? cur.head : chars.length;
       const tail = cur.hard ? cur.tail : 0;
-      const tok: TextToken = { exact: cur.exact, key: keyOf(head + tail > 0 ? chars.slice(head, chars.length - tail).join('') : cur.exact), start: cur.start, end: cur.end, exFrom: cur.exFrom, exTo: exStart.length, gapAfter: gap };
+      // The key leaves soft symbols out and keeps soft digits ("fr33"), as keys always read: the text
+      // classifier's features (and its saved probe fingerprint) are built from these keys.
+      const tok: TextToken = { exact: cur.exact, key: keyOf(cur.keyText), start: cur.start, end: cur.end, exFrom: cur.exFrom, exTo: exStart.length, gapAfter: gap };
       if (head > 0) tok.softHead = head;
       if (tail > 0) tok.softTail = tail;
       tokens.push(tok);
@@ -340,7 +342,7 @@ export function normalizeText(text: string): NormalizedText {
       if (l !== undefined || (f & (F_LETTER | F_DIGIT)) !== 0) {
         const own = cps[k] as number;
         const primary = l !== undefined && !leet.altOnly[k] ? l : own;
-        if (!cur) cur = { exact: '', start: us[k] as number, end: ue[k] as number, exFrom: exStart.length, head: 0, tail: 0, hard: false };
+        if (!cur) cur = { exact: '', keyText: '', start: us[k] as number, end: ue[k] as number, exFrom: exStart.length, head: 0, tail: 0, hard: false };
         if (leet.soft[k]) {
           if (cur.hard) cur.tail++;
           else cur.head++;
@@ -353,6 +355,7 @@ export function normalizeText(text: string): NormalizedText {
         else if (f & F_LETTER && LEET_CLASSES.has(own)) mask |= classMask(LEET_CLASSES.get(own) as string);
         if (ambiguous.has(k) && (primary === 0x69 || primary === 0x6c)) mask |= MASK_IL;
         cur.exact += String.fromCodePoint(primary);
+        if (!leet.soft[k] || f & F_DIGIT) cur.keyText += String.fromCodePoint(primary);
         cur.end = ue[k] as number;
         exStart.push(us[k] as number);
         exEnd.push(ue[k] as number);
