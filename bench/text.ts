@@ -10,6 +10,7 @@
  * term (some with leetspeak or spacing) so the hit path is exercised too. One core, one process.
  */
 import { built } from './_shared.js';
+import { loadavg } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type * as TermFiles from '../src/adapters/term-files.js';
@@ -61,24 +62,65 @@ const TEMPLATES = [
   'tbh the {w} in ur pic looks like a {v}, who took it?',
 ];
 
-function messages(n: number, seed: number, words: readonly string[], terms: readonly TermEntry[]): string[] {
+interface Message {
+  line: string;
+  /** Id of the term planted in the line, if any: the ground truth the hits are checked against. */
+  planted?: string;
+}
+
+function messages(n: number, seed: number, words: readonly string[], terms: readonly TermEntry[]): Message[] {
   const r = seededRandom(seed);
   const pick = (): string => words[Math.floor(r() * words.length)] as string;
-  const out: string[] = [];
+  const out: Message[] = [];
   for (let i = 0; i < n; i++) {
     let line = (TEMPLATES[i % TEMPLATES.length] as string).replace('{w}', pick()).replace('{v}', pick()).replace('{u}', pick());
+    let planted: string | undefined;
     if (r() < 0.02 && terms.length > 0) {
-      const t = (terms[Math.floor(r() * terms.length)] as TermEntry).phrase;
+      const term = terms[Math.floor(r() * terms.length)] as TermEntry;
+      const t = term.phrase;
       const disguised = r() < 0.5 ? t.replace(/e/g, '3').replace(/o/g, '0') : t.split('').join(' ');
       line = `${line} ${disguised}`;
+      planted = term.id;
     }
-    out.push(line);
+    out.push(planted ? { line, planted } : { line });
   }
   return out;
 }
 
+/** Planted terms found, and hits on any other term (false hits), over all messages. */
+function groundTruth(msgs: readonly Message[], scan: (t: string) => ReadonlyArray<{ termId: string }>): { planted: number; found: number; falseHits: number } {
+  let planted = 0;
+  let found = 0;
+  let falseHits = 0;
+  for (const m of msgs) {
+    const hits = scan(m.line);
+    if (m.planted) {
+      planted++;
+      if (hits.some((h) => h.termId === m.planted)) found++;
+    }
+    falseHits += hits.filter((h) => h.termId !== m.planted).length;
+  }
+  return { planted, found, falseHits };
+}
+
+/** One 64 KiB message of a given shape: median and worst of `rounds` scans, in ms. */
+function timeLarge(scan: (t: string) => unknown, text: string, rounds = 9): { median: number; max: number } {
+  scan(text);
+  const ms: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const t0 = performance.now();
+    scan(text);
+    ms.push(performance.now() - t0);
+  }
+  ms.sort((a, b) => a - b);
+  return { median: ms[Math.floor(ms.length / 2)] as number, max: ms[ms.length - 1] as number };
+}
+
+const LARGE = 64 * 1024;
+const fill = (unit: string): string => unit.repeat(Math.ceil(LARGE / unit.length)).slice(0, LARGE);
+
 /** The naive scanner people start with: lower-case, split on non-letters, look up word n-grams. */
-function baseline(entries: readonly TermEntry[]): (text: string) => number {
+function baseline(entries: readonly TermEntry[]): (text: string) => Array<{ termId: string }> {
   const map = new Map<string, string>();
   let maxWords = 1;
   for (const e of entries) {
@@ -88,12 +130,13 @@ function baseline(entries: readonly TermEntry[]): (text: string) => number {
   }
   return (text: string) => {
     const words = text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
-    let hits = 0;
+    const hits: Array<{ termId: string }> = [];
     for (let i = 0; i < words.length; i++) {
       let key = '';
       for (let n = 0; n < maxWords && i + n < words.length; n++) {
         key = n === 0 ? (words[i] as string) : `${key} ${words[i + n] as string}`;
-        if (map.has(key)) hits++;
+        const id = map.get(key);
+        if (id !== undefined) hits.push({ termId: id });
       }
     }
     return hits;
@@ -107,22 +150,18 @@ function heapMiB(): number {
 }
 
 /** Times `fn` over all messages, repeating until at least `minMs` has passed (after one warm-up pass). */
-function timeScan(lines: readonly string[], fn: (t: string) => unknown, minMs = 1500): { usPerMsg: number; mbPerS: number; hits: number } {
-  let hits = 0;
+function timeScan(lines: readonly string[], fn: (t: string) => unknown, minMs = 1500): { usPerMsg: number; mbPerS: number } {
   for (const l of lines) fn(l);
   let count = 0;
   const t0 = performance.now();
   let elapsed: number;
   do {
-    for (const l of lines) {
-      const r = fn(l);
-      hits += Array.isArray(r) ? r.length : (r as number);
-    }
+    for (const l of lines) fn(l);
     count += lines.length;
     elapsed = performance.now() - t0;
   } while (elapsed < minMs);
   const bytes = lines.reduce((a, l) => a + Buffer.byteLength(l), 0) * (count / lines.length);
-  return { usPerMsg: (elapsed * 1000) / count, mbPerS: bytes / 1e6 / (elapsed / 1000), hits: Math.round(hits / (count / lines.length)) };
+  return { usPerMsg: (elapsed * 1000) / count, mbPerS: bytes / 1e6 / (elapsed / 1000) };
 }
 
 function parseArgs(args: string[]): { sizes: number[]; messages: number; seed: number } {
@@ -139,6 +178,7 @@ function parseArgs(args: string[]): { sizes: number[]; messages: number; seed: n
 
 export async function run(args: string[]): Promise<string> {
   const opts = parseArgs(args);
+  const load = loadavg().map((x) => x.toFixed(2)).join(', ');
   const vocab = await loadBenignWords();
   const words = [...vocab];
   const rows: string[] = [];
@@ -150,9 +190,11 @@ export async function run(args: string[]): Promise<string> {
   t0 = performance.now();
   compileTextScanner([makeTermBank('warm', inventTerms(2000, 99, 'whole-word'))], undefined, { benignWords: vocab });
   const warmMs = performance.now() - t0;
+  const largeRows: string[] = [];
   for (const size of opts.sizes) {
     const entries = inventTerms(size, opts.seed + size, 'whole-word');
-    const lines = messages(opts.messages, opts.seed, words, entries);
+    const msgs = messages(opts.messages, opts.seed, words, entries);
+    const lines = msgs.map((m) => m.line);
     const bank = makeTermBank(`bench-${size}`, entries);
 
     const h0 = heapMiB();
@@ -161,28 +203,45 @@ export async function run(args: string[]): Promise<string> {
     const buildMs = performance.now() - t;
     const mem = heapMiB() - h0;
     const vigil = timeScan(lines, (l) => scanner.scan(l));
+    const vt = groundTruth(msgs, (l) => scanner.scan(l));
 
     t = performance.now();
     const base = baseline(entries);
     const baseBuildMs = performance.now() - t;
     const naive = timeScan(lines, base);
+    const bt = groundTruth(msgs, base);
     rows.push(
-      `| ${size.toLocaleString('en')} | ${buildMs.toFixed(0)} ms | ${mem.toFixed(1)} MiB | ${vigil.usPerMsg.toFixed(1)} | ${vigil.mbPerS.toFixed(2)} | ${vigil.hits} | ${baseBuildMs.toFixed(0)} ms | ${naive.usPerMsg.toFixed(2)} | ${naive.mbPerS.toFixed(1)} | ${naive.hits} | ${(vigil.usPerMsg / naive.usPerMsg).toFixed(1)}× |`,
+      `| ${size.toLocaleString('en')} | ${buildMs.toFixed(0)} ms | ${mem.toFixed(1)} MiB | ${vigil.usPerMsg.toFixed(1)} | ${vigil.mbPerS.toFixed(2)} | ${vt.found}/${vt.planted} | ${vt.falseHits} | ${baseBuildMs.toFixed(0)} ms | ${naive.usPerMsg.toFixed(2)} | ${bt.found}/${bt.planted} | ${bt.falseHits} | ${(vigil.usPerMsg / naive.usPerMsg).toFixed(1)}× |`,
     );
+    if (size === opts.sizes[opts.sizes.length - 1]) {
+      const chat = lines.join(' ');
+      const shapes: Array<[string, string]> = [
+        ['chat lines', fill(`${chat} `)],
+        ['spelled-out letters', fill('v e l v e t t e a p o t ')],
+        ['one leet chunk, no spaces', fill('k3+!|3@$5!0|')],
+        ['repeated letters', fill('kkkeeetttttllleee ')],
+      ];
+      for (const [name, text] of shapes) {
+        const r = timeLarge((x) => scanner.scan(x), text);
+        largeRows.push(`| ${name} | ${size.toLocaleString('en')} | ${text.length.toLocaleString('en')} | ${r.median.toFixed(1)} | ${r.max.toFixed(1)} |`);
+      }
+    }
 
     const subEntries = inventTerms(size, opts.seed + size + 7, 'substring');
-    const subLines = messages(opts.messages, opts.seed + 1, words, subEntries);
+    const subMsgs = messages(opts.messages, opts.seed + 1, words, subEntries);
+    const subLines = subMsgs.map((m) => m.line);
     const h1 = heapMiB();
     t = performance.now();
     const sub = compileTextScanner([makeTermBank(`sub-${size}`, subEntries)], undefined, { benignWords: vocab });
     const subBuild = performance.now() - t;
     const subMem = heapMiB() - h1;
     const subScan = timeScan(subLines, (l) => sub.scan(l));
-    subRows.push(`| ${size.toLocaleString('en')} | ${subBuild.toFixed(0)} ms | ${subMem.toFixed(1)} MiB | ${subScan.usPerMsg.toFixed(1)} | ${subScan.mbPerS.toFixed(2)} | ${subScan.hits} |`);
+    const st = groundTruth(subMsgs, (l) => sub.scan(l));
+    subRows.push(`| ${size.toLocaleString('en')} | ${subBuild.toFixed(0)} ms | ${subMem.toFixed(1)} MiB | ${subScan.usPerMsg.toFixed(1)} | ${subScan.mbPerS.toFixed(2)} | ${st.found}/${st.planted} | ${st.falseHits} |`);
   }
   const avgBytes = (() => {
     const l = messages(opts.messages, opts.seed, words, []);
-    return (l.reduce((a, x) => a + Buffer.byteLength(x), 0) / l.length).toFixed(0);
+    return (l.reduce((a, x) => a + Buffer.byteLength(x.line), 0) / l.length).toFixed(0);
   })();
   return `## Text scanning (term banks)
 
@@ -190,21 +249,31 @@ Command: \`npm run bench -- text\` (sizes ${opts.sizes.join(', ')}; ${opts.messa
 three-syllable words (70% one word, the rest two or three), benign by construction; messages are chat lines from templates
 and the bundled benign vocabulary (about ${avgBytes} bytes each), 2% carrying a planted term with leetspeak or spaced letters.
 One process, one core; each scan timed over repeated passes of all messages for at least 1.5 s after a warm-up pass.
-Build = \`compileTextScanner\` (normalizing every term, hashing, prefix set), after one warm-up build of 2k terms (${warmMs.toFixed(0)} ms);
+Load average at the start: ${load} (1, 5, 15 min; the 2-core machine is shared with other helpers' builds and tests, so
+absolute figures are pessimistic and noisy). Build = \`compileTextScanner\` (normalizing every term, building the trie), after one warm-up build of 2k terms (${warmMs.toFixed(0)} ms);
 the benign-vocabulary index (${vocab.size.toLocaleString('en')} words) is built once per vocabulary and cached: ${vocabMs.toFixed(0)} ms.
 Memory = JS heap growth after build (forced GC). Baseline = lowercase, split on non-letters, word n-gram lookup: no
 normalization, so it finds only the undisguised planted terms. Targets: ≤ 50 µs/message and ≤ 1 s build at 100k terms.
+Ground truth: "found" = messages whose planted term was reported / messages with a planted term; "false hits" = hits on
+any other term, over all ${opts.messages} messages.
 
-| terms | Vigil build | Vigil heap | Vigil µs/msg | Vigil MB/s | hits | baseline build | baseline µs/msg | baseline MB/s | baseline hits | Vigil / baseline |
-| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+| terms | Vigil build | Vigil heap | Vigil µs/msg | Vigil MB/s | found | false hits | baseline build | baseline µs/msg | baseline found | baseline false hits | Vigil / baseline |
+| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${rows.join('\n')}
 
-Substring-mode terms (opt-in; Vigil's own Aho–Corasick over the normalized key stream, plus the hashed lookup that every term
+One message of 64 KiB (UTF-16 units), scanned with the largest bank: median and worst of 9 scans after a warm-up
+(target ≤ 20 ms on one core).
+
+| shape | terms | length | median ms | worst ms |
+| --- | ---: | ---: | ---: | ---: |
+${largeRows.join('\n')}
+
+Substring-mode terms (opt-in; Vigil's own Aho–Corasick over the normalized key stream, plus the trie walk that every term
 gets). For comparison, figures reported in the design issue for npm automata on this machine class (not rerun here):
 @monyone/aho-corasick \`/fast\` 30 MB/s at 10k terms but a 99 s build at 100k; \`ahocorasick\` 6.5 MB/s with a 5.5 s build at
 100k; modern-ahocorasick < 1 MB/s per message.
 
-| substring terms | build | heap | µs/msg | MB/s | hits |
-| ---: | ---: | ---: | ---: | ---: | ---: |
+| substring terms | build | heap | µs/msg | MB/s | found | false hits |
+| ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${subRows.join('\n')}`;
 }

@@ -111,7 +111,11 @@ export const flagSignalSchema = z.strictObject({
   termMode: z.string().optional().describe('How a term matched: whole-word, joined or substring.'),
   variant: z.enum(DIHEDRAL_NAMES).optional(),
   mediaId: z.string().optional(),
-  span: z.strictObject({ start: z.number().int().nonnegative(), end: z.number().int().nonnegative() }).optional(),
+  /** Where a text hit lies in the message text: UTF-16 code units (JavaScript string indices), end exclusive. */
+  span: z
+    .strictObject({ start: z.number().int().nonnegative(), end: z.number().int().nonnegative() })
+    .optional()
+    .describe('Text hits: offsets into the message text in UTF-16 code units (JavaScript string indices), end exclusive; an emoji outside the BMP counts 2.'),
 });
 
 export const flagMediaOutcomeSchema = z

@@ -1,6 +1,8 @@
+// Each test spawns the CLI several times (tsx, cold start: seconds each on a loaded 2-core machine): long timeouts.
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+// Each test spawns the CLI several times (tsx, cold start: seconds each on a loaded 2-core machine).
 import { describe, expect, it } from 'vitest';
 import { parseTermBankJsonl } from '../../src/core/text/term-bank.js';
 import { runCli } from '../helpers/cli.js';
@@ -22,7 +24,7 @@ describe('vigil text', () => {
     expect(lines[1]?.matches).toEqual([]);
     expect(lines[2]?.matches).toEqual([]);
     expect(lines[3]?.matches.map((m) => `${m.termId}/${m.mode}`)).toEqual(['platform-move/pattern', 'age-question/pattern']);
-  });
+  }, 180_000);
 
   it('scans --text and exits 2 on usage errors', async () => {
     const ok = await runCli(['text', '--terms', TERMS, '--text', 'a c4t!']);
@@ -33,7 +35,7 @@ describe('vigil text', () => {
     const help = await runCli(['text', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Examples:');
-  });
+  }, 180_000);
 });
 
 describe('vigil terms', () => {
@@ -69,5 +71,5 @@ describe('vigil terms', () => {
     const lint = await runCli(['terms', 'lint', risky, '--json']);
     expect(lint.code).toBe(1);
     expect(lint.stdout).toContain('"code":"short-risky-mode"');
-  });
+  }, 180_000);
 });

@@ -3,7 +3,7 @@ import { VigilError } from '../../src/core/errors.js';
 import { compileTextScanner } from '../../src/core/text/scanner.js';
 import { makeTermBank, type TermEntry } from '../../src/core/text/term-bank.js';
 import { makePatternRuleSet } from '../../src/core/text/patterns.js';
-import { benignWords } from './corpus.js';
+import { benignWords } from './vocab.js';
 
 const vocab = benignWords();
 const entry = (id: string, phrase: string, extra: Partial<TermEntry> = {}): TermEntry => ({ id, phrase, category: 'test', severity: 'medium', ...extra });
@@ -18,18 +18,30 @@ describe('term matching modes', () => {
   ]);
   const s = compileTextScanner([bank], undefined, { benignWords: vocab });
 
-  it('whole-word: tolerates separators and spelled letters, not glued or re-split words', () => {
+  it('whole-word and joined: separators, spelled letters, glued and re-split words, aligned to word edges', () => {
     expect(ids(s, 'a velvet teapot')).toEqual(['ww']);
     expect(ids(s, 'velvet tea-pot')).toEqual(['ww']);
     expect(ids(s, 'v e l v e t t e a p o t')).toEqual(['ww']);
-    expect(ids(s, 'velvetteapot')).toEqual([]);
-    expect(ids(s, 'velvet tea pot')).toEqual([]);
-  });
-
-  it('joined: glued and re-split, aligned to word edges', () => {
+    expect(ids(s, 'velvetteapot')).toEqual(['ww']);
+    expect(ids(s, 'velvet tea pot')).toEqual(['ww']);
     expect(ids(s, 'purplekettle')).toEqual(['jn']);
     expect(ids(s, 'pur ple ket tle')).toEqual(['jn']);
     expect(ids(s, 'apurplekettle')).toEqual([]);
+    expect(ids(s, 'purplekettlebell')).toEqual([]);
+  });
+
+  it('short words: splits into ordinary words and look-alike derivations are not the term', () => {
+    const short = compileTextScanner([makeTermBank('short', [entry('toad', 'toad'), entry('ham', 'ham')])], undefined, { benignWords: vocab });
+    for (const benign of ['to add', 'to ad', 'hammer', 'hamming', 'shampoo', 'graham']) expect(ids(short, `well ${benign} then`), benign).toEqual([]);
+    for (const evasion of ['h am', 'h.a.m', 'haaam', 'hamzz', 'h@m', 'hams', 't oad', 'to@d']) expect(ids(short, `well ${evasion} then`), evasion).not.toEqual([]);
+  });
+
+  it('one typo in words of six letters or more, never when it spells a dictionary word', () => {
+    for (const typo of ['kettel', 'ketle', 'kettlle', 'kedtle', 'ettle']) expect(ids(s, `a purple ${typo}`), typo).toEqual(['jn']);
+    expect(ids(s, 'a purple settle')).toEqual([]);
+    expect(ids(s, 'a purple mettle')).toEqual([]);
+    const short = compileTextScanner([makeTermBank('short', [entry('lime', 'lime')])], undefined, { benignWords: vocab });
+    expect(ids(short, 'a lmie')).toEqual([]);
   });
 
   it('substring: inside other tokens, but not inside ordinary words', () => {
@@ -41,9 +53,17 @@ describe('term matching modes', () => {
     expect(ids(sc, 'lolcatz')).toEqual(['cat']);
   });
 
-  it('inflections: regular forms of the term, not look-alike words', () => {
-    expect(ids(s, 'bars and barred and barring')).toEqual(['bar', 'bar', 'bar']);
-    expect(ids(s, 'she bared her teeth')).toEqual([]);
+  it('keeps other scripts and emoji as they are, while folding lookalikes slipped into Latin text', () => {
+    const b = compileTextScanner([makeTermBank('o', [entry('cop', 'cop'), entry('ab', 'abm')])], undefined, { benignWords: vocab });
+    expect(ids(b, 'Привет! Это сор, не трогай')).toEqual([]);
+    expect(ids(b, 'call the сор now')).toEqual(['cop']);
+    expect(ids(b, '🅰️🅱️Ⓜ️ lol')).toEqual([]);
+    expect(ids(b, '🇦🇧🇲 lol')).toEqual(['ab']);
+  });
+
+  it('inflections: plurals and padding, not derivations that are other dictionary words', () => {
+    expect(ids(s, 'bars and bar\'s and barz')).toEqual(['bar', 'bar', 'bar']);
+    expect(ids(s, 'she bared her teeth, barred the door, barring none')).toEqual([]);
     expect(ids(s, 'two velvet teapots')).toEqual(['ww']);
   });
 

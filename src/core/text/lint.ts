@@ -5,7 +5,7 @@
  */
 import { AhoCorasick } from './aho-corasick.js';
 import { keyOf, normalizeText } from './normalize.js';
-import { inflectionsOf, phraseKey } from './matcher.js';
+import { ownFormsOf, phraseKey } from './matcher.js';
 import { compileTextScanner } from './scanner.js';
 import type { TermBankData, TermMode } from './term-bank.js';
 
@@ -19,6 +19,8 @@ export type LintCode =
   | 'benign-collision'
   | 'inside-benign-words'
   | 'splits-into-words'
+  | 'typo-neighbours'
+  | 'skeleton-neighbours'
   | 'exception-unrelated';
 
 export interface LintIssue {
@@ -44,6 +46,33 @@ function examples(words: readonly string[]): string {
   return words.length > EXAMPLES ? `${shown} and ${words.length - EXAMPLES} more` : shown;
 }
 
+/** Letters that one glyph may stand for, merged: i/l ("1", "|", "!"), b/g/q ("6", "9"). */
+function skeletonOf(word: string): string {
+  return word.replace(/l/g, 'i').replace(/[bq]/g, 'g');
+}
+
+function deletesOf(w: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < w.length; i++) out.push(w.slice(0, i) + w.slice(i + 1));
+  return out;
+}
+
+/** One substitution, insertion, deletion or adjacent transposition apart. */
+function oneEdit(a: string, b: string): boolean {
+  if (a === b || Math.abs(a.length - b.length) > 1) return false;
+  if (a.length === b.length) {
+    const diff: number[] = [];
+    for (let i = 0; i < a.length && diff.length <= 2; i++) if (a[i] !== b[i]) diff.push(i);
+    if (diff.length === 1) return true;
+    const [x, y] = diff as [number, number];
+    return diff.length === 2 && y === x + 1 && a[x] === b[y] && a[y] === b[x];
+  }
+  const [s, l] = a.length < b.length ? [a, b] : [b, a];
+  let i = 0;
+  while (i < s.length && s[i] === l[i]) i++;
+  return s.slice(i) === l.slice(i + 1);
+}
+
 function isPluralOf(word: string, exact: string): boolean {
   return word === `${exact}s` || word === `${exact}es` || (exact.endsWith('y') && word === `${exact.slice(0, -1)}ies`);
 }
@@ -65,7 +94,7 @@ export function lintTermBank(bank: TermBankData, options: LintOptions): LintIssu
   const compiled = bank.entries.map((e) => {
     const mode: TermMode = e.mode ?? 'whole-word';
     const norm = normalizeText(e.phrase);
-    return { e, mode, words: norm.tokens.length, ...phraseKey(norm) };
+    return { e, mode, words: norm.tokens.length, tokens: norm.tokens.map((t) => t.exact), ...phraseKey(norm) };
   });
 
   const seen = new Map<string, string>();
@@ -140,15 +169,68 @@ export function lintTermBank(bank: TermBankData, options: LintOptions): LintIssu
     });
   }
 
-  // What still fires with every shield up: run each benign word through a scanner of this bank.
+  // Neighbourhoods: dictionary words one typo away from a long word of a term, and words that read the
+  // same once ambiguous glyphs are allowed for (with "1" and "6" about, "bold" and "gold" look alike).
+  // The matcher drops fuzzy hits on dictionary words, but a sender who types one of these is read as
+  // the word, never as the term: worth knowing, and worth an exception when it is the term.
+  const tokenLengths = new Set(compiled.flatMap((c) => c.tokens.map((w) => w.length)));
+  const bySkeleton = new Map<string, string[]>();
+  for (const w of benign) {
+    if (!tokenLengths.has(w.length)) continue;
+    const k = skeletonOf(w);
+    const list = bySkeleton.get(k);
+    if (list) list.push(w);
+    else bySkeleton.set(k, [w]);
+  }
+  const deletions = new Map<string, string[]>();
+  const longWords = new Set<string>();
+  for (const c of compiled) for (const w of c.tokens) if (w.length >= 6) longWords.add(w);
+  if (longWords.size > 0) {
+    // Symmetric deletions: two words one edit apart share a deletion (or one is the other's deletion).
+    const wanted = new Set<string>();
+    for (const w of longWords) for (const d of [w, ...deletesOf(w)]) wanted.add(d);
+    const lengths = [...longWords].map((w) => w.length);
+    const [lo, hi] = [Math.min(...lengths) - 1, Math.max(...lengths) + 1];
+    for (const w of benign) {
+      if (w.length < lo || w.length > hi) continue;
+      for (const d of [w, ...deletesOf(w)]) {
+        if (!wanted.has(d)) continue;
+        const list = deletions.get(d);
+        if (list) list.push(w);
+        else deletions.set(d, [w]);
+      }
+    }
+  }
+  for (const c of compiled) {
+    const typo = new Set<string>();
+    for (const w of c.tokens) {
+      if (w.length < 6) continue;
+      for (const d of [w, ...deletesOf(w)]) for (const b of deletions.get(d) ?? []) if (b !== w && !isPluralOf(b, w) && oneEdit(b, w)) typo.add(b);
+    }
+    if (typo.size > 0) {
+      issues.push({ level: 'warning', termId: c.e.id, code: 'typo-neighbours', message: `one typo away from common words (${examples([...typo].sort())}); such typos read as those words, not as the term` });
+    }
+    const skel = new Set<string>();
+    for (const w of c.tokens) for (const b of bySkeleton.get(skeletonOf(w)) ?? []) if (b !== w && !isPluralOf(b, w)) skel.add(b);
+    if (skel.size > 0) {
+      issues.push({ level: 'warning', termId: c.e.id, code: 'skeleton-neighbours', message: `reads like common words once ambiguous glyphs are allowed for (${examples([...skel].sort())}); a glyph such as 1 or 6 may stand for either` });
+    }
+  }
+
+  // What still fires with every shield up: run the term's neighbourhood (words starting like it, its
+  // typo and skeleton neighbours) through a scanner of this bank.
   const scanner = compileTextScanner([bank], undefined, { benignWords: benign });
   const exactById = new Map(compiled.map((c) => [c.e.id, c.exact]));
+  const prefixes = new Set(compiled.map((c) => [...c.joined].slice(0, 3).join('')));
+  const lengths = new Set([...prefixes].map((p) => p.length));
   const collisions = new Map<string, string[]>();
   for (const w of benign) {
+    const k = keyOf(w);
+    if (![...lengths].some((n) => prefixes.has(k.slice(0, n)))) continue;
     for (const m of scanner.scan(w)) {
       const exact = exactById.get(m.termId) ?? '';
-      // A common word's own inflections (bar → bars, barred) are expected; a rare term's are news ("thi" → "this").
-      if (w === exact || (benign.has(exact) && inflectionsOf(exact).includes(w))) continue;
+      // A term's own plural and possessive are expected; anything else is news ("thi" → "this").
+      if (w === exact || ownFormsOf([exact]).includes(w)) continue;
       const list = collisions.get(m.termId);
       if (list) list.push(w);
       else collisions.set(m.termId, [w]);

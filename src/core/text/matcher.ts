@@ -1,22 +1,28 @@
 /**
- * Term matching over normalized tokens.
+ * Term matching over normalized text.
  *
- * Whole-word and joined terms are looked up by hashing: from every token that may start a match, the
- * match keys of the following tokens are concatenated and looked up in one Map keyed by each term's
- * joined key, while a set of prefix hashes stops the extension as soon as no term can still match.
- * With real text almost every start stops after one lookup, so the cost grows with message length,
- * not with list size. Only substring-mode terms go through Aho–Corasick, over a key stream of the
- * message. See docs/text-scanning.md for the measured alternatives.
+ * Every term is stored in one trie over its match key (the phrase's letters without spaces, repeated
+ * letters collapsed). From every word start in a message the trie is walked over the message's
+ * characters, ignoring the gaps between tokens, so a term is found however its letters are split
+ * ("pin eapple", "velvetteapot", "t e a p o t"), as long as the match starts and ends at word edges.
+ * A message character carries a class of letters (normalize.ts: "1" is i or l, "6" is g or b), and the
+ * walk follows every letter of the class, so ambiguous glyphs are matched on both sides without
+ * guessing one reading. Along the walk a repeated letter may be skipped ("haaam"), a padding or plural
+ * suffix may follow the term ("hamzz", "teapots"), and in words of six letters or more one typo
+ * (substitution, insertion, deletion or adjacent transposition) is allowed. Each start has a fixed step
+ * budget, so the work is linear in the message length whatever the list size. Substring-mode terms
+ * additionally go through Aho–Corasick over a key stream of the message.
  *
- * False positives are held back in three ways: whole-word terms may not absorb a space that is not a
- * word boundary of the term; a fuzzy hit (reached only through collapsed repeats, i/l readings or
- * -ed/-ing/-er endings) is dropped when it touches a benign dictionary word that is not part of the
- * term ("good" is not "god"); substring hits inside a benign dictionary word are dropped ("scatter"
- * does not contain "cat" for our purposes); and per-term exceptions drop hits inside listed phrases.
+ * Generous matching is held back by the benign vocabulary: a hit that needed any fuzzy step (repeats
+ * beyond the term's own, a suffix other than the term's plural, a typo) is dropped when one of the words
+ * it covers is an ordinary dictionary word ("hammer", "hamming", "settle" are not "ham" or "kettle"), or
+ * when a stretched word reads more like another dictionary word ("goood" is good, not god). A split
+ * term whose word is shorter than six letters is dropped when every piece is a dictionary word
+ * ("to ad" is not "toad"). Per-term exceptions drop hits inside listed phrases.
  */
 import type { Severity } from '../signals.js';
 import { AhoCorasick } from './aho-corasick.js';
-import { appendKey, keyOf, normalizeText, type GapKind, type NormalizedText, type TextToken } from './normalize.js';
+import { appendKey, keyOf, normalizeText, type NormalizedText, type TextToken } from './normalize.js';
 import type { TermBankData, TermEntry, TermMode } from './term-bank.js';
 
 export interface TermHit {
@@ -28,7 +34,7 @@ export interface TermHit {
   mode: TermMode;
   start: number;
   end: number;
-  /** True when the hit needed no fuzzy step (collapsed repeats, i/l readings, verb endings). */
+  /** True when the hit needed no fuzzy step: its letters read as the term, its plural or possessive. */
   exact: boolean;
 }
 
@@ -38,76 +44,6 @@ export interface TermMatcherOptions {
    * these, and substring hits inside one, are dropped. Without it the matcher is more aggressive.
    */
   benignWords?: ReadonlySet<string>;
-}
-
-interface CompiledTerm {
-  bank: number;
-  entry: TermEntry;
-  mode: TermMode;
-  /** Joined match key of the phrase. */
-  joined: string;
-  /** Concatenated exact forms of the phrase's words. */
-  exact: string;
-  /** Positions in `joined` where the phrase's words meet. */
-  bounds: number[];
-  /** For an exception: the index of the term it protects; -1 for a term. */
-  owner: number;
-  /** Regular inflections of `exact` (barred, barring, limes…), built on first need: hits on them are exact. */
-  forms?: ReadonlySet<string>;
-}
-
-interface Reading {
-  exact: string;
-  key: string;
-}
-
-interface Variant extends Reading {
-  /** Plural endings keep a hit exact; verb endings make it fuzzy. */
-  plural: boolean;
-}
-
-// FNV-1a, 32 bits: cheap to extend one character at a time while keys grow token by token.
-const FNV_OFFSET = 0x811c9dc5;
-function fnv(h: number, s: string, from: number): number {
-  for (let i = from; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
-  return h;
-}
-
-/** Open-addressing set of 32-bit hashes; a false "yes" only costs a lookup, never a wrong match. */
-class HashSet32 {
-  private readonly slots: Uint32Array;
-  private readonly mask: number;
-  constructor(expected: number) {
-    let size = 16;
-    while (size < expected * 2) size *= 2;
-    this.slots = new Uint32Array(size);
-    this.mask = size - 1;
-  }
-  add(h: number): void {
-    const v = h === 0 ? 1 : h;
-    let i = Math.imul(v, 0x9e3779b1) >>> 0;
-    for (;;) {
-      const j = i & this.mask;
-      const cur = this.slots[j] as number;
-      if (cur === v) return;
-      if (cur === 0) {
-        this.slots[j] = v;
-        return;
-      }
-      i = j + 1;
-    }
-  }
-  has(h: number): boolean {
-    const v = h === 0 ? 1 : h;
-    let i = Math.imul(v, 0x9e3779b1) >>> 0;
-    for (;;) {
-      const j = i & this.mask;
-      const cur = this.slots[j] as number;
-      if (cur === v) return true;
-      if (cur === 0) return false;
-      i = j + 1;
-    }
-  }
 }
 
 /** Joined key, exact form and word boundaries of a normalized phrase. */
@@ -121,73 +57,6 @@ export function phraseKey(norm: NormalizedText): { joined: string; exact: string
     exact += t.exact;
   });
   return { joined, exact, bounds };
-}
-
-const VOWELS = 'aeiou';
-
-/** Short words ending consonant-vowel-consonant double the consonant: bar → barred, barring. */
-function doublesFinal(w: string): boolean {
-  const n = w.length;
-  if (n < 3) return false;
-  const [a, b, c] = [w[n - 3] as string, w[n - 2] as string, w[n - 1] as string];
-  return !VOWELS.includes(a) && VOWELS.includes(b) && !VOWELS.includes(c) && !'wxy'.includes(c);
-}
-
-/**
- * Regular English inflections of a term's exact form, generated on the term side so that a word
- * that merely ends like one ("bared" = bare + d) is not taken for the term's ("barred").
- */
-export function inflectionsOf(w: string): string[] {
-  if (w.length < 3 || !/^[a-z]+$/.test(w)) return [];
-  const out = new Set<string>();
-  const consonantY = /[^aeiou]y$/.test(w);
-  const sibilant = /(?:s|x|z|ch|sh)$/.test(w);
-  out.add(consonantY ? `${w.slice(0, -1)}ies` : sibilant || w.endsWith('o') ? `${w}es` : `${w}s`);
-  if (w.endsWith('o')) out.add(`${w}s`);
-  const monosyllable = (w.match(/[aeiouy]+/g) ?? []).length <= 1;
-  const stems: string[] = [];
-  if (w.endsWith('e')) stems.push(w.slice(0, -1));
-  else if (consonantY) stems.push(`${w.slice(0, -1)}i`);
-  else if (doublesFinal(w)) {
-    stems.push(w + (w.at(-1) as string));
-    if (!monosyllable) stems.push(w);
-  } else stems.push(w);
-  for (const st of stems) {
-    out.add(`${st}ed`);
-    out.add(`${st}er`);
-    out.add(`${st}ers`);
-  }
-  const ingStem = w.endsWith('ie') ? `${w.slice(0, -2)}y` : w.endsWith('e') && !w.endsWith('ee') ? w.slice(0, -1) : doublesFinal(w) ? w + (w.at(-1) as string) : w;
-  out.add(`${ingStem}ing`);
-  if (doublesFinal(w) && !monosyllable) out.add(`${w}ing`);
-  return [...out];
-}
-
-/** Inflected readings of a word: plural endings, and -ed/-ing/-er forms (the latter count as fuzzy). */
-function variantsOf(exact: string): Variant[] {
-  const out: Variant[] = [];
-  const n = exact.length;
-  const add = (stem: string, plural: boolean): void => {
-    if (stem.length >= 3) out.push({ exact: stem, key: keyOf(stem), plural });
-  };
-  if (n >= 4 && exact.endsWith('s') && !exact.endsWith('ss')) add(exact.slice(0, -1), true);
-  if (n >= 5 && exact.endsWith('es') && /(?:s|x|z|ch|sh|o)$/.test(exact.slice(0, -2))) add(exact.slice(0, -2), true);
-  if (n >= 5 && exact.endsWith('ies')) add(`${exact.slice(0, -3)}y`, true);
-  if (n >= 5 && exact.endsWith('ed')) {
-    add(exact.slice(0, -2), false);
-    add(exact.slice(0, -1), false);
-  }
-  if (n >= 6 && exact.endsWith('ing')) {
-    add(exact.slice(0, -3), false);
-    add(`${exact.slice(0, -3)}e`, false);
-  }
-  if (n >= 5 && exact.endsWith('er')) add(exact.slice(0, -2), false);
-  if (n >= 6 && exact.endsWith('ers')) add(exact.slice(0, -3), false);
-  return out;
-}
-
-function readingsOf(t: TextToken): readonly Reading[] {
-  return t.alts ? [t, ...t.alts] : [t];
 }
 
 /** Key stream for substring search: token keys, one space at whitespace, with original offsets. */
@@ -213,7 +82,14 @@ function buildStream(norm: NormalizedText): Stream {
       tok.push(-1);
     }
     let p = t.exFrom;
-    for (const ch of t.exact) {
+    const chars = [...t.exact];
+    const from = t.softHead ?? 0;
+    const to = chars.length - (t.softTail ?? 0);
+    chars.forEach((ch, c) => {
+      if (c < from || c >= to) {
+        p++;
+        return;
+      }
       const last = text.length - 1;
       if (last >= 0 && text.endsWith(ch) && ch !== ' ' && /\p{L}/u.test(ch)) {
         // Collapsed repeat: the kept character's span grows over the dropped one.
@@ -227,7 +103,7 @@ function buildStream(norm: NormalizedText): Stream {
         }
       }
       p++;
-    }
+    });
   });
   return { text, starts, ends, tok };
 }
@@ -280,146 +156,531 @@ function stretchDistance(word: readonly number[], candidate: readonly number[]):
   return d;
 }
 
+/** Regular English plural of a word (the one ending that never makes a different word of a term). */
+export function pluralOf(w: string): string {
+  if (/[^aeiou]y$/.test(w)) return `${w.slice(0, -1)}ies`;
+  if (/(?:s|x|z|ch|sh)$/.test(w)) return `${w}es`;
+  return `${w}s`;
+}
+
+/** The term's own surface forms (concatenated words): itself, its plural, its possessive ("cat's" → "cats"). */
+export function ownFormsOf(words: readonly string[]): string[] {
+  const exact = words.join('');
+  const last = words[words.length - 1] ?? '';
+  return [...new Set([exact, exact.slice(0, exact.length - last.length) + pluralOf(last), `${exact}s`])];
+}
+
+/** Endings read after a term: plurals, padding and regular endings. Fuzzy unless they make the plural. */
+const SUFFIXES = ['s', 'es', 'z', 'zz', 'x', 'xx', 'ies', 'ed', 'd', 'ing', 'in', 'er', 'ers', 'y', 'ie', 'ey', 'ish', 'h'];
+
+/** Words shorter than this get no typo tolerance and may not be split into dictionary words. */
+const LONG_WORD = 6;
+
+interface CompiledTerm {
+  bank: number;
+  entry: TermEntry;
+  mode: TermMode;
+  /** Concatenated exact forms of the phrase's words. */
+  exact: string;
+  /** Exact forms of the phrase's words. */
+  words: string[];
+  /** Offsets in `exact` where a word ends (the last one is exact.length). */
+  wordEnds: number[];
+  /** Per key position (0..key length): 1 when it lies in a word of LONG_WORD letters or more. */
+  longAt: Uint8Array;
+  /** Own surface forms: exact, plural, possessive. */
+  forms: ReadonlySet<string>;
+  /** For an exception: the index of the term it protects; -1 for a term. */
+  owner: number;
+  /** Whether a word shorter than LONG_WORD has a doubled letter ("moss"). */
+  shortDouble: boolean;
+}
+
+/** Open-addressing table of trie edges (node, symbol) → child, in typed arrays. */
+class EdgeTable {
+  private readonly nodes: Int32Array;
+  private readonly syms: Int32Array;
+  private readonly kids: Int32Array;
+  private readonly mask: number;
+  constructor(edges: ReadonlyArray<readonly [number, number, number]>) {
+    let size = 16;
+    while (size < edges.length * 2) size *= 2;
+    this.nodes = new Int32Array(size).fill(-1);
+    this.syms = new Int32Array(size);
+    this.kids = new Int32Array(size);
+    this.mask = size - 1;
+    for (const [node, sym, kid] of edges) {
+      let i = this.slot(node, sym);
+      while (this.nodes[i] !== -1) i = (i + 1) & this.mask;
+      this.nodes[i] = node;
+      this.syms[i] = sym;
+      this.kids[i] = kid;
+    }
+  }
+  private slot(node: number, sym: number): number {
+    return (Math.imul(node, 0x9e3779b1) ^ Math.imul(sym, 0x85ebca6b)) & this.mask;
+  }
+  get(node: number, sym: number): number {
+    for (let i = this.slot(node, sym); ; i = (i + 1) & this.mask) {
+      const n = this.nodes[i] as number;
+      if (n === -1) return -1;
+      if (n === node && this.syms[i] === sym) return this.kids[i] as number;
+    }
+  }
+}
+
+/** A trie frozen into typed arrays: children by hash (walks) and as sibling lists (typo branches). */
+class Trie {
+  readonly edges: EdgeTable;
+  readonly firstChild: Int32Array;
+  readonly nextSibling: Int32Array;
+  readonly symOf: Int32Array;
+  /** 1 where some term through the node allows a typo at this depth. */
+  readonly editOk: Uint8Array;
+  readonly depth: Int32Array;
+  readonly terminal: Array<number[] | undefined>;
+  readonly maxLen: number;
+  /** Per node: bit s set when it has a child for letter s (bit 26: a child for another symbol). */
+  readonly childMask: Int32Array;
+
+  /** `keys[i]` is a symbol sequence ending at term `terms[i]`; `editAt(i, d)` says whether depth d allows a typo. */
+  constructor(keys: ReadonlyArray<readonly number[]>, terms: readonly number[], editAt: (i: number, d: number) => boolean) {
+    const first: number[] = [-1];
+    const next: number[] = [-1];
+    const sym: number[] = [-1];
+    const editOk: number[] = [0];
+    const depth: number[] = [0];
+    const terminal: Array<number[] | undefined> = [undefined];
+    const edges: Array<[number, number, number]> = [];
+    let maxLen = 0;
+    keys.forEach((syms, i) => {
+      let node = ROOT;
+      maxLen = Math.max(maxLen, syms.length);
+      syms.forEach((sy, d) => {
+        if (editAt(i, d)) editOk[node] = 1;
+        // Sibling lists are short (at most the alphabet), so building needs no hash map.
+        let kid = first[node] as number;
+        while (kid >= 0 && sym[kid] !== sy) kid = next[kid] as number;
+        if (kid < 0) {
+          kid = first.length;
+          first.push(-1);
+          sym.push(sy);
+          editOk.push(0);
+          depth.push(d + 1);
+          terminal.push(undefined);
+          next.push(first[node] as number);
+          first[node] = kid;
+          edges.push([node, sy, kid]);
+        }
+        node = kid;
+      });
+      if (editAt(i, syms.length)) editOk[node] = 1;
+      (terminal[node] ??= []).push(terms[i] as number);
+    });
+    this.edges = new EdgeTable(edges);
+    this.firstChild = Int32Array.from(first);
+    this.nextSibling = Int32Array.from(next);
+    this.symOf = Int32Array.from(sym);
+    this.editOk = Uint8Array.from(editOk);
+    this.depth = Int32Array.from(depth);
+    this.terminal = terminal;
+    this.maxLen = maxLen;
+    this.childMask = new Int32Array(first.length);
+    for (const [node, sy] of edges) this.childMask[node] = (this.childMask[node] as number) | (sy < LETTERS ? 1 << sy : 1 << LETTERS);
+  }
+}
+
+const ROOT = 0;
+/** Symbols 0–25 are a–z; other code points in terms get ids from 26 on. */
+const LETTERS = 26;
+const MAX_STEPS_PER_START = 1024;
 const MAX_SPAN_TOKENS = 64;
-const MAX_STEPS_PER_START = 512;
+
+/** How a message character was read along a walk. */
+const READ_EXACT = 0;
+const READ_REPEAT = 1;
+const READ_EDIT = 2;
+const READ_SUFFIX = 3;
+
+interface RawHit {
+  ti: number;
+  start: number;
+  end: number;
+  exact: boolean;
+  /** Characters read other than as the term's own letters (typos, repeats, endings, soft edges). */
+  cost: number;
+}
+
+/** Counters of the work done by the last `match` call (for the linear-time test). */
+export interface MatchWork {
+  steps: number;
+  /** Characters fed to the substring automaton. */
+  substringChars: number;
+  /** Hits and exception spans visited while deduplicating. */
+  finishOps: number;
+}
 
 export class TermMatcher {
   private readonly terms: CompiledTerm[] = [];
-  private readonly index = new Map<string, number[]>();
-  private readonly prefixes: HashSet32;
-  private readonly maxLen: number;
+  private readonly main: Trie;
+  /**
+   * Keys without their first letter, for terms whose first word allows a typo: a wrong or missing first
+   * letter is one walk here instead of one branch per letter at the root.
+   */
+  private readonly tail: Trie;
+  private readonly symbols = new Map<number, number>();
   private readonly ac: AhoCorasick | undefined;
   private readonly acTerms: number[] = [];
   private readonly benign: ReadonlySet<string>;
   private readonly benignByKey: ReadonlyMap<string, readonly string[]>;
-  /** Exact forms of the terms themselves: a listed word never counts as benign, whatever the dictionary says. */
-  private readonly termExacts = new Set<string>();
+  /** Exact forms of the terms' words: a listed word never counts as benign, whatever the dictionary says. */
+  private readonly termWords = new Set<string>();
   private readonly banks: ReadonlyArray<{ id: string; version: string }>;
   readonly termCount: number;
+  /** Work done by the last `match` call. */
+  readonly work: MatchWork = { steps: 0, substringChars: 0, finishOps: 0 };
 
   constructor(banks: readonly TermBankData[], options: TermMatcherOptions = {}) {
     this.benign = options.benignWords ?? new Set();
     this.benignByKey = benignKeyIndex(this.benign);
     this.banks = banks.map((b) => ({ id: b.id, version: b.version }));
     const acKeys: string[] = [];
-    let prefixCount = 0;
+    const keys: number[][] = [];
+    const compile = (b: number, entry: TermEntry, mode: TermMode, phrase: string, owner: number): void => {
+      const norm = normalizeText(phrase);
+      if (norm.tokens.length === 0) return;
+      // Spelled-out letters in a phrase ("t e a") are one word.
+      const words: string[] = [];
+      norm.tokens.forEach((t, q) => {
+        if (q > 0 && (norm.tokens[q - 1] as TextToken).gapAfter === 'glue') words[words.length - 1] += t.exact;
+        else words.push(t.exact);
+      });
+      let key = '';
+      const longRanges: Array<[number, number]> = [];
+      const wordEnds: number[] = [];
+      let exactLen = 0;
+      for (const w of words) {
+        const from = [...key].length;
+        key = appendKey(key, keyOf(w));
+        exactLen += w.length;
+        wordEnds.push(exactLen);
+        if ([...w].length >= LONG_WORD) longRanges.push([from, [...key].length]);
+      }
+      const cps = [...key].map((c) => c.codePointAt(0) as number);
+      const longAt = new Uint8Array(cps.length + 1);
+      for (const [a, z] of longRanges) for (let d = a; d <= z; d++) longAt[d] = 1;
+      const exact = words.join('');
+      const shortDouble = words.some((w) => [...w].length < LONG_WORD && /(.)\1/u.test(w));
+      this.terms.push({ bank: b, entry, mode, exact, words, wordEnds, longAt, forms: new Set(ownFormsOf(words)), owner, shortDouble });
+      keys.push(cps);
+      if (owner === -1 && mode === 'substring') {
+        acKeys.push(buildStream(norm).text);
+        this.acTerms.push(this.terms.length - 1);
+      }
+    };
     banks.forEach((bank, b) => {
       for (const entry of bank.entries) {
         const mode = entry.mode ?? 'whole-word';
-        const norm = normalizeText(entry.phrase);
-        if (norm.tokens.length === 0) continue;
-        const k = phraseKey(norm);
         const ti = this.terms.length;
-        this.terms.push({ bank: b, entry, mode, ...k, owner: -1 });
-        prefixCount += k.joined.length;
-        if (mode === 'substring') {
-          acKeys.push(buildStream(norm).text);
-          this.acTerms.push(ti);
-        }
-        for (const ex of entry.exceptions ?? []) {
-          const en = normalizeText(ex);
-          if (en.tokens.length === 0) continue;
-          const ek = phraseKey(en);
-          this.terms.push({ bank: b, entry, mode: 'joined', ...ek, owner: ti });
-          prefixCount += ek.joined.length;
-        }
+        compile(b, entry, mode, entry.phrase, -1);
+        if (this.terms.length === ti) continue;
+        for (const ex of entry.exceptions ?? []) compile(b, entry, 'joined', ex, ti);
       }
     });
     this.termCount = this.terms.filter((t) => t.owner === -1).length;
-    for (const t of this.terms) if (t.owner === -1) this.termExacts.add(t.exact);
-    this.prefixes = new HashSet32(prefixCount + 1);
-    let maxLen = 0;
-    this.terms.forEach((t, ti) => {
-      const list = this.index.get(t.joined);
-      if (list) list.push(ti);
-      else this.index.set(t.joined, [ti]);
-      maxLen = Math.max(maxLen, t.joined.length);
-      let h = FNV_OFFSET;
-      for (let i = 0; i < t.joined.length; i++) {
-        h = Math.imul(h ^ t.joined.charCodeAt(i), 0x01000193) >>> 0;
-        this.prefixes.add(h);
-      }
+    for (const t of this.terms) if (t.owner === -1) for (const w of t.words) this.termWords.add(w);
+
+    const syms = keys.map((cps) => cps.map((cp) => this.symbolOf(cp, true)));
+    this.main = new Trie(syms, syms.map((_, ti) => ti), (ti, d) => (this.terms[ti] as CompiledTerm).longAt[d] === 1);
+    const tailOf: number[] = [];
+    syms.forEach((k, ti) => {
+      if (k.length >= 2 && (this.terms[ti] as CompiledTerm).longAt[0]) tailOf.push(ti);
     });
-    this.maxLen = maxLen;
+    this.tail = new Trie(
+      tailOf.map((ti) => (syms[ti] as number[]).slice(1)),
+      tailOf,
+      () => false,
+    );
     this.ac = acKeys.length > 0 ? new AhoCorasick(acKeys) : undefined;
+  }
+
+  private symbolOf(cp: number, create = false): number {
+    if (cp >= 0x61 && cp <= 0x7a) return cp - 0x61;
+    let s = this.symbols.get(cp);
+    if (s === undefined && create) {
+      s = LETTERS + this.symbols.size;
+      if (s >= 4096) throw new Error('term alphabet too large');
+      this.symbols.set(cp, s);
+    }
+    return s ?? -1;
+  }
+
+  private cpOfSymbol(s: number, fallback: number): number {
+    if (s < LETTERS) return 0x61 + s;
+    return fallback;
   }
 
   /** Hits in the normalized text, deduplicated per term, in order of start. */
   match(norm: NormalizedText): TermHit[] {
-    const raw: Array<{ ti: number; start: number; end: number; exact: boolean }> = [];
+    const raw: RawHit[] = [];
     const allow: Array<{ owner: number; start: number; end: number }> = [];
-    const { tokens } = norm;
-    const n = tokens.length;
-    const path: string[] = [];
-    const gapPos: number[] = [];
-    const gapKind: GapKind[] = [];
-    let steps = 0;
-
-    const guardHit = (i: number, j: number, lastExact: string, termExact: string): boolean => {
-      if (this.benign.size === 0) return false;
-      for (let k = i; k <= j; k++) {
-        const ex = k === j ? lastExact : (path[k - i] as string);
-        if (ex.length < 2 || termExact.includes(ex)) continue;
-        if (this.isBenign(ex)) return true;
-        if (this.closerToBenign(ex, termExact)) return true;
+    const { tokens, exStart, exEnd, exCp, exMask } = norm;
+    const n = exCp.length;
+    // Per character: its token, and the symbol of its own code point when that is not a–z.
+    const tokOf = new Int32Array(n);
+    const ownSym = new Int32Array(n);
+    const softAt = new Uint8Array(n);
+    // Tokens that are dictionary words: a typo inside one reads as that word, never as a term, so the
+    // walk spends no typo branches there (which is most of ordinary chat).
+    const benignTok = new Uint8Array(tokens.length);
+    tokens.forEach((t, q) => {
+      tokOf.fill(q, t.exFrom, t.exTo);
+      if (this.benign.size > 0) {
+        const chars = t.softHead || t.softTail ? [...t.exact] : undefined;
+        const word = chars ? chars.slice(t.softHead ?? 0, chars.length - (t.softTail ?? 0)).join('') : t.exact;
+        if (word.length >= 2 && this.isBenign(word)) benignTok[q] = 1;
       }
-      return false;
+      if (t.softHead) softAt.fill(1, t.exFrom, t.exFrom + t.softHead);
+      if (t.softTail) softAt.fill(1, t.exTo - t.softTail, t.exTo);
+    });
+    for (let g = 0; g < n; g++) {
+      const cp = exCp[g] as number;
+      ownSym[g] = cp >= 0x61 && cp <= 0x7a ? -1 : this.symbolOf(cp);
+    }
+    const readCp = new Int32Array(n);
+    const readKind = new Uint8Array(n);
+    let steps = 0;
+    let budget = 0;
+    let gStart = 0;
+    let edited = false;
+    let editDepth = 0;
+    let trie = this.main;
+    // A match may end at a token's end (not inside a spelled-out run) or before its soft tail ("cat!").
+    const wordEndAt = (g: number): boolean => {
+      const t = tokens[tokOf[g - 1] as number] as TextToken;
+      if (g < t.exTo) return g >= t.exTo - (t.softTail ?? 0);
+      return g >= n || t.gapAfter !== 'glue';
     };
 
-    const check = (key: string, exact: string, i: number, j: number, lastExact: string, fuzzyEnding: boolean, fullExact = exact): void => {
-      const list = this.index.get(key);
-      if (!list) return;
-      for (const ti of list) {
+    const accept = (node: number, gEnd: number): void => {
+      for (const ti of trie.terminal[node] as number[]) {
         const term = this.terms[ti] as CompiledTerm;
-        if (term.mode === 'whole-word' && !this.wordsAlign(term, gapPos, gapKind)) continue;
-        const start = (tokens[i] as TextToken).start;
-        const end = (tokens[j] as TextToken).end;
+        if (edited && !term.longAt[editDepth]) continue;
+        const start = exStart[gStart] as number;
+        // Soft punctuation read only as repeats or endings ("owl!!") is not part of the span.
+        let last = gEnd - 1;
+        while (last > gStart && softAt[last] && (readKind[last] as number) !== READ_EXACT) last--;
+        const end = exEnd[last] as number;
         if (term.owner >= 0) {
           allow.push({ owner: term.owner, start, end });
           continue;
         }
-        // A verb ending is exact only when it is the term's own regular form ("barred", not "bared").
-        const isExact = fuzzyEnding ? (term.forms ??= new Set(inflectionsOf(term.exact))).has(fullExact) : exact === term.exact;
-        if (!isExact && guardHit(i, j, lastExact, term.exact)) continue;
-        raw.push({ ti, start, end, exact: isExact });
+        const verdict = this.judge(term, tokOf, readCp, readKind, gStart, gEnd, edited);
+        if (verdict === undefined) continue;
+        let cost = edited ? 2 : 0;
+        for (let g = gStart; g < gEnd; g++) if (readKind[g] !== READ_EXACT || softAt[g]) cost++;
+        raw.push({ ti, start, end, exact: verdict, cost });
       }
     };
 
-    const extend = (i: number, j: number, key: string, exact: string, h: number): void => {
-      const tok = tokens[j] as TextToken;
-      for (const r of readingsOf(tok)) {
-        if (++steps > MAX_STEPS_PER_START) return;
-        const k2 = appendKey(key, r.key);
-        const e2 = exact + r.exact;
-        path[j - i] = r.exact;
-        if (tok.gapAfter !== 'glue') {
-          check(k2, e2, i, j, r.exact, false);
-          // Endings are read off the whole span, so spelled-out plurals ("l i m e s") count too.
-          for (const v of variantsOf(e2)) check(v.key, v.exact, i, j, r.exact, !v.plural, e2);
+    const trySuffixes = (node: number, g: number): void => {
+      for (const sfx of SUFFIXES) {
+        let j = 0;
+        let h = g;
+        while (h < n && tokOf[h] === tokOf[g - 1]) {
+          const m = exMask[h] as number;
+          const want = sfx.charCodeAt(j) - 0x61;
+          if (j < sfx.length && m & (1 << want)) j++;
+          else if (j > 0 && m & (1 << (sfx.charCodeAt(j - 1) - 0x61))) {
+            // Repeated suffix letters ("hamzzz").
+          } else break;
+          readCp[h] = sfx.charCodeAt(Math.max(0, j - 1));
+          readKind[h] = READ_SUFFIX;
+          h++;
+          if (j === sfx.length && wordEndAt(h)) {
+            accept(node, h);
+            break;
+          }
         }
-        if (j + 1 >= n || j - i + 1 >= MAX_SPAN_TOKENS || k2.length >= this.maxLen) continue;
-        const h2 = fnv(h, k2, key.length);
-        if (!this.prefixes.has(h2)) continue;
-        gapPos.push(k2.length);
-        gapKind.push(tok.gapAfter);
-        extend(i, j + 1, k2, e2, h2);
-        gapPos.pop();
-        gapKind.pop();
       }
     };
 
-    for (let i = 0; i < n; i++) {
+    const walk = (node: number, g: number, prev: number): void => {
+      if (++budget > MAX_STEPS_PER_START) return;
+      steps++;
+      if (trie.terminal[node] !== undefined && g > gStart) {
+        if (wordEndAt(g)) accept(node, g);
+        else trySuffixes(node, g);
+      }
+      if (g < n && (tokOf[g] as number) - (tokOf[gStart] as number) >= MAX_SPAN_TOKENS) return;
+      const m = g < n ? (exMask[g] as number) : 0;
+      const own = g < n ? (ownSym[g] as number) : -1;
+      // A repeated letter ("haaam", "kettttle") stays on the same node.
+      if (g < n && prev >= 0 && ((prev < LETTERS && m & (1 << prev)) || own === prev)) {
+        readCp[g] = this.cpOfSymbol(prev, exCp[g] as number);
+        readKind[g] = READ_REPEAT;
+        walk(node, g + 1, prev);
+      }
+      const kids = trie.childMask[node] as number;
+      for (let bits = m & kids; bits !== 0; bits &= bits - 1) {
+        const s = 31 - Math.clz32(bits & -bits);
+        if (s === prev) continue;
+        const kid = trie.edges.get(node, s);
+        if (kid < 0) continue;
+        readCp[g] = 0x61 + s;
+        readKind[g] = READ_EXACT;
+        walk(kid, g + 1, s);
+      }
+      if (own >= 0 && own !== prev && kids & (1 << LETTERS)) {
+        const kid = trie.edges.get(node, own);
+        if (kid >= 0) {
+          readCp[g] = exCp[g] as number;
+          readKind[g] = READ_EXACT;
+          walk(kid, g + 1, own);
+        }
+      }
+      if (edited || !trie.editOk[node]) return;
+      const benignHere = g >= n || benignTok[tokOf[g] as number] === 1;
+      if (benignHere && (g === gStart || benignTok[tokOf[g - 1] as number] === 1)) return;
+      // One typo: the term's letter replaced, missing, doubled by another, or swapped with the next.
+      edited = true;
+      editDepth = trie.depth[node] as number;
+      // Soft characters ("(", "!" at a word's edge) are read as they are or not at all, never as a typo;
+      // an extra letter in front of the word would make the match start inside a word ("apurplekettle").
+      const hard = g < n && !softAt[g] && !benignHere;
+      if (hard && g > gStart) {
+        readCp[g] = exCp[g] as number;
+        readKind[g] = READ_EDIT;
+        walk(node, g + 1, prev);
+        // Repeats of an extra letter stay extra too ("kettttle" with a stray t).
+        const extra = m !== 0 ? 31 - Math.clz32(m & -m) : own;
+        if (extra !== prev) walk(node, g + 1, extra);
+      }
+      if (node === ROOT) {
+        // A wrong or missing first letter: the rest of the message against the keys' tails.
+        trie = this.tail;
+        if (hard) {
+          readCp[g] = exCp[g] as number;
+          readKind[g] = READ_EDIT;
+          walk(ROOT, g + 1, -1);
+        }
+        walk(ROOT, g, -1);
+        trie = this.main;
+      }
+      for (let kid = node === ROOT ? -1 : (trie.firstChild[node] as number); kid >= 0; kid = trie.nextSibling[kid] as number) {
+        const s = trie.symOf[kid] as number;
+        if (s === prev) continue;
+        // (A first letter replaced by the letter that follows it is an extra letter in front: not a typo.)
+        // Only branch where the walk can go on: the next character has a child (or the term ends here).
+        const grand = trie.childMask[kid] as number;
+        const ends = trie.terminal[kid] !== undefined;
+        if (hard && !(s < LETTERS && m & (1 << s)) && s !== own && !(g === gStart && g + 1 < n && s < LETTERS && (exMask[g + 1] as number) & (1 << s))) {
+          if (ends || (g + 1 < n && (grand & ((exMask[g + 1] as number) | (1 << LETTERS))) !== 0)) {
+            // What is written, not the term's letter: "settle" must read as settle for the benign check.
+            readCp[g] = exCp[g] as number;
+            readKind[g] = READ_EDIT;
+            walk(kid, g + 1, s);
+          }
+        }
+        if (ends || (g < n && (grand & (m | (1 << LETTERS))) !== 0)) walk(kid, g, s);
+      }
+      if (hard && g + 1 < n && !softAt[g + 1]) {
+        const m1 = exMask[g + 1] as number;
+        for (let bits = m1; bits !== 0; bits &= bits - 1) {
+          const s1 = 31 - Math.clz32(bits & -bits);
+          const k1 = trie.edges.get(node, s1);
+          if (k1 < 0) continue;
+          for (let b0 = m; b0 !== 0; b0 &= b0 - 1) {
+            const s0 = 31 - Math.clz32(b0 & -b0);
+            if (s0 === s1) continue;
+            const k2 = trie.edges.get(k1, s0);
+            if (k2 < 0) continue;
+            readCp[g] = 0x61 + s0;
+            readCp[g + 1] = 0x61 + s1;
+            readKind[g] = READ_EDIT;
+            readKind[g + 1] = READ_EDIT;
+            // Repeats after the swap repeat the message's last letter.
+            walk(k2, g + 2, s1);
+          }
+        }
+      }
+      edited = false;
+    };
+
+    for (let i = 0; i < tokens.length; i++) {
       if (i > 0 && (tokens[i - 1] as TextToken).gapAfter === 'glue' && !startsAfterWordLetter(tokens, i)) continue;
-      steps = 0;
-      extend(i, i, '', '', FNV_OFFSET);
+      const tok = tokens[i] as TextToken;
+      if (tok.exTo <= tok.exFrom) continue;
+      // A soft head ("@cat", "#ham") may be part of the word or not: start on both sides of it.
+      for (let h = 0; h <= (tok.softHead ?? 0) && tok.exFrom + h < tok.exTo; h++) {
+        gStart = tok.exFrom + h;
+        budget = 0;
+        edited = false;
+        walk(ROOT, gStart, -1);
+      }
     }
+    this.work.steps = steps;
+    this.work.substringChars = 0;
+    this.work.finishOps = 0;
     if (this.ac) this.matchSubstrings(norm, raw);
     return this.finish(raw, allow);
   }
 
+
+  /**
+   * Whether a walk's reading of the message is a hit: true (exact: the term, its plural or possessive),
+   * false (fuzzy but accepted) or undefined (dropped, because it reads as ordinary words).
+   */
+  private judge(term: CompiledTerm, tokOf: Int32Array, readCp: Int32Array, readKind: Uint8Array, gStart: number, gEnd: number, edited: boolean): boolean | undefined {
+    const pieces: Array<{ text: string; from: number; fuzzy: boolean; stretched: boolean; suffixed: boolean }> = [];
+    let full = '';
+    let cur = { text: '', from: 0, fuzzy: false, stretched: false, suffixed: false };
+    for (let g = gStart; g < gEnd; g++) {
+      if (g > gStart && tokOf[g] !== tokOf[g - 1]) {
+        pieces.push(cur);
+        cur = { text: '', from: full.length, fuzzy: false, stretched: false, suffixed: false };
+      }
+      const c = String.fromCodePoint(readCp[g] as number);
+      cur.text += c;
+      full += c;
+      const kind = readKind[g] as number;
+      if (kind === READ_EDIT || kind === READ_SUFFIX) cur.fuzzy = true;
+      if (kind === READ_SUFFIX) cur.suffixed = true;
+      else if (kind === READ_REPEAT) cur.stretched = true;
+    }
+    pieces.push(cur);
+    const exact = !edited && term.forms.has(full);
+    // A doubled letter read once ("mos" for "moss") is a typo: only words of LONG_WORD letters may have one.
+    let core = 0;
+    for (let g = gStart; g < gEnd; g++) if (readKind[g] !== READ_SUFFIX) core++;
+    if (!edited && core < term.exact.length && term.shortDouble) return undefined;
+    if (this.benign.size === 0) return exact;
+    if (pieces.length > 1) {
+      // A short word split into ordinary words is those words ("to ad"), not the term.
+      let ws = 0;
+      for (let w = 0; w < term.words.length; w++) {
+        const we = term.wordEnds[w] as number;
+        if (we - ws < LONG_WORD) {
+          const inside = pieces.filter((p) => p.from < we && p.from + p.text.length > ws);
+          if (inside.length > 1 && inside.every((p) => p.text.length >= 2 && this.isBenign(p.text))) return undefined;
+        }
+        ws = we;
+      }
+    }
+    if (exact) return true;
+    for (const p of pieces) {
+      // Offsets drift after a typo or a stretch, so a clean piece is any part of the term as written.
+      const clean = !p.fuzzy && term.exact.includes(p.text);
+      if (clean) continue;
+      if (p.text.length >= 2 && (this.isBenign(p.text) || (p.suffixed && this.isBenignWithEnding(p.text)))) return undefined;
+      if (p.stretched && this.closerToBenign(p.text, term.exact)) return undefined;
+    }
+    return false;
+  }
+
   /**
    * "goood" is a stretched "good" before it is a stretched "god": a stretched word is read as the
-   * benign word it is closest to (fewest letters to drop) unless the term is strictly closer.
+   * benign word it is closest to (fewest letters to drop) when that is strictly closer than the term.
    */
   private closerToBenign(word: string, termExact: string): boolean {
     const key = keyOf(word);
@@ -427,7 +688,7 @@ export class TermMatcher {
     if (!twins) return false;
     const runs = runsOf(word);
     let best = Infinity;
-    for (const w of twins) if (!this.termExacts.has(w) && !termExact.includes(w)) best = Math.min(best, stretchDistance(runs, runsOf(w)));
+    for (const w of twins) if (!this.termWords.has(w) && !termExact.includes(w)) best = Math.min(best, stretchDistance(runs, runsOf(w)));
     if (best === Infinity) return false;
     let own = Infinity;
     for (let a = 0; a < termExact.length; a++) {
@@ -436,23 +697,39 @@ export class TermMatcher {
         if (keyOf(part) === key) own = Math.min(own, stretchDistance(runs, runsOf(part)));
       }
     }
-    return best <= own;
+    return best < own;
+  }
+
+  /** A dictionary word with a plural or possessive ending read as padding ("nickles's" reads "nicklesss"). */
+  private isBenignWithEnding(word: string): boolean {
+    for (const cut of [1, 2]) {
+      const bare = word.slice(0, -cut);
+      if (word.slice(-cut) === 's'.repeat(cut) && bare.length >= 2 && this.isBenign(bare)) return true;
+    }
+    return false;
   }
 
   private isBenign(word: string): boolean {
-    return this.benign.has(word) && !this.termExacts.has(word);
+    return this.benign.has(word) && !this.termWords.has(word);
   }
 
-  /** A whole-word term's word boundaries must fall on gaps, and no whitespace may fall inside its words. */
-  private wordsAlign(term: CompiledTerm, gapPos: readonly number[], gapKind: readonly GapKind[]): boolean {
-    for (const b of term.bounds) if (!gapPos.includes(b)) return false;
-    for (let g = 0; g < gapPos.length; g++) if (gapKind[g] === 'strong' && !term.bounds.includes(gapPos[g] as number)) return false;
-    return true;
-  }
-
-  private matchSubstrings(norm: NormalizedText, raw: Array<{ ti: number; start: number; end: number; exact: boolean }>): void {
+  private matchSubstrings(norm: NormalizedText, raw: RawHit[]): void {
     const ac = this.ac as AhoCorasick;
     const s = buildStream(norm);
+    this.work.substringChars = s.text.length;
+    // A token's word without soft edges, once per token (a long token may hold many hits).
+    const words = new Map<number, string>();
+    const wordOf = (q: number): string => {
+      let w = words.get(q);
+      if (w === undefined) {
+        const t = norm.tokens[q] as TextToken;
+        const chars = [...t.exact];
+        // Digits at the edges are numbers, not letters: "applications99" is still "applications".
+        w = chars.slice(t.softHead ?? 0, chars.length - (t.softTail ?? 0)).join('').replace(/^\d+|\d+$/g, '');
+        words.set(q, w);
+      }
+      return w;
+    };
     ac.search(s.text, (p, end) => {
       const from = end - (ac.lengths[p] as number);
       const ti = this.acTerms[p] as number;
@@ -463,26 +740,52 @@ export class TermMatcher {
           const q = s.tok[k] as number;
           if (q < 0 || q === lastTok) continue;
           lastTok = q;
-          // Digits at the edges are numbers, not letters: "applications99" is still "applications".
-          const ex = (norm.tokens[q] as TextToken).exact.replace(/^\d+|\d+$/g, '');
+          const ex = wordOf(q);
           if (ex.length >= 2 && this.isBenign(ex) && !term.exact.includes(ex)) return;
         }
       }
-      raw.push({ ti, start: s.starts[from] as number, end: s.ends[end - 1] as number, exact: false });
+      raw.push({ ti, start: s.starts[from] as number, end: s.ends[end - 1] as number, exact: false, cost: 0 });
     });
   }
 
-  private finish(raw: Array<{ ti: number; start: number; end: number; exact: boolean }>, allow: ReadonlyArray<{ owner: number; start: number; end: number }>): TermHit[] {
+  /**
+   * Drops hits inside exceptions and keeps one hit per term per stretch of overlapping hits (the one
+   * read with the fewest fuzzy characters). One sort, then one pass: per term only the current stretch
+   * can overlap the next hit, and per exception owner a sweep keeps the furthest end of the
+   * exceptions started so far.
+   */
+  private finish(raw: RawHit[], allow: ReadonlyArray<{ owner: number; start: number; end: number }>): TermHit[] {
     raw.sort((a, b) => a.start - b.start || b.end - a.end || a.ti - b.ti);
-    const kept: Array<{ ti: number; start: number; end: number; exact: boolean }> = [];
+    const allowBy = new Map<number, { list: Array<{ start: number; end: number }>; i: number; maxEnd: number }>();
+    for (const a of allow) {
+      const e = allowBy.get(a.owner) ?? { list: [], i: 0, maxEnd: -1 };
+      e.list.push(a);
+      allowBy.set(a.owner, e);
+    }
+    for (const e of allowBy.values()) e.list.sort((x, y) => x.start - y.start);
+    const kept: RawHit[] = [];
+    // Per term: the kept hit of the current stretch and the furthest end of the hits in it.
+    const stretch = new Map<number, { at: number; end: number }>();
     for (const h of raw) {
-      if (allow.some((a) => a.owner === h.ti && a.start <= h.start && h.end <= a.end)) continue;
-      // One hit per term per stretch of text: the first, longest one wins.
-      const dup = kept.find((k) => k.ti === h.ti && h.start < k.end && k.start < h.end);
-      if (dup) {
-        dup.exact ||= h.exact;
+      this.work.finishOps++;
+      const a = allowBy.get(h.ti);
+      if (a) {
+        while (a.i < a.list.length && (a.list[a.i] as { start: number }).start <= h.start) {
+          this.work.finishOps++;
+          a.maxEnd = Math.max(a.maxEnd, (a.list[a.i++] as { end: number }).end);
+        }
+        if (a.maxEnd >= h.end) continue;
+      }
+      const cur = stretch.get(h.ti);
+      if (cur && h.start < cur.end) {
+        // One hit per term per stretch: the best reading (exact first, then fewest fuzzy characters).
+        const best = kept[cur.at] as RawHit;
+        cur.end = Math.max(cur.end, h.end);
+        if ((h.exact && !best.exact) || (h.exact === best.exact && h.cost < best.cost)) kept[cur.at] = { ...h, exact: h.exact || best.exact };
+        else best.exact ||= h.exact;
         continue;
       }
+      stretch.set(h.ti, { at: kept.length, end: h.end });
       kept.push(h);
     }
     return kept.map((h) => {

@@ -19,7 +19,7 @@
  *    so the matcher can tell an exact hit from a fuzzy one. Characters that may stand for either i or l
  *    (1, |, ! and capital I) give a token alternative spellings instead of a lossy i/l merge.
  */
-import { latinLookalike } from './confusables.js';
+import { confusablePrototype, latinLookalike, namedLatinLetter } from './confusables.js';
 
 /** What separates a token from the next one. */
 export type GapKind = 'strong' | 'weak' | 'glue' | 'end';
@@ -27,10 +27,15 @@ export type GapKind = 'strong' | 'weak' | 'glue' | 'end';
 export interface TextToken {
   /** Folded letters and digits, leetspeak resolved, no collapsing. */
   exact: string;
-  /** Match key: `exact` with repeated letters collapsed. */
+  /** Match key: `exact` with repeated letters collapsed, soft symbols left out (soft digits kept). */
   key: string;
-  /** Other readings where the token holds i/l-ambiguous characters ("1ime" → "lime"), with their keys. */
-  alts?: ReadonlyArray<{ exact: string; key: string }>;
+  /**
+   * Leading / trailing characters that may be letters or punctuation ("@cat", "cat!", "#tag", "alex99"):
+   * they are in `exact` and the character arrays, and the matcher may start or end a match on either
+   * side of them. Absent when zero.
+   */
+  softHead?: number;
+  softTail?: number;
   /** Offsets in the original text (UTF-16 code units, end exclusive). */
   start: number;
   end: number;
@@ -45,6 +50,14 @@ export interface NormalizedText {
   /** Original offsets of every character of the tokens' `exact` strings, in token order. */
   exStart: number[];
   exEnd: number[];
+  /** Per character (same index as `exStart`): its code point as read in `exact`. */
+  exCp: number[];
+  /**
+   * Per character: the letters a–z it may stand for, as a bit mask (bit 0 = a). A plain letter has one
+   * bit; ambiguous glyphs have several ("1", "|", "!" and a capital I: i or l; "6": g or b); a character
+   * that is no Latin letter has none. The matcher walks its term trie through every letter of the class.
+   */
+  exMask: number[];
   /** Lazily built pattern text: case- and lookalike-folded, no leetspeak, one UTF-16 unit per character. */
   light(): LightText;
 }
@@ -117,15 +130,40 @@ function flagsOf(cp: number): number {
   return f;
 }
 
-/** Digits and symbols that stand for letters. Ambiguous ones (1, |, !) go to i, which keys merge with l. */
-const LEET: ReadonlyMap<number, number> = new Map(
+/**
+ * Digits and symbols that stand for letters, each with every letter it may stand for (first = the
+ * reading shown in `exact`). One glyph is often several letters: the matcher uses the whole class.
+ */
+const LEET_CLASSES: ReadonlyMap<number, string> = new Map(
   (
     [
-      ['0', 'o'], ['1', 'i'], ['2', 'z'], ['3', 'e'], ['4', 'a'], ['5', 's'], ['6', 'g'], ['7', 't'], ['8', 'b'], ['9', 'g'],
-      ['@', 'a'], ['$', 's'], ['!', 'i'], ['|', 'i'], ['+', 't'], ['€', 'e'], ['¢', 'c'], ['¡', 'i'],
+      ['0', 'o'], ['1', 'il'], ['2', 'z'], ['3', 'e'], ['4', 'a'], ['5', 's'], ['6', 'gb'], ['7', 't'], ['8', 'b'], ['9', 'gq'],
+      ['@', 'a'], ['$', 's'], ['!', 'il'], ['|', 'il'], ['+', 't'], ['€', 'e'], ['¢', 'c'], ['¡', 'i'], ['£', 'le'], ['¥', 'y'],
+      ['§', 's'], ['†', 't'], ['µ', 'u'], ['®', 'r'], ['©', 'c'], ['∂', 'da'], ['°', 'o'], ['#', 'h'], ['%', 'x'], ['(', 'c'], ['<', 'c'],
     ] as const
-  ).map(([a, b]) => [a.codePointAt(0) as number, b.codePointAt(0) as number]),
+  ).map(([a, b]) => [a.codePointAt(0) as number, b]),
 );
+const LEET: ReadonlyMap<number, number> = new Map([...LEET_CLASSES].map(([k, v]) => [k, v.charCodeAt(0)]));
+/** Symbols that are letters only between letters of a word ("h#m"), never at its edges ("#tag", "(ok)"). */
+const INNER_ONLY = new Set(['#', '%', '(', '<', '°', '©', '®'].map((c) => c.codePointAt(0) as number));
+/** Glyphs drawn with several characters. Read only inside or at the edge of a word that has letters. */
+const LEET_SEQUENCES: ReadonlyArray<[number[], number]> = (
+  [
+    ['|\\/|', 'm'], ['\\/\\/', 'w'], ['|\\|', 'n'], ['(_)', 'u'], ['|_|', 'u'], ['|-|', 'h'], ['/\\', 'a'], ['\\/', 'v'],
+    ['()', 'o'], ['[]', 'o'], ['|)', 'd'], ['|3', 'b'], ['|<', 'k'], ['|°', 'p'], ['><', 'x'],
+  ] as const
+).map(([a, b]) => [[...a].map((c) => c.codePointAt(0) as number), b.charCodeAt(0)]);
+
+export function classMask(letters: string): number {
+  let m = 0;
+  for (let i = 0; i < letters.length; i++) {
+    const c = letters.charCodeAt(i) - 97;
+    if (c >= 0 && c < 26) m |= 1 << c;
+  }
+  return m;
+}
+const MASK_IL = classMask('il');
+const SEQUENCE_START = new Set(LEET_SEQUENCES.map(([glyph]) => glyph[0] as number));
 const CP_AT = 0x40;
 const CP_BANG = 0x21;
 
@@ -137,10 +175,6 @@ interface Chunk {
   from: number;
   to: number;
 }
-
-const CP_I = 0x69;
-/** At most this many i/l-ambiguous characters per token are expanded (2^3 readings). */
-const MAX_AMBIGUOUS = 3;
 
 function isKeyLetter(cp: number): boolean {
   return (flagsOf(cp) & F_LETTER) !== 0;
@@ -167,12 +201,22 @@ export function appendKey(acc: string, key: string): string {
   return a === key.charCodeAt(0) && isKeyLetter(a) ? acc + key.slice(1) : acc + key;
 }
 
+const RE_LATIN_OR_SYMBOL = /^[\p{Script=Latin}\p{S}]$/u;
+
+/** Characters visited by the last `normalizeText` call, all passes together (for the linear-time test). */
+export const normalizeWork = { visits: 0 };
+
 /** Normalizes text into tokens (see the module comment for the steps). */
 export function normalizeText(text: string): NormalizedText {
   // Step 1: fold each code point; a code point may fold to several (ﬁ → f i) or none (zero-width).
   const cps: number[] = [];
-  // Positions whose i might be an l: a capital I (sans-serif I and l look the same) or 1 | ! below.
+  // Positions whose letter might be an i or an l: a capital I (sans-serif I and l look the same) and
+  // lookalikes of l (most of them look like a capital I).
   const ambiguous = new Set<number>();
+  // Latin letter of another script's lookalike, looked up as written (before case folding), by position.
+  const lookOf = new Map<number, number>();
+  // Further letters a position may stand for, beyond the one it folds to.
+  const extraMask = new Map<number, number>();
   const us: number[] = [];
   const ue: number[] = [];
   // Most text is plain ASCII letters: the lookalike and leetspeak passes are skipped when they cannot apply.
@@ -182,22 +226,66 @@ export function normalizeText(text: string): NormalizedText {
     const cp = text.codePointAt(i) as number;
     const w = cp > 0xffff ? 2 : 1;
     if (cp < 0x80) {
-      if (!leetable && LEET.has(cp)) leetable = true;
+      if (!leetable && (LEET.has(cp) || SEQUENCE_START.has(cp))) leetable = true;
       if (cp === 0x49) ambiguous.add(cps.length);
       cps.push(cp >= 0x41 && cp <= 0x5a ? cp + 32 : cp);
       us.push(i);
       ue.push(i + w);
     } else {
       nonAscii = true;
-      for (const f of foldNonAscii(cp)) {
+      const ch = String.fromCodePoint(cp);
+      const push = (f: number, extra = 0): void => {
+        if (extra !== 0) extraMask.set(cps.length, extra);
         cps.push(f);
         us.push(i);
         ue.push(i + w);
+      };
+      if (LEET_CLASSES.has(cp)) {
+        // A leetspeak glyph (µ, €, £) stays itself, so the word-scoped leetspeak step can read it.
+        push(cp);
+        i += w;
+        continue;
+      }
+      const folded = foldNonAscii(cp);
+      const look = latinLookalike(cp) ?? (folded.length === 1 ? latinLookalike(folded[0] as number) : undefined);
+      const proto = confusablePrototype(cp) ?? look;
+      const lookBit = proto === undefined ? 0 : 1 << (proto.charCodeAt(0) - 0x61);
+      if (folded.length > 0 && folded.every((f) => f >= 0x61 && f <= 0x7a)) {
+        // Compatibility forms of Latin letters (Ｉ, 𝐈, ſ, ß): the fold, plus what the shape also reads as
+        // (a capital I is an l too; ſ is an f; ß is a b).
+        const capitalI = folded.length === 1 && ch.normalize('NFKC') === 'I';
+        // ß is also the leetspeak b.
+        if (cp === 0xdf) {
+          for (const f of folded) push(f, 1 << 1);
+          i += w;
+          continue;
+        }
+        for (const f of folded) push(f, (capitalI ? MASK_IL : 0) | (lookBit !== 0 && proto !== String.fromCharCode(f) ? lookBit : 0));
+      } else {
+        const byName = namedLatinLetter(cp);
+        if (byName !== undefined) push(byName.charCodeAt(0), (byName === 'l' ? MASK_IL : 0) | (proto !== undefined && proto !== byName ? lookBit : 0));
+        else if (look !== undefined && RE_LATIN_OR_SYMBOL.test(ch)) {
+          // Latin-script shapes (ø, ʀ, ɡ) and letter symbols (🇦, 🅐) are Latin letters wherever they stand.
+          push(look.charCodeAt(0), look === 'l' ? MASK_IL : 0);
+        } else {
+          if (look !== undefined) {
+            lookOf.set(cps.length, look.charCodeAt(0));
+            if (look === 'l') ambiguous.add(cps.length);
+            // A lookalike whose compatibility form is no letter (Greek ͺ → space + mark) stays a letter.
+            if (!folded.some((f) => RE_LETTER.test(String.fromCodePoint(f)))) {
+              push(ch.toLowerCase().codePointAt(0) as number);
+              i += w;
+              continue;
+            }
+          }
+          for (const f of folded) push(f);
+        }
       }
     }
     i += w;
   }
   const n = cps.length;
+  normalizeWork.visits = n;
   const flags = new Uint8Array(n);
   for (let k = 0; k < n; k++) flags[k] = flagsOf(cps[k] as number);
 
@@ -213,44 +301,66 @@ export function normalizeText(text: string): NormalizedText {
     chunks.push({ from, to: k });
   }
 
-  if (nonAscii) foldLookalikes(cps, flags, chunks);
+  if (nonAscii) foldLookalikes(cps, flags, chunks, lookOf);
   const light = (): LightText => buildLight(cps, us, ue);
-  if (nonAscii && !leetable) for (const cp of cps) if (LEET.has(cp)) leetable = true;
-  const leet: LeetPlan = leetable ? resolveLeet(cps, flags, chunks) : { letter: [], altOnly: new Uint8Array(0) };
+  if (nonAscii && !leetable) for (const cp of cps) if (LEET.has(cp) || SEQUENCE_START.has(cp)) leetable = true;
+  const leet: LeetPlan = leetable ? resolveLeet(cps, flags, chunks) : { letter: [], altOnly: new Uint8Array(0), absorbed: new Uint8Array(0), soft: new Uint8Array(0) };
 
   // Step 4: tokens.
   const tokens: TextToken[] = [];
   const exStart: number[] = [];
   const exEnd: number[] = [];
+  const exCp: number[] = [];
+  const exMask: number[] = [];
   const tokChunk: number[] = [];
   chunks.forEach((ch, ci) => {
-    let cur: { exact: string; alt: string; start: number; end: number; exFrom: number; amb: number[]; altAmb: number[] } | undefined;
+    let cur: { exact: string; keyText: string; start: number; end: number; exFrom: number; head: number; tail: number; hard: boolean } | undefined;
     const close = (gap: GapKind): void => {
       if (!cur) return;
-      const tok: TextToken = { exact: cur.exact, key: keyOf(cur.exact), start: cur.start, end: cur.end, exFrom: cur.exFrom, exTo: exStart.length, gapAfter: gap };
-      const alts = cur.amb.length > 0 ? readings(cur.exact, cur.amb) : [];
-      if (cur.alt !== cur.exact) alts.push({ exact: cur.alt, key: keyOf(cur.alt) }, ...(cur.altAmb.length > 0 ? readings(cur.alt, cur.altAmb) : []));
-      if (alts.length > 0) tok.alts = alts;
+      const chars = [...cur.exact];
+      // A token of soft characters only ("!!" after "e?") is soft from end to end.
+      const head = cur.hard ? cur.head : chars.length;
+      const tail = cur.hard ? cur.tail : 0;
+      // The key leaves soft symbols out and keeps soft digits ("fr33"), as keys always read: the text
+      // classifier's features (and its saved probe fingerprint) are built from these keys.
+      const tok: TextToken = { exact: cur.exact, key: keyOf(cur.keyText), start: cur.start, end: cur.end, exFrom: cur.exFrom, exTo: exStart.length, gapAfter: gap };
+      if (head > 0) tok.softHead = head;
+      if (tail > 0) tok.softTail = tail;
       tokens.push(tok);
       tokChunk.push(ci);
       cur = undefined;
     };
     for (let k = ch.from; k < ch.to; k++) {
+      if (leet.absorbed[k] === 1) {
+        // The rest of a glyph drawn with several characters ("()" for o): part of the letter's span.
+        if (cur) cur.end = ue[k] as number;
+        if (exEnd.length > 0) exEnd[exEnd.length - 1] = ue[k] as number;
+        continue;
+      }
       const f = flags[k] as number;
       const l = leet.letter[k];
       if (l !== undefined || (f & (F_LETTER | F_DIGIT)) !== 0) {
         const own = cps[k] as number;
         const primary = l !== undefined && !leet.altOnly[k] ? l : own;
-        const alt = l ?? own;
-        if (!cur) cur = { exact: '', alt: '', start: us[k] as number, end: ue[k] as number, exFrom: exStart.length, amb: [], altAmb: [] };
-        const ambiguousI = ambiguous.has(k) || (l !== undefined && AMBIGUOUS_LEET.has(own));
-        if (primary === CP_I && ambiguousI) cur.amb.push(cur.exact.length);
-        if (alt === CP_I && ambiguousI) cur.altAmb.push(cur.alt.length);
+        if (!cur) cur = { exact: '', keyText: '', start: us[k] as number, end: ue[k] as number, exFrom: exStart.length, head: 0, tail: 0, hard: false };
+        if (leet.soft[k]) {
+          if (cur.hard) cur.tail++;
+          else cur.head++;
+        } else {
+          cur.hard = true;
+          cur.tail = 0;
+        }
+        let mask = (primary >= 0x61 && primary <= 0x7a ? 1 << (primary - 0x61) : 0) | (extraMask.get(k) ?? 0);
+        if (l !== undefined) mask |= leet.absorbed[k] === 2 ? 1 << (l - 0x61) : classMask(LEET_CLASSES.get(own) ?? String.fromCharCode(l));
+        else if (f & F_LETTER && LEET_CLASSES.has(own)) mask |= classMask(LEET_CLASSES.get(own) as string);
+        if (ambiguous.has(k) && (primary === 0x69 || primary === 0x6c)) mask |= MASK_IL;
         cur.exact += String.fromCodePoint(primary);
-        cur.alt += String.fromCodePoint(alt);
+        if (!leet.soft[k] || f & F_DIGIT) cur.keyText += String.fromCodePoint(primary);
         cur.end = ue[k] as number;
         exStart.push(us[k] as number);
         exEnd.push(ue[k] as number);
+        exCp.push(primary);
+        exMask.push(mask);
       } else if (f & F_APOS) {
         continue;
       } else {
@@ -266,33 +376,11 @@ export function normalizeText(text: string): NormalizedText {
     else if (tokChunk[t] !== tokChunk[t + 1]) tok.gapAfter = 'strong';
   }
   glueSpelledRuns(tokens);
-  return { tokens, exStart, exEnd, light };
+  return { tokens, exStart, exEnd, exCp, exMask, light };
 }
 
-const AMBIGUOUS_LEET = new Set([0x31, 0x7c, 0x21, 0xa1]);
-
-/** The other spellings of a token when its ambiguous i's are read as l. */
-function readings(exact: string, positions: readonly number[]): Array<{ exact: string; key: string }> {
-  const pos = positions.slice(0, MAX_AMBIGUOUS);
-  const out: Array<{ exact: string; key: string }> = [];
-  for (let mask = 1; mask < 1 << pos.length; mask++) {
-    const chars = exact.split('');
-    pos.forEach((p, b) => {
-      if (mask & (1 << b)) chars[p] = 'l';
-    });
-    const e = chars.join('');
-    out.push({ exact: e, key: keyOf(e) });
-  }
-  if (positions.length > MAX_AMBIGUOUS) {
-    const chars = exact.split('');
-    for (const p of positions) chars[p] = 'l';
-    const e = chars.join('');
-    out.push({ exact: e, key: keyOf(e) });
-  }
-  return out;
-}
-
-function foldLookalikes(cps: number[], flags: Uint8Array, chunks: readonly Chunk[]): void {
+function foldLookalikes(cps: number[], flags: Uint8Array, chunks: readonly Chunk[], lookOf: ReadonlyMap<number, number>): void {
+  const lookalike = (k: number): number | undefined => lookOf.get(k) ?? latinLookalike(cps[k] as number)?.charCodeAt(0);
   // Per chunk: Latin letters, other-script letters, and whether every other-script letter has a Latin lookalike.
   const info = chunks.map((ch) => {
     let latin = 0;
@@ -306,12 +394,12 @@ function foldLookalikes(cps: number[], flags: Uint8Array, chunks: readonly Chunk
         latin++;
         // Latin-script lookalikes (dotless ı, ɑ, small capitals) always fold: they are still Latin.
         if (cp >= 0x80) {
-          const t = latinLookalike(cp);
-          if (t !== undefined) cps[k] = t.charCodeAt(0);
+          const t = lookalike(k);
+          if (t !== undefined) cps[k] = t;
         }
       } else {
         other++;
-        if (latinLookalike(cp) === undefined) allLookalike = false;
+        if (lookalike(k) === undefined) allLookalike = false;
       }
     }
     return { latin, other, allLookalike };
@@ -321,8 +409,10 @@ function foldLookalikes(cps: number[], flags: Uint8Array, chunks: readonly Chunk
   for (const c of info) {
     const ambiguous = c.latin === 0 && c.other > 0 && c.allLookalike;
     if (ambiguous) continue;
-    ctxLatin += c.latin;
-    ctxOther += c.other;
+    // A word that mixes scripts is folded to Latin, so it counts as Latin context.
+    const mixed = c.latin > 0 && c.other > 0;
+    ctxLatin += c.latin + (mixed ? c.other : 0);
+    ctxOther += mixed ? 0 : c.other;
   }
   chunks.forEach((ch, i) => {
     const c = info[i] as (typeof info)[number];
@@ -333,9 +423,9 @@ function foldLookalikes(cps: number[], flags: Uint8Array, chunks: readonly Chunk
     for (let k = ch.from; k < ch.to; k++) {
       const f = flags[k] as number;
       if (!(f & F_LETTER) || f & F_LATIN) continue;
-      const t = latinLookalike(cps[k] as number);
+      const t = lookalike(k);
       if (t !== undefined) {
-        cps[k] = t.charCodeAt(0);
+        cps[k] = t;
         flags[k] = F_LETTER | F_LATIN;
       }
     }
@@ -347,6 +437,10 @@ interface LeetPlan {
   letter: Array<number | undefined>;
   /** Per character: 1 when the leet reading is only an alternative ("810550m" may be a distance). */
   altOnly: Uint8Array;
+  /** Per character: 1 for a glyph at a word's edge that may be a letter or punctuation ("cat!"). */
+  soft: Uint8Array;
+  /** Per character: 2 for the first, 1 for the later characters of a glyph drawn with several ("()"). */
+  absorbed: Uint8Array;
 }
 
 const SINGLE_RUN_MIN = 3;
@@ -354,6 +448,8 @@ const SINGLE_RUN_MIN = 3;
 function resolveLeet(cps: readonly number[], flags: Uint8Array, chunks: readonly Chunk[]): LeetPlan {
   const letter = new Array<number | undefined>(cps.length);
   const altOnly = new Uint8Array(cps.length);
+  const absorbed = new Uint8Array(cps.length);
+  const soft = new Uint8Array(cps.length);
   const isLetterAt = (k: number): boolean => ((flags[k] as number) & F_LETTER) !== 0;
   const isWordAt = (k: number): boolean => ((flags[k] as number) & (F_LETTER | F_DIGIT)) !== 0;
 
@@ -394,8 +490,38 @@ function resolveLeet(cps: readonly number[], flags: Uint8Array, chunks: readonly
       for (let k = ch.from; k < ch.to; k++) s += String.fromCodePoint(cps[k] as number);
       numeric = NUMERIC_UNIT.test(s);
     }
+    // Whether a word character (or a letter read so far) lies before k in this chunk, kept up to date
+    // as k advances, and the last word character of the chunk: each character is looked at once.
+    let seen = false;
+    let seenTo = ch.from;
+    const before = (k: number): boolean => {
+      for (; seenTo < k && !seen; seenTo++) {
+      normalizeWork.visits++;
+      seen = isWordAt(seenTo) || letter[seenTo] !== undefined;
+    }
+      if (seenTo < k) seenTo = k;
+      return seen;
+    };
+    let lastWord = -1;
+    for (let k = ch.from; k < ch.to; k++) if (isWordAt(k)) lastWord = k;
     for (let k = ch.from; k < ch.to; ) {
+      normalizeWork.visits++;
       const cp = cps[k] as number;
+      if (SEQUENCE_START.has(cp)) {
+        const seq = LEET_SEQUENCES.find(([glyph]) => glyph.every((c, j) => k + j < ch.to && cps[k + j] === c));
+        if (seq) {
+          const end = k + seq[0].length;
+          const b = before(k);
+          const a = lastWord >= end;
+          if (b || a) {
+            letter[k] = seq[1];
+            absorbed[k] = 2;
+            for (let j = k + 1; j < end; j++) absorbed[j] = 1;
+            k = end;
+            continue;
+          }
+        }
+      }
       const l = LEET.get(cp);
       if (l === undefined) {
         k++;
@@ -406,9 +532,11 @@ function resolveLeet(cps: readonly number[], flags: Uint8Array, chunks: readonly
         let e = k;
         while (e + 1 < ch.to && (flags[e + 1] as number) & F_DIGIT) e++;
         const edge = e > k && (k === ch.from || e === ch.to - 1 || !isWordAt(k - 1) || !isWordAt(e + 1));
+        const atChunkEdge = k === ch.from || e === ch.to - 1;
         for (let j = k; j <= e; j++) {
           letter[j] = LEET.get(cps[j] as number);
           if (numeric || edge) altOnly[j] = 1;
+          if (edge && atChunkEdge && !numeric) soft[j] = 1;
         }
         k = e + 1;
         continue;
@@ -416,26 +544,44 @@ function resolveLeet(cps: readonly number[], flags: Uint8Array, chunks: readonly
       // A run of leet symbols: inside a word they are letters; at its edges they are mostly
       // punctuation ("cat!"), mentions ("@cat") or emphasis, unless they plainly finish a word ("rocke+").
       let e = k;
-      while (e + 1 < ch.to && LEET.has(cps[e + 1] as number) && !((flags[e + 1] as number) & F_DIGIT)) e++;
-      let before = false;
-      for (let j = ch.from; j < k && !before; j++) before = isWordAt(j) || letter[j] !== undefined;
-      let after = false;
-      for (let j = e + 1; j < ch.to && !after; j++) after = isWordAt(j);
+      let innerOnly = INNER_ONLY.has(cp);
+      while (e + 1 < ch.to && LEET.has(cps[e + 1] as number) && !((flags[e + 1] as number) & F_DIGIT) && !SEQUENCE_START.has(cps[e + 1] as number)) {
+        e++;
+        if (INNER_ONLY.has(cps[e] as number)) innerOnly = true;
+      }
+      const b = before(k);
+      const after = lastWord > e;
       let fold = false;
-      if (before && after) fold = true;
-      else if (!before && after) fold = cp !== CP_AT && cp !== CP_BANG && isLetterAt(e + 1);
-      else if (before && !after && k > ch.from && isLetterAt(k - 1)) {
+      if (b && after) fold = true;
+      else if (innerOnly) fold = false;
+      else if (!b && after) fold = cp !== CP_AT && cp !== CP_BANG && isLetterAt(e + 1);
+      else if (b && !after && k > ch.from && isLetterAt(k - 1)) {
         for (let j = k; j <= e && !fold; j++) fold = cps[j] !== CP_BANG && cps[j] !== CP_AT;
       }
-      if (fold) for (let j = k; j <= e; j++) letter[j] = LEET.get(cps[j] as number);
+      if (fold && b && !after) {
+        // "rocke+!!": the run finishes the word; the "!" and "@" after its last letter-like glyph are soft.
+        let lastHard = e;
+        while (lastHard > k && (cps[lastHard] === CP_BANG || cps[lastHard] === CP_AT)) lastHard--;
+        for (let j = k; j <= e; j++) {
+          letter[j] = LEET.get(cps[j] as number);
+          if (j > lastHard) soft[j] = 1;
+        }
+      } else if (fold) for (let j = k; j <= e; j++) letter[j] = LEET.get(cps[j] as number);
+      else if (b || after) {
+        // At a word's edge: maybe a letter ("h@m", "0wl", "ow£"), maybe punctuation. The matcher tries both.
+        for (let j = k; j <= e; j++) {
+          letter[j] = LEET.get(cps[j] as number);
+          soft[j] = 1;
+        }
+      }
       k = e + 1;
     }
   }
-  return { letter, altOnly };
+  return { letter, altOnly, absorbed, soft };
 }
 
 function glueSpelledRuns(tokens: TextToken[]): void {
-  const single = (t: TextToken): boolean => t.exact.length === 1 && (flagsOf(t.exact.charCodeAt(0)) & F_LETTER) !== 0;
+  const single = (t: TextToken): boolean => t.exact.length === 1 && !t.softHead && (flagsOf(t.exact.charCodeAt(0)) & F_LETTER) !== 0;
   for (let i = 0; i < tokens.length; ) {
     if (!single(tokens[i] as TextToken)) {
       i++;
@@ -468,6 +614,12 @@ function buildLight(cps: readonly number[], us: readonly number[], ue: readonly 
 /** Human-readable normalized text: words separated by spaces, glued letter runs joined. */
 export function normalizedDisplay(norm: NormalizedText): string {
   let out = '';
-  for (const t of norm.tokens) out += t.exact + (t.gapAfter === 'glue' ? '' : t.gapAfter === 'end' ? '' : ' ');
+  for (const t of norm.tokens) {
+    const chars = [...t.exact];
+    const word = t.softHead || t.softTail ? chars.slice(t.softHead ?? 0, chars.length - (t.softTail ?? 0)).join('') : t.exact;
+    if (word.length === 0) continue;
+    out += word + (t.gapAfter === 'glue' ? '' : t.gapAfter === 'end' ? '' : ' ');
+  }
+  out = out.trimEnd();
   return out;
 }
