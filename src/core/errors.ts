@@ -30,6 +30,8 @@ export const ERROR_CODES = {
   CONFIG_INVALID: false,
   PATTERN_UNSAFE: false,
   QUEUE_UNAVAILABLE: true,
+  /** A port this process must listen on (ops server) is taken or not allowed. */
+  PORT_UNAVAILABLE: false,
   /** A command was called wrongly (flags, arguments): nothing was done. */
   USAGE: false,
   RETRIES_EXHAUSTED: false,
@@ -104,6 +106,7 @@ const KIND: Record<ErrorCode, ErrorKind> = {
   CONFIG_INVALID: 'config',
   PATTERN_UNSAFE: 'config',
   QUEUE_UNAVAILABLE: 'unavailable',
+  PORT_UNAVAILABLE: 'unavailable',
   USAGE: 'config',
   RETRIES_EXHAUSTED: 'input',
   MODEL_INVALID: 'config',

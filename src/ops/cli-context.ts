@@ -4,7 +4,7 @@ import { hostname, userInfo } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { RedisAuditLog } from '../adapters/audit-log.js';
-import { createRedis, waitForRedis } from '../adapters/bullmq/connection.js';
+import { withRedis } from '../cli/io.js';
 
 export interface OpsCliContext {
   config: Config;
@@ -15,22 +15,27 @@ export interface OpsCliContext {
   audit: RedisAuditLog;
 }
 
+/**
+ * Opens the queue Redis and the bank store (where the audit log lives), each waiting at most
+ * VIGIL_REDIS_CONNECT_TIMEOUT_MS, and closes both whatever happens.
+ */
 export async function withOpsContext<T>(config: Config, work: (ctx: OpsCliContext) => Promise<T>): Promise<T> {
-  const redis = createRedis(config.redisUrl, 'worker');
-  const opened: Queue[] = [];
-  const open = (name: string) => {
-    const q = new Queue(name, { connection: redis, prefix: config.queuePrefix });
-    q.on('error', () => undefined);
-    opened.push(q);
-    return q;
-  };
-  try {
-    await waitForRedis(redis, 10_000);
-    return await work({ config, redis, scan: open(config.scanQueue), moderation: open(config.moderationQueue), deadLetters: open(config.deadLetterQueue), audit: new RedisAuditLog(redis, config.queuePrefix) });
-  } finally {
-    await Promise.all(opened.map((q) => q.close().catch(() => undefined)));
-    await redis.quit().catch(() => redis.disconnect());
-  }
+  return withRedis(config, (redis) =>
+    withRedis({ ...config, redisUrl: config.bankRedisUrl }, async (bankRedis) => {
+      const opened: Queue[] = [];
+      const open = (name: string) => {
+        const q = new Queue(name, { connection: redis, prefix: config.queuePrefix });
+        q.on('error', () => undefined);
+        opened.push(q);
+        return q;
+      };
+      try {
+        return await work({ config, redis, scan: open(config.scanQueue), moderation: open(config.moderationQueue), deadLetters: open(config.deadLetterQueue), audit: new RedisAuditLog(bankRedis, config.queuePrefix) });
+      } finally {
+        await Promise.all(opened.map((q) => q.close().catch(() => undefined)));
+      }
+    }),
+  );
 }
 
 /** Who ran a CLI action, for the audit log: --actor, else the OS user and host. */

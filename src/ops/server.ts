@@ -156,7 +156,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   } catch (err) {
     await app.close().catch(() => undefined);
     const code = (err as NodeJS.ErrnoException).code;
-    throw new VigilError('CONFIG_INVALID', `ops server cannot listen on ${options.host ?? '127.0.0.1'}:${options.port}${code ? ` (${code})` : ''}`, { cause: err });
+    throw new VigilError('PORT_UNAVAILABLE', `ops server cannot listen on ${options.host ?? '127.0.0.1'}:${options.port}${code ? ` (${code})` : ''}`, { cause: err });
   }
   const port = (app.server.address() as AddressInfo).port;
   let closing: Promise<void> | undefined;

@@ -88,11 +88,13 @@ describe('ops server in a scan worker', () => {
     expect(v('vigil_end_to_end_seconds_count', { priority: 'report' })).toBe(1);
     expect(v('vigil_end_to_end_seconds_bucket', { priority: 'normal', le: '900' })).toBe(0);
     expect(v('vigil_end_to_end_seconds_bucket', { priority: 'normal', le: '3600' })).toBe(2);
-    // Stages: every event parsed, decided and emitted; three images hashed; text and media matched.
+    // Stages: every event parsed, decided and emitted; three media items through the hash source (hash +
+    // bank match); the two decodable images decoded once each; the two texts through the term source.
     for (const stage of ['parse', 'decide', 'emit']) expect(v('vigil_stage_seconds_count', { stage })).toBe(5);
     expect(v('vigil_stage_seconds_count', { stage: 'hash' })).toBe(3);
-    expect(v('vigil_stage_seconds_count', { stage: 'match' })).toBe(5);
-    expect(v('vigil_stage_seconds_count', { stage: 'decode' })).toBe(0);
+    expect(v('vigil_stage_seconds_count', { stage: 'decode' })).toBe(2);
+    expect(v('vigil_stage_seconds_count', { stage: 'match' })).toBe(2);
+    expect(v('vigil_stage_seconds_count', { stage: 'classify' })).toBe(0);
     // Queue depths, read at scrape time: three flags wait for reviewers, one dead letter, nothing to scan.
     expect(v('vigil_queue_jobs', { queue: 'moderation', state: 'prioritized' })).toBe(3);
     expect(v('vigil_queue_jobs', { queue: 'dead_letter', state: 'waiting' })).toBe(1);

@@ -39,7 +39,7 @@ describe('scan job handler', () => {
     const bad = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('BAD image')]).toString('base64');
     const r = await h.handle({ payload: event({ eventId: 'evt-3', media: [{ id: 'm1', mimeType: 'image/png', bytes: bad }] }), origin, attempt: 1 });
     expect(r).toMatchObject({ status: 'scanned', outcome: 'incomplete', mediaErrors: 1 });
-    expect(h.deadLetters.entries.map((e) => [e.eventId, e.code, e.mediaId, e.part, e.reason])).toEqual([['evt-3', 'MEDIA_UNSUPPORTED', 'm1', 'media', 'unknown_format']]);
+    expect(h.deadLetters.entries.map((e) => [e.eventId, e.code, e.mediaId, e.part, e.reason])).toEqual([['evt-3', 'MEDIA_UNDECODABLE', 'm1', 'media', 'undecodable']]);
     expect(await h.outcomes()).toEqual({ flagged: 1, clean: 1, incomplete: 1 });
   });
 
@@ -49,14 +49,14 @@ describe('scan job handler', () => {
     const payload = event({ text: 'a velvet teapot' });
     expect(await h.handle({ payload, origin, attempt: 1 })).toEqual({ status: 'retry', code: 'QUEUE_UNAVAILABLE', delayMs: 100 });
     expect(await h.handle({ payload, origin, attempt: 2 })).toEqual({ status: 'retry', code: 'QUEUE_UNAVAILABLE', delayMs: 200 });
-    expect(await h.handle({ payload, origin, attempt: 3 })).toEqual({ status: 'dead_lettered', code: 'RETRIES_EXHAUSTED', eventId: 'evt-1' });
+    expect(await h.handle({ payload, origin, attempt: 3 })).toEqual({ status: 'dead_lettered', code: 'RETRIES_EXHAUSTED', eventId: 'evt-1', retained: true });
     expect(h.deadLetters.entries).toEqual([expect.objectContaining({ code: 'RETRIES_EXHAUSTED', message: 'gave up after 3 attempt(s): QUEUE_UNAVAILABLE: moderation queue down', eventId: 'evt-1', origin })]);
     expect(await h.outcomes()).toEqual({ retried: 2, dead_lettered: 1 });
   });
 
   it('a non-retriable failure is dead-lettered at once with its own code', async () => {
     const h = handler();
-    expect(await h.handle({ payload: 'not json', origin, attempt: 1 })).toEqual({ status: 'dead_lettered', code: 'EVENT_NOT_JSON' });
+    expect(await h.handle({ payload: 'not json', origin, attempt: 1 })).toEqual({ status: 'dead_lettered', code: 'EVENT_NOT_JSON', retained: false });
     expect(h.deadLetters.entries.map((e) => e.code)).toEqual(['EVENT_NOT_JSON']);
   });
 
