@@ -57,11 +57,31 @@ function build(src: string): string {
   const patched = join(dir, 'pdqio-patched.cpp');
   mkdirSync(dir, { recursive: true });
   const pdqio = readFileSync(join(src, 'io/pdqio.cpp'), 'utf8');
-  const fixed = pdqio.replace('if (img.spectrum() == 3)', 'if (img.spectrum() >= 3)').replace('} else if (img.spectrum() == 1)', '} else if (img.spectrum() == 1 || img.spectrum() == 2)');
+  const fixed = pdqio
+    .replace('if (img.spectrum() == 3)', 'if (img.spectrum() >= 3)')
+    .replace('} else if (img.spectrum() == 1)', '} else if (img.spectrum() == 1 || img.spectrum() == 2)');
   if (fixed === pdqio) throw new Error('pdq reference: io/pdqio.cpp no longer has the expected channel checks; update bench/pdq-reference.ts');
   writeFileSync(patched, fixed);
   const sources = SOURCES.map((s) => (s === 'io/pdqio.cpp' ? patched : join(src, s)));
-  const args = ['-O3', '-std=c++11', '-w', '-Dcimg_use_jpeg', '-Dcimg_use_png', '-Dcimg_display=0', `-I${src}/../..`, `-I${src}`, join(src, 'bin/pdq-photo-hasher.cpp'), ...sources, '-o', bin, '-ljpeg', '-lpng', '-lz', '-lpthread', '-lm'];
+  const args = [
+    '-O3',
+    '-std=c++11',
+    '-w',
+    '-Dcimg_use_jpeg',
+    '-Dcimg_use_png',
+    '-Dcimg_display=0',
+    `-I${src}/../..`,
+    `-I${src}`,
+    join(src, 'bin/pdq-photo-hasher.cpp'),
+    ...sources,
+    '-o',
+    bin,
+    '-ljpeg',
+    '-lpng',
+    '-lz',
+    '-lpthread',
+    '-lm',
+  ];
   // Reused while the sources and flags are unchanged (the build takes half a minute).
   const key = createHash('sha256');
   for (const f of [join(src, 'bin/pdq-photo-hasher.cpp'), join(src, 'CImg.h'), ...sources]) key.update(readFileSync(f));
@@ -70,7 +90,8 @@ function build(src: string): string {
   if (existsSync(bin) && existsSync(stamp) && readFileSync(stamp, 'utf8') === digest) return bin;
   process.stderr.write('pdq bench: building the C++ reference (g++ -O3, CImg with libjpeg/libpng; about 30 s)…\n');
   const r = spawnSync('g++', args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`pdq reference build failed (install g++, libjpeg-dev, libpng-dev): ${(r.stderr || r.error?.message || '').slice(0, 2000)}`);
+  if (r.status !== 0)
+    throw new Error(`pdq reference build failed (install g++, libjpeg-dev, libpng-dev): ${(r.stderr || r.error?.message || '').slice(0, 2000)}`);
   writeFileSync(stamp, digest);
   return bin;
 }
@@ -105,7 +126,9 @@ export function findReference(files: string[], cwd: string, expectOutput: (stdou
   const agreeNoPath = noPath.status === 0 ? expectOutput(noPath.stdout) : 0;
   const children = childProcesses(bin, files, cwd);
   const inProcess = agreeNoPath === files.length && (children === undefined || children === 0);
-  const evidence = `with an empty PATH it reproduced ${agreeNoPath}/${files.length} reference hashes` + (children === undefined ? ' (strace not available)' : `; strace: ${children} child processes`);
+  const evidence =
+    `with an empty PATH it reproduced ${agreeNoPath}/${files.length} reference hashes` +
+    (children === undefined ? ' (strace not available)' : `; strace: ${children} child processes`);
   const label = inProcess
     ? `Meta C++ \`pdq-photo-hasher\`, in-process decode (CImg + libjpeg/libpng${patched ? '; RGBA read as RGB, one-line patch' : ''}), cli512 convention`
     : 'Meta C++ `pdq-photo-hasher`, decoding through a subprocess (ImageMagick `convert`), cli512 convention';

@@ -27,7 +27,6 @@ const { BankLoader } = await built<typeof App>('app.js');
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-
 function hashList(n: number, seed: number): string {
   const next = seededUint32(seed);
   const lines: string[] = [];

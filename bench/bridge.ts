@@ -30,7 +30,6 @@ const { createRedis } = await built<typeof Connection>('adapters/bullmq/connecti
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const logger = createLogger('silent');
 
-
 function record(i: number): { key: string; value: string } {
   const conversationId = `conv_${i % 997}`;
   return {
@@ -112,7 +111,13 @@ class TimedQueue implements BatchScanQueue {
   }
 }
 
-async function bridgeRate(kafka: Kafka, topic: string, n: number, prefix: string, commitOn: 'outcome' | 'enqueue'): Promise<{ rate: number; jobs: number; unsettled: number }> {
+async function bridgeRate(
+  kafka: Kafka,
+  topic: string,
+  n: number,
+  prefix: string,
+  commitOn: 'outcome' | 'enqueue',
+): Promise<{ rate: number; jobs: number; unsettled: number }> {
   const redis = createRedis(REDIS_URL, 'producer');
   const settings = { connection: redis, prefix, dedupeTtlMs: 3_600_000 };
   const scan = new BullScanQueue({ ...settings, name: 'scan', failedRetentionS: 60 });
@@ -123,7 +128,18 @@ async function bridgeRate(kafka: Kafka, topic: string, n: number, prefix: string
   // Watermarks out of the way: this measures throughput; backpressure is covered by the tests.
   // No worker drains the queue, so with commitOn 'outcome' every record stays open and every sweep
   // checks the oldest 5000 per partition: the tracking's worst case.
-  const bridge = new KafkaBridge({ kafka, topic, groupId: `bench-bridge-${randomBytes(4).toString('hex')}`, scanQueue: timed, deadLetters: dead, logger, highWatermark: 10 * n, lowWatermark: n, commitOn, queueRedis: redis });
+  const bridge = new KafkaBridge({
+    kafka,
+    topic,
+    groupId: `bench-bridge-${randomBytes(4).toString('hex')}`,
+    scanQueue: timed,
+    deadLetters: dead,
+    logger,
+    highWatermark: 10 * n,
+    lowWatermark: n,
+    commitOn,
+    queueRedis: redis,
+  });
   await bridge.start();
   await done;
   const unsettled = bridge.stats().unsettled;
@@ -135,14 +151,23 @@ async function bridgeRate(kafka: Kafka, topic: string, n: number, prefix: string
   return { rate: n / ((timed.last - timed.first) / 1000), jobs, unsettled };
 }
 
-
 export async function run(args: string[]): Promise<string> {
   const n = intArg(args, 'records', 40_000);
   const load = loadavg()[0] ?? 0;
   const mock = await startKafkaMock({ brokers: 3 });
   const prefix = `bench-bridge-${randomBytes(4).toString('hex')}`;
   try {
-    const kafka = createKafka({ kafkaBrokers: mock.brokers.join(','), kafkaClientId: 'vigil-bench', kafkaSsl: false, kafkaSaslMechanism: undefined, kafkaSaslUsername: undefined, kafkaSaslPassword: undefined }, logger);
+    const kafka = createKafka(
+      {
+        kafkaBrokers: mock.brokers.join(','),
+        kafkaClientId: 'vigil-bench',
+        kafkaSsl: false,
+        kafkaSaslMechanism: undefined,
+        kafkaSaslUsername: undefined,
+        kafkaSaslPassword: undefined,
+      },
+      logger,
+    );
     const topic = `bench.messages.${randomBytes(4).toString('hex')}`;
     const produced = await produceAll(kafka, topic, n);
     // The mock keeps only a few MB per partition and silently drops the oldest records beyond that;
@@ -151,7 +176,10 @@ export async function run(args: string[]): Promise<string> {
     await admin.connect();
     const trimmed = (await admin.fetchTopicOffsets(topic)).filter((p) => p.low !== '0');
     await admin.disconnect();
-    if (trimmed.length) throw new Error(`the mock cluster trimmed partition(s) ${trimmed.map((p) => p.partition).join(', ')} (it keeps a few MB per partition); use fewer --records`);
+    if (trimmed.length)
+      throw new Error(
+        `the mock cluster trimmed partition(s) ${trimmed.map((p) => p.partition).join(', ')} (it keeps a few MB per partition); use fewer --records`,
+      );
     const rounds = intArg(args, 'rounds', 2);
     const bare = await bareConsume(kafka, topic, n);
     const outcome: number[] = [];

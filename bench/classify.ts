@@ -102,7 +102,12 @@ function bareLoop(tf: typeof TF, model: TF.LayersModel, batch: number, count: nu
 }
 
 /** Pipeline: `count` classify() calls on rasters, kept `depth` deep. */
-async function pipelineLoop(classifier: ImageClassifierMod.ThreadedImageClassifier, rasters: readonly DecodedImage[], depth: number, count: number): Promise<Rate> {
+async function pipelineLoop(
+  classifier: ImageClassifierMod.ThreadedImageClassifier,
+  rasters: readonly DecodedImage[],
+  depth: number,
+  count: number,
+): Promise<Rate> {
   const lat: number[] = [];
   let next = 0;
   const c0 = cpuMs();
@@ -169,7 +174,8 @@ export async function run(args: string[]): Promise<string> {
   const text = HashedTextClassifier.load(defaultModelsDir(), { id: DEMO_TEXT_MODEL_ID });
   const lines = chatMessages(2000, 7);
   const textRounds: Array<{ score: { wall: number; cpu: number }; normalise: { wall: number; cpu: number } }> = [];
-  for (let round = 1; round <= rounds; round++) textRounds.push({ score: timeText(lines, (l) => text.score(l)), normalise: timeText(lines, (l) => normalizeText(l)) });
+  for (let round = 1; round <= rounds; round++)
+    textRounds.push({ score: timeText(lines, (l) => text.score(l)), normalise: timeText(lines, (l) => normalizeText(l)) });
   const rssText = rssMiB();
 
   // End to end on one process: bytes → decode (sharp) → PDQ (this thread) ‖ classify (one TF.js thread, batch ≤ 8).
@@ -218,7 +224,9 @@ export async function run(args: string[]): Promise<string> {
       r.bare.push(bare);
       r.pipe.push(pipe);
       results.set(b, r);
-      raw.push(`| ${round} | ${b} | ${f1(bare.perSec)} | ${f1(bare.cpuMs)} | ${f1(bare.p50)} | ${f1(pipe.perSec)} | ${f1(pipe.cpuMs)} | ${f1(pipe.p50)} | ${f1(pipe.p99)} | ${loadavg()[0]!.toFixed(2)} |`);
+      raw.push(
+        `| ${round} | ${b} | ${f1(bare.perSec)} | ${f1(bare.cpuMs)} | ${f1(bare.p50)} | ${f1(pipe.perSec)} | ${f1(pipe.cpuMs)} | ${f1(pipe.p50)} | ${f1(pipe.p99)} | ${loadavg()[0]!.toFixed(2)} |`,
+      );
     }
   }
   model.dispose();
@@ -249,7 +257,7 @@ export async function run(args: string[]): Promise<string> {
     '### Image model: pipeline vs bare `model.predict` (median of rounds)',
     '',
     'Bare: pre-built input tensor, `tf.tidy(() => model.predict(x).dataSync())` on the main thread. Pipeline: `ThreadedImageClassifier.classify(raster)` from decoded rasters (sharp resize to 224×224, transfer to one TF.js worker thread, batch, scores back), 2 × batch calls in flight. ' +
-      'CPU ms/image is the whole process\'s CPU time (every thread) per image: on a host shared with other jobs it is the fair comparison, since wall time depends on how much of the CPUs the run got. Efficiency = bare CPU / pipeline CPU. Latency is per call for the pipeline (queueing included), per batch for the bare loop.',
+      "CPU ms/image is the whole process's CPU time (every thread) per image: on a host shared with other jobs it is the fair comparison, since wall time depends on how much of the CPUs the run got. Efficiency = bare CPU / pipeline CPU. Latency is per call for the pipeline (queueing included), per batch for the bare loop.",
     '',
     '| batch | bare CPU ms/image | pipeline CPU ms/image | pipeline efficiency (CPU) | bare images/s (wall) | pipeline images/s (wall) | pipeline / bare (wall) | bare p50 ms/batch | pipeline p50 ms | pipeline p99 ms |',
     '|---|---|---|---|---|---|---|---|---|---|',

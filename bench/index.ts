@@ -72,7 +72,6 @@ interface ChildResult {
   hexBuildMs: number | null;
 }
 
-
 function toHex(words: Uint32Array, at: number): string {
   let s = '';
   for (let w = 0; w < 8; w++) s += words[at + w]!.toString(16).padStart(8, '0');
@@ -299,7 +298,23 @@ function flag(args: string[], name: string): string | undefined {
 
 function runChild(size: number, queries: number, brute: number, seed: number, rounds: number, scanBin: string): Promise<ChildResult> {
   const nodeArgs = ['--expose-gc', '--import', 'tsx'];
-  const argv = [...nodeArgs, fileURLToPath(import.meta.url), '--child', '--size', String(size), '--queries', String(queries), '--brute', String(brute), '--seed', String(seed), '--rounds', String(rounds), '--scan', scanBin];
+  const argv = [
+    ...nodeArgs,
+    fileURLToPath(import.meta.url),
+    '--child',
+    '--size',
+    String(size),
+    '--queries',
+    String(queries),
+    '--brute',
+    String(brute),
+    '--seed',
+    String(seed),
+    '--rounds',
+    String(rounds),
+    '--scan',
+    scanBin,
+  ];
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -351,7 +366,7 @@ export async function run(args: string[]): Promise<string> {
       'Each size runs in its own `node --expose-gc` child. ' +
       `Load average (1/5/15 min) at the start: ${load.map((x) => x.toFixed(2)).join(' / ')}, at the end: ${loadEnd.map((x) => x.toFixed(2)).join(' / ')}, on ${cpus().length} cores — a shared machine, loaded by other work during the run, so latencies are higher than on a quiet one.`,
     '',
-    'Wall times on a loaded machine include waiting for a core (the longer an operation, the likelier it is preempted), so CPU time per call (user + system, means over whole loops; the scan\'s own thread CPU) is given beside them, and the ratios are given both ways.',
+    "Wall times on a loaded machine include waiting for a core (the longer an operation, the likelier it is preempted), so CPU time per call (user + system, means over whole loops; the scan's own thread CPU) is given beside them, and the ratios are given both ways.",
     '',
     '| hashes | layout | build | RSS after build (Δ) | peak RSS | index bytes | p50 | p99 | p50 / p99 per round | CPU / query | native scan p50 wall (n) | scan CPU / query | index ÷ scan: p50 wall, CPU | recall (false +) |',
     '|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|',
@@ -401,6 +416,13 @@ export async function run(args: string[]): Promise<string> {
 const self = process.argv[1] ? pathToFileURL(process.argv[1]).href : '';
 if (self === import.meta.url && process.argv.includes('--child')) {
   const a = process.argv.slice(2);
-  const result = await child(Number(flag(a, '--size')), Number(flag(a, '--queries')), Number(flag(a, '--brute')), Number(flag(a, '--seed')), Number(flag(a, '--rounds')), flag(a, '--scan') ?? '');
+  const result = await child(
+    Number(flag(a, '--size')),
+    Number(flag(a, '--queries')),
+    Number(flag(a, '--brute')),
+    Number(flag(a, '--seed')),
+    Number(flag(a, '--rounds')),
+    flag(a, '--scan') ?? '',
+  );
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

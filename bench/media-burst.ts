@@ -43,7 +43,10 @@ async function freePort(): Promise<number> {
 async function bigImage(side: number): Promise<Buffer> {
   const file = join(tmpdir(), `vigil-bench-teapot-${side}.jpg`);
   if (existsSync(file)) return readFileSync(file);
-  const bytes = await sharp(join(root, 'config/samples/media/teapot-still-life.png')).resize(side, side, { fit: 'fill', kernel: 'cubic' }).jpeg({ quality: 80 }).toBuffer();
+  const bytes = await sharp(join(root, 'config/samples/media/teapot-still-life.png'))
+    .resize(side, side, { fit: 'fill', kernel: 'cubic' })
+    .jpeg({ quality: 80 })
+    .toBuffer();
   writeFileSync(file, bytes);
   return bytes;
 }
@@ -64,7 +67,8 @@ function peakRssMiB(pid: number): number {
 
 function metric(body: string, name: string): number {
   let total = 0;
-  for (const line of body.split('\n')) if (line.startsWith(name) && (line[name.length] === ' ' || line[name.length] === '{')) total += Number(line.split(' ').pop());
+  for (const line of body.split('\n'))
+    if (line.startsWith(name) && (line[name.length] === ' ' || line[name.length] === '{')) total += Number(line.split(' ').pop());
   return total;
 }
 
@@ -83,7 +87,16 @@ async function round(label: string, images: number, jpeg: Buffer, env: Record<st
   const port = await freePort();
   const worker: ChildProcess = spawn(process.execPath, [join(root, 'dist/workers/scan.js')], {
     cwd: root,
-    env: { ...process.env, REDIS_URL, VIGIL_QUEUE_PREFIX: prefix, VIGIL_BANKS_DIR: join(root, 'config/samples/banks'), VIGIL_POLICY_FILE: join(root, 'config/policy.yaml'), VIGIL_LOG_LEVEL: 'error', VIGIL_METRICS_PORT: String(port), ...env },
+    env: {
+      ...process.env,
+      REDIS_URL,
+      VIGIL_QUEUE_PREFIX: prefix,
+      VIGIL_BANKS_DIR: join(root, 'config/samples/banks'),
+      VIGIL_POLICY_FILE: join(root, 'config/policy.yaml'),
+      VIGIL_LOG_LEVEL: 'error',
+      VIGIL_METRICS_PORT: String(port),
+      ...env,
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const exited = new Promise<void>((r) => worker.once('exit', () => r()));
@@ -95,12 +108,24 @@ async function round(label: string, images: number, jpeg: Buffer, env: Record<st
     // Ready once it serves metrics.
     const ready = Date.now() + 60_000;
     for (;;) {
-      const ok = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.ok, () => false);
+      const ok = await fetch(`http://127.0.0.1:${port}/metrics`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       if (Date.now() > ready) throw new Error(`${label}: worker did not start`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    const events = Array.from({ length: images }, (_, i) => ({ schema: 'vigil.message.v1', eventId: `burst-${i}`, messageId: `m-${i}`, conversationId: 'c-1', senderId: 's-1', recipientIds: ['r-1'], sentAt: '2026-12-02T12:00:00Z', media: [{ id: 'img', mimeType: 'image/jpeg', bytes: tagged(jpeg, String(i)).toString('base64') }] }));
+    const events = Array.from({ length: images }, (_, i) => ({
+      schema: 'vigil.message.v1',
+      eventId: `burst-${i}`,
+      messageId: `m-${i}`,
+      conversationId: 'c-1',
+      senderId: 's-1',
+      recipientIds: ['r-1'],
+      sentAt: '2026-12-02T12:00:00Z',
+      media: [{ id: 'img', mimeType: 'image/jpeg', bytes: tagged(jpeg, String(i)).toString('base64') }],
+    }));
     const t0 = performance.now();
     await publisher.publishBatch(events);
     const deadline = Date.now() + 15 * 60_000;
@@ -140,7 +165,9 @@ export async function run(args: string[]): Promise<string> {
   const images = intArg(args, 'images', 16);
   const side = intArg(args, 'side', 10_000);
   const rounds = intArg(args, 'rounds', 1);
-  const load = loadavg().map((l) => l.toFixed(2)).join(', ');
+  const load = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(', ');
   const jpeg = await bigImage(side);
   const configs: [string, Record<string, string>][] = [
     ['default settings (decode budget 150 Mpx)', {}],
@@ -151,8 +178,9 @@ export async function run(args: string[]): Promise<string> {
   const rows = configs.map(([name]) => {
     const rs = results.get(name) ?? [];
     const worst = rs.reduce((a, b) => (b.peakMiB > a.peakMiB ? b : a));
-    const fmt = (x: Round) => `${x.flagged}/${images} flagged, ${x.deadLettered} dead-lettered, ${x.retried} retried, ${(x.peakMiB / 1024).toFixed(2)} GiB, ${x.seconds.toFixed(1)} s`;
-    return `| ${name} | ${Math.min(...rs.map((x) => x.flagged))}/${images} | ${(worst.peakMiB / 1024).toFixed(2)} | ${Math.max(...rs.map((x) => x.seconds)).toFixed(1)} | ${(worst.decodeMeanS).toFixed(2)} / ${(worst.waitMeanS).toFixed(2)} | ${rs.map(fmt).join('; ')} |`;
+    const fmt = (x: Round) =>
+      `${x.flagged}/${images} flagged, ${x.deadLettered} dead-lettered, ${x.retried} retried, ${(x.peakMiB / 1024).toFixed(2)} GiB, ${x.seconds.toFixed(1)} s`;
+    return `| ${name} | ${Math.min(...rs.map((x) => x.flagged))}/${images} | ${(worst.peakMiB / 1024).toFixed(2)} | ${Math.max(...rs.map((x) => x.seconds)).toFixed(1)} | ${worst.decodeMeanS.toFixed(2)} / ${worst.waitMeanS.toFixed(2)} | ${rs.map(fmt).join('; ')} |`;
   });
   const dflt = results.get(configs[0]?.[0] ?? '') ?? [];
   const peak = Math.max(...dflt.map((x) => x.peakMiB)) / 1024;

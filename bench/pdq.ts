@@ -35,7 +35,10 @@ const pdq = await built<typeof PdqModule>('core/pdq/pdq.js');
 const VECTORS = fileURLToPath(new URL('../../shared/vectors/pdq/', import.meta.url));
 
 function tsv(name: string): Map<string, { hash: string; quality: number }> {
-  const rows = readFileSync(VECTORS + name, 'utf8').trim().split('\n').slice(1);
+  const rows = readFileSync(VECTORS + name, 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1);
   return new Map(rows.map((r) => r.split('\t')).map(([file, hash, quality]) => [file as string, { hash: hash as string, quality: Number(quality) }]));
 }
 
@@ -136,37 +139,55 @@ export async function run(args: string[]): Promise<string> {
     for (const mode of modes) {
       const hasher = hashers.get(mode);
       if (!hasher) continue;
-      add(mode, await measure(async () => {
-        for (const b of bytes) await hasher.hash(b, 'application/octet-stream', { dihedral: false });
-      }));
+      add(
+        mode,
+        await measure(async () => {
+          for (const b of bytes) await hasher.hash(b, 'application/octet-stream', { dihedral: false });
+        }),
+      );
     }
     for (const [mode, hasher] of pooled) {
-      add(`pooled-${mode}`, await measure(async () => {
-        let next = 0;
-        await Promise.all(
-          Array.from({ length: inFlight }, async () => {
-            while (next < bytes.length) await hasher.hash(bytes[next++] as Buffer, 'application/octet-stream', { dihedral: false });
-          }),
-        );
-      }));
+      add(
+        `pooled-${mode}`,
+        await measure(async () => {
+          let next = 0;
+          await Promise.all(
+            Array.from({ length: inFlight }, async () => {
+              while (next < bytes.length) await hasher.hash(bytes[next++] as Buffer, 'application/octet-stream', { dihedral: false });
+            }),
+          );
+        }),
+      );
     }
-    add('decode', await measure(async () => {
-      for (const b of bytes) await decoder.decode(b, 'application/octet-stream');
-    }));
-    add('exact', await measure(() => {
-      for (const b of bytes) exactHashes(b);
-    }));
+    add(
+      'decode',
+      await measure(async () => {
+        for (const b of bytes) await decoder.decode(b, 'application/octet-stream');
+      }),
+    );
+    add(
+      'exact',
+      await measure(() => {
+        for (const b of bytes) exactHashes(b);
+      }),
+    );
     for (const e of engines) {
-      add(`pdq-${e}`, await measure(() => {
-        for (const img of decoded) pdq.pdqHash(img, { engine: e });
-      }));
+      add(
+        `pdq-${e}`,
+        await measure(() => {
+          for (const img of decoded) pdq.pdqHash(img, { engine: e });
+        }),
+      );
     }
     if (ref) {
       // One process over the whole list: the reference's best case (one start-up for all files).
-      add('ref', await measure(() => {
-        const out = spawnSync(ref.bin, files, { cwd: VECTORS, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-        if (out.status !== 0) throw new Error(`reference failed (exit ${out.status ?? 'signal'})`);
-      }));
+      add(
+        'ref',
+        await measure(() => {
+          const out = spawnSync(ref.bin, files, { cwd: VECTORS, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+          if (out.status !== 0) throw new Error(`reference failed (exit ${out.status ?? 'signal'})`);
+        }),
+      );
       (cpu.get('ref') as number[])[r] = referenceCpu(ref.bin, files);
     }
   }
@@ -180,7 +201,8 @@ export async function run(args: string[]): Promise<string> {
   const refCpu = ref ? cpuMs('ref') : undefined;
   const refRate = ref ? perSecond('ref') : undefined;
   const vs = (key: string): string => (refRate && refCpu ? `${(perSecond(key) / refRate).toFixed(2)}× | ${(refCpu / cpuMs(key)).toFixed(2)}×` : 'n/a | n/a');
-  const row = (label: string, key: string, exactness: string): string => `| ${label} | ${perSecond(key).toFixed(1)} | ${cpuMs(key).toFixed(2)} | ${vs(key)} | ${exactness} | ${rawRounds(key)} |`;
+  const row = (label: string, key: string, exactness: string): string =>
+    `| ${label} | ${perSecond(key).toFixed(1)} | ${cpuMs(key).toFixed(2)} | ${vs(key)} | ${exactness} | ${rawRounds(key)} |`;
 
   const label: Record<PdqMode, string> = {
     full: 'Vigil `full` (sharp, full resolution)',
@@ -191,7 +213,13 @@ export async function run(args: string[]): Promise<string> {
     ? `| ${ref.label} | ${perSecond('ref').toFixed(1)} | ${cpuMs('ref').toFixed(2)} | 1.00× | 1.00× | ${agreeWithCli(spawnSync(ref.bin, files, { cwd: VECTORS, encoding: 'utf8' }).stdout)}/${files.length} | ${rawRounds('ref')} |`
     : '| Meta C++ `pdq-photo-hasher` | not available (set PDQ_REF_SRC or PDQ_REF_BIN) | | | | | |';
   const rows = results.map((r) => row(label[r.mode], r.mode, r.mode === 'fast' ? 'approximate' : `${r.exact}/${files.length}`));
-  const pooledRows = pooledModes.map((mode) => row(`Vigil \`${mode}\`, ${inFlight} images in flight, PDQ on ${threads} worker thread(s) (how the scan worker runs)`, `pooled-${mode}`, `same digests as \`${mode}\` (tested)`));
+  const pooledRows = pooledModes.map((mode) =>
+    row(
+      `Vigil \`${mode}\`, ${inFlight} images in flight, PDQ on ${threads} worker thread(s) (how the scan worker runs)`,
+      `pooled-${mode}`,
+      `same digests as \`${mode}\` (tested)`,
+    ),
+  );
   const fast = results.find((r) => r.mode === 'fast');
   const fullCpu = cpuMs('full');
   const share = (key: string): string => `${cpuMs(key).toFixed(2)} ms (${((100 * cpuMs(key)) / fullCpu).toFixed(0)}%)`;
@@ -201,8 +229,8 @@ export async function run(args: string[]): Promise<string> {
     '',
     `Command: \`PDQ_REF_SRC=… npm run bench -- pdq --rounds ${rounds}\`. Workload: the ${files.length} public reference images in \`shared/vectors/pdq\``,
     `(34×42 to 1600×1004 px, JPEG and PNG), each hashed ${rounds} times (rounds interleaved across hashers), one at a time, in one process; Vigil's figure covers`,
-    'decode + MD5/SHA-1/SHA-256 + PDQ, the reference\'s covers its own decode + PDQ (one process over all files per round, start-up included). Timed after one warm-up pass.',
-    'CPU = user + system seconds of the whole process (every thread: libvips\'s included) per image; for the reference, of its process (bash `times`).',
+    "decode + MD5/SHA-1/SHA-256 + PDQ, the reference's covers its own decode + PDQ (one process over all files per round, start-up included). Timed after one warm-up pass.",
+    "CPU = user + system seconds of the whole process (every thread: libvips's included) per image; for the reference, of its process (bash `times`).",
     `Load average at the start: ${load.map((x) => x.toFixed(2)).join(' / ')} (1/5/15 min) on ${cpus().length} cores — a shared machine, loaded by other work during the run, so images/s (wall time) depends on how the scheduler shared the cores; CPU per image is the comparable figure.`,
     ref ? `Reference: ${ref.origin}.` : '',
     '',

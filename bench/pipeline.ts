@@ -28,8 +28,16 @@ import { deletePrefix } from '../test/helpers/redis.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-
-const CHAT = ['are we still on for lunch tomorrow?', 'haha that video was great', 'can you send me the notes from class', 'running 10 min late, sorry!', 'what time does the game start', 'did you feed the cat', 'happy birthday!! 🎉', 'ok see you there'];
+const CHAT = [
+  'are we still on for lunch tomorrow?',
+  'haha that video was great',
+  'can you send me the notes from class',
+  'running 10 min late, sorry!',
+  'what time does the game start',
+  'did you feed the cat',
+  'happy birthday!! 🎉',
+  'ok see you there',
+];
 
 function events(n: number, tag: string): Record<string, unknown>[] {
   return Array.from({ length: n }, (_, i) => ({
@@ -43,7 +51,6 @@ function events(n: number, tag: string): Record<string, unknown>[] {
     text: i % 10 === 0 ? `bring the velvet teapot, ${CHAT[i % CHAT.length]}` : (CHAT[i % CHAT.length] as string),
   }));
 }
-
 
 async function bare(n: number, concurrency: number): Promise<number> {
   const prefix = `bench-bare-${randomBytes(3).toString('hex')}`;
@@ -59,7 +66,8 @@ async function bare(n: number, concurrency: number): Promise<number> {
   await worker.waitUntilReady();
   const payloads = events(n, 'bare');
   const t0 = performance.now();
-  for (let i = 0; i < n; i += 500) await queue.addBulk(payloads.slice(i, i + 500).map((data, k) => ({ name: 'scan', data, opts: { jobId: `bare-${i + k}`, removeOnComplete: true } })));
+  for (let i = 0; i < n; i += 500)
+    await queue.addBulk(payloads.slice(i, i + 500).map((data, k) => ({ name: 'scan', data, opts: { jobId: `bare-${i + k}`, removeOnComplete: true } })));
   await finished;
   const seconds = (performance.now() - t0) / 1000;
   await worker.close();
@@ -72,7 +80,17 @@ async function bare(n: number, concurrency: number): Promise<number> {
 export async function vigil(n: number, concurrency: number): Promise<{ rate: number; flags: number }> {
   const prefix = `bench-vigil-${randomBytes(3).toString('hex')}`;
   const root = packageRoot();
-  const config = loadConfig({ env: {}, overrides: { redisUrl: REDIS_URL, queuePrefix: prefix, concurrency, banksDir: join(root, 'config/samples/banks'), policyFile: join(root, 'config/policy.yaml'), logLevel: 'silent' } });
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      redisUrl: REDIS_URL,
+      queuePrefix: prefix,
+      concurrency,
+      banksDir: join(root, 'config/samples/banks'),
+      policyFile: join(root, 'config/policy.yaml'),
+      logLevel: 'silent',
+    },
+  });
   const service = await startScanService(config, createLogger('silent'));
   let done = 0;
   let resolve!: () => void;
@@ -102,7 +120,9 @@ export async function run(args: string[]): Promise<string> {
   const n = intArg(args, 'events', 20_000);
   const concurrency = intArg(args, 'concurrency', 50);
   const rounds = intArg(args, 'rounds', 4);
-  const load = loadavg().map((l) => l.toFixed(2)).join(', ');
+  const load = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(', ');
   const bareRates: number[] = [];
   const vigilRates: number[] = [];
   let flags = 0;

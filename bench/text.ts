@@ -25,7 +25,6 @@ const { loadBenignWords } = await built<typeof TermFiles>('adapters/term-files.j
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-
 const ONSETS = ['b', 'bl', 'br', 'd', 'dr', 'f', 'fl', 'g', 'gr', 'k', 'kl', 'm', 'n', 'p', 'pl', 'r', 's', 'st', 't', 'tr', 'v', 'z', 'zh', 'qu'];
 const VOWELS = ['a', 'e', 'i', 'o', 'u', 'ai', 'ou', 'ee', 'oa'];
 const CODAS = ['', 'n', 'r', 'x', 'k', 'm', 'sh', 'lt', 'rd'];
@@ -33,7 +32,11 @@ const CODAS = ['', 'n', 'r', 'x', 'k', 'm', 'sh', 'lt', 'rd'];
 /** Invented words (three syllables), so a term list of any size is benign by construction. */
 function inventWord(r: () => number): string {
   let w = '';
-  for (let s = 0; s < 3; s++) w += (ONSETS[Math.floor(r() * ONSETS.length)] as string) + (VOWELS[Math.floor(r() * VOWELS.length)] as string) + (s === 2 ? (CODAS[Math.floor(r() * CODAS.length)] as string) : '');
+  for (let s = 0; s < 3; s++)
+    w +=
+      (ONSETS[Math.floor(r() * ONSETS.length)] as string) +
+      (VOWELS[Math.floor(r() * VOWELS.length)] as string) +
+      (s === 2 ? (CODAS[Math.floor(r() * CODAS.length)] as string) : '');
   return w;
 }
 
@@ -129,7 +132,10 @@ function baseline(entries: readonly TermEntry[]): (text: string) => Array<{ term
     map.set(words.join(' '), e.id);
   }
   return (text: string) => {
-    const words = text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+    const words = text
+      .toLowerCase()
+      .split(/[^\p{L}\p{N}]+/u)
+      .filter(Boolean);
     const hits: Array<{ termId: string }> = [];
     for (let i = 0; i < words.length; i++) {
       let key = '';
@@ -178,7 +184,9 @@ function parseArgs(args: string[]): { sizes: number[]; messages: number; seed: n
 
 export async function run(args: string[]): Promise<string> {
   const opts = parseArgs(args);
-  const load = loadavg().map((x) => x.toFixed(2)).join(', ');
+  const load = loadavg()
+    .map((x) => x.toFixed(2))
+    .join(', ');
   const vocab = await loadBenignWords();
   const words = [...vocab];
   const rows: string[] = [];
@@ -237,7 +245,9 @@ export async function run(args: string[]): Promise<string> {
     const subMem = heapMiB() - h1;
     const subScan = timeScan(subLines, (l) => sub.scan(l));
     const st = groundTruth(subMsgs, (l) => sub.scan(l));
-    subRows.push(`| ${size.toLocaleString('en')} | ${subBuild.toFixed(0)} ms | ${subMem.toFixed(1)} MiB | ${subScan.usPerMsg.toFixed(1)} | ${subScan.mbPerS.toFixed(2)} | ${st.found}/${st.planted} | ${st.falseHits} |`);
+    subRows.push(
+      `| ${size.toLocaleString('en')} | ${subBuild.toFixed(0)} ms | ${subMem.toFixed(1)} MiB | ${subScan.usPerMsg.toFixed(1)} | ${subScan.mbPerS.toFixed(2)} | ${st.found}/${st.planted} | ${st.falseHits} |`,
+    );
   }
   const avgBytes = (() => {
     const l = messages(opts.messages, opts.seed, words, []);

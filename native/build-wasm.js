@@ -19,7 +19,19 @@ const source = join(root, 'native/pdq/pdq.c');
 const target = join(root, 'src/core/pdq/pdq-wasm.generated.ts');
 const EXPORTS = ['pdq_init', 'pdq_prepare', 'pdq_run', 'pdq_words', 'pdq_quality', 'pdq_dct_matrix'];
 // No -ffast-math and no fused multiply-add: every float32 operation must round as in pdq.ts.
-const FLAGS = ['--target=wasm32', '-O3', '-msimd128', '-ffp-contract=off', '-nostdlib', '-fno-builtin', '-Wall', '-Wextra', '-Werror', '-Wl,--no-entry', ...EXPORTS.map((e) => `-Wl,--export=${e}`)];
+const FLAGS = [
+  '--target=wasm32',
+  '-O3',
+  '-msimd128',
+  '-ffp-contract=off',
+  '-nostdlib',
+  '-fno-builtin',
+  '-Wall',
+  '-Wextra',
+  '-Werror',
+  '-Wl,--no-entry',
+  ...EXPORTS.map((e) => `-Wl,--export=${e}`),
+];
 
 function write(base64, note) {
   writeFileSync(
@@ -43,8 +55,13 @@ try {
   const version = execFileSync(compiler, ['--version'], { encoding: 'utf8' }).split('\n')[0]?.trim() ?? compiler;
   write(readFileSync(out).toString('base64'), `built by ${version} with ${FLAGS.filter((f) => !f.startsWith('-Wl,--export')).join(' ')}`);
 } catch (err) {
-  const why = err && typeof err === 'object' && 'code' in err && err.code === 'ENOENT' ? `${compiler} not found` : `${compiler} failed: ${String(err.stderr ?? err.message ?? err).slice(0, 500)}`;
-  process.stderr.write(`vigil build: PDQ WebAssembly not built (${why}); the TypeScript PDQ (same hashes, slower) will be used. Install clang and lld to build it.\n`);
+  const why =
+    err && typeof err === 'object' && 'code' in err && err.code === 'ENOENT'
+      ? `${compiler} not found`
+      : `${compiler} failed: ${String(err.stderr ?? err.message ?? err).slice(0, 500)}`;
+  process.stderr.write(
+    `vigil build: PDQ WebAssembly not built (${why}); the TypeScript PDQ (same hashes, slower) will be used. Install clang and lld to build it.\n`,
+  );
   write(null, `not built: ${why}`);
 } finally {
   rmSync(dir, { recursive: true, force: true });

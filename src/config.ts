@@ -13,55 +13,225 @@ import { maskSecrets, maskUrl, registerSecrets } from './core/secrets.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes')]);
-const optionalString = z.string().transform((s) => (s === '' ? undefined : s)).optional();
+const optionalString = z
+  .string()
+  .transform((s) => (s === '' ? undefined : s))
+  .optional();
 
 /** key → [env var, default, schema, doc]. Kept as data so `vigil config` can print the reference. */
 export const CONFIG_KEYS = {
-  redisUrl: ['REDIS_URL', 'redis://127.0.0.1:6379', z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://'), 'Redis holding the BullMQ queues and dedupe keys (and the banks unless VIGIL_BANK_REDIS_URL is set). Holds decrypted content while events wait: see docs/architecture.md on persistence.'],
-  bankRedisUrl: ['VIGIL_BANK_REDIS_URL', undefined, z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(), 'Redis holding hash banks and term banks (hashes and settings, never content): run it with persistence (AOF). Default: REDIS_URL. A worker whose bank store loses banks keeps its last good snapshot and reports not ready.'],
-  queuePrefix: ['VIGIL_QUEUE_PREFIX', 'bull', z.string().regex(/^[A-Za-z0-9_{}.-]+$/), 'BullMQ key prefix. Use a hash tag such as {vigil} on Redis Cluster so each queue shares a slot.'],
+  redisUrl: [
+    'REDIS_URL',
+    'redis://127.0.0.1:6379',
+    z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://'),
+    'Redis holding the BullMQ queues and dedupe keys (and the banks unless VIGIL_BANK_REDIS_URL is set). Holds decrypted content while events wait: see docs/architecture.md on persistence.',
+  ],
+  bankRedisUrl: [
+    'VIGIL_BANK_REDIS_URL',
+    undefined,
+    z
+      .string()
+      .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+      .optional(),
+    'Redis holding hash banks and term banks (hashes and settings, never content): run it with persistence (AOF). Default: REDIS_URL. A worker whose bank store loses banks keeps its last good snapshot and reports not ready.',
+  ],
+  queuePrefix: [
+    'VIGIL_QUEUE_PREFIX',
+    'bull',
+    z.string().regex(/^[A-Za-z0-9_{}.-]+$/),
+    'BullMQ key prefix. Use a hash tag such as {vigil} on Redis Cluster so each queue shares a slot.',
+  ],
   scanQueue: ['VIGIL_SCAN_QUEUE', 'vigil-scan', z.string().regex(/^[A-Za-z0-9_.-]+$/), 'Queue the ingest service publishes message events to.'],
-  moderationQueue: ['VIGIL_MODERATION_QUEUE', 'vigil-moderation', z.string().regex(/^[A-Za-z0-9_.-]+$/), 'Queue flags are emitted to (job id = flagId, priority by severity).'],
-  deadLetterQueue: ['VIGIL_DEAD_LETTER_QUEUE', 'vigil-dead-letter', z.string().regex(/^[A-Za-z0-9_.-]+$/), 'Queue of events that cannot be scanned, with a typed reason (never content).'],
-  banksDir: ['VIGIL_BANKS_DIR', undefined, optionalString, 'Folder of bank files: every *.txt is a hash bank ("TYPE VALUE" lines), every *.jsonl a term bank; each bank is named after its file.'],
+  moderationQueue: [
+    'VIGIL_MODERATION_QUEUE',
+    'vigil-moderation',
+    z.string().regex(/^[A-Za-z0-9_.-]+$/),
+    'Queue flags are emitted to (job id = flagId, priority by severity).',
+  ],
+  deadLetterQueue: [
+    'VIGIL_DEAD_LETTER_QUEUE',
+    'vigil-dead-letter',
+    z.string().regex(/^[A-Za-z0-9_.-]+$/),
+    'Queue of events that cannot be scanned, with a typed reason (never content).',
+  ],
+  banksDir: [
+    'VIGIL_BANKS_DIR',
+    undefined,
+    optionalString,
+    'Folder of bank files: every *.txt is a hash bank ("TYPE VALUE" lines), every *.jsonl a term bank; each bank is named after its file.',
+  ],
   policyFile: ['VIGIL_POLICY_FILE', 'config/policy.yaml', z.string().min(1), 'Policy mapping signals to category, severity and action.'],
-  patternsFile: ['VIGIL_PATTERNS_FILE', undefined, optionalString, 'Pattern rules (JSONL {id, pattern, category, severity, flags?}) evaluated on normalised text; see docs/text-scanning.md.'],
+  patternsFile: [
+    'VIGIL_PATTERNS_FILE',
+    undefined,
+    optionalString,
+    'Pattern rules (JSONL {id, pattern, category, severity, flags?}) evaluated on normalised text; see docs/text-scanning.md.',
+  ],
   mediaDir: ['VIGIL_MEDIA_DIR', undefined, optionalString, 'Folder that media `ref`s are resolved in (refs are relative paths; nothing outside it is read).'],
   concurrency: ['VIGIL_CONCURRENCY', 16, int(1, 1000), 'Jobs one scan worker runs at once.'],
   maxAttempts: ['VIGIL_MAX_ATTEMPTS', 5, int(1, 100), 'Attempts for retriable failures before an event is dead-lettered.'],
   backoffMs: ['VIGIL_BACKOFF_MS', 1000, int(0, 3_600_000), 'First retry delay; doubles each attempt.'],
-  dedupeTtlMs: ['VIGIL_DEDUPE_TTL_MS', 24 * 3600 * 1000, int(1000, 30 * 24 * 3600 * 1000), 'How long an eventId (and a flagId) is remembered after it was accepted, so a late duplicate is dropped. Only ids are kept.'],
-  failedRetentionS: ['VIGIL_FAILED_RETENTION_S', 24 * 3600, int(0, 30 * 24 * 3600), 'How long a job that exhausted retriable attempts is kept (with its content) in the failed set for replay; non-retriable failures are removed at once.'],
-  maxTextBytes: ['VIGIL_MAX_TEXT_BYTES', DEFAULT_LIMITS.maxTextBytes, int(1, 16 * 1024 * 1024), 'Max UTF-8 bytes of message text; larger events are dead-lettered (TEXT_TOO_LARGE). The text scanner takes the same limit, so a text that parses is always scanned.'],
+  dedupeTtlMs: [
+    'VIGIL_DEDUPE_TTL_MS',
+    24 * 3600 * 1000,
+    int(1000, 30 * 24 * 3600 * 1000),
+    'How long an eventId (and a flagId) is remembered after it was accepted, so a late duplicate is dropped. Only ids are kept.',
+  ],
+  failedRetentionS: [
+    'VIGIL_FAILED_RETENTION_S',
+    24 * 3600,
+    int(0, 30 * 24 * 3600),
+    'How long a job that exhausted retriable attempts is kept (with its content) in the failed set for replay; non-retriable failures are removed at once.',
+  ],
+  maxTextBytes: [
+    'VIGIL_MAX_TEXT_BYTES',
+    DEFAULT_LIMITS.maxTextBytes,
+    int(1, 16 * 1024 * 1024),
+    'Max UTF-8 bytes of message text; larger events are dead-lettered (TEXT_TOO_LARGE). The text scanner takes the same limit, so a text that parses is always scanned.',
+  ],
   maxMediaItems: ['VIGIL_MAX_MEDIA_ITEMS', 10, int(0, 1000), 'Max media items per event.'],
   maxMediaBytes: ['VIGIL_MAX_MEDIA_BYTES', 20 * 1024 * 1024, int(1, 1024 * 1024 * 1024), 'Max bytes per media item (MEDIA_TOO_LARGE above).'],
   maxPixels: ['VIGIL_MAX_PIXELS', 100_000_000, int(1, 2_000_000_000), 'Max decoded pixels (width x height) per image; guards against decompression bombs.'],
-  decodeTimeoutMs: ['VIGIL_DECODE_TIMEOUT_MS', 5000, int(10, 600_000), 'Time budget for decoding one image, the decode itself only (never the wait for the decode budget). MEDIA_TIMEOUT above, retried with backoff; on the last attempt the item is reported partial (reason timeout: exact hashes only) and the rest of the event is still flagged.'],
-  decodeBudgetPixels: ['VIGIL_DECODE_BUDGET_PIXELS', 150_000_000, int(1, 20_000_000_000), 'Decoded pixels (width x height) a worker process holds at once, across all jobs: about 3 bytes each for the raster, plus what the decoder holds while it works. An image larger than the budget decodes alone.'],
-  decodeWaitMs: ['VIGIL_DECODE_WAIT_MS', 120_000, int(1, 3_600_000), 'Longest wait for the decode budget before MEDIA_BUSY (retried with backoff, so a banked image is not lost to congestion).'],
-  pdqMode: ['VIGIL_PDQ_MODE', 'full', z.enum(['full', 'cli512', 'fast']), 'full: PDQ on full-resolution pixels (python-threatexchange/HMA convention); cli512: Meta C++ CLI convention (images over 512 px squashed to 512x512 first); fast: shrink-on-load first (approximate).'],
-  pdqThreads: ['VIGIL_PDQ_THREADS', 'auto', z.union([z.literal('auto'), int(0, 64)]).transform((v) => (v === 'auto' ? Math.min(4, Math.max(0, availableParallelism() - 1)) : v)), 'Worker threads computing PDQ beside the event loop (0: on the main thread). auto: one per core but one, at most 4.'],
-  modelsDir: ['VIGIL_MODELS_DIR', undefined, optionalString, 'Folder with the classifier models and their manifest.json (sha256 of every file, checked at load); unset: the bundled models/.'],
-  imageModel: ['VIGIL_IMAGE_MODEL', 'nsfw-mobilenet-v2', optionalString, 'Image classifier model id in the manifest (empty: no image classifier). The policy decides which media it runs on.'],
-  textModel: ['VIGIL_TEXT_MODEL', undefined, optionalString, 'Text classifier model id in the manifest (unset: none). The bundled spam-scam-email-demo is an e-mail demo model; see docs/classifiers.md.'],
-  classifierBackend: ['VIGIL_CLASSIFIER_BACKEND', 'auto', z.enum(['auto', 'tensorflow', 'wasm', 'cpu']), 'TF.js backend tried first (auto: tfjs-node if installed, else wasm SIMD, else cpu); the choice and why are logged and in vigil_model_runtime_info.'],
-  classifierThreads: ['VIGIL_CLASSIFIER_THREADS', 1, int(1, 64), 'Worker threads running the image model (each holds its own copy, about 40 MB plus its wasm heap).'],
-  classifierMaxBatch: ['VIGIL_CLASSIFIER_MAX_BATCH', 8, int(1, 8), 'Most images one classifier thread scores at once when calls queue up (batches above 8 pin about 1 GB of wasm heap).'],
+  decodeTimeoutMs: [
+    'VIGIL_DECODE_TIMEOUT_MS',
+    5000,
+    int(10, 600_000),
+    'Time budget for decoding one image, the decode itself only (never the wait for the decode budget). MEDIA_TIMEOUT above, retried with backoff; on the last attempt the item is reported partial (reason timeout: exact hashes only) and the rest of the event is still flagged.',
+  ],
+  decodeBudgetPixels: [
+    'VIGIL_DECODE_BUDGET_PIXELS',
+    150_000_000,
+    int(1, 20_000_000_000),
+    'Decoded pixels (width x height) a worker process holds at once, across all jobs: about 3 bytes each for the raster, plus what the decoder holds while it works. An image larger than the budget decodes alone.',
+  ],
+  decodeWaitMs: [
+    'VIGIL_DECODE_WAIT_MS',
+    120_000,
+    int(1, 3_600_000),
+    'Longest wait for the decode budget before MEDIA_BUSY (retried with backoff, so a banked image is not lost to congestion).',
+  ],
+  pdqMode: [
+    'VIGIL_PDQ_MODE',
+    'full',
+    z.enum(['full', 'cli512', 'fast']),
+    'full: PDQ on full-resolution pixels (python-threatexchange/HMA convention); cli512: Meta C++ CLI convention (images over 512 px squashed to 512x512 first); fast: shrink-on-load first (approximate).',
+  ],
+  pdqThreads: [
+    'VIGIL_PDQ_THREADS',
+    'auto',
+    z.union([z.literal('auto'), int(0, 64)]).transform((v) => (v === 'auto' ? Math.min(4, Math.max(0, availableParallelism() - 1)) : v)),
+    'Worker threads computing PDQ beside the event loop (0: on the main thread). auto: one per core but one, at most 4.',
+  ],
+  modelsDir: [
+    'VIGIL_MODELS_DIR',
+    undefined,
+    optionalString,
+    'Folder with the classifier models and their manifest.json (sha256 of every file, checked at load); unset: the bundled models/.',
+  ],
+  imageModel: [
+    'VIGIL_IMAGE_MODEL',
+    'nsfw-mobilenet-v2',
+    optionalString,
+    'Image classifier model id in the manifest (empty: no image classifier). The policy decides which media it runs on.',
+  ],
+  textModel: [
+    'VIGIL_TEXT_MODEL',
+    undefined,
+    optionalString,
+    'Text classifier model id in the manifest (unset: none). The bundled spam-scam-email-demo is an e-mail demo model; see docs/classifiers.md.',
+  ],
+  classifierBackend: [
+    'VIGIL_CLASSIFIER_BACKEND',
+    'auto',
+    z.enum(['auto', 'tensorflow', 'wasm', 'cpu']),
+    'TF.js backend tried first (auto: tfjs-node if installed, else wasm SIMD, else cpu); the choice and why are logged and in vigil_model_runtime_info.',
+  ],
+  classifierThreads: [
+    'VIGIL_CLASSIFIER_THREADS',
+    1,
+    int(1, 64),
+    'Worker threads running the image model (each holds its own copy, about 40 MB plus its wasm heap).',
+  ],
+  classifierMaxBatch: [
+    'VIGIL_CLASSIFIER_MAX_BATCH',
+    8,
+    int(1, 8),
+    'Most images one classifier thread scores at once when calls queue up (batches above 8 pin about 1 GB of wasm heap).',
+  ],
   classifierTimeoutMs: ['VIGIL_CLASSIFIER_TIMEOUT_MS', 5000, int(10, 600_000), 'Time budget per image classification (CLASSIFIER_TIMEOUT above, retriable).'],
-  classifierMaxQueue: ['VIGIL_CLASSIFIER_MAX_QUEUE', 64, int(1, 100_000), 'Images waiting for a classifier thread beyond which calls are refused (CLASSIFIER_UNAVAILABLE, retriable).'],
+  classifierMaxQueue: [
+    'VIGIL_CLASSIFIER_MAX_QUEUE',
+    64,
+    int(1, 100_000),
+    'Images waiting for a classifier thread beyond which calls are refused (CLASSIFIER_UNAVAILABLE, retriable).',
+  ],
   logLevel: ['VIGIL_LOG_LEVEL', 'info', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'pino log level.'],
   metricsHost: ['VIGIL_METRICS_HOST', '127.0.0.1', z.string().min(1), 'Address the metrics server listens on (0.0.0.0 inside a container).'],
   lockDurationMs: ['VIGIL_LOCK_MS', 30_000, int(1000, 3_600_000), 'Job lock duration: a job held by a worker that died is retried after about this long.'],
-  metricsPort: ['VIGIL_METRICS_PORT', 0, int(0, 65535), 'Old name of VIGIL_OPS_PORT, still honoured (the ops server serves /metrics); set VIGIL_OPS_PORT instead.'],
-  opsPort: ['VIGIL_OPS_PORT', 0, int(0, 65535), 'Ops HTTP server of a worker or bridge: /healthz, /readyz, /metrics (and /dashboard with VIGIL_OPS_DASHBOARD). 0: off. `vigil ops` defaults to 9465.'],
-  opsHost: ['VIGIL_OPS_HOST', undefined, optionalString, 'Address the ops server listens on; unset: VIGIL_METRICS_HOST (127.0.0.1). 0.0.0.0 inside a container.'],
-  opsToken: ['VIGIL_OPS_TOKEN', undefined, z.string().transform((s) => (s === '' ? undefined : s)).pipe(z.string().min(16, 'must be at least 16 characters (e.g. openssl rand -hex 32)').optional()).optional(), 'Credential for the ops dashboard and every action endpoint: `Authorization: Bearer <token>`, or basic auth with any user name and the token as password. No default: the dashboard refuses to start without one.'],
-  opsDashboard: ['VIGIL_OPS_DASHBOARD', false, bool, 'Mount the queue dashboard (Bull Board) at /dashboard on this process\'s ops server (`vigil ops` turns it on).'],
-  opsPublic: ['VIGIL_OPS_PUBLIC', 'all', z.enum(['all', 'health', 'none']), 'Which ops endpoints need no token: all (/healthz, /readyz, /metrics), health (/healthz, /readyz only), none. The dashboard always needs the token.'],
-  redisConnectTimeoutMs: ['VIGIL_REDIS_CONNECT_TIMEOUT_MS', 10_000, int(100, 600_000), 'How long a command, the publisher or a starting worker waits for Redis before giving up with QUEUE_UNAVAILABLE (naming the URL, password masked).'],
-  redisOutageGraceMs: ['VIGIL_REDIS_OUTAGE_GRACE_MS', 60_000, int(1000, 86_400_000), 'A running worker or bridge that loses Redis logs "Redis unreachable, retrying" every few seconds and exits 1 (for its supervisor to restart it) once Redis has been gone this long.'],
-  deadLetterRetentionS: ['VIGIL_DEAD_LETTER_RETENTION_S', 7 * 24 * 3600, int(60, 365 * 24 * 3600), 'Dead-letter entries (ids and typed reasons, never content) older than this are removed.'],
-  deadLetterMaxEntries: ['VIGIL_DEAD_LETTER_MAX_ENTRIES', 100_000, int(10, 100_000_000), 'At most this many dead-letter entries are kept; the oldest go first.'],
+  metricsPort: [
+    'VIGIL_METRICS_PORT',
+    0,
+    int(0, 65535),
+    'Old name of VIGIL_OPS_PORT, still honoured (the ops server serves /metrics); set VIGIL_OPS_PORT instead.',
+  ],
+  opsPort: [
+    'VIGIL_OPS_PORT',
+    0,
+    int(0, 65535),
+    'Ops HTTP server of a worker or bridge: /healthz, /readyz, /metrics (and /dashboard with VIGIL_OPS_DASHBOARD). 0: off. `vigil ops` defaults to 9465.',
+  ],
+  opsHost: [
+    'VIGIL_OPS_HOST',
+    undefined,
+    optionalString,
+    'Address the ops server listens on; unset: VIGIL_METRICS_HOST (127.0.0.1). 0.0.0.0 inside a container.',
+  ],
+  opsToken: [
+    'VIGIL_OPS_TOKEN',
+    undefined,
+    z
+      .string()
+      .transform((s) => (s === '' ? undefined : s))
+      .pipe(z.string().min(16, 'must be at least 16 characters (e.g. openssl rand -hex 32)').optional())
+      .optional(),
+    'Credential for the ops dashboard and every action endpoint: `Authorization: Bearer <token>`, or basic auth with any user name and the token as password. No default: the dashboard refuses to start without one.',
+  ],
+  opsDashboard: [
+    'VIGIL_OPS_DASHBOARD',
+    false,
+    bool,
+    "Mount the queue dashboard (Bull Board) at /dashboard on this process's ops server (`vigil ops` turns it on).",
+  ],
+  opsPublic: [
+    'VIGIL_OPS_PUBLIC',
+    'all',
+    z.enum(['all', 'health', 'none']),
+    'Which ops endpoints need no token: all (/healthz, /readyz, /metrics), health (/healthz, /readyz only), none. The dashboard always needs the token.',
+  ],
+  redisConnectTimeoutMs: [
+    'VIGIL_REDIS_CONNECT_TIMEOUT_MS',
+    10_000,
+    int(100, 600_000),
+    'How long a command, the publisher or a starting worker waits for Redis before giving up with QUEUE_UNAVAILABLE (naming the URL, password masked).',
+  ],
+  redisOutageGraceMs: [
+    'VIGIL_REDIS_OUTAGE_GRACE_MS',
+    60_000,
+    int(1000, 86_400_000),
+    'A running worker or bridge that loses Redis logs "Redis unreachable, retrying" every few seconds and exits 1 (for its supervisor to restart it) once Redis has been gone this long.',
+  ],
+  deadLetterRetentionS: [
+    'VIGIL_DEAD_LETTER_RETENTION_S',
+    7 * 24 * 3600,
+    int(60, 365 * 24 * 3600),
+    'Dead-letter entries (ids and typed reasons, never content) older than this are removed.',
+  ],
+  deadLetterMaxEntries: [
+    'VIGIL_DEAD_LETTER_MAX_ENTRIES',
+    100_000,
+    int(10, 100_000_000),
+    'At most this many dead-letter entries are kept; the oldest go first.',
+  ],
   bankReloadMs: ['VIGIL_BANK_RELOAD_MS', 2000, int(100, 3_600_000), 'How often a worker checks Redis for a new bank version.'],
   kafkaBrokers: ['KAFKA_BROKERS', undefined, optionalString, 'Comma-separated Kafka bootstrap servers (host:port,...).'],
   kafkaTopic: ['KAFKA_TOPIC', 'vigil.messages', z.string().min(1), 'Topic the ingest service publishes message events to.'],
@@ -69,10 +239,23 @@ export const CONFIG_KEYS = {
   kafkaClientId: ['KAFKA_CLIENT_ID', 'vigil', z.string().min(1), 'Kafka client id.'],
   kafkaFlagTopic: ['KAFKA_FLAG_TOPIC', undefined, optionalString, 'If set, flags are also produced to this topic (keyed by conversationId).'],
   kafkaSsl: ['KAFKA_SSL', false, bool, 'Use TLS to reach the brokers.'],
-  kafkaSaslMechanism: ['KAFKA_SASL_MECHANISM', undefined, z.enum(['plain', 'scram-sha-256', 'scram-sha-512', '']).transform((s) => (s === '' ? undefined : s)).optional(), 'SASL mechanism (plain, scram-sha-256, scram-sha-512).'],
+  kafkaSaslMechanism: [
+    'KAFKA_SASL_MECHANISM',
+    undefined,
+    z
+      .enum(['plain', 'scram-sha-256', 'scram-sha-512', ''])
+      .transform((s) => (s === '' ? undefined : s))
+      .optional(),
+    'SASL mechanism (plain, scram-sha-256, scram-sha-512).',
+  ],
   kafkaSaslUsername: ['KAFKA_SASL_USERNAME', undefined, optionalString, 'SASL user name.'],
   kafkaSaslPassword: ['KAFKA_SASL_PASSWORD', undefined, optionalString, 'SASL password (never printed).'],
-  kafkaSessionTimeoutMs: ['KAFKA_SESSION_TIMEOUT_MS', 30_000, int(1000, 3_600_000), 'Consumer-group session timeout: how long a bridge that died silently keeps its partitions before the group hands them to another. Must lie within the brokers\' group.min/max.session.timeout.ms.'],
+  kafkaSessionTimeoutMs: [
+    'KAFKA_SESSION_TIMEOUT_MS',
+    30_000,
+    int(1000, 3_600_000),
+    "Consumer-group session timeout: how long a bridge that died silently keeps its partitions before the group hands them to another. Must lie within the brokers' group.min/max.session.timeout.ms.",
+  ],
   bridgeHighWatermark: ['VIGIL_BRIDGE_HIGH_WATERMARK', 20_000, int(1, 100_000_000), 'Bridge pauses its partitions when the scan queue backlog passes this.'],
   bridgeLowWatermark: ['VIGIL_BRIDGE_LOW_WATERMARK', 5_000, int(0, 100_000_000), 'Bridge resumes when the backlog falls under this.'],
 } as const satisfies Record<string, readonly [string, unknown, z.ZodType, string]>;
@@ -111,10 +294,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       const at = e.linePos?.[0] ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';
       throw new VigilError('CONFIG_INVALID', `config file ${file} is not valid YAML${at}${e.code ? ` (${e.code})` : ''}`);
     }
-    if (parsed !== null && (typeof parsed !== 'object' || Array.isArray(parsed))) throw new VigilError('CONFIG_INVALID', `config file ${file} must be a mapping of keys to values`);
+    if (parsed !== null && (typeof parsed !== 'object' || Array.isArray(parsed)))
+      throw new VigilError('CONFIG_INVALID', `config file ${file} must be a mapping of keys to values`);
     fromFile = (parsed ?? {}) as Record<string, unknown>;
     const unknownKeys = Object.keys(fromFile).filter((k) => !(k in CONFIG_KEYS));
-    if (unknownKeys.length) throw new VigilError('CONFIG_INVALID', `config file ${file}: unknown key(s) ${unknownKeys.join(', ')}; known: ${Object.keys(CONFIG_KEYS).join(', ')}`);
+    if (unknownKeys.length)
+      throw new VigilError('CONFIG_INVALID', `config file ${file}: unknown key(s) ${unknownKeys.join(', ')}; known: ${Object.keys(CONFIG_KEYS).join(', ')}`);
   }
   const out: Record<string, unknown> = {};
   const problems: string[] = [];
@@ -137,8 +322,16 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   if ((out.bridgeLowWatermark as number) >= (out.bridgeHighWatermark as number))
     throw new VigilError('CONFIG_INVALID', 'VIGIL_BRIDGE_LOW_WATERMARK must be below VIGIL_BRIDGE_HIGH_WATERMARK');
   if ((out.metricsPort as number) !== 0 && (out.opsPort as number) !== 0 && out.metricsPort !== out.opsPort)
-    throw new VigilError('CONFIG_INVALID', `VIGIL_METRICS_PORT (${String(out.metricsPort)}) is the old name of VIGIL_OPS_PORT (${String(out.opsPort)}): one server serves both; set only VIGIL_OPS_PORT`);
-  registerSecrets([out.kafkaSaslPassword as string | undefined, out.opsToken as string | undefined, ...urlPasswords(out.redisUrl as string), ...urlPasswords(out.bankRedisUrl as string)]);
+    throw new VigilError(
+      'CONFIG_INVALID',
+      `VIGIL_METRICS_PORT (${String(out.metricsPort)}) is the old name of VIGIL_OPS_PORT (${String(out.opsPort)}): one server serves both; set only VIGIL_OPS_PORT`,
+    );
+  registerSecrets([
+    out.kafkaSaslPassword as string | undefined,
+    out.opsToken as string | undefined,
+    ...urlPasswords(out.redisUrl as string),
+    ...urlPasswords(out.bankRedisUrl as string),
+  ]);
   return Object.freeze(out) as Config;
 }
 
@@ -162,7 +355,11 @@ function urlPasswords(url: string): string[] {
 
 /** Where the ops server of a worker or bridge listens: VIGIL_OPS_PORT, else the old VIGIL_METRICS_PORT (0: off). */
 export function opsListen(config: Config): { port: number; host: string; legacyKey: boolean } {
-  return { port: config.opsPort || config.metricsPort, host: config.opsHost ?? config.metricsHost, legacyKey: config.opsPort === 0 && config.metricsPort !== 0 };
+  return {
+    port: config.opsPort || config.metricsPort,
+    host: config.opsHost ?? config.metricsHost,
+    legacyKey: config.opsPort === 0 && config.metricsPort !== 0,
+  };
 }
 
 /** The effective configuration with secrets masked, for `vigil config` and start-up logs. */
@@ -178,7 +375,10 @@ export function describeConfig(config: Config): Record<string, unknown> {
 /** Markdown-ish reference of every key, for `vigil config --reference` and the README. */
 export function configReference(): string {
   return (Object.entries(CONFIG_KEYS) as [ConfigKey, readonly [string, unknown, z.ZodType, string]][])
-    .map(([key, [envName, dflt, , doc]]) => `${envName.padEnd(28)} ${key.padEnd(20)} default: ${key === 'bankRedisUrl' ? 'REDIS_URL' : dflt === undefined ? '(unset)' : String(dflt)}\n    ${doc}`)
+    .map(
+      ([key, [envName, dflt, , doc]]) =>
+        `${envName.padEnd(28)} ${key.padEnd(20)} default: ${key === 'bankRedisUrl' ? 'REDIS_URL' : dflt === undefined ? '(unset)' : String(dflt)}\n    ${doc}`,
+    )
     .join('\n');
 }
 

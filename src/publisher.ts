@@ -60,7 +60,10 @@ export function createPublisher(options: PublisherOptions): Publisher {
     if (redis.status !== 'ready') await waitForRedis(redis, timeoutMs, url);
     let timer: NodeJS.Timeout | undefined;
     try {
-      return await Promise.race([work(), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(redisUnavailable(url ?? 'redis', timeoutMs, 'no reply')), timeoutMs)))]);
+      return await Promise.race([
+        work(),
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(redisUnavailable(url ?? 'redis', timeoutMs, 'no reply')), timeoutMs))),
+      ]);
     } finally {
       clearTimeout(timer);
     }
@@ -96,7 +99,11 @@ export function createPublisher(options: PublisherOptions): Publisher {
         }
       });
       const duplicate = valid.length ? await bounded(() => queue.enqueue(valid)) : [];
-      return { accepted: valid.map((e) => e.eventId), duplicates: valid.flatMap((e, i) => (duplicate[i] ? [{ index: indexes[i] ?? i, eventId: e.eventId }] : [])), rejected };
+      return {
+        accepted: valid.map((e) => e.eventId),
+        duplicates: valid.flatMap((e, i) => (duplicate[i] ? [{ index: indexes[i] ?? i, eventId: e.eventId }] : [])),
+        rejected,
+      };
     },
     backlog: () => bounded(() => queue.backlog()),
     close: () =>

@@ -58,7 +58,8 @@ export class RedisAuditLog {
   /** The most recent entries (default 100), oldest first; `action` keeps only that action (or prefix ending in `.`). */
   async list(options: { limit?: number; action?: string } = {}): Promise<AuditEntry[]> {
     const limit = options.limit ?? 100;
-    const wanted = (e: AuditEntry) => options.action === undefined || e.action === options.action || (options.action.endsWith('.') && e.action.startsWith(options.action));
+    const wanted = (e: AuditEntry) =>
+      options.action === undefined || e.action === options.action || (options.action.endsWith('.') && e.action.startsWith(options.action));
     const out: AuditEntry[] = [];
     let end = '+';
     try {

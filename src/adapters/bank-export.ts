@@ -25,7 +25,12 @@ export const BANK_EXPORT_SCHEMA = 'vigil.bank-export.v1';
 /** Yields the export line by line (without newlines). */
 export async function* exportStore(store: RedisBankStore): AsyncGenerator<string> {
   const state = await store.state();
-  yield JSON.stringify({ schema: BANK_EXPORT_SCHEMA, exportedAt: new Date().toISOString(), ...(state.epoch ? { epoch: state.epoch } : {}), revision: state.revision });
+  yield JSON.stringify({
+    schema: BANK_EXPORT_SCHEMA,
+    exportedAt: new Date().toISOString(),
+    ...(state.epoch ? { epoch: state.epoch } : {}),
+    revision: state.revision,
+  });
   for (const meta of await store.list()) {
     yield JSON.stringify({ meta });
     if (meta.type === 'hash') {
@@ -49,7 +54,14 @@ function bad(n: number, message: string): VigilError {
 
 function parseMeta(n: number, value: unknown): BankMeta {
   const m = value as Partial<BankMeta> | null;
-  if (!m || typeof m !== 'object' || typeof m.id !== 'string' || (m.type !== 'hash' && m.type !== 'term') || (m.kind !== 'block' && m.kind !== 'allow') || typeof m.revision !== 'number')
+  if (
+    !m ||
+    typeof m !== 'object' ||
+    typeof m.id !== 'string' ||
+    (m.type !== 'hash' && m.type !== 'term') ||
+    (m.kind !== 'block' && m.kind !== 'allow') ||
+    typeof m.revision !== 'number'
+  )
     throw bad(n, 'a "meta" record needs id, type (hash|term), kind (block|allow) and revision');
   validateBankId(m.id);
   return m as BankMeta;
@@ -57,7 +69,15 @@ function parseMeta(n: number, value: unknown): BankMeta {
 
 function parseHash(n: number, value: unknown): StoredHashEntry {
   const e = value as Partial<StoredHashEntry> | null;
-  if (!e || typeof e !== 'object' || typeof e.type !== 'string' || !isHashType(e.type) || typeof e.value !== 'string' || typeof e.id !== 'string' || typeof e.importedAt !== 'string')
+  if (
+    !e ||
+    typeof e !== 'object' ||
+    typeof e.type !== 'string' ||
+    !isHashType(e.type) ||
+    typeof e.value !== 'string' ||
+    typeof e.id !== 'string' ||
+    typeof e.importedAt !== 'string'
+  )
     throw bad(n, 'a "hash" record needs type, value, id and importedAt');
   const out: StoredHashEntry = { type: e.type, value: normalizeHash(e.type, e.value), id: e.id, importedAt: e.importedAt };
   if (typeof e.source === 'string') out.source = e.source;
@@ -70,7 +90,11 @@ function parseHash(n: number, value: unknown): StoredHashEntry {
  * its line number (banks restored before it stay restored, and no new epoch is started, so workers
  * that reported the store lost keep doing so).
  */
-export async function restoreStore(store: RedisBankStore, lines: AsyncIterable<string>, options: { actor?: string; onProgress?: (bank: string, written: number) => void } = {}): Promise<RestoreResult> {
+export async function restoreStore(
+  store: RedisBankStore,
+  lines: AsyncIterable<string>,
+  options: { actor?: string; onProgress?: (bank: string, written: number) => void } = {},
+): Promise<RestoreResult> {
   const it = (async function* (): AsyncGenerator<Line> {
     let n = 0;
     for await (const raw of lines) {
@@ -87,7 +111,8 @@ export async function restoreStore(store: RedisBankStore, lines: AsyncIterable<s
     }
   })();
   const first = await it.next();
-  if (first.done || first.value.record.schema !== BANK_EXPORT_SCHEMA) throw new VigilError('BANK_INVALID', `not a bank export: the first line must have "schema":"${BANK_EXPORT_SCHEMA}" (made by \`vigil bank export --all\`)`);
+  if (first.done || first.value.record.schema !== BANK_EXPORT_SCHEMA)
+    throw new VigilError('BANK_INVALID', `not a bank export: the first line must have "schema":"${BANK_EXPORT_SCHEMA}" (made by \`vigil bank export --all\`)`);
   const restored: RestoreResult['banks'] = [];
   let pending = await it.next();
   while (!pending.done) {
@@ -109,7 +134,13 @@ export async function restoreStore(store: RedisBankStore, lines: AsyncIterable<s
       }
       if (batch.length) yield batch;
     };
-    const common = { mode: 'replace' as const, kind: meta.kind, enabled: meta.enabled !== false, restoredFrom: from, ...(meta.description ? { description: meta.description } : {}) };
+    const common = {
+      mode: 'replace' as const,
+      kind: meta.kind,
+      enabled: meta.enabled !== false,
+      restoredFrom: from,
+      ...(meta.description ? { description: meta.description } : {}),
+    };
     let result;
     if (meta.type === 'hash') {
       result = await store.importHashEntries(meta.id, entries('hash', parseHash), { ...common, onProgress: (w) => options.onProgress?.(meta.id, w) });

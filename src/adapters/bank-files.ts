@@ -23,10 +23,12 @@ export async function listBankFiles(dir: string): Promise<BankFiles> {
   }
   const hashFiles = names.filter((n) => n.endsWith('.txt')).map((n) => join(dir, n));
   const termFiles = names.filter((n) => n.endsWith('.jsonl')).map((n) => join(dir, n));
-  const stamps = await Promise.all([...hashFiles, ...termFiles].map(async (f) => {
-    const s = await stat(f);
-    return `${basename(f)}:${s.size}:${s.mtimeMs}`;
-  }));
+  const stamps = await Promise.all(
+    [...hashFiles, ...termFiles].map(async (f) => {
+      const s = await stat(f);
+      return `${basename(f)}:${s.size}:${s.mtimeMs}`;
+    }),
+  );
   return { hashFiles, termFiles, fingerprint: stamps.join('|') };
 }
 

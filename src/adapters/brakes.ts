@@ -173,11 +173,24 @@ export class RedisBrakes {
 
   /** Quarantines a `rule:ID` or `entry:BANK/ENTRY` key; false if it already was. Audited. */
   async quarantine(key: string, info: { hourCount: number; baseline: number; factor: number; by: string; reason?: string }): Promise<boolean> {
-    const record: QuarantineRecord = { key, at: new Date(this.now()).toISOString(), hourCount: info.hourCount, baseline: info.baseline, factor: info.factor, by: info.by };
+    const record: QuarantineRecord = {
+      key,
+      at: new Date(this.now()).toISOString(),
+      hourCount: info.hourCount,
+      baseline: info.baseline,
+      factor: info.factor,
+      by: info.by,
+    };
     try {
       const added = await this.#redis.hsetnx(`${this.#k}:brakes:quarantine`, key, JSON.stringify(record));
       if (!added) return false;
-      await this.audit.append({ actor: info.by, action: 'brake.quarantine', target: key, reason: info.reason ?? `flood: ${info.hourCount} hits this hour, baseline ${info.baseline.toFixed(2)}/h, factor ${info.factor}`, after: 'review-only' });
+      await this.audit.append({
+        actor: info.by,
+        action: 'brake.quarantine',
+        target: key,
+        reason: info.reason ?? `flood: ${info.hourCount} hits this hour, baseline ${info.baseline.toFixed(2)}/h, factor ${info.factor}`,
+        after: 'review-only',
+      });
     } catch (err) {
       throw unavailable(err, 'quarantining');
     }
@@ -228,7 +241,14 @@ export class RedisBrakes {
     if (await this.#redis.hexists(`${this.#k}:deconfirmed`, `${bank}/${entry}`)) return false;
     const multi = this.#redis.multi();
     multi.hsetnx(`${this.#k}:deconfirmed`, `${bank}/${entry}`, JSON.stringify(record));
-    this.audit.appendIn(multi, { actor: meta.actor, action: 'bank.deconfirm', target: `${bank}/${entry}`, reason: meta.reason, before: 'confirmed', after: 'deconfirmed' });
+    this.audit.appendIn(multi, {
+      actor: meta.actor,
+      action: 'bank.deconfirm',
+      target: `${bank}/${entry}`,
+      reason: meta.reason,
+      before: 'confirmed',
+      after: 'deconfirmed',
+    });
     const r = await multi.exec().catch((err: unknown) => {
       throw unavailable(err, 'deconfirming');
     });
@@ -239,7 +259,14 @@ export class RedisBrakes {
     if (!(await this.#redis.hexists(`${this.#k}:deconfirmed`, `${bank}/${entry}`))) return false;
     const multi = this.#redis.multi();
     multi.hdel(`${this.#k}:deconfirmed`, `${bank}/${entry}`);
-    this.audit.appendIn(multi, { actor: meta.actor, action: 'bank.reconfirm', target: `${bank}/${entry}`, reason: meta.reason, before: 'deconfirmed', after: 'confirmed' });
+    this.audit.appendIn(multi, {
+      actor: meta.actor,
+      action: 'bank.reconfirm',
+      target: `${bank}/${entry}`,
+      reason: meta.reason,
+      before: 'deconfirmed',
+      after: 'confirmed',
+    });
     const r = await multi.exec().catch((err: unknown) => {
       throw unavailable(err, 'reconfirming');
     });

@@ -15,7 +15,12 @@ export interface RefreshingDecisionHooks extends DecisionHooks {
   refresh(): Promise<void>;
 }
 
-export function createDecisionHooks(parts: { brakes: RedisBrakes; shadowLog: RedisShadowLog; logger: Logger; metrics?: Metrics | undefined }): RefreshingDecisionHooks {
+export function createDecisionHooks(parts: {
+  brakes: RedisBrakes;
+  shadowLog: RedisShadowLog;
+  logger: Logger;
+  metrics?: Metrics | undefined;
+}): RefreshingDecisionHooks {
   const { brakes, shadowLog, logger, metrics } = parts;
   return {
     counters: () => brakes.counters(),
@@ -28,7 +33,10 @@ export function createDecisionHooks(parts: { brakes: RedisBrakes; shadowLog: Red
       for (const f of floods) {
         const kind = f.key.startsWith('rule:') ? 'rule' : 'entry';
         metrics?.brakeQuarantines.inc({ kind });
-        logger.error({ brake: f.key, hourCount: f.hourCount, baseline: f.baseline }, `false-positive brake: ${kind} quarantined to review-only (hit rate far above baseline); release with \`vigil policy release\``);
+        logger.error(
+          { brake: f.key, hourCount: f.hourCount, baseline: f.baseline },
+          `false-positive brake: ${kind} quarantined to review-only (hit rate far above baseline); release with \`vigil policy release\``,
+        );
       }
       if (result.shadow.length) {
         await shadowLog.record(result.event.eventId, result.shadow, { live: result.policy.version, candidate: result.candidate?.version });

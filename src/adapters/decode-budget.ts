@@ -84,7 +84,12 @@ export class DecodeBudget {
           if (at < 0) return;
           this.#queue.splice(at, 1);
           this.#changed();
-          reject(new VigilError('MEDIA_BUSY', `no decode budget within ${this.maxWaitMs} ms (${this.#inUse} of ${this.capacity} pixels in use, ${this.#queue.length} waiting); retried later`));
+          reject(
+            new VigilError(
+              'MEDIA_BUSY',
+              `no decode budget within ${this.maxWaitMs} ms (${this.#inUse} of ${this.capacity} pixels in use, ${this.#queue.length} waiting); retried later`,
+            ),
+          );
           // The head may have been blocking smaller requests behind it.
           this.#drain();
         }, this.maxWaitMs),

@@ -40,7 +40,8 @@ function entry(typeRaw: string | undefined, valueRaw: string | undefined, idRaw:
   if (!type || !isHashType(type)) throw new VigilError('BANK_INVALID', `unknown hash type${type ? ` "${type.slice(0, 16)}"` : ''}`);
   if (!valueRaw) throw new VigilError('BANK_INVALID', 'missing hash value');
   const value = normalizeHash(type, valueRaw);
-  if (idRaw !== undefined && idRaw !== '' && !ENTRY_ID.test(idRaw)) throw new VigilError('BANK_INVALID', 'entry id must be 1-128 characters of letters, digits, . _ : -');
+  if (idRaw !== undefined && idRaw !== '' && !ENTRY_ID.test(idRaw))
+    throw new VigilError('BANK_INVALID', 'entry id must be 1-128 characters of letters, digits, . _ : -');
   return { type, value, id: idRaw || defaultEntryId(type, value) };
 }
 
@@ -99,9 +100,12 @@ export async function openHashList(path: string, options: HashListOptions): Prom
     try {
       for await (const record of parser as AsyncIterable<Record<string, string>>) {
         row++;
-        if (row === 2 && !(column in record)) throw new VigilError('BANK_INVALID', `CSV has no column "${column}" (columns: ${Object.keys(record).join(', ')}); use --column`);
+        if (row === 2 && !(column in record))
+          throw new VigilError('BANK_INVALID', `CSV has no column "${column}" (columns: ${Object.keys(record).join(', ')}); use --column`);
         try {
-          batch.push(entry(options.typeColumn ? record[options.typeColumn] : options.type, record[column], options.idColumn ? record[options.idColumn] : undefined));
+          batch.push(
+            entry(options.typeColumn ? record[options.typeColumn] : options.type, record[column], options.idColumn ? record[options.idColumn] : undefined),
+          );
         } catch (err) {
           fail(row, err);
         }

@@ -24,13 +24,15 @@ export class DirMediaStore implements MediaStore {
     try {
       // Links are resolved before the check, so a link inside the folder cannot lead out of it.
       const real = await realpath(path);
-      if (!this.#inside(real, (this.#realRoot ??= await realpath(this.#root)))) throw new VigilError('MEDIA_REF_UNRESOLVED', 'media ref points outside the media folder');
+      if (!this.#inside(real, (this.#realRoot ??= await realpath(this.#root))))
+        throw new VigilError('MEDIA_REF_UNRESOLVED', 'media ref points outside the media folder');
       handle = await open(real, 'r');
     } catch (err) {
       if (err instanceof VigilError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
       // A missing file will not appear by retrying; a busy filesystem might recover.
-      if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR' || code === 'ELOOP') throw new VigilError('MEDIA_REF_UNRESOLVED', `media ref not found (${code})`);
+      if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR' || code === 'ELOOP')
+        throw new VigilError('MEDIA_REF_UNRESOLVED', `media ref not found (${code})`);
       throw new VigilError('MEDIA_STORE_UNAVAILABLE', `media store read failed (${code ?? 'error'})`, { cause: err });
     }
     try {

@@ -112,42 +112,172 @@ export function createMetrics(): Metrics {
       t.seconds = 0;
     }
   };
-  const sourceSeconds = new Counter({ name: 'vigil_source_seconds_total', help: 'Seconds spent in each signal source (per media item or text), by source; divide by vigil_source_runs_total for the mean.', labelNames: ['source', 'kind'], registers, collect: flushRuns });
-  const sourceRuns = new Counter({ name: 'vigil_source_runs_total', help: 'Signal-source runs (one per source per media item or text), by source.', labelNames: ['source', 'kind'], registers, collect: flushRuns });
-  const scrapeErrors = new Counter({ name: 'vigil_ops_scrape_errors_total', help: 'Scrape-time reads that failed (queue counts from Redis), by source; the series they feed keep their last values.', labelNames: ['source'], registers });
+  const sourceSeconds = new Counter({
+    name: 'vigil_source_seconds_total',
+    help: 'Seconds spent in each signal source (per media item or text), by source; divide by vigil_source_runs_total for the mean.',
+    labelNames: ['source', 'kind'],
+    registers,
+    collect: flushRuns,
+  });
+  const sourceRuns = new Counter({
+    name: 'vigil_source_runs_total',
+    help: 'Signal-source runs (one per source per media item or text), by source.',
+    labelNames: ['source', 'kind'],
+    registers,
+    collect: flushRuns,
+  });
+  const scrapeErrors = new Counter({
+    name: 'vigil_ops_scrape_errors_total',
+    help: 'Scrape-time reads that failed (queue counts from Redis), by source; the series they feed keep their last values.',
+    labelNames: ['source'],
+    registers,
+  });
   const versions = (): RuntimeVersions | undefined => sources.versions?.();
-  const stageSeconds = new Histogram({ name: 'vigil_stage_seconds', help: `Time spent in one stage of one event's scan (${STAGES.join(', ')}); hash includes decoding until decode is timed on its own.`, labelNames: ['stage'], buckets: [0.00005, 0.0002, 0.001, 0.005, 0.02, 0.1, 0.5, 2], registers });
+  const stageSeconds = new Histogram({
+    name: 'vigil_stage_seconds',
+    help: `Time spent in one stage of one event's scan (${STAGES.join(', ')}); hash includes decoding until decode is timed on its own.`,
+    labelNames: ['stage'],
+    buckets: [0.00005, 0.0002, 0.001, 0.005, 0.02, 0.1, 0.5, 2],
+    registers,
+  });
   // Every stage is exported from the start, so a stage that never ran reads 0 rather than missing.
   for (const stage of STAGES) stageSeconds.zero({ stage });
   return {
     registry,
     sources,
-    eventsScanned: new Counter({ name: 'vigil_events_scanned_total', help: 'Events processed by scan workers, by outcome (flagged, clean, incomplete: a part could not be scanned and nothing was flagged, dead_lettered, retried).', labelNames: ['outcome'], registers }),
-    flagsEmitted: new Counter({ name: 'vigil_flags_emitted_total', help: 'Flags enqueued on the moderation queue, by category, severity and action.', labelNames: ['category', 'severity', 'action'], registers }),
+    eventsScanned: new Counter({
+      name: 'vigil_events_scanned_total',
+      help: 'Events processed by scan workers, by outcome (flagged, clean, incomplete: a part could not be scanned and nothing was flagged, dead_lettered, retried).',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    flagsEmitted: new Counter({
+      name: 'vigil_flags_emitted_total',
+      help: 'Flags enqueued on the moderation queue, by category, severity and action.',
+      labelNames: ['category', 'severity', 'action'],
+      registers,
+    }),
     deadLettered: new Counter({ name: 'vigil_dead_lettered_total', help: 'Dead-letter entries written, by error code.', labelNames: ['code'], registers }),
-    errors: new Counter({ name: 'vigil_errors_total', help: 'Typed errors met while scanning or bridging, by code, whether retried or dead-lettered.', labelNames: ['code'], registers }),
-    scanSeconds: new Histogram({ name: 'vigil_scan_seconds', help: 'Time to scan, decide and emit one event.', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers }),
-    endToEndSeconds: new Histogram({ name: 'vigil_end_to_end_seconds', help: 'From the event\'s sentAt to its flags being on the moderation queue, by event priority (flagged events only).', labelNames: ['priority'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600], registers }),
+    errors: new Counter({
+      name: 'vigil_errors_total',
+      help: 'Typed errors met while scanning or bridging, by code, whether retried or dead-lettered.',
+      labelNames: ['code'],
+      registers,
+    }),
+    scanSeconds: new Histogram({
+      name: 'vigil_scan_seconds',
+      help: 'Time to scan, decide and emit one event.',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers,
+    }),
+    endToEndSeconds: new Histogram({
+      name: 'vigil_end_to_end_seconds',
+      help: "From the event's sentAt to its flags being on the moderation queue, by event priority (flagged events only).",
+      labelNames: ['priority'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
+      registers,
+    }),
     stageSeconds,
-    matches: new Counter({ name: 'vigil_matches_total', help: 'Signals found by scans, by signal type and bank or model id.', labelNames: ['type', 'source'], registers }),
-    bridgePaused: new Counter({ name: 'vigil_bridge_pauses_total', help: 'Times the Kafka bridge paused its partitions (backpressure).', labelNames: ['reason'], registers }),
-    bridgePausedNow: new Gauge({ name: 'vigil_bridge_paused', help: '1 while the Kafka bridge has its partitions paused (scan backlog above the high watermark), else 0.', registers }),
+    matches: new Counter({
+      name: 'vigil_matches_total',
+      help: 'Signals found by scans, by signal type and bank or model id.',
+      labelNames: ['type', 'source'],
+      registers,
+    }),
+    bridgePaused: new Counter({
+      name: 'vigil_bridge_pauses_total',
+      help: 'Times the Kafka bridge paused its partitions (backpressure).',
+      labelNames: ['reason'],
+      registers,
+    }),
+    bridgePausedNow: new Gauge({
+      name: 'vigil_bridge_paused',
+      help: '1 while the Kafka bridge has its partitions paused (scan backlog above the high watermark), else 0.',
+      registers,
+    }),
     bridgeBacklog: new Gauge({ name: 'vigil_bridge_scan_backlog', help: 'Scan-queue backlog (waiting jobs) as last read by the Kafka bridge.', registers }),
-    bridgeLag: new Gauge({ name: 'vigil_bridge_lag', help: 'Kafka records not yet enqueued by this bridge, per partition (high watermark minus next offset, as of the last fetch).', labelNames: ['partition'], registers }),
-    bridgeRecords: new Counter({ name: 'vigil_bridge_records_total', help: 'Kafka records handled by the bridge, by outcome (enqueued, dead_lettered).', labelNames: ['outcome'], registers }),
+    bridgeLag: new Gauge({
+      name: 'vigil_bridge_lag',
+      help: 'Kafka records not yet enqueued by this bridge, per partition (high watermark minus next offset, as of the last fetch).',
+      labelNames: ['partition'],
+      registers,
+    }),
+    bridgeRecords: new Counter({
+      name: 'vigil_bridge_records_total',
+      help: 'Kafka records handled by the bridge, by outcome (enqueued, dead_lettered).',
+      labelNames: ['outcome'],
+      registers,
+    }),
     flagsMirrored: new Counter({ name: 'vigil_flags_mirrored_total', help: 'Flags produced to the Kafka flag topic.', registers }),
-    bridgeUnsettled: new Gauge({ name: 'vigil_bridge_unsettled_records', help: 'Kafka records enqueued by the bridge whose scan outcome is not final yet; their offsets stay uncommitted.', registers }),
-    bridgeQueueRestarts: new Counter({ name: 'vigil_bridge_queue_restarts_total', help: 'Queue-Redis restarts the bridge detected (run_id changed); each replays unsettled records from Kafka.', registers }),
-    bankStoreLost: new Gauge({ name: 'vigil_bank_store_lost', help: '1 while the bank store has lost banks this worker holds (emptied or rolled back; the worker keeps its last good snapshot and is not ready until an operator restores or accepts the store), else 0.', registers }),
-    modelRuntime: new Gauge({ name: 'vigil_model_runtime_info', help: 'TF.js backend the classifiers run on (1), with the reason it was chosen (preferred, tfjs_node_missing, tfjs_node_failed, wasm_failed).', labelNames: ['backend', 'reason'], registers: [registry] }),
-    modelLoadSeconds: new Gauge({ name: 'vigil_model_load_seconds', help: 'Seconds to load a classifier model at start (runtime, verification, warm-up), by manifest model id.', labelNames: ['model'], registers: [registry] }),
-    brakeQuarantines: new Counter({ name: 'vigil_brake_quarantines_total', help: 'Rules or bank entries quarantined to review-only because their hit rate jumped far above baseline.', labelNames: ['kind'], registers: [registry] }),
-    brakeApplied: new Counter({ name: 'vigil_brake_applied_total', help: 'Flags whose action a false-positive brake lowered to review, by brake (rule_quarantined, entry_quarantined, daily_cap).', labelNames: ['brake'], registers: [registry] }),
-    shadowComparisons: new Counter({ name: 'vigil_shadow_comparisons_total', help: 'Shadow rule and candidate policy verdicts compared with the live verdict, by source and outcome (agree, disagree).', labelNames: ['source', 'outcome'], registers: [registry] }),
-    mediaUnscanned: new Counter({ name: 'vigil_media_unscanned_total', help: 'Media items not fully scanned (exact hashes only, or nothing), by reason: video, unsupported_format, unknown_format, too_large, undecodable, timeout, busy, unresolved_ref, store_unavailable, no_decoder, source_failed.', labelNames: ['reason'], registers: [registry] }),
-    mediaItems: new Counter({ name: 'vigil_media_items_total', help: 'Media items scanned, by outcome (scanned, partial, unscanned) and sniffed format.', labelNames: ['outcome', 'format'], registers: [registry] }),
-    mediaMimeMismatch: new Counter({ name: 'vigil_media_mime_mismatch_total', help: 'Media whose declared MIME type names another format than its bytes are, by declared class and sniffed format.', labelNames: ['declared', 'sniffed'], registers: [registry] }),
-    textUnscanned: new Counter({ name: 'vigil_text_unscanned_total', help: 'Event texts not fully scanned (a text source failed), by reason.', labelNames: ['reason'], registers: [registry] }),
+    bridgeUnsettled: new Gauge({
+      name: 'vigil_bridge_unsettled_records',
+      help: 'Kafka records enqueued by the bridge whose scan outcome is not final yet; their offsets stay uncommitted.',
+      registers,
+    }),
+    bridgeQueueRestarts: new Counter({
+      name: 'vigil_bridge_queue_restarts_total',
+      help: 'Queue-Redis restarts the bridge detected (run_id changed); each replays unsettled records from Kafka.',
+      registers,
+    }),
+    bankStoreLost: new Gauge({
+      name: 'vigil_bank_store_lost',
+      help: '1 while the bank store has lost banks this worker holds (emptied or rolled back; the worker keeps its last good snapshot and is not ready until an operator restores or accepts the store), else 0.',
+      registers,
+    }),
+    modelRuntime: new Gauge({
+      name: 'vigil_model_runtime_info',
+      help: 'TF.js backend the classifiers run on (1), with the reason it was chosen (preferred, tfjs_node_missing, tfjs_node_failed, wasm_failed).',
+      labelNames: ['backend', 'reason'],
+      registers: [registry],
+    }),
+    modelLoadSeconds: new Gauge({
+      name: 'vigil_model_load_seconds',
+      help: 'Seconds to load a classifier model at start (runtime, verification, warm-up), by manifest model id.',
+      labelNames: ['model'],
+      registers: [registry],
+    }),
+    brakeQuarantines: new Counter({
+      name: 'vigil_brake_quarantines_total',
+      help: 'Rules or bank entries quarantined to review-only because their hit rate jumped far above baseline.',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+    brakeApplied: new Counter({
+      name: 'vigil_brake_applied_total',
+      help: 'Flags whose action a false-positive brake lowered to review, by brake (rule_quarantined, entry_quarantined, daily_cap).',
+      labelNames: ['brake'],
+      registers: [registry],
+    }),
+    shadowComparisons: new Counter({
+      name: 'vigil_shadow_comparisons_total',
+      help: 'Shadow rule and candidate policy verdicts compared with the live verdict, by source and outcome (agree, disagree).',
+      labelNames: ['source', 'outcome'],
+      registers: [registry],
+    }),
+    mediaUnscanned: new Counter({
+      name: 'vigil_media_unscanned_total',
+      help: 'Media items not fully scanned (exact hashes only, or nothing), by reason: video, unsupported_format, unknown_format, too_large, undecodable, timeout, busy, unresolved_ref, store_unavailable, no_decoder, source_failed.',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    mediaItems: new Counter({
+      name: 'vigil_media_items_total',
+      help: 'Media items scanned, by outcome (scanned, partial, unscanned) and sniffed format.',
+      labelNames: ['outcome', 'format'],
+      registers: [registry],
+    }),
+    mediaMimeMismatch: new Counter({
+      name: 'vigil_media_mime_mismatch_total',
+      help: 'Media whose declared MIME type names another format than its bytes are, by declared class and sniffed format.',
+      labelNames: ['declared', 'sniffed'],
+      registers: [registry],
+    }),
+    textUnscanned: new Counter({
+      name: 'vigil_text_unscanned_total',
+      help: 'Event texts not fully scanned (a text source failed), by reason.',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
     sourceSeconds,
     sourceRuns,
     recordSourceRun(sourceId, kind, seconds) {
@@ -158,10 +288,29 @@ export function createMetrics(): Metrics {
         t.seconds += seconds;
       } else pendingRuns.set(key, { source: sourceId, kind, runs: 1, seconds });
     },
-    sourceFailures: new Counter({ name: 'vigil_source_failures_total', help: 'Signal-source runs that failed or stopped short, by source and error code.', labelNames: ['source', 'code'], registers: [registry] }),
-    decodeSeconds: new Histogram({ name: 'vigil_decode_seconds', help: 'Image decode time (header and pixels), excluding the wait for the decode budget.', buckets: [0.005, 0.02, 0.1, 0.5, 1, 2, 5, 10], registers: [registry] }),
-    decodeWaitSeconds: new Histogram({ name: 'vigil_decode_wait_seconds', help: 'Time a decode waited for the decode budget (pixels in flight).', buckets: [0, 0.01, 0.1, 0.5, 1, 5, 15, 60], registers: [registry] }),
-    decodeBudgetInUse: new Gauge({ name: 'vigil_decode_budget_in_use_pixels', help: 'Decoded pixels currently held under the decode budget.', registers: [registry] }),
+    sourceFailures: new Counter({
+      name: 'vigil_source_failures_total',
+      help: 'Signal-source runs that failed or stopped short, by source and error code.',
+      labelNames: ['source', 'code'],
+      registers: [registry],
+    }),
+    decodeSeconds: new Histogram({
+      name: 'vigil_decode_seconds',
+      help: 'Image decode time (header and pixels), excluding the wait for the decode budget.',
+      buckets: [0.005, 0.02, 0.1, 0.5, 1, 2, 5, 10],
+      registers: [registry],
+    }),
+    decodeWaitSeconds: new Histogram({
+      name: 'vigil_decode_wait_seconds',
+      help: 'Time a decode waited for the decode budget (pixels in flight).',
+      buckets: [0, 0.01, 0.1, 0.5, 1, 5, 15, 60],
+      registers: [registry],
+    }),
+    decodeBudgetInUse: new Gauge({
+      name: 'vigil_decode_budget_in_use_pixels',
+      help: 'Decoded pixels currently held under the decode budget.',
+      registers: [registry],
+    }),
     decodeBudgetWaiting: new Gauge({ name: 'vigil_decode_budget_waiting', help: 'Decodes waiting for the decode budget.', registers: [registry] }),
     decodeBudgetCapacity: new Gauge({ name: 'vigil_decode_budget_pixels', help: 'The decode budget (VIGIL_DECODE_BUDGET_PIXELS).', registers: [registry] }),
     queueJobs: new Gauge({

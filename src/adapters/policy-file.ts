@@ -20,7 +20,10 @@ export async function readPolicyText(path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
-    throw new VigilError('POLICY_INVALID', `cannot read policy file ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'}); set VIGIL_POLICY_FILE or --policy`);
+    throw new VigilError(
+      'POLICY_INVALID',
+      `cannot read policy file ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'}); set VIGIL_POLICY_FILE or --policy`,
+    );
   }
 }
 

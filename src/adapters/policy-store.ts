@@ -111,7 +111,10 @@ export class RedisPolicyStore {
    * Validates `source` and makes it the live version. Refused (POLICY_INVALID, nothing written) if
    * it does not compile; a policy identical to the live one is not applied twice (`changed: false`).
    */
-  async apply(source: string, meta: { actor: string; reason: string; origin?: string; filePolicy?: Policy }): Promise<{ changed: boolean; record: PolicyVersionRecord; before?: number; diff: string }> {
+  async apply(
+    source: string,
+    meta: { actor: string; reason: string; origin?: string; filePolicy?: Policy },
+  ): Promise<{ changed: boolean; record: PolicyVersionRecord; before?: number; diff: string }> {
     const policy = parsePolicyText(source, meta.origin ?? 'policy');
     for (let attempt = 0; attempt < 10; attempt++) {
       await this.#redis.watch(`${this.#k}:live`);
@@ -123,13 +126,31 @@ export class RedisPolicyStore {
           return { changed: false, record: beforeRecord, before: beforeRecord.version, diff: '' };
         }
         const version = await this.#redis.incr(`${this.#k}:seq`);
-        const record: PolicyVersionRecord = { version, hash: policy.version, source, appliedAt: new Date().toISOString(), actor: meta.actor, reason: meta.reason };
+        const record: PolicyVersionRecord = {
+          version,
+          hash: policy.version,
+          source,
+          appliedAt: new Date().toISOString(),
+          actor: meta.actor,
+          reason: meta.reason,
+        };
         // With an empty store, workers run the file policy: the first version is a change from that.
-        const diff = !before && meta.filePolicy ? `against the file policy (${meta.filePolicy.version}):\n${describeDiff(meta.filePolicy, policy) || 'no changes'}` : describeDiff(before, policy);
+        const diff =
+          !before && meta.filePolicy
+            ? `against the file policy (${meta.filePolicy.version}):\n${describeDiff(meta.filePolicy, policy) || 'no changes'}`
+            : describeDiff(before, policy);
         const multi = this.#redis.multi();
         multi.hset(`${this.#k}:versions`, String(version), JSON.stringify(record));
         multi.set(`${this.#k}:live`, String(version));
-        this.audit.appendIn(multi, { actor: meta.actor, action: 'policy.apply', target: 'policy', reason: meta.reason, ...(beforeRecord ? { before: `v${beforeRecord.version} ${beforeRecord.hash}` } : {}), after: `v${version} ${policy.version}`, diff });
+        this.audit.appendIn(multi, {
+          actor: meta.actor,
+          action: 'policy.apply',
+          target: 'policy',
+          reason: meta.reason,
+          ...(beforeRecord ? { before: `v${beforeRecord.version} ${beforeRecord.hash}` } : {}),
+          after: `v${version} ${policy.version}`,
+          diff,
+        });
         // EXEC answers null when another apply or rollback moved `live` meanwhile: read again and retry.
         if ((await multi.exec()) === null) continue;
         return { changed: true, record, ...(beforeRecord ? { before: beforeRecord.version } : {}), diff };
@@ -154,7 +175,15 @@ export class RedisPolicyStore {
         const diff = describeDiff(before, target);
         const multi = this.#redis.multi();
         multi.set(`${this.#k}:live`, String(version));
-        this.audit.appendIn(multi, { actor: meta.actor, action: 'policy.rollback', target: 'policy', reason: meta.reason, ...(beforeRecord ? { before: `v${beforeRecord.version} ${beforeRecord.hash}` } : {}), after: `v${version} ${record.hash}`, diff });
+        this.audit.appendIn(multi, {
+          actor: meta.actor,
+          action: 'policy.rollback',
+          target: 'policy',
+          reason: meta.reason,
+          ...(beforeRecord ? { before: `v${beforeRecord.version} ${beforeRecord.hash}` } : {}),
+          after: `v${version} ${record.hash}`,
+          diff,
+        });
         if ((await multi.exec()) === null) continue;
         return { ...(beforeRecord ? { before: beforeRecord.version } : {}), record, diff };
       } catch (err) {
@@ -172,14 +201,28 @@ export class RedisPolicyStore {
     let record: CandidateRecord | undefined;
     if (source === undefined) {
       multi.del(`${this.#k}:candidate`);
-      this.audit.appendIn(multi, { actor: meta.actor, action: 'policy.shadow.clear', target: 'policy-candidate', reason: meta.reason, ...(old ? { before: old.hash } : {}) });
+      this.audit.appendIn(multi, {
+        actor: meta.actor,
+        action: 'policy.shadow.clear',
+        target: 'policy-candidate',
+        reason: meta.reason,
+        ...(old ? { before: old.hash } : {}),
+      });
     } else {
       const policy = parsePolicyText(source, meta.origin ?? 'candidate policy');
       const liveRecord = await this.live();
       record = { hash: policy.version, source, setAt: new Date().toISOString(), actor: meta.actor, reason: meta.reason };
       multi.set(`${this.#k}:candidate`, JSON.stringify(record));
       const diff = describeDiff(liveRecord ? this.compileRecord(liveRecord) : undefined, policy);
-      this.audit.appendIn(multi, { actor: meta.actor, action: 'policy.shadow.set', target: 'policy-candidate', reason: meta.reason, ...(old ? { before: old.hash } : {}), after: policy.version, diff });
+      this.audit.appendIn(multi, {
+        actor: meta.actor,
+        action: 'policy.shadow.set',
+        target: 'policy-candidate',
+        reason: meta.reason,
+        ...(old ? { before: old.hash } : {}),
+        after: policy.version,
+        diff,
+      });
     }
     try {
       await multi.exec();
@@ -272,7 +315,10 @@ export class ReloadingPolicySource implements PolicySource {
       }
       const next: PolicySnapshot = Object.freeze({ live, origin, ...(candidate ? { candidate } : {}) });
       if (next.live !== this.#snapshot.live || next.candidate !== this.#snapshot.candidate) {
-        this.logger.info({ from: this.#snapshot.live.version, to: live.version, revision: live.revision, origin, candidate: candidate?.version }, 'policy swapped');
+        this.logger.info(
+          { from: this.#snapshot.live.version, to: live.version, revision: live.revision, origin, candidate: candidate?.version },
+          'policy swapped',
+        );
         this.#snapshot = next;
       }
       this.#seen = p;

@@ -32,8 +32,6 @@ const DELTA_MAX_ENTRIES = 1_000_000;
 /** A worker that was away longer than this reloads changed banks in full. */
 const DELTA_TTL_S = 7 * 24 * 3600;
 
-
-
 export interface BankMeta {
   id: string;
   type: StoredBankType;
@@ -200,7 +198,11 @@ export class RedisBankStore {
     const key = `${this.#p}:lock:${id}`;
     const token = randomBytes(8).toString('hex');
     const ok = await this.#redis.set(key, token, 'EX', LOCK_TTL_S, 'NX');
-    if (ok !== 'OK') throw new VigilError('BANK_BUSY', `bank "${id}" is being changed by another import; try again when it finishes (a crashed import's lock expires within ${LOCK_TTL_S} s)`);
+    if (ok !== 'OK')
+      throw new VigilError(
+        'BANK_BUSY',
+        `bank "${id}" is being changed by another import; try again when it finishes (a crashed import's lock expires within ${LOCK_TTL_S} s)`,
+      );
     const refresh = async () => {
       await this.#redis.expire(key, LOCK_TTL_S);
     };
@@ -225,7 +227,8 @@ export class RedisBankStore {
       // An append to a hash bank also records what it added, so workers can patch the bank they hold
       // instead of re-reading all of it. A replacement, a new kind or a huge change means a full reload.
       const kind = options.kind ?? existing?.kind ?? 'block';
-      let delta: string | undefined = type === 'hash' && !replace && existing !== undefined && kind === existing.kind && options.restoredFrom === undefined ? `${staging}:delta` : undefined;
+      let delta: string | undefined =
+        type === 'hash' && !replace && existing !== undefined && kind === existing.kind && options.restoredFrom === undefined ? `${staging}:delta` : undefined;
       let written = 0;
       try {
         for await (const batch of batches) {
@@ -294,9 +297,10 @@ export class RedisBankStore {
     if (to <= from || to - from > 1000) return undefined;
     const tx = this.#redis.multi();
     for (let r = from + 1; r <= to; r++) tx.exists(this.#deltaKey(bank, r)).lrange(this.#deltaKey(bank, r), 0, -1);
-    const results = (await tx.exec().catch((err: unknown) => {
-      throw storeError(err, `reading changes of bank ${id}`);
-    })) ?? [];
+    const results =
+      (await tx.exec().catch((err: unknown) => {
+        throw storeError(err, `reading changes of bank ${id}`);
+      })) ?? [];
     const changes: HashBankChange[] = [];
     for (let i = 0; i < results.length; i += 2) {
       if (results[i]?.[1] !== 1) return undefined;
@@ -377,7 +381,8 @@ export class RedisBankStore {
     const meta = await this.#require(id);
     return this.#withLock(id, async () => {
       let removed = 0;
-      const delta = meta.type === 'hash' && keys.length <= DELTA_MAX_ENTRIES ? `${this.#entriesKey(id)}:staging:${randomBytes(4).toString('hex')}:delta` : undefined;
+      const delta =
+        meta.type === 'hash' && keys.length <= DELTA_MAX_ENTRIES ? `${this.#entriesKey(id)}:staging:${randomBytes(4).toString('hex')}:delta` : undefined;
       try {
         for (let i = 0; i < keys.length; i += 10_000) {
           const chunk = keys.slice(i, i + 10_000);

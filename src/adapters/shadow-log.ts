@@ -70,7 +70,29 @@ export class RedisShadowLog {
         disagreements++;
         multi.lpush(`${this.#k}:ex:${id}`, eventId);
         multi.ltrim(`${this.#k}:ex:${id}`, 0, EXAMPLES - 1);
-        multi.xadd(`${this.#k}:log`, 'MAXLEN', '~', String(this.maxLog), '*', 'at', at, 'eventId', eventId, 'source', c.source, 'policyVersion', policyVersion, 'ruleId', c.ruleId, 'category', c.category, 'live', c.live, 'shadow', c.shadow);
+        multi.xadd(
+          `${this.#k}:log`,
+          'MAXLEN',
+          '~',
+          String(this.maxLog),
+          '*',
+          'at',
+          at,
+          'eventId',
+          eventId,
+          'source',
+          c.source,
+          'policyVersion',
+          policyVersion,
+          'ruleId',
+          c.ruleId,
+          'category',
+          c.category,
+          'live',
+          c.live,
+          'shadow',
+          c.shadow,
+        );
       }
     }
     try {
@@ -90,7 +112,11 @@ export class RedisShadowLog {
       if (filter.versions && !filter.versions.includes(policyVersion)) continue;
       const id = `${source}|${policyVersion}|${ruleId}`;
       let r = byRule.get(id);
-      if (!r) byRule.set(id, (r = { source, policyVersion, ruleId, wouldFlag: 0, agree: 0, disagree: 0, agreement: null, disagreementExamples: [], wouldFlagExamples: [] }));
+      if (!r)
+        byRule.set(
+          id,
+          (r = { source, policyVersion, ruleId, wouldFlag: 0, agree: 0, disagree: 0, agreement: null, disagreementExamples: [], wouldFlagExamples: [] }),
+        );
       if (kind === 'fired') r.wouldFlag = Number(value);
       else if (kind === 'agree') r.agree = Number(value);
       else if (kind === 'disagree') r.disagree = Number(value);

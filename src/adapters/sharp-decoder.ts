@@ -102,10 +102,15 @@ export class SharpImageDecoder implements ImageDecoder {
     this.failOn = options.failOn ?? 'error';
     this.budget = options.budget;
     this.onDecoded = options.onDecoded;
-    for (const [name, v] of [['maxPixels', this.maxPixels], ['maxBytes', this.maxBytes], ['timeoutMs', this.timeoutMs]] as const) {
+    for (const [name, v] of [
+      ['maxPixels', this.maxPixels],
+      ['maxBytes', this.maxBytes],
+      ['timeoutMs', this.timeoutMs],
+    ] as const) {
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`SharpImageDecoder: ${name} must be a positive integer`);
     }
-    if (this.maxDimension !== undefined && (!Number.isInteger(this.maxDimension) || this.maxDimension < 64)) throw new RangeError('SharpImageDecoder: maxDimension must be an integer >= 64');
+    if (this.maxDimension !== undefined && (!Number.isInteger(this.maxDimension) || this.maxDimension < 64))
+      throw new RangeError('SharpImageDecoder: maxDimension must be an integer >= 64');
   }
 
   /**
@@ -136,7 +141,12 @@ export class SharpImageDecoder implements ImageDecoder {
     if (bytes.length === 0) throw new VigilError('MEDIA_UNDECODABLE', 'image is empty (0 bytes)');
     const format = sniffMediaFormat(bytes);
     if (!isRasterFormat(format)) {
-      throw new VigilError('MEDIA_UNSUPPORTED', format === 'unknown' ? 'unrecognised image format (no known file signature)' : `image format ${format} is not accepted (raster formats only: ${RASTER_FORMATS.join(', ')})`);
+      throw new VigilError(
+        'MEDIA_UNSUPPORTED',
+        format === 'unknown'
+          ? 'unrecognised image format (no known file signature)'
+          : `image format ${format} is not accepted (raster formats only: ${RASTER_FORMATS.join(', ')})`,
+      );
     }
     const header = await withTimeout(this.readHeader(bytes, format), this.timeoutMs);
     const grant = this.budget ? await this.budget.acquire(header.width * header.height) : undefined;
@@ -172,11 +182,13 @@ export class SharpImageDecoder implements ImageDecoder {
     } catch (err) {
       throw translate(err, format, this.maxPixels);
     }
-    if (!SHARP_FORMAT[format].includes(meta.format ?? '')) throw new VigilError('MEDIA_UNDECODABLE', `${format} signature but the decoder found ${meta.format ?? 'no image'}`);
+    if (!SHARP_FORMAT[format].includes(meta.format ?? ''))
+      throw new VigilError('MEDIA_UNDECODABLE', `${format} signature but the decoder found ${meta.format ?? 'no image'}`);
     const width = meta.width ?? 0;
     const height = meta.pageHeight ?? meta.height ?? 0;
     if (width < 1 || height < 1) throw new VigilError('MEDIA_UNDECODABLE', `${format} image has no dimensions`);
-    if (width * height > this.maxPixels) throw new VigilError('MEDIA_TOO_LARGE', `${format} image is ${width}x${height} = ${width * height} pixels; the limit is ${this.maxPixels}`);
+    if (width * height > this.maxPixels)
+      throw new VigilError('MEDIA_TOO_LARGE', `${format} image is ${width}x${height} = ${width * height} pixels; the limit is ${this.maxPixels}`);
     return { width, height, grey: meta.space === 'b-w' || meta.space === 'grey16' };
   }
 
@@ -189,7 +201,14 @@ export class SharpImageDecoder implements ImageDecoder {
     // approximates in float32); everything else, CMYK included, becomes sRGB as ImageMagick does.
     pipeline = pipeline.toColourspace(header.grey ? 'b-w' : 'srgb');
     if (this.maxDimension !== undefined && (width > this.maxDimension || height > this.maxDimension)) {
-      pipeline = pipeline.resize({ width: this.maxDimension, height: this.maxDimension, fit: 'inside', withoutEnlargement: true, fastShrinkOnLoad: true, kernel: 'cubic' });
+      pipeline = pipeline.resize({
+        width: this.maxDimension,
+        height: this.maxDimension,
+        fit: 'inside',
+        withoutEnlargement: true,
+        fastShrinkOnLoad: true,
+        kernel: 'cubic',
+      });
     }
     let data: Buffer;
     let info: OutputInfo;
@@ -198,8 +217,10 @@ export class SharpImageDecoder implements ImageDecoder {
     } catch (err) {
       throw translate(err, format, this.maxPixels);
     }
-    if (info.channels !== 1 && info.channels !== 3) throw new VigilError('MEDIA_UNSUPPORTED', `${format} image decodes to ${info.channels} channels; expected grey or RGB`);
-    if (data.length !== info.width * info.height * info.channels) throw new VigilError('MEDIA_UNDECODABLE', `${format} image decoded to an unexpected buffer size`);
+    if (info.channels !== 1 && info.channels !== 3)
+      throw new VigilError('MEDIA_UNSUPPORTED', `${format} image decodes to ${info.channels} channels; expected grey or RGB`);
+    if (data.length !== info.width * info.height * info.channels)
+      throw new VigilError('MEDIA_UNDECODABLE', `${format} image decoded to an unexpected buffer size`);
     return {
       image: { width: info.width, height: info.height, channels: info.channels, data: new Uint8Array(data.buffer, data.byteOffset, data.length) },
       format,
@@ -257,5 +278,7 @@ export function withTimeout<T>(work: Promise<T>, timeoutMs: number): Promise<T> 
  */
 export function restrictImageLoaders(): void {
   sharp.block({ operation: ['VipsForeignLoad'] });
-  sharp.unblock({ operation: ['VipsForeignLoadJpeg', 'VipsForeignLoadPng', 'VipsForeignLoadNsgif', 'VipsForeignLoadWebp', 'VipsForeignLoadTiff', 'VipsForeignLoadHeif'] });
+  sharp.unblock({
+    operation: ['VipsForeignLoadJpeg', 'VipsForeignLoadPng', 'VipsForeignLoadNsgif', 'VipsForeignLoadWebp', 'VipsForeignLoadTiff', 'VipsForeignLoadHeif'],
+  });
 }

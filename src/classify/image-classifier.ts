@@ -82,7 +82,14 @@ interface Slot {
 /** Resizes a raster to the model's square RGB input with sharp (fill: aspect is not kept, as the model was trained). */
 export async function rasterToModelInput(raster: DecodedImage, size: number): Promise<Uint8Array> {
   const { width, height, channels, data } = raster;
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0 || (channels !== 1 && channels !== 3) || data.length !== width * height * channels) {
+  if (
+    !Number.isInteger(width) ||
+    !Number.isInteger(height) ||
+    width <= 0 ||
+    height <= 0 ||
+    (channels !== 1 && channels !== 3) ||
+    data.length !== width * height * channels
+  ) {
     throw new VigilError('MEDIA_UNDECODABLE', `raster ${width}×${height}×${channels} does not match its ${data.length} samples`);
   }
   try {
@@ -142,7 +149,8 @@ export class ThreadedImageClassifier implements ImageClassifier {
   static async open(options: ImageClassifierOptions = {}): Promise<ThreadedImageClassifier> {
     const maxBatch = options.maxBatch ?? MAX_IMAGE_BATCH;
     const threads = options.threads ?? 1;
-    if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > MAX_IMAGE_BATCH) throw new VigilError('CONFIG_INVALID', `classifier maxBatch must be 1–${MAX_IMAGE_BATCH}`);
+    if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > MAX_IMAGE_BATCH)
+      throw new VigilError('CONFIG_INVALID', `classifier maxBatch must be 1–${MAX_IMAGE_BATCH}`);
     if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new VigilError('CONFIG_INVALID', 'classifier threads must be 1–64');
     const resolved = {
       modelsDir: options.modelsDir ?? defaultModelsDir(),
@@ -179,7 +187,8 @@ export class ThreadedImageClassifier implements ImageClassifier {
     if (this.closed) throw new VigilError('CLASSIFIER_UNAVAILABLE', 'the image classifier is closed', { retriable: false });
     const started = Date.now();
     // Images being resized count as waiting: a burst must not slip past the bound during the resize.
-    if (this.queue.length + this.resizing >= this.options.maxQueue) throw new VigilError('CLASSIFIER_UNAVAILABLE', `the image classifier queue is full (${this.options.maxQueue} waiting)`);
+    if (this.queue.length + this.resizing >= this.options.maxQueue)
+      throw new VigilError('CLASSIFIER_UNAVAILABLE', `the image classifier queue is full (${this.options.maxQueue} waiting)`);
     this.resizing++;
     let input: Uint8Array;
     try {
@@ -260,11 +269,17 @@ export class ThreadedImageClassifier implements ImageClassifier {
       const items = this.queue.splice(0, this.options.maxBatch);
       const id = this.nextId++;
       // A thread still busy long after every item in its batch has timed out is wedged: replace it.
-      const watchdog = setTimeout(() => this.replace(slot, new VigilError('CLASSIFIER_TIMEOUT', 'the classifier thread stopped responding')), this.options.timeoutMs * 3);
+      const watchdog = setTimeout(
+        () => this.replace(slot, new VigilError('CLASSIFIER_TIMEOUT', 'the classifier thread stopped responding')),
+        this.options.timeoutMs * 3,
+      );
       slot.batch = { id, items, watchdog };
       this.stats.batches[items.length] = (this.stats.batches[items.length] ?? 0) + 1;
       const inputs = items.map((it) => it.input);
-      slot.worker.postMessage({ type: 'batch', id, inputs } satisfies ToImageThread, inputs.map((i) => i.buffer as ArrayBuffer));
+      slot.worker.postMessage(
+        { type: 'batch', id, inputs } satisfies ToImageThread,
+        inputs.map((i) => i.buffer as ArrayBuffer),
+      );
     }
   }
 
@@ -300,12 +315,18 @@ export class ThreadedImageClassifier implements ImageClassifier {
     this.stats.threadRestarts++;
     this.spawn().catch(() => {
       // No thread could load the model again: whatever waits can only time out, so fail it now.
-      if (this.slots.length === 0) for (const item of this.queue.splice(0)) this.settle(item, new VigilError('CLASSIFIER_UNAVAILABLE', 'no classifier thread could be restarted'));
+      if (this.slots.length === 0)
+        for (const item of this.queue.splice(0)) this.settle(item, new VigilError('CLASSIFIER_UNAVAILABLE', 'no classifier thread could be restarted'));
     });
   }
 
   private spawn(): Promise<{ runtime: RuntimeInfo; modelLoadMs: number }> {
-    const data: ImageThreadData = { modelsDir: this.options.modelsDir, modelId: this.options.modelId, backend: this.options.backend, ...(this.options.wasmDir ? { wasmDir: this.options.wasmDir } : {}) };
+    const data: ImageThreadData = {
+      modelsDir: this.options.modelsDir,
+      modelId: this.options.modelId,
+      backend: this.options.backend,
+      ...(this.options.wasmDir ? { wasmDir: this.options.wasmDir } : {}),
+    };
     const worker = startThread(data);
     return new Promise((resolve, reject) => {
       let started = false;

@@ -23,7 +23,8 @@ export class TfImageModel {
 
   static async load(tf: TfModule, verified: VerifiedModel): Promise<TfImageModel> {
     const { entry } = verified;
-    if (entry.task !== 'image-classification' || entry.input.kind !== 'image') throw new VigilError('MODEL_INVALID', `model ${entry.id} is not an image classifier`);
+    if (entry.task !== 'image-classification' || entry.input.kind !== 'image')
+      throw new VigilError('MODEL_INVALID', `model ${entry.id} is not an image classifier`);
     const [h, w] = entry.input.shape;
     if (h !== w) throw new VigilError('MODEL_INVALID', `model ${entry.id}: only square inputs are supported (${h}×${w})`);
     const model = await loadLayersModel(tf, verified);
@@ -31,7 +32,10 @@ export class TfImageModel {
     const outShape = model.outputs[0]?.shape;
     if (!inShape || inShape[1] !== h || inShape[2] !== w || inShape[3] !== 3) {
       model.dispose();
-      throw new VigilError('MODEL_INVALID', `model ${entry.id}: its input shape ${JSON.stringify(inShape)} does not match the manifest's ${JSON.stringify(entry.input.shape)}`);
+      throw new VigilError(
+        'MODEL_INVALID',
+        `model ${entry.id}: its input shape ${JSON.stringify(inShape)} does not match the manifest's ${JSON.stringify(entry.input.shape)}`,
+      );
     }
     if (!outShape || outShape[1] !== entry.labels.length) {
       model.dispose();

@@ -38,11 +38,21 @@ try {
   const runtime = await tfRuntime({ prefer: data.backend, ...(data.wasmDir ? { wasmDir: data.wasmDir } : {}) });
   const started = performance.now();
   model = await TfImageModel.load(runtime.tf, loadVerifiedModel(data.modelsDir, { id: data.modelId, task: 'image-classification' }));
-  const info: RuntimeInfo = { backend: runtime.backend, reason: runtime.reason, detail: runtime.detail, loadMs: runtime.loadMs, ...(runtime.simd === undefined ? {} : { simd: runtime.simd }) };
+  const info: RuntimeInfo = {
+    backend: runtime.backend,
+    reason: runtime.reason,
+    detail: runtime.detail,
+    loadMs: runtime.loadMs,
+    ...(runtime.simd === undefined ? {} : { simd: runtime.simd }),
+  };
   post({ type: 'ready', runtime: info, modelLoadMs: performance.now() - started, version: model.entry.version });
 } catch (err) {
   const e = toVigilError(err);
-  post({ type: 'failed', code: e.code, message: isVigilError(err) ? e.message : `model failed to load: ${err instanceof Error ? err.message.slice(0, 200) : 'unknown'}` });
+  post({
+    type: 'failed',
+    code: e.code,
+    message: isVigilError(err) ? e.message : `model failed to load: ${err instanceof Error ? err.message.slice(0, 200) : 'unknown'}`,
+  });
   process.exit(1);
 }
 

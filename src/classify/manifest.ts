@@ -21,7 +21,11 @@ export const DEMO_TEXT_MODEL_ID = 'spam-scam-email-demo';
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 in lowercase hex');
 const fileName = z.string().regex(/^[A-Za-z0-9._-]+$/, 'a plain file name in the model folder');
 
-const imageInput = z.strictObject({ kind: z.literal('image'), shape: z.tuple([z.number().int().positive(), z.number().int().positive(), z.literal(3)]), preprocessing: z.string() });
+const imageInput = z.strictObject({
+  kind: z.literal('image'),
+  shape: z.tuple([z.number().int().positive(), z.number().int().positive(), z.literal(3)]),
+  preprocessing: z.string(),
+});
 const textInput = z.strictObject({ kind: z.literal('hashed-text'), dimensions: z.number().int().positive(), featureConfig: fileName });
 
 export const modelEntrySchema = z.strictObject({
@@ -91,8 +95,16 @@ export function loadVerifiedModel(dir: string, select: { id?: string; task?: Mod
   const manifest = readManifest(dir);
   const candidates = manifest.models.filter((m) => (select.id === undefined || m.id === select.id) && (select.task === undefined || m.task === select.task));
   const entry = candidates[0];
-  if (!entry) throw new VigilError('MODEL_INVALID', `no ${select.task ?? ''} model${select.id ? ` with id ${select.id}` : ''} in ${join(dir, MANIFEST_FILE)}`.replace('  ', ' '));
-  if (candidates.length > 1) throw new VigilError('MODEL_INVALID', `several ${select.task ?? ''} models in ${join(dir, MANIFEST_FILE)}: name one by id (${candidates.map((m) => m.id).join(', ')})`);
+  if (!entry)
+    throw new VigilError(
+      'MODEL_INVALID',
+      `no ${select.task ?? ''} model${select.id ? ` with id ${select.id}` : ''} in ${join(dir, MANIFEST_FILE)}`.replace('  ', ' '),
+    );
+  if (candidates.length > 1)
+    throw new VigilError(
+      'MODEL_INVALID',
+      `several ${select.task ?? ''} models in ${join(dir, MANIFEST_FILE)}: name one by id (${candidates.map((m) => m.id).join(', ')})`,
+    );
   const base = resolve(dir);
   const modelDir = resolve(base, entry.path);
   if (modelDir !== base && !modelDir.startsWith(base + sep)) throw new VigilError('MODEL_INVALID', `model ${entry.id}: path must stay inside ${base}`);
@@ -102,11 +114,16 @@ export function loadVerifiedModel(dir: string, select: { id?: string; task?: Mod
     if (!existsSync(file)) throw new VigilError('MODEL_INVALID', `model ${entry.id}@${entry.version}: file ${name} is missing from ${modelDir}`);
     const bytes = readFileSync(file);
     const got = sha256(bytes);
-    if (got !== want) throw new VigilError('MODEL_INVALID', `model ${entry.id}@${entry.version}: ${name} has sha256 ${got.slice(0, 12)}…, the manifest says ${want.slice(0, 12)}…; refusing to load an altered model`);
+    if (got !== want)
+      throw new VigilError(
+        'MODEL_INVALID',
+        `model ${entry.id}@${entry.version}: ${name} has sha256 ${got.slice(0, 12)}…, the manifest says ${want.slice(0, 12)}…; refusing to load an altered model`,
+      );
     files.set(name, bytes);
   }
   if (!files.has('model.json')) throw new VigilError('MODEL_INVALID', `model ${entry.id}: the manifest lists no model.json`);
-  if (entry.input.kind === 'hashed-text' && !files.has(entry.input.featureConfig)) throw new VigilError('MODEL_INVALID', `model ${entry.id}: feature config ${entry.input.featureConfig} is not listed in files`);
+  if (entry.input.kind === 'hashed-text' && !files.has(entry.input.featureConfig))
+    throw new VigilError('MODEL_INVALID', `model ${entry.id}: feature config ${entry.input.featureConfig} is not listed in files`);
   return { entry, dir: modelDir, files };
 }
 

@@ -118,7 +118,8 @@ async function initRuntime(options: RuntimeOptions): Promise<TfRuntime> {
       const why = describe(err);
       skipped.push(`${backend} ${why}`);
       // The reason names the choice skipped last: the one the chosen backend stands in for.
-      reason = backend === 'tensorflow' ? (why === 'not installed' ? 'tfjs_node_missing' : 'tfjs_node_failed') : backend === 'wasm' ? 'wasm_failed' : 'cpu_failed';
+      reason =
+        backend === 'tensorflow' ? (why === 'not installed' ? 'tfjs_node_missing' : 'tfjs_node_failed') : backend === 'wasm' ? 'wasm_failed' : 'cpu_failed';
     }
   }
   throw new VigilError('CLASSIFIER_UNAVAILABLE', `no TensorFlow.js backend loaded: ${skipped.join('; ')}`, { retriable: false });

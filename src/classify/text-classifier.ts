@@ -59,9 +59,13 @@ export class HashedTextClassifier implements TextClassifier {
     const { entry } = model;
     if (entry.input.kind !== 'hashed-text') throw invalid(entry, 'input is not hashed text');
     const features = parseJson<TextFeatureConfig>(model, entry.input.featureConfig);
-    if (features.schema !== TEXT_FEATURES_SCHEMA || features.dimensions !== entry.input.dimensions) throw invalid(entry, 'feature config does not match the manifest');
+    if (features.schema !== TEXT_FEATURES_SCHEMA || features.dimensions !== entry.input.dimensions)
+      throw invalid(entry, 'feature config does not match the manifest');
     if (probeFingerprint(features) !== features.probe) {
-      throw invalid(entry, 'the text features (normaliser or hashing) have changed since this model was trained; retrain it with `vigil train-text` (the demo model: scripts/train-demo-text-model.ts)');
+      throw invalid(
+        entry,
+        'the text features (normaliser or hashing) have changed since this model was trained; retrain it with `vigil train-text` (the demo model: scripts/train-demo-text-model.ts)',
+      );
     }
     const json = parseJson<WeightsManifest>(model, 'model.json');
     const specs = json.weightsManifest?.flatMap((g) => g.weights) ?? [];
@@ -72,8 +76,10 @@ export class HashedTextClassifier implements TextClassifier {
     const D = features.dimensions;
     const kernelSpec = specs.find((s) => s.shape.length === 2);
     const biasSpec = specs.find((s) => s.shape.length === 1);
-    if (specs.length !== 2 || !kernelSpec || !biasSpec || kernelSpec.dtype !== 'float32' || biasSpec.dtype !== 'float32') throw invalid(entry, 'expected one dense layer (float32 kernel and bias)');
-    if (kernelSpec.shape[0] !== D || kernelSpec.shape[1] !== L || biasSpec.shape[0] !== L) throw invalid(entry, `dense layer is ${kernelSpec.shape.join('×')}, expected ${D}×${L}`);
+    if (specs.length !== 2 || !kernelSpec || !biasSpec || kernelSpec.dtype !== 'float32' || biasSpec.dtype !== 'float32')
+      throw invalid(entry, 'expected one dense layer (float32 kernel and bias)');
+    if (kernelSpec.shape[0] !== D || kernelSpec.shape[1] !== L || biasSpec.shape[0] !== L)
+      throw invalid(entry, `dense layer is ${kernelSpec.shape.join('×')}, expected ${D}×${L}`);
     if (bytes.byteLength !== (D * L + L) * 4) throw invalid(entry, `weights file is ${bytes.byteLength} bytes, expected ${(D * L + L) * 4}`);
     // Weights are stored in weightsManifest order; copy out (the file buffer may be unaligned).
     const all = new Float32Array(bytes.slice().buffer);

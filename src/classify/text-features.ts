@@ -76,7 +76,8 @@ export function probeFingerprint(config: Pick<TextFeatureConfig, 'dimensions' | 
 }
 
 export function defaultFeatureConfig(dimensions = 1 << 14): TextFeatureConfig {
-  if (!Number.isInteger(dimensions) || dimensions < 16 || dimensions > 1 << 22 || (dimensions & (dimensions - 1)) !== 0) throw new RangeError('dimensions must be a power of two between 16 and 4194304');
+  if (!Number.isInteger(dimensions) || dimensions < 16 || dimensions > 1 << 22 || (dimensions & (dimensions - 1)) !== 0)
+    throw new RangeError('dimensions must be a power of two between 16 and 4194304');
   const base = { dimensions, ngrams: [1, 2], maxChars: 4000 };
   return { schema: TEXT_FEATURES_SCHEMA, ...base, probe: probeFingerprint(base) };
 }

@@ -20,7 +20,10 @@ export interface LabelledText {
   labels: readonly string[];
 }
 
-const rowSchema = z.strictObject({ text: z.string(), labels: z.array(z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'labels are lowercase ids (a-z 0-9 _ . -)')) });
+const rowSchema = z.strictObject({
+  text: z.string(),
+  labels: z.array(z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'labels are lowercase ids (a-z 0-9 _ . -)')),
+});
 
 /** Parses training JSONL; a bad line is a DATA_INVALID naming its line number (never its text). */
 export function parseTrainingJsonl(content: string, file = 'data'): LabelledText[] {
@@ -38,7 +41,10 @@ export function parseTrainingJsonl(content: string, file = 'data'): LabelledText
     const parsed = rowSchema.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw new VigilError('DATA_INVALID', `${file}:${i + 1}: ${issue?.path.join('.') || 'line'}: ${issue?.message ?? 'expected {"text": string, "labels": [string]}'}`);
+      throw new VigilError(
+        'DATA_INVALID',
+        `${file}:${i + 1}: ${issue?.path.join('.') || 'line'}: ${issue?.message ?? 'expected {"text": string, "labels": [string]}'}`,
+      );
     }
     rows.push(parsed.data);
   }
@@ -70,7 +76,10 @@ function shuffle<T>(items: T[], random: () => number): T[] {
  * same generator then shuffles the training rows each epoch. Exported so the split can be rebuilt.
  */
 export function splitRows(n: number, holdout: number, random: () => number): { held: number[]; train: number[] } {
-  const order = shuffle(Array.from({ length: n }, (_, i) => i), random);
+  const order = shuffle(
+    Array.from({ length: n }, (_, i) => i),
+    random,
+  );
   const nHeld = Math.round(n * holdout);
   return { held: order.slice(0, nHeld), train: order.slice(nHeld) };
 }
@@ -95,14 +104,15 @@ export function rocAuc(scores: ArrayLike<number>, positive: ArrayLike<boolean>):
   const idx = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => (scores[a] as number) - (scores[b] as number));
   let rankSumPos = 0;
   let nPos = 0;
-  for (let i = 0; i < idx.length; ) {
+  for (let i = 0; i < idx.length;) {
     let j = i;
     while (j + 1 < idx.length && scores[idx[j + 1] as number] === scores[idx[i] as number]) j++;
     const avgRank = (i + j) / 2 + 1;
-    for (let k = i; k <= j; k++) if (positive[idx[k] as number]) {
-      rankSumPos += avgRank;
-      nPos++;
-    }
+    for (let k = i; k <= j; k++)
+      if (positive[idx[k] as number]) {
+        rankSumPos += avgRank;
+        nPos++;
+      }
     i = j + 1;
   }
   const nNeg = idx.length - nPos;
@@ -129,7 +139,7 @@ export function evaluateLabel(label: string, scores: ArrayLike<number>, positive
   let recallAt: number | null = null;
   let ctp = 0;
   let cfp = 0;
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     const s = scores[order[i] as number] as number;
     let j = i;
     while (j < order.length && scores[order[j] as number] === s) {
@@ -230,7 +240,11 @@ export async function trainTextModel(tf: TfModule, rows: readonly LabelledText[]
     let batches = 0;
     for (let i = 0; i < train.length; i += opts.batchSize) {
       const ids = train.slice(i, i + opts.batchSize);
-      const xb = batchTensor(tf, ids.map((k) => x[k] as SparseFeatures), opts.dimensions);
+      const xb = batchTensor(
+        tf,
+        ids.map((k) => x[k] as SparseFeatures),
+        opts.dimensions,
+      );
       const yv = new Float32Array(ids.length * labels.length);
       ids.forEach((k, r) => yv.set(y[k] as Float32Array, r * labels.length));
       const yb = tf.tensor2d(yv, [ids.length, labels.length]);
@@ -248,10 +262,28 @@ export async function trainTextModel(tf: TfModule, rows: readonly LabelledText[]
     const scores = labels.map(() => new Float64Array(held.length));
     for (let i = 0; i < held.length; i += 256) {
       const ids = held.slice(i, i + 256);
-      const p = tf.tidy(() => (model.predict(batchTensor(tf, ids.map((k) => x[k] as SparseFeatures), opts.dimensions)) as TF.Tensor).dataSync());
+      const p = tf.tidy(() =>
+        (
+          model.predict(
+            batchTensor(
+              tf,
+              ids.map((k) => x[k] as SparseFeatures),
+              opts.dimensions,
+            ),
+          ) as TF.Tensor
+        ).dataSync(),
+      );
       ids.forEach((_, r) => labels.forEach((_, l) => ((scores[l] as Float64Array)[i + r] = p[r * labels.length + l] as number)));
     }
-    labels.forEach((label, l) => evaluation.push(evaluateLabel(label, scores[l] as Float64Array, held.map((k) => (y[k] as Float32Array)[l] === 1))));
+    labels.forEach((label, l) =>
+      evaluation.push(
+        evaluateLabel(
+          label,
+          scores[l] as Float64Array,
+          held.map((k) => (y[k] as Float32Array)[l] === 1),
+        ),
+      ),
+    );
   }
   return { labels, features, model, train: train.length, heldOut: held.length, evaluation, options: opts };
 }
@@ -266,7 +298,12 @@ export interface WrittenTextModel {
  * manifest.json with its one entry (files' sha256, evaluation). The version is the content hash of
  * weights and feature config unless given: the same training run always yields the same version.
  */
-export async function writeTextModel(tf: TfModule, trained: TrainedTextModel, dir: string, meta: { id: string; version?: string; source: Record<string, string>; licence: string; evaluationNote?: string }): Promise<WrittenTextModel> {
+export async function writeTextModel(
+  tf: TfModule,
+  trained: TrainedTextModel,
+  dir: string,
+  meta: { id: string; version?: string; source: Record<string, string>; licence: string; evaluationNote?: string },
+): Promise<WrittenTextModel> {
   mkdirSync(dir, { recursive: true });
   let modelJson = '';
   let weights = new Uint8Array(0);
@@ -296,7 +333,13 @@ export async function writeTextModel(tf: TfModule, trained: TrainedTextModel, di
     evaluation: {
       ...(meta.evaluationNote ? { note: meta.evaluationNote } : {}),
       split: { train: trained.train, heldOut: trained.heldOut, holdout: trained.options.holdout, seed: trained.options.seed },
-      training: { epochs: trained.options.epochs, batchSize: trained.options.batchSize, learningRate: trained.options.learningRate, l2: trained.options.l2, backend: tf.getBackend() },
+      training: {
+        epochs: trained.options.epochs,
+        batchSize: trained.options.batchSize,
+        learningRate: trained.options.learningRate,
+        l2: trained.options.l2,
+        backend: tf.getBackend(),
+      },
       heldOut: trained.evaluation.map((e) => ({ ...e, auc: Number.isNaN(e.auc) ? null : e.auc })),
     },
   };

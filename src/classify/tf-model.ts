@@ -46,7 +46,12 @@ export function modelArtifacts(model: VerifiedModel): TF.io.ModelArtifacts {
     weightData.set(p, offset);
     offset += p.byteLength;
   }
-  const artifacts: TF.io.ModelArtifacts = { modelTopology: json.modelTopology, weightSpecs, weightData: weightData.buffer, format: json.format ?? 'layers-model' };
+  const artifacts: TF.io.ModelArtifacts = {
+    modelTopology: json.modelTopology,
+    weightSpecs,
+    weightData: weightData.buffer,
+    format: json.format ?? 'layers-model',
+  };
   if (json.generatedBy) artifacts.generatedBy = json.generatedBy;
   if (json.convertedBy) artifacts.convertedBy = json.convertedBy;
   if (json.userDefinedMetadata) artifacts.userDefinedMetadata = json.userDefinedMetadata;
@@ -64,6 +69,10 @@ export async function loadLayersModel(tf: TfModule, model: VerifiedModel): Promi
     return await tf.loadLayersModel(verifiedModelHandler(model));
   } catch (err) {
     if (err instanceof VigilError) throw err;
-    throw new VigilError('MODEL_INVALID', `model ${model.entry.id}@${model.entry.version}: TF.js refused it (${err instanceof Error ? err.message.slice(0, 160) : 'unknown error'})`, { cause: err });
+    throw new VigilError(
+      'MODEL_INVALID',
+      `model ${model.entry.id}@${model.entry.version}: TF.js refused it (${err instanceof Error ? err.message.slice(0, 160) : 'unknown error'})`,
+      { cause: err },
+    );
   }
 }

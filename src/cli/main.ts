@@ -52,7 +52,13 @@ Examples:
 
 /** One line for a failure, secrets masked; `vigil: CODE: message`. */
 export function errorLine(err: unknown): string {
-  const msg = isVigilError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? (err.name === 'Error' || err instanceof UsageError ? err.message : `${err.name}: ${err.message}`) : String(err);
+  const msg = isVigilError(err)
+    ? `${err.code}: ${err.message}`
+    : err instanceof Error
+      ? err.name === 'Error' || err instanceof UsageError
+        ? err.message
+        : `${err.name}: ${err.message}`
+      : String(err);
   return `vigil: ${maskSecrets(msg).replace(/\s*\n\s*/g, '; ')}`;
 }
 

@@ -47,13 +47,19 @@ export function messageEventSchema(limits: ContractLimits = DEFAULT_LIMITS) {
   const media = z
     .strictObject({
       id: ID,
-      mimeType: z.string().regex(/^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/i, 'must be a MIME type like image/jpeg').max(127),
+      mimeType: z
+        .string()
+        .regex(/^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/i, 'must be a MIME type like image/jpeg')
+        .max(127),
       bytes: z
         .string()
         .max(Math.ceil(limits.maxMediaBytes / 3) * 4 + 4, `decodes to more than ${limits.maxMediaBytes} bytes (MEDIA_TOO_LARGE)`)
         .regex(BASE64, 'must be standard base64')
         .refine((b) => b.length % 4 === 0, 'base64 length must be a multiple of 4')
-        .refine((b) => base64DecodedLength(b) <= limits.maxMediaBytes, { message: `decodes to more than ${limits.maxMediaBytes} bytes (MEDIA_TOO_LARGE)`, params: { code: 'MEDIA_TOO_LARGE' } })
+        .refine((b) => base64DecodedLength(b) <= limits.maxMediaBytes, {
+          message: `decodes to more than ${limits.maxMediaBytes} bytes (MEDIA_TOO_LARGE)`,
+          params: { code: 'MEDIA_TOO_LARGE' },
+        })
         .optional()
         .describe('The media item inline, standard base64.'),
       ref: REF.optional().describe('A reference resolved by the configured media store instead of inline bytes.'),
@@ -71,14 +77,22 @@ export function messageEventSchema(limits: ContractLimits = DEFAULT_LIMITS) {
       sentAt: z.iso.datetime({ offset: true }),
       text: z
         .string()
-        .refine((t) => Buffer.byteLength(t, 'utf8') <= limits.maxTextBytes, { message: `is longer than ${limits.maxTextBytes} UTF-8 bytes (TEXT_TOO_LARGE)`, params: { code: 'TEXT_TOO_LARGE' } })
+        .refine((t) => Buffer.byteLength(t, 'utf8') <= limits.maxTextBytes, {
+          message: `is longer than ${limits.maxTextBytes} UTF-8 bytes (TEXT_TOO_LARGE)`,
+          params: { code: 'TEXT_TOO_LARGE' },
+        })
         .optional(),
       media: z.array(media).max(limits.maxMediaItems).default([]),
       context: z
         .strictObject({
           reportId: ID.optional().describe('Set when a user report triggered this scan.'),
-          locale: z.string().regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/).optional(),
-          accountSignals: z.record(z.string().max(64), z.union([z.number(), z.boolean(), z.string().max(256)])).optional()
+          locale: z
+            .string()
+            .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/)
+            .optional(),
+          accountSignals: z
+            .record(z.string().max(64), z.union([z.number(), z.boolean(), z.string().max(256)]))
+            .optional()
             .refine((r) => r === undefined || Object.keys(r).length <= 32, 'has more than 32 keys'),
         })
         .optional(),
@@ -148,7 +162,12 @@ export const flagSchema = z.strictObject({
   action: z.enum(ACTIONS),
   signals: z.array(flagSignalSchema).min(1),
   policyVersion: z.string(),
-  policyRevision: z.number().int().positive().optional().describe('Version number of the policy in the policy store (`vigil policy history`), when it came from there.'),
+  policyRevision: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe('Version number of the policy in the policy store (`vigil policy history`), when it came from there.'),
   ruleIds: z.array(z.string()).optional().describe('Policy rules that fired for this flag, in policy order.'),
   brake: z
     .strictObject({
@@ -159,7 +178,10 @@ export const flagSchema = z.strictObject({
     .describe('Present when a false-positive brake lowered the action to review: which brakes, and the action the policy would have taken.'),
   bankVersions: z.record(z.string(), z.string()),
   modelVersions: z.record(z.string(), z.string()),
-  mediaOutcomes: z.array(flagMediaOutcomeSchema).optional().describe('One entry per media item of the event, in event order (present when the event has media).'),
+  mediaOutcomes: z
+    .array(flagMediaOutcomeSchema)
+    .optional()
+    .describe('One entry per media item of the event, in event order (present when the event has media).'),
   textOutcome: flagTextOutcomeSchema.optional().describe('Present when the event has text.'),
 });
 
@@ -167,8 +189,24 @@ export type Flag = z.output<typeof flagSchema>;
 
 /** Field names of vigil.message.v1 (every level): only these may appear in an error's field path. */
 const CONTRACT_FIELDS: ReadonlySet<string> = new Set([
-  'schema', 'eventId', 'messageId', 'conversationId', 'senderId', 'recipientIds', 'sentAt', 'text', 'media', 'context', 'priority',
-  'id', 'mimeType', 'bytes', 'ref', 'reportId', 'locale', 'accountSignals',
+  'schema',
+  'eventId',
+  'messageId',
+  'conversationId',
+  'senderId',
+  'recipientIds',
+  'sentAt',
+  'text',
+  'media',
+  'context',
+  'priority',
+  'id',
+  'mimeType',
+  'bytes',
+  'ref',
+  'reportId',
+  'locale',
+  'accountSignals',
 ]);
 
 /**

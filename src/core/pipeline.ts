@@ -33,7 +33,13 @@ export interface DecideOptions extends ScanOptions {
   candidate?: Policy | undefined;
 }
 
-export async function processPayload(payload: unknown, scanner: Scanner, policy: Policy, limits: ContractLimits, options: DecideOptions = {}): Promise<PipelineResult> {
+export async function processPayload(
+  payload: unknown,
+  scanner: Scanner,
+  policy: Policy,
+  limits: ContractLimits,
+  options: DecideOptions = {},
+): Promise<PipelineResult> {
   const { clock } = options;
   let t = clock?.now() ?? 0;
   const event = parseMessageEvent(payload, limits);

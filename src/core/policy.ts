@@ -28,5 +28,13 @@ export {
 export { compareShadow, type Outcome, type ShadowComparison } from './policy/shadow.js';
 export { shouldClassify, sampleFraction, type ClassifyInput, type ClassifyReason } from './policy/cascade.js';
 export { diffPolicies, ruleOrderChanged } from './policy/diff.js';
-export { policyV2Schema as policySchema, RULE_STATUSES, type Condition, type PolicyDocument, type PolicyRule, type RuleStatus, type ClassifierCascade } from './policy/schema.js';
+export {
+  policyV2Schema as policySchema,
+  RULE_STATUSES,
+  type Condition,
+  type PolicyDocument,
+  type PolicyRule,
+  type RuleStatus,
+  type ClassifierCascade,
+} from './policy/schema.js';
 export type { SignalType } from './signals.js';

@@ -117,7 +117,10 @@ export interface DeadLetter {
   code: string;
   message: string;
   /** Where the poison came from: queue job id, or Kafka coordinates. */
-  origin: { kind: 'bullmq'; queue: string; jobId: string } | { kind: 'kafka'; topic: string; partition: number; offset: string } | { kind: 'cli'; file: string; line: number };
+  origin:
+    | { kind: 'bullmq'; queue: string; jobId: string }
+    | { kind: 'kafka'; topic: string; partition: number; offset: string }
+    | { kind: 'cli'; file: string; line: number };
   /** Partial scans dead-letter the media item that failed while the rest of the event was scanned. */
   mediaId?: string;
   /** Which part of the event this entry is about, when the rest of the event was scanned. */

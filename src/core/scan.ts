@@ -108,24 +108,43 @@ interface SourceResult {
 }
 
 /** Runs one source with its own error isolation and timing. */
-async function runSource(source: MediaSource | TextSource, run: () => SourceOutput | Promise<SourceOutput>, observer: ScanObserver | undefined): Promise<SourceResult> {
+async function runSource(
+  source: MediaSource | TextSource,
+  run: () => SourceOutput | Promise<SourceOutput>,
+  observer: ScanObserver | undefined,
+): Promise<SourceResult> {
   const started = performance.now();
   let result: SourceResult;
   try {
     const out = await run();
-    result = Array.isArray(out) ? { signals: out, ran: true } : { signals: (out as { signals: readonly Signal[] }).signals, failure: (out as { incomplete: VigilError }).incomplete, ran: true };
+    result = Array.isArray(out)
+      ? { signals: out, ran: true }
+      : { signals: (out as { signals: readonly Signal[] }).signals, failure: (out as { incomplete: VigilError }).incomplete, ran: true };
   } catch (err) {
     // A VigilError is the source's own typed verdict on the input; anything else is a fault in the
     // source, isolated to this part and not retried (retrying a buggy classifier would only delay
     // every other part's flags).
-    result = { signals: [], failure: isVigilError(err) ? err : new VigilError('INTERNAL', `signal source ${source.id} failed: ${toVigilError(err).message}`, { cause: err, retriable: false }), ran: false };
+    result = {
+      signals: [],
+      failure: isVigilError(err)
+        ? err
+        : new VigilError('INTERNAL', `signal source ${source.id} failed: ${toVigilError(err).message}`, { cause: err, retriable: false }),
+      ran: false,
+    };
   }
-  observer?.source?.({ sourceId: source.id, kind: source.kind, stage: source.stage ?? (source.kind === 'text' ? 'match' : 'hash'), seconds: (performance.now() - started) / 1000, ...(result.failure ? { code: result.failure.code } : {}) });
+  observer?.source?.({
+    sourceId: source.id,
+    kind: source.kind,
+    stage: source.stage ?? (source.kind === 'text' ? 'match' : 'hash'),
+    seconds: (performance.now() - started) / 1000,
+    ...(result.failure ? { code: result.failure.code } : {}),
+  });
   return result;
 }
 
 function notARaster(item: MediaItem, format: SniffedFormat): VigilError {
-  if (isVideoFormat(format)) return new VigilError('MEDIA_UNSUPPORTED', `media ${item.id} is a ${format} video: frames are not decoded, only exact hashes were matched`);
+  if (isVideoFormat(format))
+    return new VigilError('MEDIA_UNSUPPORTED', `media ${item.id} is a ${format} video: frames are not decoded, only exact hashes were matched`);
   if (format === 'unknown') return new VigilError('MEDIA_UNSUPPORTED', `media ${item.id} has no known file signature: only exact hashes were matched`);
   return new VigilError('MEDIA_UNSUPPORTED', `media ${item.id} is ${format}, not an accepted raster format: only exact hashes were matched`);
 }
@@ -167,7 +186,8 @@ export async function scanEvent(event: MessageEvent, scanner: Scanner, policy: P
     let lease: RasterLease | undefined;
     if (wantsRaster) {
       if (!isRasterFormat(format)) failures.push({ error: notARaster(item, format), reason: reasonFor('MEDIA_UNSUPPORTED', format) });
-      else if (!scanner.decoder) failures.push({ error: new VigilError('MEDIA_UNSUPPORTED', `media ${item.id}: no image decoder is configured`), reason: 'no_decoder' });
+      else if (!scanner.decoder)
+        failures.push({ error: new VigilError('MEDIA_UNSUPPORTED', `media ${item.id}: no image decoder is configured`), reason: 'no_decoder' });
       else {
         try {
           lease = await scanner.decoder.decode(bytes);
@@ -184,7 +204,10 @@ export async function scanEvent(event: MessageEvent, scanner: Scanner, policy: P
         if (input.raster && input.raster.data.byteLength !== input.raster.width * input.raster.height * input.raster.channels) {
           // A source lent the pixels to a thread that failed: later sources must not read a detached buffer.
           delete input.raster;
-          failures.push({ error: new VigilError('INTERNAL', `media ${item.id}: the decoded raster was lost by a failed source`, { retriable: false }), reason: 'source_failed' });
+          failures.push({
+            error: new VigilError('INTERNAL', `media ${item.id}: the decoded raster was lost by a failed source`, { retriable: false }),
+            reason: 'source_failed',
+          });
         }
         if (source.raster === 'required' && !input.raster) continue;
         const result = await runSource(source, () => source.scan(input, context), observer);
@@ -196,13 +219,20 @@ export async function scanEvent(event: MessageEvent, scanner: Scanner, policy: P
       lease?.release();
     }
     const first = failures[0];
-    const outcome: MediaOutcome = { mediaId: item.id, declaredType: item.mimeType, sniffedFormat: format, mimeMismatch: input.sniffed.mimeMismatch, outcome: outcomeOf(failures, completed) };
+    const outcome: MediaOutcome = {
+      mediaId: item.id,
+      declaredType: item.mimeType,
+      sniffedFormat: format,
+      mimeMismatch: input.sniffed.mimeMismatch,
+      outcome: outcomeOf(failures, completed),
+    };
     if (first) {
       outcome.reason = first.reason;
       outcome.code = first.error.code;
     }
     media.push(outcome);
-    for (const f of failures) mediaErrors.push({ mediaId: item.id, code: f.error.code, message: f.error.message, reason: f.reason, ...(f.sourceId ? { sourceId: f.sourceId } : {}) });
+    for (const f of failures)
+      mediaErrors.push({ mediaId: item.id, code: f.error.code, message: f.error.message, reason: f.reason, ...(f.sourceId ? { sourceId: f.sourceId } : {}) });
   }
 
   let text: TextOutcome | undefined;
@@ -222,7 +252,8 @@ export async function scanEvent(event: MessageEvent, scanner: Scanner, policy: P
       text.reason = first.reason;
       text.code = first.error.code;
     }
-    for (const f of failures) textErrors.push({ code: f.error.code, message: f.error.message, reason: f.reason, ...(f.sourceId ? { sourceId: f.sourceId } : {}) });
+    for (const f of failures)
+      textErrors.push({ code: f.error.code, message: f.error.message, reason: f.reason, ...(f.sourceId ? { sourceId: f.sourceId } : {}) });
   }
 
   if (observer) {

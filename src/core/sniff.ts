@@ -15,7 +15,26 @@ export type RasterFormat = (typeof RASTER_FORMATS)[number];
 export const VIDEO_FORMATS = ['mp4', 'matroska', 'avi', 'mpeg', 'flv'] as const;
 export type VideoFormat = (typeof VIDEO_FORMATS)[number];
 
-export const SNIFFED_FORMATS = [...RASTER_FORMATS, ...VIDEO_FORMATS, 'svg', 'pdf', 'xml', 'html', 'heic', 'bmp', 'jxl', 'jp2', 'psd', 'ico', 'gzip', 'zip', 'ogg', 'mp3', 'wav', 'unknown'] as const;
+export const SNIFFED_FORMATS = [
+  ...RASTER_FORMATS,
+  ...VIDEO_FORMATS,
+  'svg',
+  'pdf',
+  'xml',
+  'html',
+  'heic',
+  'bmp',
+  'jxl',
+  'jp2',
+  'psd',
+  'ico',
+  'gzip',
+  'zip',
+  'ogg',
+  'mp3',
+  'wav',
+  'unknown',
+] as const;
 export type SniffedFormat = (typeof SNIFFED_FORMATS)[number];
 
 /** HEIF brands (still images and sequences); any other `ftyp` brand is an ISO-BMFF video (MP4, MOV, 3GP). */

@@ -150,7 +150,13 @@ export function textScannerSource(scanner: TextScanner): TextSource {
 }
 
 /** The standard set for one bank snapshot: hash banks for media, the text scanner for text, then any extra sources. */
-export function standardSources(parts: { hashBanks: HashBankSet; textScanner: TextScanner; pdqHasher?: PdqHasher | undefined; media?: readonly MediaSource[]; text?: readonly TextSource[] }): SourceSet {
+export function standardSources(parts: {
+  hashBanks: HashBankSet;
+  textScanner: TextScanner;
+  pdqHasher?: PdqHasher | undefined;
+  media?: readonly MediaSource[];
+  text?: readonly TextSource[];
+}): SourceSet {
   return Object.freeze({
     media: Object.freeze([hashBankSource(parts.hashBanks, parts.pdqHasher), ...(parts.media ?? [])]),
     text: Object.freeze([textScannerSource(parts.textScanner), ...(parts.text ?? [])]),

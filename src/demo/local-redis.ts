@@ -41,7 +41,13 @@ export async function ensureRedis(url: string): Promise<LocalRedis> {
   const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   const spawnError = new Promise<never>((_, reject) =>
     child.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new Error(err.code === 'ENOENT' ? `no Redis answers at ${maskUrl(url)} and redis-server is not installed: install it (Debian: apt-get install redis-server) or set REDIS_URL` : `could not start redis-server (${err.code ?? err.message})`)),
+      reject(
+        new Error(
+          err.code === 'ENOENT'
+            ? `no Redis answers at ${maskUrl(url)} and redis-server is not installed: install it (Debian: apt-get install redis-server) or set REDIS_URL`
+            : `could not start redis-server (${err.code ?? err.message})`,
+        ),
+      ),
     ),
   );
   const local = `redis://127.0.0.1:${port}`;

@@ -17,7 +17,8 @@ export interface OpsAuthConfig {
 export const TOKEN_HINT =
   'set VIGIL_OPS_TOKEN to a secret of at least 16 characters (for example `export VIGIL_OPS_TOKEN=$(openssl rand -hex 32)`) and send it as `Authorization: Bearer <token>`, or as basic auth with your name as user and the token as password';
 
-export const CLIENT_HINT = 'send the ops token (VIGIL_OPS_TOKEN) as `Authorization: Bearer <token>`, or basic auth with your name as user and the token as password';
+export const CLIENT_HINT =
+  'send the ops token (VIGIL_OPS_TOKEN) as `Authorization: Bearer <token>`, or basic auth with your name as user and the token as password';
 
 const ACTOR = /^[A-Za-z0-9_.@+-]{1,64}$/;
 
@@ -57,5 +58,8 @@ export function needsToken(path: OpsPath, pub: OpsPublic): boolean {
 export function assertTokenFor(paths: readonly OpsPath[], auth: OpsAuthConfig): void {
   const guarded = paths.filter((p) => needsToken(p, auth.public));
   if (guarded.length && !auth.token)
-    throw new VigilError('CONFIG_INVALID', `the ops server needs a token for ${guarded.map((p) => (p === 'dashboard' ? '/dashboard' : p === 'metrics' ? '/metrics' : '/healthz and /readyz')).join(', ')} and none is configured: ${TOKEN_HINT}`);
+    throw new VigilError(
+      'CONFIG_INVALID',
+      `the ops server needs a token for ${guarded.map((p) => (p === 'dashboard' ? '/dashboard' : p === 'metrics' ? '/metrics' : '/healthz and /readyz')).join(', ')} and none is configured: ${TOKEN_HINT}`,
+    );
 }

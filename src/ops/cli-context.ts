@@ -30,7 +30,14 @@ export async function withOpsContext<T>(config: Config, work: (ctx: OpsCliContex
         return q;
       };
       try {
-        return await work({ config, redis, scan: open(config.scanQueue), moderation: open(config.moderationQueue), deadLetters: open(config.deadLetterQueue), audit: new RedisAuditLog(bankRedis, config.queuePrefix) });
+        return await work({
+          config,
+          redis,
+          scan: open(config.scanQueue),
+          moderation: open(config.moderationQueue),
+          deadLetters: open(config.deadLetterQueue),
+          audit: new RedisAuditLog(bankRedis, config.queuePrefix),
+        });
       } finally {
         await Promise.all(opened.map((q) => q.close().catch(() => undefined)));
       }

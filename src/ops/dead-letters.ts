@@ -22,19 +22,23 @@ export interface DeadLetterFilter {
   limit?: number | undefined;
 }
 
-export type RetryOutcome = { id: string; eventId?: string; status: 'requeued' | 'would_requeue'; scanJobId: string } | { id: string; eventId?: string; status: 'not_kept' | 'already_queued' | 'not_found'; reason: string };
+export type RetryOutcome =
+  | { id: string; eventId?: string; status: 'requeued' | 'would_requeue'; scanJobId: string }
+  | { id: string; eventId?: string; status: 'not_kept' | 'already_queued' | 'not_found'; reason: string };
 
 /** "2026-01-01T00:00:00Z", or a span back from now: 90s, 30m, 6h, 2d. */
 export function parseSince(value: string, now = Date.now()): Date {
   const rel = /^(\d+)([smhd])$/.exec(value);
   if (rel) return new Date(now - Number(rel[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[rel[2] as 's' | 'm' | 'h' | 'd']);
   const t = Date.parse(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(t)) throw new VigilError('CONFIG_INVALID', `--since must be an ISO time (2026-01-31T12:00:00Z) or a span back from now (90s, 30m, 6h, 2d), got "${value}"`);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(t))
+    throw new VigilError('CONFIG_INVALID', `--since must be an ISO time (2026-01-31T12:00:00Z) or a span back from now (90s, 30m, 6h, 2d), got "${value}"`);
   return new Date(t);
 }
 
 export function assertKnownCode(code: string | undefined): void {
-  if (code !== undefined && !(code in ERROR_CODES)) throw new VigilError('CONFIG_INVALID', `unknown error code "${code}"; known: ${Object.keys(ERROR_CODES).join(', ')}`);
+  if (code !== undefined && !(code in ERROR_CODES))
+    throw new VigilError('CONFIG_INVALID', `unknown error code "${code}"; known: ${Object.keys(ERROR_CODES).join(', ')}`);
 }
 
 const STATES = ['waiting', 'prioritized', 'delayed', 'completed', 'failed'] as const;
@@ -83,18 +87,27 @@ export class DeadLetterTool {
     const o = entry.origin;
     const notKept = (reason: string) => ({ outcome: { ...ids, status: 'not_kept' as const, reason } });
     if (o.kind === 'kafka')
-      return notKept(`dead-lettered by the Kafka bridge before it reached the scan queue (topic ${o.topic}, partition ${o.partition}, offset ${o.offset}); the bridge keeps no copy: the record stays in Kafka until the topic's retention, so fix the producer and publish the event again`);
+      return notKept(
+        `dead-lettered by the Kafka bridge before it reached the scan queue (topic ${o.topic}, partition ${o.partition}, offset ${o.offset}); the bridge keeps no copy: the record stays in Kafka until the topic's retention, so fix the producer and publish the event again`,
+      );
     if (o.kind === 'cli') return notKept(`dead-lettered by an offline \`vigil scan\` of ${o.file} (line ${o.line}): run that scan again`);
-    if (o.queue !== this.o.scan.name) return notKept(`it came from queue ${o.queue}, not the scan queue ${this.o.scan.name}: run with that queue (VIGIL_SCAN_QUEUE)`);
+    if (o.queue !== this.o.scan.name)
+      return notKept(`it came from queue ${o.queue}, not the scan queue ${this.o.scan.name}: run with that queue (VIGIL_SCAN_QUEUE)`);
     const job = await this.o.scan.getJob(o.jobId);
     if (job) {
       const state = await job.getState();
       if (state === 'failed') return { outcome: { ...ids, status: dryRun ? 'would_requeue' : 'requeued', scanJobId: o.jobId }, job };
-      if (state !== 'completed' && state !== 'unknown') return { outcome: { ...ids, status: 'already_queued', reason: `the scan job ${o.jobId} is ${state} already` } };
+      if (state !== 'completed' && state !== 'unknown')
+        return { outcome: { ...ids, status: 'already_queued', reason: `the scan job ${o.jobId} is ${state} already` } };
     }
-    if (entry.mediaId) return notKept(`only media ${entry.mediaId} failed; the rest of the event was scanned and its job completed, so the event was not kept: publish it again once the cause is fixed`);
+    if (entry.mediaId)
+      return notKept(
+        `only media ${entry.mediaId} failed; the rest of the event was scanned and its job completed, so the event was not kept: publish it again once the cause is fixed`,
+      );
     if (entry.code === 'RETRIES_EXHAUSTED')
-      return notKept(`the event was kept in the scan queue's failed set for VIGIL_FAILED_RETENTION_S (${this.o.failedRetentionS} s) and is gone (expired or cleaned); publish it again`);
+      return notKept(
+        `the event was kept in the scan queue's failed set for VIGIL_FAILED_RETENTION_S (${this.o.failedRetentionS} s) and is gone (expired or cleaned); publish it again`,
+      );
     const retriable = (ERROR_CODES as Record<string, boolean>)[entry.code as ErrorCode];
     return notKept(
       retriable === false

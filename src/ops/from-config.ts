@@ -41,7 +41,10 @@ export async function startProcessOps(config: Config, o: ProcessOpsOptions): Pro
   const listen = opsListen(config);
   const port = o.port ?? listen.port;
   if (port === 0) return undefined;
-  if (listen.legacyKey && o.port === undefined) o.logger.warn('VIGIL_METRICS_PORT is the old name of VIGIL_OPS_PORT: the ops server (/metrics, /healthz, /readyz) listens there; rename it to VIGIL_OPS_PORT');
+  if (listen.legacyKey && o.port === undefined)
+    o.logger.warn(
+      'VIGIL_METRICS_PORT is the old name of VIGIL_OPS_PORT: the ops server (/metrics, /healthz, /readyz) listens there; rename it to VIGIL_OPS_PORT',
+    );
   const queues = openQueues(config, o.redis);
   const closeQueues = () => Promise.all(queues.map((q) => q.queue.close().catch(() => undefined)));
   const dashboard = o.dashboard ?? config.opsDashboard;

@@ -14,7 +14,13 @@ const safeId = (v: unknown): string | undefined => (typeof v === 'string' && SAF
 
 /** A scan-queue job's data, without message text, media bytes, refs' contents or unknown fields. */
 export function scanJobView(data: unknown): Record<string, unknown> {
-  if (!isRecord(data)) return { redacted: typeof data === 'string' ? `payload is a string of ${data.length} characters, not an event` : `payload is ${data === null ? 'null' : Array.isArray(data) ? 'an array' : typeof data}, not an event` };
+  if (!isRecord(data))
+    return {
+      redacted:
+        typeof data === 'string'
+          ? `payload is a string of ${data.length} characters, not an event`
+          : `payload is ${data === null ? 'null' : Array.isArray(data) ? 'an array' : typeof data}, not an event`,
+    };
   const out: Record<string, unknown> = {};
   for (const k of ID_FIELDS) {
     const v = safeId(data[k]);
@@ -37,7 +43,9 @@ export function scanJobView(data: unknown): Record<string, unknown> {
     });
   }
   if (data.context !== undefined) out.context = '[redacted]';
-  const hidden = Object.keys(data).filter((k) => !(ID_FIELDS as readonly string[]).includes(k) && !['recipientIds', 'text', 'media', 'context'].includes(k)).length;
+  const hidden = Object.keys(data).filter(
+    (k) => !(ID_FIELDS as readonly string[]).includes(k) && !['recipientIds', 'text', 'media', 'context'].includes(k),
+  ).length;
   if (hidden) out.otherFields = `[${hidden} redacted]`;
   return out;
 }

@@ -54,7 +54,11 @@ function withTimeout(check: ReadinessCheck, ms: number): Promise<ReadinessResult
   const timeout = new Promise<ReadinessResult>((resolve) => {
     timer = setTimeout(() => resolve({ name: check.name || 'check', ok: false, reason: `no answer within ${ms} ms` }), ms);
   });
-  const run = check().catch((err: unknown) => ({ name: check.name || 'check', ok: false, reason: err instanceof VigilError ? `${err.code}: ${err.message}` : `check failed (${err instanceof Error ? err.name : typeof err})` }));
+  const run = check().catch((err: unknown) => ({
+    name: check.name || 'check',
+    ok: false,
+    reason: err instanceof VigilError ? `${err.code}: ${err.message}` : `check failed (${err instanceof Error ? err.name : typeof err})`,
+  }));
   return Promise.race([run, timeout]).finally(() => clearTimeout(timer));
 }
 
@@ -70,7 +74,9 @@ export function queueCountsSource(queues: readonly DashboardQueue[], timeoutMs =
     );
     // A worker's connection queues commands while Redis is away: a scrape must not wait for it.
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new VigilError('QUEUE_UNAVAILABLE', `queue counts not read within ${timeoutMs} ms`)), timeoutMs)));
+    const timeout = new Promise<never>(
+      (_, reject) => (timer = setTimeout(() => reject(new VigilError('QUEUE_UNAVAILABLE', `queue counts not read within ${timeoutMs} ms`)), timeoutMs)),
+    );
     try {
       await Promise.race([read, timeout]);
     } finally {
@@ -119,7 +125,11 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
     app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
       if (pathClass(request.url) !== 'dashboard' || request.method === 'GET' || request.method === 'HEAD') return;
       const what = dashboardAction(request);
-      if (!what) return reply.code(403).send({ error: 'forbidden', reason: 'this dashboard action is not offered by Vigil (it could lose events or put content in a queue); use the vigil CLI' });
+      if (!what)
+        return reply.code(403).send({
+          error: 'forbidden',
+          reason: 'this dashboard action is not offered by Vigil (it could lose events or put content in a queue); use the vigil CLI',
+        });
       try {
         await audit.append({ actor: request.opsActor ?? 'unknown', action: what.action, target: what.target });
       } catch (err) {
@@ -135,7 +145,9 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   app.get('/readyz', async (_request, reply) => {
     const results = await Promise.all((options.checks ?? []).map((c) => withTimeout(c, checkTimeoutMs)));
     const ready = results.every((r) => r.ok);
-    return reply.code(ready ? 200 : 503).send({ ready, reasons: results.filter((r) => !r.ok).map((r) => `${r.name}: ${r.reason ?? 'not ready'}`), checks: results });
+    return reply
+      .code(ready ? 200 : 503)
+      .send({ ready, reasons: results.filter((r) => !r.ok).map((r) => `${r.name}: ${r.reason ?? 'not ready'}`), checks: results });
   });
 
   if (options.metrics) {
@@ -156,7 +168,9 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   } catch (err) {
     await app.close().catch(() => undefined);
     const code = (err as NodeJS.ErrnoException).code;
-    throw new VigilError('PORT_UNAVAILABLE', `ops server cannot listen on ${options.host ?? '127.0.0.1'}:${options.port}${code ? ` (${code})` : ''}`, { cause: err });
+    throw new VigilError('PORT_UNAVAILABLE', `ops server cannot listen on ${options.host ?? '127.0.0.1'}:${options.port}${code ? ` (${code})` : ''}`, {
+      cause: err,
+    });
   }
   const port = (app.server.address() as AddressInfo).port;
   let closing: Promise<void> | undefined;

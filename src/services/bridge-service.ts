@@ -44,7 +44,10 @@ async function openBridgeService(config: Config, logger: Logger, ctx: ServiceCon
   const metrics = createMetrics();
   const settings = { connection: redis, prefix: config.queuePrefix, dedupeTtlMs: config.dedupeTtlMs };
   const scanQueue = ctx.use('scan queue', new BullScanQueue({ ...settings, name: config.scanQueue, failedRetentionS: config.failedRetentionS }));
-  const deadLetters = ctx.use('dead-letter queue', new BullDeadLetterSink(config.deadLetterQueue, { ...settings, retentionS: config.deadLetterRetentionS, maxEntries: config.deadLetterMaxEntries }));
+  const deadLetters = ctx.use(
+    'dead-letter queue',
+    new BullDeadLetterSink(config.deadLetterQueue, { ...settings, retentionS: config.deadLetterRetentionS, maxEntries: config.deadLetterMaxEntries }),
+  );
   let consuming = false;
   const kafkaCheck = async () => ({ name: 'kafka', ok: consuming, ...(consuming ? {} : { reason: 'consumer not started' }) });
   const opsServer = await startProcessOps(config, { metrics, redis, logger, checks: [redisCheck(redis), kafkaCheck] });

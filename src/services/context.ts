@@ -82,7 +82,11 @@ export class ServiceContext {
 
 /** The one line a failed start prints: code and message (secrets masked), never a stack. */
 export function startupLine(service: string, err: unknown): string {
-  const what = isVigilError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? `${(err as NodeJS.ErrnoException).code ?? err.name}: ${err.message}` : String(err);
+  const what = isVigilError(err)
+    ? `${err.code}: ${err.message}`
+    : err instanceof Error
+      ? `${(err as NodeJS.ErrnoException).code ?? err.name}: ${err.message}`
+      : String(err);
   return `vigil ${service}: cannot start: ${maskSecrets(what).replace(/\s*\n\s*/g, '; ')}`;
 }
 
@@ -153,4 +157,3 @@ export async function runEntryPoint(service: string, main: () => Promise<number>
 export function exitSoon(afterMs = 2000): void {
   setTimeout(() => process.exit(), afterMs).unref();
 }
-

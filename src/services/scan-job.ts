@@ -85,7 +85,9 @@ export function createScanJobHandler(o: ScanJobHandlerOptions): ScanJobHandler {
   };
 
   const m = o.metrics;
-  const clock: StageClock | undefined = m ? { now: () => performance.now(), observe: (stage, seconds) => m.stageSeconds.observe({ stage }, seconds) } : undefined;
+  const clock: StageClock | undefined = m
+    ? { now: () => performance.now(), observe: (stage, seconds) => m.stageSeconds.observe({ stage }, seconds) }
+    : undefined;
   return async (job) => {
     // A child logger per job costs more than the scan of a short text: build it only when logging.
     const log = () => o.logger.child({ ...salvageIds(job.payload), attempt: job.attempt });
@@ -94,7 +96,12 @@ export function createScanJobHandler(o: ScanJobHandlerOptions): ScanJobHandler {
       const snapshot = o.policySource?.current();
       // On the last attempt a transient failure of one part is recorded for that part, not retried again.
       const finalAttempt = job.attempt >= o.retry.maxAttempts;
-      const result = await processPayload(job.payload, o.scanner, snapshot?.live ?? o.policy(), o.limits, { counters: o.hooks?.counters(), candidate: snapshot?.candidate, finalAttempt, clock });
+      const result = await processPayload(job.payload, o.scanner, snapshot?.live ?? o.policy(), o.limits, {
+        counters: o.hooks?.counters(),
+        candidate: snapshot?.candidate,
+        finalAttempt,
+        clock,
+      });
       const { event, report, flags } = result;
       const emitStarted = performance.now();
       await o.flags.emit(flags);
@@ -110,8 +117,15 @@ export function createScanJobHandler(o: ScanJobHandlerOptions): ScanJobHandler {
         retained = true;
         return { code: 'RETRIES_EXHAUSTED', message: `gave up after ${job.attempt} attempt(s): ${e.code}: ${e.message}` };
       };
-      for (const m of report.mediaErrors) await deadLetter(job, final(m), { mediaId: m.mediaId, part: 'media', ...(m.reason ? { reason: m.reason } : {}), ...(m.sourceId ? { sourceId: m.sourceId } : {}) });
-      for (const t of report.textErrors ?? []) await deadLetter(job, final(t), { part: 'text', ...(t.reason ? { reason: t.reason } : {}), ...(t.sourceId ? { sourceId: t.sourceId } : {}) });
+      for (const m of report.mediaErrors)
+        await deadLetter(job, final(m), {
+          mediaId: m.mediaId,
+          part: 'media',
+          ...(m.reason ? { reason: m.reason } : {}),
+          ...(m.sourceId ? { sourceId: m.sourceId } : {}),
+        });
+      for (const t of report.textErrors ?? [])
+        await deadLetter(job, final(t), { part: 'text', ...(t.reason ? { reason: t.reason } : {}), ...(t.sourceId ? { sourceId: t.sourceId } : {}) });
       if (m) {
         for (const e of report.mediaErrors) m.errors.inc({ code: e.code });
         for (const e of report.textErrors ?? []) m.errors.inc({ code: e.code });

@@ -62,14 +62,28 @@ async function openScanService(config: Config, logger: Logger, ctx: ServiceConte
   // (the worker keeps its snapshot) instead of hanging.
   const bankRedis = await ctx.open('bank-store redis', () => openBankStoreRedis(config, 'producer'), closeRedis);
   await waitForRedis(bankRedis, config.redisConnectTimeoutMs, bankStoreRedisUrl(config));
-  const hooks = createDecisionHooks({ brakes: new RedisBrakes(bankRedis, config.queuePrefix), shadowLog: new RedisShadowLog(bankRedis, config.queuePrefix), logger, metrics });
+  const hooks = createDecisionHooks({
+    brakes: new RedisBrakes(bankRedis, config.queuePrefix),
+    shadowLog: new RedisShadowLog(bankRedis, config.queuePrefix),
+    logger,
+    metrics,
+  });
   const runtime = ctx.use(
     'policy and banks',
-    await createScanRuntime(config, logger, { watch: true, store: new RedisBankStore(bankRedis, config.queuePrefix), policyStore: new RedisPolicyStore(bankRedis, config.queuePrefix), hooks, metrics }),
+    await createScanRuntime(config, logger, {
+      watch: true,
+      store: new RedisBankStore(bankRedis, config.queuePrefix),
+      policyStore: new RedisPolicyStore(bankRedis, config.queuePrefix),
+      hooks,
+      metrics,
+    }),
   );
   const settings = { connection: redis, prefix: config.queuePrefix, dedupeTtlMs: config.dedupeTtlMs };
   const moderation = ctx.use('moderation queue', new BullFlagSink(config.moderationQueue, settings));
-  const deadLetters = ctx.use('dead-letter queue', new BullDeadLetterSink(config.deadLetterQueue, { ...settings, retentionS: config.deadLetterRetentionS, maxEntries: config.deadLetterMaxEntries }));
+  const deadLetters = ctx.use(
+    'dead-letter queue',
+    new BullDeadLetterSink(config.deadLetterQueue, { ...settings, retentionS: config.deadLetterRetentionS, maxEntries: config.deadLetterMaxEntries }),
+  );
   // With KAFKA_FLAG_TOPIC set, flags are also produced to Kafka, after they are on the moderation queue.
   const mirror = await connectFlagMirror(config, logger, metrics);
   if (mirror) ctx.use('kafka flag mirror', mirror);
@@ -92,7 +106,17 @@ async function openScanService(config: Config, logger: Logger, ctx: ServiceConte
   });
   const worker = ctx.use(
     'scan worker',
-    new ScanWorker({ connection: redis, prefix: config.queuePrefix, queue: config.scanQueue, concurrency: config.concurrency, lockDurationMs: config.lockDurationMs, handle, deadLetters, logger, metrics }),
+    new ScanWorker({
+      connection: redis,
+      prefix: config.queuePrefix,
+      queue: config.scanQueue,
+      concurrency: config.concurrency,
+      lockDurationMs: config.lockDurationMs,
+      handle,
+      deadLetters,
+      logger,
+      metrics,
+    }),
     // Jobs in flight finish within their lock; past that their lock lapses and another worker retries them.
     { timeoutMs: config.lockDurationMs + 5000 },
   );

@@ -47,7 +47,13 @@ export async function writeTinyImageModel(): Promise<{ dir: string; id: string }
   const id = 'tiny-image-test';
   const model = tf.sequential({
     layers: [
-      tf.layers.conv2d({ inputShape: [16, 16, 3], filters: 4, kernelSize: 3, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 7 }) }),
+      tf.layers.conv2d({
+        inputShape: [16, 16, 3],
+        filters: 4,
+        kernelSize: 3,
+        activation: 'relu',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 7 }),
+      }),
       tf.layers.globalAveragePooling2d({}),
       tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 11 }) }),
     ],

@@ -17,7 +17,9 @@ const EXPECTED = JSON.parse(readFileSync(new URL('../fixtures/classify/nsfw-beni
 
 async function rasters(): Promise<Array<{ key: string; raster: DecodedImage }>> {
   const decoder = new SharpImageDecoder();
-  return Promise.all(BENIGN_FIXTURES.map(async (file) => ({ key: relative(ROOT, file), raster: await decoder.decode(readFileSync(file), 'application/octet-stream') })));
+  return Promise.all(
+    BENIGN_FIXTURES.map(async (file) => ({ key: relative(ROOT, file), raster: await decoder.decode(readFileSync(file), 'application/octet-stream') })),
+  );
 }
 
 function expectScoresClose(got: Record<string, number>, want: Record<string, number>): void {

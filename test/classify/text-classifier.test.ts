@@ -7,7 +7,16 @@ import { tfRuntime, type TfModule } from '../../src/classify/runtime.js';
 import { verifiedModelHandler } from '../../src/classify/tf-model.js';
 import { HashedTextClassifier } from '../../src/classify/text-classifier.js';
 import { densify, featurize } from '../../src/classify/text-features.js';
-import { evaluateLabel, parseTrainingJsonl, rocAuc, seededRandom, splitRows, trainTextModel, writeTextModel, type LabelledText } from '../../src/classify/text-train.js';
+import {
+  evaluateLabel,
+  parseTrainingJsonl,
+  rocAuc,
+  seededRandom,
+  splitRows,
+  trainTextModel,
+  writeTextModel,
+  type LabelledText,
+} from '../../src/classify/text-train.js';
 import { spamAssassinRows } from '../../scripts/demo-corpus.js';
 import { seededRandom as fixtureRandom } from '../helpers/seeded-random.js';
 import { tempDir } from './helpers.js';
@@ -16,8 +25,21 @@ import { tempDir } from './helpers.js';
 function syntheticRows(n: number, seed: number): LabelledText[] {
   const rnd = fixtureRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
-  const everyday = ['see you at lunch', 'the velvet teapot is on the shelf', 'meeting moved to friday', 'thanks for the photos', 'call me when you land', 'garden looks lovely', 'bring the blue umbrella'];
-  const offer = ['claim your free prize now', 'you have won a voucher, click the link', 'urgent: confirm your account to receive cash', 'limited offer, send the fee today'];
+  const everyday = [
+    'see you at lunch',
+    'the velvet teapot is on the shelf',
+    'meeting moved to friday',
+    'thanks for the photos',
+    'call me when you land',
+    'garden looks lovely',
+    'bring the blue umbrella',
+  ];
+  const offer = [
+    'claim your free prize now',
+    'you have won a voucher, click the link',
+    'urgent: confirm your account to receive cash',
+    'limited offer, send the fee today',
+  ];
   const kettle = ['the copper kettle whistles', 'descale the kettle tonight'];
   return Array.from({ length: n }, () => {
     const spam = rnd() < 0.4;
@@ -163,14 +185,22 @@ describe('the shipped demo model (SpamAssassin e-mail, spam_scam)', { timeout: 1
     const classifier = HashedTextClassifier.load(defaultModelsDir(), { id: DEMO_TEXT_MODEL_ID });
     expect(classifier.labels).toEqual(['spam_scam']);
     const entry = readManifest(defaultModelsDir()).models.find((m) => m.id === DEMO_TEXT_MODEL_ID)!;
-    const evaluation = entry.evaluation as { split: { holdout: number; seed: number; heldOut: number }; heldOut: Array<{ auc: number; precision: number; recall: number; f1: number }>; note: string };
+    const evaluation = entry.evaluation as {
+      split: { holdout: number; seed: number; heldOut: number };
+      heldOut: Array<{ auc: number; precision: number; recall: number; f1: number }>;
+      note: string;
+    };
     expect(evaluation.note).toMatch(/e-mail/);
     const rows = spamAssassinRows();
     expect(rows).toHaveLength(6046);
     const { held } = splitRows(rows.length, evaluation.split.holdout, seededRandom(evaluation.split.seed));
     expect(held).toHaveLength(evaluation.split.heldOut);
     const scores = held.map((i) => classifier.score(rows[i]!.text).scores.spam_scam!);
-    const got = evaluateLabel('spam_scam', scores, held.map((i) => rows[i]!.labels.includes('spam_scam')));
+    const got = evaluateLabel(
+      'spam_scam',
+      scores,
+      held.map((i) => rows[i]!.labels.includes('spam_scam')),
+    );
     const want = evaluation.heldOut[0]!;
     expect(got.auc).toBeCloseTo(want.auc, 5);
     expect(got.precision).toBeCloseTo(want.precision, 5);

@@ -13,7 +13,15 @@ function file(yaml: string): string {
 
 describe('config', () => {
   it('defaults, then file, then environment, then overrides', () => {
-    expect(loadConfig({ env: {} })).toMatchObject({ redisUrl: 'redis://127.0.0.1:6379', queuePrefix: 'bull', scanQueue: 'vigil-scan', moderationQueue: 'vigil-moderation', deadLetterQueue: 'vigil-dead-letter', concurrency: 16, dedupeTtlMs: 86_400_000 });
+    expect(loadConfig({ env: {} })).toMatchObject({
+      redisUrl: 'redis://127.0.0.1:6379',
+      queuePrefix: 'bull',
+      scanQueue: 'vigil-scan',
+      moderationQueue: 'vigil-moderation',
+      deadLetterQueue: 'vigil-dead-letter',
+      concurrency: 16,
+      dedupeTtlMs: 86_400_000,
+    });
     const f = file('concurrency: 4\nqueuePrefix: "{vigil}"\n');
     expect(loadConfig({ env: {}, file: f })).toMatchObject({ concurrency: 4, queuePrefix: '{vigil}' });
     expect(loadConfig({ env: { VIGIL_CONFIG: f, VIGIL_CONCURRENCY: '8' } }).concurrency).toBe(8);

@@ -45,7 +45,17 @@ describe('vigil.message.v1', () => {
     ['media with both bytes and ref', { ...valid, media: [{ id: 'm', mimeType: 'image/png', bytes: 'AAAA', ref: 'x' }] }, 'EVENT_INVALID'],
     ['media with neither', { ...valid, media: [{ id: 'm', mimeType: 'image/png' }] }, 'EVENT_INVALID'],
     ['bad base64', { ...valid, media: [{ id: 'm', mimeType: 'image/png', bytes: 'a$b=' }] }, 'EVENT_INVALID'],
-    ['duplicate media ids', { ...valid, media: [{ id: 'm', mimeType: 'image/png', bytes: 'AAAA' }, { id: 'm', mimeType: 'image/png', bytes: 'AAAA' }] }, 'EVENT_INVALID'],
+    [
+      'duplicate media ids',
+      {
+        ...valid,
+        media: [
+          { id: 'm', mimeType: 'image/png', bytes: 'AAAA' },
+          { id: 'm', mimeType: 'image/png', bytes: 'AAAA' },
+        ],
+      },
+      'EVENT_INVALID',
+    ],
     ['a bare array', [valid], 'EVENT_INVALID'],
   ])('rejects %s', (_name, payload, code) => {
     expect(codeOf(payload)).toBe(code);
@@ -58,7 +68,10 @@ describe('vigil.message.v1', () => {
     expect(codeOf({ ...valid, text: 'x'.repeat(10) }, limits)).toBe('ok');
     expect(codeOf({ ...valid, media: [{ id: 'a', mimeType: 'image/png', bytes: Buffer.alloc(7).toString('base64') }] }, limits)).toBe('MEDIA_TOO_LARGE');
     expect(codeOf({ ...valid, media: [{ id: 'a', mimeType: 'image/png', bytes: Buffer.alloc(6).toString('base64') }] }, limits)).toBe('ok');
-    const two = [{ id: 'a', mimeType: 'image/png', ref: 'x' }, { id: 'b', mimeType: 'image/png', ref: 'y' }];
+    const two = [
+      { id: 'a', mimeType: 'image/png', ref: 'x' },
+      { id: 'b', mimeType: 'image/png', ref: 'y' },
+    ];
     expect(codeOf({ ...valid, media: two }, limits)).toBe('EVENT_INVALID');
     expect(codeOf({ ...valid, text: 'x'.repeat(64 * 1024 + 1) })).toBe('TEXT_TOO_LARGE');
   });

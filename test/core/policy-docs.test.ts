@@ -26,6 +26,32 @@ describe('docs/policy.md examples', () => {
   });
   it('the examples use every condition kind and every signal, context and account key', () => {
     const text = blocks.join('\n');
-    for (const key of ['all:', 'any:', 'not:', 'signal:', 'context:', 'account:', 'type:', 'source:', 'entry:', 'category:', 'minSeverity:', 'maxDistance:', 'label:', 'minScore:', 'termMode:', 'reported:', 'locale:', 'in:', 'lt:', 'status: shadow', 'rollout:', 'dailyCap:', 'sampleRate:', 'run:']) expect(text, key).toContain(key);
+    for (const key of [
+      'all:',
+      'any:',
+      'not:',
+      'signal:',
+      'context:',
+      'account:',
+      'type:',
+      'source:',
+      'entry:',
+      'category:',
+      'minSeverity:',
+      'maxDistance:',
+      'label:',
+      'minScore:',
+      'termMode:',
+      'reported:',
+      'locale:',
+      'in:',
+      'lt:',
+      'status: shadow',
+      'rollout:',
+      'dailyCap:',
+      'sampleRate:',
+      'run:',
+    ])
+      expect(text, key).toContain(key);
   });
 });

@@ -4,7 +4,18 @@ import { describe, expect, it } from 'vitest';
 import { VigilError } from '../../src/core/errors.js';
 import { flagSchema, parseMessageEvent } from '../../src/core/contracts.js';
 import { buildFlags } from '../../src/core/flags.js';
-import { compareShadow, compilePolicy, decide, decisionContext, diffPolicies, pdqThresholdFor, rolloutBucket, shouldClassify, type DecisionCounters, type ScanReport } from '../../src/core/policy.js';
+import {
+  compareShadow,
+  compilePolicy,
+  decide,
+  decisionContext,
+  diffPolicies,
+  pdqThresholdFor,
+  rolloutBucket,
+  shouldClassify,
+  type DecisionCounters,
+  type ScanReport,
+} from '../../src/core/policy.js';
 import type { Signal } from '../../src/core/signals.js';
 
 const doc = {
@@ -85,10 +96,44 @@ describe('policy', () => {
 // ---- v2 language: every feature by a decide() test ----
 
 const md5 = (sourceId: string, entryId: string, mediaId = 'm1'): Signal => ({ type: 'md5', sourceId, sourceVersion: '1', entryId, mediaId, distance: 0 });
-const pdqSig = (sourceId: string, entryId: string, distance: number, mediaId = 'm1'): Signal => ({ type: 'pdq', sourceId, sourceVersion: '1', entryId, mediaId, distance, threshold: 31, quality: 90 });
-const term = (entryId: string, category: string, severity: Signal['severity'], termMode = 'whole-word', sourceId = 'terms'): Signal => ({ type: 'term', sourceId, sourceVersion: '1', entryId, category, severity, termMode, span: { start: 0, end: 3 } });
-const pattern = (entryId: string, category: string, severity: Signal['severity']): Signal => ({ type: 'pattern', sourceId: 'patterns', sourceVersion: '1', entryId, category, severity, span: { start: 4, end: 9 } });
-const cls = (label: string, score: number, sourceId = 'nsfw-image'): Signal => ({ type: 'classifier', sourceId, sourceVersion: '3', label, score, threshold: 0.5, mediaId: 'm1' });
+const pdqSig = (sourceId: string, entryId: string, distance: number, mediaId = 'm1'): Signal => ({
+  type: 'pdq',
+  sourceId,
+  sourceVersion: '1',
+  entryId,
+  mediaId,
+  distance,
+  threshold: 31,
+  quality: 90,
+});
+const term = (entryId: string, category: string, severity: Signal['severity'], termMode = 'whole-word', sourceId = 'terms'): Signal => ({
+  type: 'term',
+  sourceId,
+  sourceVersion: '1',
+  entryId,
+  category,
+  severity,
+  termMode,
+  span: { start: 0, end: 3 },
+});
+const pattern = (entryId: string, category: string, severity: Signal['severity']): Signal => ({
+  type: 'pattern',
+  sourceId: 'patterns',
+  sourceVersion: '1',
+  entryId,
+  category,
+  severity,
+  span: { start: 4, end: 9 },
+});
+const cls = (label: string, score: number, sourceId = 'nsfw-image'): Signal => ({
+  type: 'classifier',
+  sourceId,
+  sourceVersion: '3',
+  label,
+  score,
+  threshold: 0.5,
+  mediaId: 'm1',
+});
 
 function v2(rules: unknown[], extra: Record<string, unknown> = {}) {
   return compilePolicy({ version: 2, rules, ...extra });
@@ -100,12 +145,20 @@ function rep(signals: Signal[], context: ScanReport['context'] = { conversationI
 
 const summary = (v: ReturnType<typeof decide>) => v.flags.map((f) => `${f.category}:${f.severity}:${f.action}:${f.ruleIds.join('+')}:${f.signals.length}`);
 
-const counters = (o: Partial<DecisionCounters> = {}): DecisionCounters => ({ quarantinedRules: new Set(), quarantinedEntries: new Set(), actionsToday: {}, deconfirmed: new Set(), ...o });
+const counters = (o: Partial<DecisionCounters> = {}): DecisionCounters => ({
+  quarantinedRules: new Set(),
+  quarantinedEntries: new Set(),
+  actionsToday: {},
+  deconfirmed: new Set(),
+  ...o,
+});
 
 describe('policy v2: conditions', () => {
   const explicitToMinor = {
     id: 'explicit-to-minor',
-    when: { all: [{ signal: { type: 'classifier', label: 'explicit', minScore: 0.8 } }, { account: { key: 'recipientAgeBand', in: ['under13', '13-15', '16-17'] } }] },
+    when: {
+      all: [{ signal: { type: 'classifier', label: 'explicit', minScore: 0.8 } }, { account: { key: 'recipientAgeBand', in: ['under13', '13-15', '16-17'] } }],
+    },
     category: 'sexual_content_minor',
     severity: 'critical',
     action: 'escalate',
@@ -126,7 +179,9 @@ describe('policy v2: conditions', () => {
     const p = v2([
       {
         id: 'contact-and-move',
-        when: { all: [{ signal: { type: 'pattern', entry: 'contact-*' } }, { signal: { type: 'pattern', entry: 'platform-move*' } }, { context: { reported: true } }] },
+        when: {
+          all: [{ signal: { type: 'pattern', entry: 'contact-*' } }, { signal: { type: 'pattern', entry: 'platform-move*' } }, { context: { reported: true } }],
+        },
         category: 'grooming',
         severity: 'high',
         action: 'escalate',
@@ -139,7 +194,13 @@ describe('policy v2: conditions', () => {
     expect(decide(rep([both[0] as Signal], { conversationId: 'c', reportId: 'r' }), p).flags).toEqual([]);
 
     const anyNot = v2([
-      { id: 'a', when: { all: [{ any: [{ signal: { type: 'term', entry: 'x*' } }, { signal: { type: 'term', entry: 'y*' } }] }, { not: { signal: { entry: 'veto' } } }] }, action: 'review' },
+      {
+        id: 'a',
+        when: {
+          all: [{ any: [{ signal: { type: 'term', entry: 'x*' } }, { signal: { type: 'term', entry: 'y*' } }] }, { not: { signal: { entry: 'veto' } } }],
+        },
+        action: 'review',
+      },
     ]);
     expect(summary(decide(rep([term('x1', 'c', 'low'), term('y1', 'c', 'low')]), anyNot))).toEqual(['c:low:review:a:2']);
     expect(decide(rep([term('x1', 'c', 'low'), term('veto', 'c', 'low')]), anyNot).flags).toEqual([]);
@@ -187,7 +248,8 @@ describe('policy v2: conditions', () => {
 
   it('account predicates: equals, in, lt/lte/gt/gte on numbers only, exists', () => {
     const p = (account: Record<string, unknown>) => v2([{ id: 'r', when: { all: [{ signal: { type: 'term' } }, { account }] }, action: 'review' }]);
-    const fires = (account: Record<string, unknown>, accountSignals: Record<string, number | string | boolean>) => decide(rep([term('t', 'c', 'low')], { accountSignals }), p(account)).flags.length === 1;
+    const fires = (account: Record<string, unknown>, accountSignals: Record<string, number | string | boolean>) =>
+      decide(rep([term('t', 'c', 'low')], { accountSignals }), p(account)).flags.length === 1;
     expect(fires({ key: 'senderAccountAgeDays', lt: 7 }, { senderAccountAgeDays: 3 })).toBe(true);
     expect(fires({ key: 'senderAccountAgeDays', lt: 7 }, { senderAccountAgeDays: 7 })).toBe(false);
     expect(fires({ key: 'senderAccountAgeDays', lte: 7 }, { senderAccountAgeDays: 7 })).toBe(true);
@@ -209,7 +271,10 @@ describe('policy v2: rules', () => {
       { id: 'any-hash', when: { signal: { type: ['md5', 'pdq'] } }, category: 'other', severity: 'high', action: 'escalate' },
     ]);
     expect(summary(decide(rep([md5('known-a', 'x')]), p))).toEqual(['known:critical:remove_and_report:known:1']);
-    expect(summary(decide(rep([md5('known-a', 'x'), md5('misc', 'y', 'm2')]), p))).toEqual(['known:critical:remove_and_report:known:1', 'other:high:escalate:any-hash:1']);
+    expect(summary(decide(rep([md5('known-a', 'x'), md5('misc', 'y', 'm2')]), p))).toEqual([
+      'known:critical:remove_and_report:known:1',
+      'other:high:escalate:any-hash:1',
+    ]);
   });
 
   it('category and severity from the rule, else from each signal; one flag per category, strongest action, all rule ids', () => {
@@ -277,14 +342,20 @@ describe('policy v2: brakes and deconfirmations (counters snapshot)', () => {
   });
 
   it('a quarantined bank entry makes the rule using it review-only; other entries are unaffected', () => {
-    expect(decide(rep([md5('b', 'e')]), p, counters({ quarantinedEntries: new Set(['b/e']) })).flags[0]).toMatchObject({ action: 'review', brake: { codes: ['entry_quarantined'] } });
+    expect(decide(rep([md5('b', 'e')]), p, counters({ quarantinedEntries: new Set(['b/e']) })).flags[0]).toMatchObject({
+      action: 'review',
+      brake: { codes: ['entry_quarantined'] },
+    });
     expect(decide(rep([md5('b', 'f')]), p, counters({ quarantinedEntries: new Set(['b/e']) })).flags[0]).toMatchObject({ action: 'remove_and_report' });
     expect(decide(rep([md5('b', 'f')]), p, counters({ quarantinedEntries: new Set(['b/e']) })).flags[0]?.brake).toBeUndefined();
   });
 
   it('daily cap: the rule cap, else the policy default; beyond it, review', () => {
     expect(decide(rep([md5('b', 'e')]), p, counters({ actionsToday: { hash: 1 } })).flags[0]?.action).toBe('remove_and_report');
-    expect(decide(rep([md5('b', 'e')]), p, counters({ actionsToday: { hash: 2 } })).flags[0]).toMatchObject({ action: 'review', brake: { codes: ['daily_cap'], intendedAction: 'remove_and_report' } });
+    expect(decide(rep([md5('b', 'e')]), p, counters({ actionsToday: { hash: 2 } })).flags[0]).toMatchObject({
+      action: 'review',
+      brake: { codes: ['daily_cap'], intendedAction: 'remove_and_report' },
+    });
     expect(decide(rep([term('t', 'c', 'low')]), p, counters({ actionsToday: { text: 4 } })).flags[0]?.action).toBe('escalate');
     expect(decide(rep([term('t', 'c', 'low')]), p, counters({ actionsToday: { text: 5 } })).flags[0]?.action).toBe('review');
   });
@@ -316,21 +387,35 @@ describe('policy v2: brakes and deconfirmations (counters snapshot)', () => {
 describe('policy v2: validation, thresholds, v1 compatibility', () => {
   it('errors name the exact nested key path', () => {
     const bad = (rules: unknown[]) => policyError({ version: 2, rules });
-    expect(bad([{ id: 'r', when: { all: [{ signal: { type: 'term' } }, { signal: { maxDistance: -1 } }] }, action: 'review' }])).toContain('rules.0.when.all.1.signal.maxDistance');
+    expect(bad([{ id: 'r', when: { all: [{ signal: { type: 'term' } }, { signal: { maxDistance: -1 } }] }, action: 'review' }])).toContain(
+      'rules.0.when.all.1.signal.maxDistance',
+    );
     expect(bad([{ id: 'r', when: { signal: { type: 'term', colour: 'red' } }, action: 'review' }])).toContain('rules.0.when.signal');
-    expect(bad([{ id: 'r', when: { signal: { type: 'term' }, context: { reported: true } }, action: 'review' }])).toMatch(/rules\.0\.when: a condition has exactly one of/);
+    expect(bad([{ id: 'r', when: { signal: { type: 'term' }, context: { reported: true } }, action: 'review' }])).toMatch(
+      /rules\.0\.when: a condition has exactly one of/,
+    );
     expect(bad([{ id: 'r', when: { context: { reported: true } }, action: 'review' }])).toMatch(/rules\.0\.when: needs at least one signal condition/);
     expect(bad([{ id: 'r', when: { not: { signal: { type: 'term' } } }, action: 'review' }])).toMatch(/rules\.0\.when: needs at least one signal condition/);
     expect(bad([{ id: 'r', when: { signal: { type: 'term' } }, action: 'review', status: 'paused' }])).toContain('rules.0.status');
     expect(bad([{ id: 'r', when: { signal: { type: 'term' } }, action: 'review', rollout: 101 }])).toContain('rules.0.rollout');
-    expect(bad([{ id: 'r', when: { all: [{ signal: { type: 'term' } }, { account: { key: 'x' } }] }, action: 'review' }])).toContain('rules.0.when.all.1.account');
+    expect(bad([{ id: 'r', when: { all: [{ signal: { type: 'term' } }, { account: { key: 'x' } }] }, action: 'review' }])).toContain(
+      'rules.0.when.all.1.account',
+    );
     expect(bad([{ id: 'r', when: { signal: { type: 'classifier' } }, category: 'k', action: 'review' }])).toMatch(/rules\.0\.severity: required/);
     expect(policyError({ version: 3, rules: [] })).toMatch(/version: must be 2/);
-    expect(policyError({ version: 2, rules: [{ id: 'r', when: { signal: {} }, category: 'k', severity: 'low', action: 'log' }], classifiers: { image: { run: 'sometimes' } } })).toContain('classifiers.image.run');
+    expect(
+      policyError({
+        version: 2,
+        rules: [{ id: 'r', when: { signal: {} }, category: 'k', severity: 'low', action: 'log' }],
+        classifiers: { image: { run: 'sometimes' } },
+      }),
+    ).toContain('classifiers.image.run');
   });
 
   it('v1 errors keep naming the v1 keys', () => {
-    expect(policyError({ version: 1, rules: [{ id: 'x', match: { types: ['jpeg'] }, category: 'k', severity: 'low', action: 'review' }] })).toContain('rules.0.match.types');
+    expect(policyError({ version: 1, rules: [{ id: 'x', match: { types: ['jpeg'] }, category: 'k', severity: 'low', action: 'review' }] })).toContain(
+      'rules.0.match.types',
+    );
   });
 
   it('a v1 file decides exactly like its v2 translation, on a generated family of reports', () => {
@@ -341,13 +426,26 @@ describe('policy v2: validation, thresholds, v1 compatibility', () => {
       version: 1,
       thresholds: { pdq: { default: 31, banks: {}, minQuality: 50, dihedral: true } },
       rules: [
-        { id: 'sample-known-bad-media', match: { types: ['md5', 'sha1', 'sha256', 'pdq'], banks: ['sample-known-bad*'] }, category: 'sample_known_image', severity: 'critical', action: 'remove_and_report' },
+        {
+          id: 'sample-known-bad-media',
+          match: { types: ['md5', 'sha1', 'sha256', 'pdq'], banks: ['sample-known-bad*'] },
+          category: 'sample_known_image',
+          severity: 'critical',
+          action: 'remove_and_report',
+        },
         { id: 'other-hash-banks', match: { types: ['md5', 'sha1', 'sha256', 'pdq'] }, category: 'known_media', severity: 'high', action: 'escalate' },
         { id: 'severe-text', match: { types: ['term', 'pattern'], minSeverity: 'critical' }, action: 'escalate' },
         { id: 'text', match: { types: ['term', 'pattern'] }, action: 'review' },
       ],
     });
-    const pool: Signal[] = [md5('known-a', 'x'), md5('sample-known-bad', 'y'), pdqSig('unlisted', 'z', 12), term('t1', 'grooming', 'medium'), term('t2', 'grooming', 'critical'), pattern('p', 'spam', 'low')];
+    const pool: Signal[] = [
+      md5('known-a', 'x'),
+      md5('sample-known-bad', 'y'),
+      pdqSig('unlisted', 'z', 12),
+      term('t1', 'grooming', 'medium'),
+      term('t2', 'grooming', 'critical'),
+      pattern('p', 'spam', 'low'),
+    ];
     for (let mask = 0; mask < 1 << pool.length; mask++) {
       const signals = pool.filter((_, i) => mask & (1 << i));
       expect(summary(decide(rep(signals), p1))).toEqual(summary(decide(rep(signals), compilePolicy(structuredClone(p1.document)))));
@@ -356,13 +454,20 @@ describe('policy v2: validation, thresholds, v1 compatibility', () => {
   });
 
   it('per-bank PDQ thresholds: exact id, then the most specific glob whatever the file order, then default', () => {
-    const p = compilePolicy({ version: 2, thresholds: { pdq: { default: 31, banks: { '*': 30, 'partner-*': 20, 'partner-eu-*': 12, 'partner-eu-x': 5, 'p*-eu-*': 25 } } }, rules: [{ id: 'r', when: { signal: {} }, category: 'k', severity: 'low', action: 'log' }] });
+    const p = compilePolicy({
+      version: 2,
+      thresholds: { pdq: { default: 31, banks: { '*': 30, 'partner-*': 20, 'partner-eu-*': 12, 'partner-eu-x': 5, 'p*-eu-*': 25 } } },
+      rules: [{ id: 'r', when: { signal: {} }, category: 'k', severity: 'low', action: 'log' }],
+    });
     expect(pdqThresholdFor(p, 'partner-eu-x')).toBe(5);
     expect(pdqThresholdFor(p, 'partner-eu-y')).toBe(12);
     expect(pdqThresholdFor(p, 'partner-us')).toBe(20);
     expect(pdqThresholdFor(p, 'pp-eu-1')).toBe(25);
     expect(pdqThresholdFor(p, 'other')).toBe(30);
-    const reversed = compilePolicy({ ...p.document, thresholds: { pdq: { ...p.document.thresholds.pdq, banks: Object.fromEntries(Object.entries(p.document.thresholds.pdq.banks).reverse()) } } });
+    const reversed = compilePolicy({
+      ...p.document,
+      thresholds: { pdq: { ...p.document.thresholds.pdq, banks: Object.fromEntries(Object.entries(p.document.thresholds.pdq.banks).reverse()) } },
+    });
     for (const id of ['partner-eu-x', 'partner-eu-y', 'partner-us', 'pp-eu-1', 'other']) expect(pdqThresholdFor(reversed, id)).toBe(pdqThresholdFor(p, id));
     expect(pdqThresholdFor(compilePolicy(doc), 'nothing-matches')).toBe(31);
   });
@@ -372,13 +477,29 @@ describe('policy v2: classifier cascade, shadow comparison, diff', () => {
   const base = [{ id: 'r', when: { signal: {} }, category: 'k', severity: 'low', action: 'log' }];
   it('shouldClassify: always / unmatched / never, a context condition, and a stable sample', () => {
     const unmatched = v2(base);
-    expect(shouldClassify(unmatched, 'image', { eventId: 'e', signals: [md5('b', 'x', 'm1')], mediaId: 'm1' })).toEqual({ classify: false, reason: 'already_matched' });
-    expect(shouldClassify(unmatched, 'image', { eventId: 'e', signals: [md5('b', 'x', 'm1')], mediaId: 'm2' })).toEqual({ classify: true, reason: 'unmatched' });
+    expect(shouldClassify(unmatched, 'image', { eventId: 'e', signals: [md5('b', 'x', 'm1')], mediaId: 'm1' })).toEqual({
+      classify: false,
+      reason: 'already_matched',
+    });
+    expect(shouldClassify(unmatched, 'image', { eventId: 'e', signals: [md5('b', 'x', 'm1')], mediaId: 'm2' })).toEqual({
+      classify: true,
+      reason: 'unmatched',
+    });
     expect(shouldClassify(unmatched, 'text', { eventId: 'e', signals: [term('t', 'c', 'low')] })).toEqual({ classify: true, reason: 'always' });
-    const minorsOrReported = v2(base, { classifiers: { image: { run: 'always', when: { any: [{ context: { reported: true } }, { account: { key: 'recipientAgeBand', in: ['under13', '13-15'] } }] } }, text: { run: 'never' } } });
-    expect(shouldClassify(minorsOrReported, 'image', { eventId: 'e', signals: [], mediaId: 'm', context: { priority: 'normal' } }).reason).toBe('condition_false');
+    const minorsOrReported = v2(base, {
+      classifiers: {
+        image: { run: 'always', when: { any: [{ context: { reported: true } }, { account: { key: 'recipientAgeBand', in: ['under13', '13-15'] } }] } },
+        text: { run: 'never' },
+      },
+    });
+    expect(shouldClassify(minorsOrReported, 'image', { eventId: 'e', signals: [], mediaId: 'm', context: { priority: 'normal' } }).reason).toBe(
+      'condition_false',
+    );
     expect(shouldClassify(minorsOrReported, 'image', { eventId: 'e', signals: [], mediaId: 'm', context: { reportId: 'r1' } }).classify).toBe(true);
-    expect(shouldClassify(minorsOrReported, 'image', { eventId: 'e', signals: [], mediaId: 'm', context: { accountSignals: { recipientAgeBand: 'under13' } } }).classify).toBe(true);
+    expect(
+      shouldClassify(minorsOrReported, 'image', { eventId: 'e', signals: [], mediaId: 'm', context: { accountSignals: { recipientAgeBand: 'under13' } } })
+        .classify,
+    ).toBe(true);
     expect(shouldClassify(minorsOrReported, 'text', { eventId: 'e', signals: [] })).toEqual({ classify: false, reason: 'never' });
     const sampled = v2(base, { classifiers: { image: { run: 'always', sampleRate: 0.1 } } });
     let n = 0;
@@ -401,8 +522,18 @@ describe('policy v2: classifier cascade, shadow comparison, diff', () => {
     const far = rep([pdqSig('b', 'e', 25)]);
     const lv = decide(near, live);
     expect(compareShadow(lv)).toEqual([{ source: 'rule', ruleId: 'strict', category: 'k', live: 'escalate', shadow: 'escalate', fired: true, agree: true }]);
-    expect(compareShadow(lv, decide(near, candidate))).toContainEqual({ source: 'candidate', ruleId: 'cand', category: 'k', live: 'escalate', shadow: 'remove_and_report', fired: true, agree: false });
-    expect(compareShadow(decide(far, live), decide(far, candidate))).toEqual([{ source: 'candidate', ruleId: 'now', category: 'k', live: 'escalate', shadow: 'none', fired: false, agree: false }]);
+    expect(compareShadow(lv, decide(near, candidate))).toContainEqual({
+      source: 'candidate',
+      ruleId: 'cand',
+      category: 'k',
+      live: 'escalate',
+      shadow: 'remove_and_report',
+      fired: true,
+      agree: false,
+    });
+    expect(compareShadow(decide(far, live), decide(far, candidate))).toEqual([
+      { source: 'candidate', ruleId: 'now', category: 'k', live: 'escalate', shadow: 'none', fired: false, agree: false },
+    ]);
   });
 
   it('diffPolicies names changed key paths, rules by id', () => {
@@ -420,11 +551,34 @@ describe('policy v2: classifier cascade, shadow comparison, diff', () => {
 
 describe('flags from a v2 verdict', () => {
   it('carry the policy version, the rule ids and the brake, and validate against vigil.flag.v1', () => {
-    const p = compilePolicy({ version: 2, rules: [{ id: 'hash', when: { signal: { type: 'md5' } }, category: 'k', severity: 'critical', action: 'remove_and_report' }] }, 'p', { revision: 7 });
-    const event = parseMessageEvent({ schema: 'vigil.message.v1', eventId: 'e1', messageId: 'm1', conversationId: 'c1', senderId: 's', recipientIds: ['r'], sentAt: '2026-01-01T00:00:00Z' });
+    const p = compilePolicy(
+      { version: 2, rules: [{ id: 'hash', when: { signal: { type: 'md5' } }, category: 'k', severity: 'critical', action: 'remove_and_report' }] },
+      'p',
+      { revision: 7 },
+    );
+    const event = parseMessageEvent({
+      schema: 'vigil.message.v1',
+      eventId: 'e1',
+      messageId: 'm1',
+      conversationId: 'c1',
+      senderId: 's',
+      recipientIds: ['r'],
+      sentAt: '2026-01-01T00:00:00Z',
+    });
     const r = { ...report([{ type: 'md5', sourceId: 'b', sourceVersion: '1', entryId: 'x', mediaId: 'i', distance: 0 }]), context: decisionContext(event) };
-    const [braked] = buildFlags(event, r, decide(r, p, { quarantinedRules: new Set(['hash']), quarantinedEntries: new Set(), actionsToday: {}, deconfirmed: new Set() }), p);
-    expect(flagSchema.parse(braked)).toMatchObject({ policyVersion: p.version, policyRevision: 7, ruleIds: ['hash'], action: 'review', brake: { codes: ['rule_quarantined'], intendedAction: 'remove_and_report' } });
+    const [braked] = buildFlags(
+      event,
+      r,
+      decide(r, p, { quarantinedRules: new Set(['hash']), quarantinedEntries: new Set(), actionsToday: {}, deconfirmed: new Set() }),
+      p,
+    );
+    expect(flagSchema.parse(braked)).toMatchObject({
+      policyVersion: p.version,
+      policyRevision: 7,
+      ruleIds: ['hash'],
+      action: 'review',
+      brake: { codes: ['rule_quarantined'], intendedAction: 'remove_and_report' },
+    });
     const [plain] = buildFlags(event, r, decide(r, p), p);
     expect(flagSchema.parse(plain).brake).toBeUndefined();
     expect(() => flagSchema.parse({ ...plain, brake: { codes: [], intendedAction: 'review' } })).toThrow();

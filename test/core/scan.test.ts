@@ -29,13 +29,27 @@ const policy = compilePolicy({
 
 function scanner(banks: HashBankData[]): Scanner {
   return {
-    sources: () => standardSources({ hashBanks: new MemHashBankSet(banks), textScanner: new MemTextScanner([{ id: 'vt', phrase: 'velvet teapot', category: 'grooming', severity: 'high' }]), pdqHasher: new MemPdqHasher() }),
+    sources: () =>
+      standardSources({
+        hashBanks: new MemHashBankSet(banks),
+        textScanner: new MemTextScanner([{ id: 'vt', phrase: 'velvet teapot', category: 'grooming', severity: 'high' }]),
+        pdqHasher: new MemPdqHasher(),
+      }),
     maxMediaBytes: 1024,
   };
 }
 
 const event = (extra: Record<string, unknown>) =>
-  JSON.stringify({ schema: 'vigil.message.v1', eventId: 'evt-1', messageId: 'm-1', conversationId: 'c-1', senderId: 's-1', recipientIds: ['r-1'], sentAt: '2026-01-01T00:00:00Z', ...extra });
+  JSON.stringify({
+    schema: 'vigil.message.v1',
+    eventId: 'evt-1',
+    messageId: 'm-1',
+    conversationId: 'c-1',
+    senderId: 's-1',
+    recipientIds: ['r-1'],
+    sentAt: '2026-01-01T00:00:00Z',
+    ...extra,
+  });
 const limits = { maxTextBytes: 1024, maxMediaItems: 4, maxMediaBytes: 1024 };
 
 describe('hash bank files', () => {
@@ -49,7 +63,9 @@ describe('hash bank files', () => {
   });
 
   it('reports every bad line with its number', () => {
-    expect(() => parseHashBankText('md5 abc\nfoo 00\npdq 12', 'x.txt')).toThrowError(/3 bad line\(s\):\n {2}x\.txt:1: md5 hash must be 32 hex digits.*\n {2}x\.txt:2: unknown hash type "foo"/s);
+    expect(() => parseHashBankText('md5 abc\nfoo 00\npdq 12', 'x.txt')).toThrowError(
+      /3 bad line\(s\):\n {2}x\.txt:1: md5 hash must be 32 hex digits.*\n {2}x\.txt:2: unknown hash type "foo"/s,
+    );
   });
 
   it('version depends on content, not order', () => {
@@ -61,13 +77,28 @@ describe('hash bank files', () => {
 });
 
 describe('scan → decide → flags', () => {
-  const banks = [bank('known', `md5 ${exactHashes(badImage).md5} bad-1\nsha256 ${exactHashes(allowedImage).sha256} fp-1`), bank('fp', `md5 ${exactHashes(allowedImage).md5}`, 'allow')];
+  const banks = [
+    bank('known', `md5 ${exactHashes(badImage).md5} bad-1\nsha256 ${exactHashes(allowedImage).sha256} fp-1`),
+    bank('fp', `md5 ${exactHashes(allowedImage).md5}`, 'allow'),
+  ];
 
   it('flags a known-bad image with its evidence and provenance', async () => {
-    const { flags } = await processPayload(event({ media: [{ id: 'img', mimeType: 'image/png', bytes: badImage.toString('base64') }] }), scanner(banks), policy, limits);
+    const { flags } = await processPayload(
+      event({ media: [{ id: 'img', mimeType: 'image/png', bytes: badImage.toString('base64') }] }),
+      scanner(banks),
+      policy,
+      limits,
+    );
     expect(flags).toHaveLength(1);
     const [flag] = flags;
-    expect(flag).toMatchObject({ schema: 'vigil.flag.v1', flagId: flagIdFor('evt-1', 'known_media'), category: 'known_media', severity: 'critical', action: 'remove_and_report', policyVersion: policy.version });
+    expect(flag).toMatchObject({
+      schema: 'vigil.flag.v1',
+      flagId: flagIdFor('evt-1', 'known_media'),
+      category: 'known_media',
+      severity: 'critical',
+      action: 'remove_and_report',
+      policyVersion: policy.version,
+    });
     expect(flag?.signals).toEqual([{ type: 'md5', sourceId: 'known', sourceVersion: banks[0]?.version, entryId: 'bad-1', distance: 0, mediaId: 'img' }]);
     expect(flag?.bankVersions).toEqual({ known: banks[0]?.version, fp: banks[1]?.version, 'mem-terms': 'v1' });
   });
@@ -81,34 +112,68 @@ describe('scan → decide → flags', () => {
   });
 
   it('a benign event gives no flag', async () => {
-    const { flags } = await processPayload(event({ text: 'see you at the picnic', media: [{ id: 'i', mimeType: 'image/png', bytes: Buffer.from('benign').toString('base64') }] }), scanner(banks), policy, limits);
+    const { flags } = await processPayload(
+      event({ text: 'see you at the picnic', media: [{ id: 'i', mimeType: 'image/png', bytes: Buffer.from('benign').toString('base64') }] }),
+      scanner(banks),
+      policy,
+      limits,
+    );
     expect(flags).toEqual([]);
   });
 
   it('an allow-bank hit suppresses the block-bank hit for that media', async () => {
-    const { flags } = await processPayload(event({ media: [{ id: 'i', mimeType: 'image/png', bytes: allowedImage.toString('base64') }] }), scanner(banks), policy, limits);
+    const { flags } = await processPayload(
+      event({ media: [{ id: 'i', mimeType: 'image/png', bytes: allowedImage.toString('base64') }] }),
+      scanner(banks),
+      policy,
+      limits,
+    );
     expect(flags).toEqual([]);
   });
 
   it('a disabled bank does not match', async () => {
     const disabled = banks.map((b) => ({ ...b, enabled: false }));
-    const { flags } = await processPayload(event({ media: [{ id: 'img', mimeType: 'image/png', bytes: badImage.toString('base64') }] }), scanner(disabled), policy, limits);
+    const { flags } = await processPayload(
+      event({ media: [{ id: 'img', mimeType: 'image/png', bytes: badImage.toString('base64') }] }),
+      scanner(disabled),
+      policy,
+      limits,
+    );
     expect(flags).toEqual([]);
   });
 
   it('bytes that are no image are still matched by exact hash, and reported partial with their reason and the mismatch', async () => {
     const bytes = Buffer.concat([Buffer.from('BAD'), badImage]);
     const b = [bank('known', `md5 ${exactHashes(bytes).md5} bad-2`)];
-    const { flags, report } = await processPayload(event({ media: [{ id: 'x', mimeType: 'image/png', bytes: bytes.toString('base64') }] }), scanner(b), policy, limits);
+    const { flags, report } = await processPayload(
+      event({ media: [{ id: 'x', mimeType: 'image/png', bytes: bytes.toString('base64') }] }),
+      scanner(b),
+      policy,
+      limits,
+    );
     expect(flags).toHaveLength(1);
-    expect(report.mediaErrors).toEqual([{ mediaId: 'x', code: 'MEDIA_UNSUPPORTED', message: 'media x has no known file signature: only exact hashes were matched', reason: 'unknown_format' }]);
-    expect(flags[0]?.mediaOutcomes).toEqual([{ mediaId: 'x', declaredType: 'image/png', sniffedFormat: 'unknown', mimeMismatch: true, outcome: 'partial', reason: 'unknown_format', code: 'MEDIA_UNSUPPORTED' }]);
+    expect(report.mediaErrors).toEqual([
+      { mediaId: 'x', code: 'MEDIA_UNSUPPORTED', message: 'media x has no known file signature: only exact hashes were matched', reason: 'unknown_format' },
+    ]);
+    expect(flags[0]?.mediaOutcomes).toEqual([
+      {
+        mediaId: 'x',
+        declaredType: 'image/png',
+        sniffedFormat: 'unknown',
+        mimeMismatch: true,
+        outcome: 'partial',
+        reason: 'unknown_format',
+        code: 'MEDIA_UNSUPPORTED',
+      },
+    ]);
   });
 
   it('a media ref without a media store is reported, not thrown', async () => {
     const { report } = await processPayload(event({ media: [{ id: 'r', mimeType: 'image/png', ref: 'a/b.png' }] }), scanner(banks), policy, limits);
     expect(report.mediaErrors[0]?.code).toBe('MEDIA_REF_UNRESOLVED');
-    expect(report.media).toEqual([{ mediaId: 'r', declaredType: 'image/png', mimeMismatch: false, outcome: 'unscanned', reason: 'unresolved_ref', code: 'MEDIA_REF_UNRESOLVED' }]);
+    expect(report.media).toEqual([
+      { mediaId: 'r', declaredType: 'image/png', mimeMismatch: false, outcome: 'unscanned', reason: 'unresolved_ref', code: 'MEDIA_REF_UNRESOLVED' },
+    ]);
   });
 
   it('flags are deterministic: same event, same flags', async () => {
@@ -120,7 +185,9 @@ describe('scan → decide → flags', () => {
   });
 
   it('invalid events throw a typed, non-retriable error', async () => {
-    await expect(processPayload('{"schema":"nope"}', scanner(banks), policy, limits)).rejects.toSatisfy((e: unknown) => e instanceof VigilError && e.code === 'EVENT_INVALID' && !e.retriable);
+    await expect(processPayload('{"schema":"nope"}', scanner(banks), policy, limits)).rejects.toSatisfy(
+      (e: unknown) => e instanceof VigilError && e.code === 'EVENT_INVALID' && !e.retriable,
+    );
     expect(parseMessageEvent(event({})).eventId).toBe('evt-1');
   });
 });

@@ -25,9 +25,13 @@ export async function startKafkaMock(options: { brokers?: number; timeoutMs?: nu
   const args = ['-q', '-X', `test.mock.num.brokers=${options.brokers ?? 3}`, '-C', '-t', '__keepalive', '-o', 'end', '-b', 'dummy:9092'];
   // kcat runs under a shell that waits on our stdin pipe: when this process dies, even by SIGKILL, the
   // pipe closes and the shell kills kcat, so no orphan cluster outlives a crashed test run.
-  const child = spawn('sh', ['-c', 'kcat "$@" & pid=$!; trap \'kill $pid 2>/dev/null; exit 0\' TERM INT; read -r _ || true; kill $pid 2>/dev/null; wait $pid', 'kcat-mock', ...args], {
-    stdio: ['pipe', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    'sh',
+    ['-c', 'kcat "$@" & pid=$!; trap \'kill $pid 2>/dev/null; exit 0\' TERM INT; read -r _ || true; kill $pid 2>/dev/null; wait $pid', 'kcat-mock', ...args],
+    {
+      stdio: ['pipe', 'ignore', 'pipe'],
+    },
+  );
   let exited = child.exitCode !== null;
   const exit = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
   let stopping: Promise<void> | undefined;
@@ -43,9 +47,18 @@ export async function startKafkaMock(options: { brokers?: number; timeoutMs?: nu
   let stderr = '';
   try {
     const brokers = await new Promise<string[]>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`kcat did not announce the mock cluster within ${options.timeoutMs ?? 10_000} ms; stderr: ${stderr.slice(-500)}`)), options.timeoutMs ?? 10_000);
+      const timer = setTimeout(
+        () => reject(new Error(`kcat did not announce the mock cluster within ${options.timeoutMs ?? 10_000} ms; stderr: ${stderr.slice(-500)}`)),
+        options.timeoutMs ?? 10_000,
+      );
       child.once('error', (err) => (clearTimeout(timer), reject(new Error(`cannot start sh (${(err as NodeJS.ErrnoException).code ?? err.message})`))));
-      child.once('exit', (code) => (clearTimeout(timer), reject(new Error(`kcat exited with ${code}${code === 127 ? ' (not installed? apt-get install kcat)' : ''}; stderr: ${stderr.slice(-500)}`))));
+      child.once(
+        'exit',
+        (code) => (
+          clearTimeout(timer),
+          reject(new Error(`kcat exited with ${code}${code === 127 ? ' (not installed? apt-get install kcat)' : ''}; stderr: ${stderr.slice(-500)}`))
+        ),
+      );
       // The pipe is drained for the whole life of kcat: a full pipe would block the cluster.
       child.stderr.setEncoding('utf8');
       child.stderr.on('data', (chunk: string) => {

@@ -8,7 +8,17 @@ import { createLogger } from '../../src/logger.js';
 export const silentLogger = createLogger('silent');
 
 export function testKafka(brokers: string[], clientId = 'vigil-test'): Kafka {
-  return createKafka({ kafkaBrokers: brokers.join(','), kafkaClientId: clientId, kafkaSsl: false, kafkaSaslMechanism: undefined, kafkaSaslUsername: undefined, kafkaSaslPassword: undefined }, silentLogger);
+  return createKafka(
+    {
+      kafkaBrokers: brokers.join(','),
+      kafkaClientId: clientId,
+      kafkaSsl: false,
+      kafkaSaslMechanism: undefined,
+      kafkaSaslUsername: undefined,
+      kafkaSaslPassword: undefined,
+    },
+    silentLogger,
+  );
 }
 
 export function uniqueName(label: string): string {

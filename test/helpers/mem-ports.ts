@@ -1,18 +1,42 @@
 /** In-memory implementations of the core's ports, for unit tests of pure logic. */
 import type { VigilError } from '../../src/core/errors.js';
-import type { DeadLetter, DeadLetterSink, DecodedImage, FlagSink, MediaDecoder, PdqDigest, PdqHasher, RasterLease, TextMatch, TextScanner } from '../../src/core/ports.js';
+import type {
+  DeadLetter,
+  DeadLetterSink,
+  DecodedImage,
+  FlagSink,
+  MediaDecoder,
+  PdqDigest,
+  PdqHasher,
+  RasterLease,
+  TextMatch,
+  TextScanner,
+} from '../../src/core/ports.js';
 import type { Flag } from '../../src/core/contracts.js';
 import type { Severity } from '../../src/core/signals.js';
 
 /** Case-insensitive phrase search; enough to exercise the scan → decide path without the real matcher. */
 export class MemTextScanner implements TextScanner {
-  constructor(private readonly terms: { id: string; phrase: string; category: string; severity: Severity }[], private readonly bank = { id: 'mem-terms', version: 'v1' }) {}
+  constructor(
+    private readonly terms: { id: string; phrase: string; category: string; severity: Severity }[],
+    private readonly bank = { id: 'mem-terms', version: 'v1' },
+  ) {}
   scan(text: string): TextMatch[] {
     const lower = text.toLowerCase();
     const out: TextMatch[] = [];
     for (const t of this.terms) {
       const at = lower.indexOf(t.phrase);
-      if (at >= 0) out.push({ bankId: this.bank.id, bankVersion: this.bank.version, termId: t.id, category: t.category, severity: t.severity, mode: 'whole-word', start: at, end: at + t.phrase.length });
+      if (at >= 0)
+        out.push({
+          bankId: this.bank.id,
+          bankVersion: this.bank.version,
+          termId: t.id,
+          category: t.category,
+          severity: t.severity,
+          mode: 'whole-word',
+          start: at,
+          end: at + t.phrase.length,
+        });
     }
     return out;
   }
@@ -30,7 +54,10 @@ export class MemPdqHasher implements PdqHasher {
   async pdq(image: DecodedImage): Promise<PdqDigest> {
     this.calls++;
     const head = Array.from(image.data.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join('');
-    return { hash: `${image.width.toString(16).padStart(8, '0')}${image.height.toString(16).padStart(8, '0')}${head}`.padEnd(64, '0').slice(0, 64), quality: 100 };
+    return {
+      hash: `${image.width.toString(16).padStart(8, '0')}${image.height.toString(16).padStart(8, '0')}${head}`.padEnd(64, '0').slice(0, 64),
+      quality: 100,
+    };
   }
 }
 

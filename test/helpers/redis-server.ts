@@ -58,7 +58,11 @@ export async function startRedisServer(options: { args?: string[] } = {}): Promi
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
   const start = async () => {
-    const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', ...(options.args ?? [])], { stdio: 'ignore' });
+    const proc = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', ...(options.args ?? [])],
+      { stdio: 'ignore' },
+    );
     child = proc;
     exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
     proc.once('error', () => undefined);

@@ -24,7 +24,18 @@ export async function deletePrefix(prefix: string): Promise<void> {
 }
 
 export function testConfig(prefix: string, overrides: Partial<Record<keyof Config, unknown>> = {}): Config {
-  return loadConfig({ env: {}, overrides: { redisUrl: REDIS_URL, queuePrefix: prefix, policyFile: 'config/policy.yaml', logLevel: 'silent', lockDurationMs: 2000, backoffMs: 50, ...overrides } });
+  return loadConfig({
+    env: {},
+    overrides: {
+      redisUrl: REDIS_URL,
+      queuePrefix: prefix,
+      policyFile: 'config/policy.yaml',
+      logLevel: 'silent',
+      lockDurationMs: 2000,
+      backoffMs: 50,
+      ...overrides,
+    },
+  });
 }
 
 /** Polls until `check` returns a value other than undefined, or fails after `timeoutMs`. */

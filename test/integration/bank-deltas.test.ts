@@ -23,7 +23,13 @@ const flip = (hex: string, bits: number) => {
   return chars.join('');
 };
 const options: HashMatchOptions = { pdqThreshold: () => 31, pdqMinQuality: 50, dihedral: false };
-const entry = (type: 'pdq' | 'md5', value: string, id?: string): StoredHashEntry => ({ type, value, id: id ?? defaultEntryId(type, value), importedAt: '2026-11-27T00:00:00Z', source: 'test' });
+const entry = (type: 'pdq' | 'md5', value: string, id?: string): StoredHashEntry => ({
+  type,
+  value,
+  id: id ?? defaultEntryId(type, value),
+  importedAt: '2026-11-27T00:00:00Z',
+  source: 'test',
+});
 async function* batches<T>(items: T[]): AsyncGenerator<T[]> {
   yield items;
 }
@@ -113,7 +119,11 @@ describe('bank deltas', () => {
     // Contents of every version, by entry id; entries are added and removed as the test goes.
     const contents = new Map<string, Set<string>>();
     const live = new Map<string, { type: 'pdq' | 'md5'; value: string }>();
-    const seed = Array.from({ length: 300 }, (_, i) => ({ id: `seed-${i}`, type: (i % 2 ? 'pdq' : 'md5') as 'pdq' | 'md5', value: i % 2 ? pdqHex() : exactHashes(Buffer.from(`seed ${i}`)).md5 }));
+    const seed = Array.from({ length: 300 }, (_, i) => ({
+      id: `seed-${i}`,
+      type: (i % 2 ? 'pdq' : 'md5') as 'pdq' | 'md5',
+      value: i % 2 ? pdqHex() : exactHashes(Buffer.from(`seed ${i}`)).md5,
+    }));
     await store.importHashEntries('race', batches(seed.map((e) => entry(e.type, e.value, e.id))));
     for (const e of seed) live.set(e.id, e);
     contents.set(await meta(), new Set(live.keys()));
@@ -127,7 +137,10 @@ describe('bank deltas', () => {
         // A scan takes its snapshot, then waits (decode, PDQ thread) before it matches.
         await new Promise((r) => setImmediate(r));
         const target = all[Math.floor(rand() * all.length)]!;
-        const hashes: MediaHashes = target.type === 'pdq' ? { ...exactHashes(Buffer.from('x')), pdq: { hash: target.value, quality: 100 } } : { ...exactHashes(Buffer.from('x')), md5: target.value };
+        const hashes: MediaHashes =
+          target.type === 'pdq'
+            ? { ...exactHashes(Buffer.from('x')), pdq: { hash: target.value, quality: 100 } }
+            : { ...exactHashes(Buffer.from('x')), md5: target.value };
         for (const m of snapshot.hashBanks.match(hashes, options)) {
           expect(contents.get(m.bankVersion), `version ${m.bankVersion}`).toBeDefined();
           expect(contents.get(m.bankVersion)?.has(m.entryId), `${m.entryId} in ${m.bankVersion}`).toBe(true);
@@ -136,7 +149,11 @@ describe('bank deltas', () => {
       }
     })();
     for (let round = 0; round < 40; round++) {
-      const add = { id: `add-${round}`, type: (round % 2 ? 'pdq' : 'md5') as 'pdq' | 'md5', value: round % 2 ? pdqHex() : exactHashes(Buffer.from(`add ${round}`)).md5 };
+      const add = {
+        id: `add-${round}`,
+        type: (round % 2 ? 'pdq' : 'md5') as 'pdq' | 'md5',
+        value: round % 2 ? pdqHex() : exactHashes(Buffer.from(`add ${round}`)).md5,
+      };
       all.push(add);
       await store.importHashEntries('race', batches([entry(add.type, add.value, add.id)]));
       live.set(add.id, add);

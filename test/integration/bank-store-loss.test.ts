@@ -91,10 +91,14 @@ describe('bank store lost under a running worker', () => {
     const versions = { known: (await store.get('known'))?.revision, kettles: (await store.get('kettles'))?.revision };
     expect(versions).toEqual({ known: 1, kettles: 1 });
 
-    const scan = async (n: number, bytes = teapot): Promise<Flag[]> => (await processPayload(imageEvent(n, bytes), runtime!.scanner, runtime!.policy(), contractLimits(config))).flags;
+    const scan = async (n: number, bytes = teapot): Promise<Flag[]> =>
+      (await processPayload(imageEvent(n, bytes), runtime!.scanner, runtime!.policy(), contractLimits(config))).flags;
     const before = await scan(1);
     const knownBefore = before.find((f) => f.category === 'known_media');
-    expect(knownBefore?.signals.map((s) => [s.type, s.entryId]).sort()).toEqual([['md5', 'teapot-md5'], ['pdq', 'teapot-pdq']]);
+    expect(knownBefore?.signals.map((s) => [s.type, s.entryId]).sort()).toEqual([
+      ['md5', 'teapot-md5'],
+      ['pdq', 'teapot-pdq'],
+    ]);
     const heldVersion = knownBefore?.bankVersions.known;
     expect(heldVersion).toMatch(/^r1\.[0-9a-f]{8}$/);
 
@@ -114,11 +118,16 @@ describe('bank store lost under a running worker', () => {
     expect(lost.ready).toBe(false);
     expect(lost.reasons.join(' ')).toMatch(/bank store lost: .*no epoch/);
     expect(await gauge(metrics)).toBe(1);
-    const errorLine = logs.map((l) => JSON.parse(l) as { level: number; msg: string; keeping?: Record<string, string> }).find((l) => l.level === 50 && /bank store lost/.test(l.msg));
+    const errorLine = logs
+      .map((l) => JSON.parse(l) as { level: number; msg: string; keeping?: Record<string, string> })
+      .find((l) => l.level === 50 && /bank store lost/.test(l.msg));
     expect(errorLine?.keeping).toMatchObject({ known: heldVersion });
     // Still flags the banked image, with the evidence of the snapshot it kept.
     const during = (await scan(2)).find((f) => f.category === 'known_media');
-    expect(during?.signals.map((s) => [s.type, s.sourceVersion]).sort()).toEqual([['md5', heldVersion], ['pdq', heldVersion]]);
+    expect(during?.signals.map((s) => [s.type, s.sourceVersion]).sort()).toEqual([
+      ['md5', heldVersion],
+      ['pdq', heldVersion],
+    ]);
 
     // Importing one bank into the emptied store is not a restore: still lost, still the old snapshot.
     await store.importHashEntries('other', once([{ type: 'md5', value: exactHashes(garden).md5, id: 'garden', importedAt: '2026-11-27T10:00:00.000Z' }]));
@@ -135,7 +144,10 @@ describe('bank store lost under a running worker', () => {
     expect(runtime.health()).toEqual({ ready: true, reasons: [] });
     expect(await gauge(metrics)).toBe(0);
     const after = (await scan(4)).find((f) => f.category === 'known_media');
-    expect(after?.signals.map((s) => [s.type, s.entryId]).sort()).toEqual([['md5', 'teapot-md5'], ['pdq', 'teapot-pdq']]);
+    expect(after?.signals.map((s) => [s.type, s.entryId]).sort()).toEqual([
+      ['md5', 'teapot-md5'],
+      ['pdq', 'teapot-pdq'],
+    ]);
     expect(after?.bankVersions.known).not.toBe(heldVersion);
     expect(logs.some((l) => /restored or accepted by an operator/.test(l))).toBe(true);
 
@@ -150,7 +162,10 @@ describe('bank store lost under a running worker', () => {
 
     // Lost again (this time accepted as it is, empty): the worker then matches what the store holds.
     await server.restart();
-    await waitFor('the second loss', async () => (await runtime!.reload(), runtime!.health().reasons.some((r) => r.startsWith('bank store lost')) ? true : undefined));
+    await waitFor(
+      'the second loss',
+      async () => (await runtime!.reload(), runtime!.health().reasons.some((r) => r.startsWith('bank store lost')) ? true : undefined),
+    );
     const accepted = await runCli(['bank', 'accept', '--reason', 'drill'], { env });
     expect(accepted.code, accepted.stderr).toBe(0);
     await runtime.reload();

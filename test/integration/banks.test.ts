@@ -43,7 +43,10 @@ async function prefixed(label: string): Promise<{ prefix: string; store: RedisBa
 describe('vigil bank (Redis bank store)', () => {
   it('imports the python-threatexchange format, lists, reports stats and exports with provenance', async () => {
     const { store, env } = await prefixed('bank-te');
-    const file = tmpFile('list.txt', `# benign test hashes\nmd5 ${h('a').md5}\nMD5 ${h('b').md5.toUpperCase()} entry-b\npdq ${pdqA}\nsha256 ${h('c').sha256}\n`);
+    const file = tmpFile(
+      'list.txt',
+      `# benign test hashes\nmd5 ${h('a').md5}\nMD5 ${h('b').md5.toUpperCase()} entry-b\npdq ${pdqA}\nsha256 ${h('c').sha256}\n`,
+    );
     const imp = await runCli(['bank', 'import', 'partner', file, '--source', 'partner-x', '--list-version', '2026-11', '--json'], { env });
     expect(imp.code).toBe(0);
     expect(JSON.parse(imp.stdout)).toMatchObject({ bank: 'partner', written: 4, entries: 4, revision: 1, badLines: 0 });
@@ -52,7 +55,14 @@ describe('vigil bank (Redis bank store)', () => {
     const stats = await runCli(['bank', 'stats', 'partner', '--json'], { env });
     expect(JSON.parse(stats.stdout)).toMatchObject({ byType: { md5: 2, pdq: 1, sha256: 1 }, bySource: { 'partner-x': 4 }, listVersions: { '2026-11': 4 } });
     const exp = await runCli(['bank', 'export', 'partner'], { env });
-    expect(exp.stdout.trim().split('\n').sort()).toEqual([`md5 ${h('a').md5} md5:${h('a').md5.slice(0, 16)}`, `md5 ${h('b').md5} entry-b`, `pdq ${pdqA} pdq:${pdqA.slice(0, 16)}`, `sha256 ${h('c').sha256} sha256:${h('c').sha256.slice(0, 16)}`].sort());
+    expect(exp.stdout.trim().split('\n').sort()).toEqual(
+      [
+        `md5 ${h('a').md5} md5:${h('a').md5.slice(0, 16)}`,
+        `md5 ${h('b').md5} entry-b`,
+        `pdq ${pdqA} pdq:${pdqA.slice(0, 16)}`,
+        `sha256 ${h('c').sha256} sha256:${h('c').sha256.slice(0, 16)}`,
+      ].sort(),
+    );
     const csv = await runCli(['bank', 'export', 'partner', '--format', 'csv'], { env });
     expect(csv.stdout.split('\n')[0]).toBe('type,hash,id,source,list_version,imported_at');
     expect(csv.stdout).toContain(`md5,${h('b').md5},entry-b,partner-x,2026-11,`);
@@ -130,13 +140,17 @@ describe('vigil bank (Redis bank store)', () => {
     const imp = await runCli(['bank', 'import', 'hot-bank', tmpFile('hot.txt', `md5 ${exactHashes(image).md5} garden-md5\n`)], { env });
     importing = false;
     expect(imp.code).toBe(0);
-    const flaggedEvent = await waitFor('a flag after the bank change', async () => {
-      const id = `hot-${n}`;
-      const f = (await flags()).find((x) => x.eventId === id);
-      if (f) return f;
-      if (await drained()) await publish();
-      return undefined;
-    }, 15_000);
+    const flaggedEvent = await waitFor(
+      'a flag after the bank change',
+      async () => {
+        const id = `hot-${n}`;
+        const f = (await flags()).find((x) => x.eventId === id);
+        if (f) return f;
+        if (await drained()) await publish();
+        return undefined;
+      },
+      15_000,
+    );
     expect(flaggedEvent.signals[0]).toMatchObject({ type: 'md5', sourceId: 'hot-bank', sourceVersion: expect.stringMatching(/^r1\./), entryId: 'garden-md5' });
     await background;
 
@@ -185,9 +199,19 @@ describe('vigil bank (Redis bank store)', () => {
     await service.runtime.reload();
     expect(versionsOf(service.runtime.scanner.sources()).banks).toMatchObject({ kettles: 'r1' });
     await publisher.publish({ ...base, eventId: 'terms-1', text });
-    const flag = await waitFor('a term flag after the import', async () => (await moderation.getJobs(['prioritized'])).map((j) => j.data as Flag).find((x) => x.category === 'sample_trade'), 15_000);
+    const flag = await waitFor(
+      'a term flag after the import',
+      async () => (await moderation.getJobs(['prioritized'])).map((j) => j.data as Flag).find((x) => x.category === 'sample_trade'),
+      15_000,
+    );
     expect(flag.eventId).not.toBe('terms-0');
-    expect(flag.signals[0]).toMatchObject({ type: 'term', sourceId: 'kettles', sourceVersion: expect.stringMatching(/^r1\./), entryId: 'pk', span: { start: 7, end: 26 } });
+    expect(flag.signals[0]).toMatchObject({
+      type: 'term',
+      sourceId: 'kettles',
+      sourceVersion: expect.stringMatching(/^r1\./),
+      entryId: 'pk',
+      span: { start: 7, end: 26 },
+    });
     const list = await runCli(['bank', 'list', '--json'], { env });
     expect(JSON.parse(list.stdout.trim())).toMatchObject({ id: 'kettles', type: 'term' });
     // The same content again: nothing to reload, the revision stays.
@@ -196,10 +220,21 @@ describe('vigil bank (Redis bank store)', () => {
     expect(await store.get('kettles')).toMatchObject({ revision: 1 });
     // Term banks in the store are first-class for stats and export.
     const stats = await runCli(['bank', 'stats', 'kettles', '--json'], { env });
-    expect(JSON.parse(stats.stdout)).toMatchObject({ id: 'kettles', type: 'term', byMode: { joined: 1 }, byCategory: { sample_trade: 1 }, bySeverity: { high: 1 } });
+    expect(JSON.parse(stats.stdout)).toMatchObject({
+      id: 'kettles',
+      type: 'term',
+      byMode: { joined: 1 },
+      byCategory: { sample_trade: 1 },
+      bySeverity: { high: 1 },
+    });
     const exported = await runCli(['bank', 'export', 'kettles'], { env });
     expect(exported.code).toBe(0);
-    expect(exported.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; phrase: string })).toEqual([expect.objectContaining({ id: 'pk', phrase: 'purple kettle' })]);
+    expect(
+      exported.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { id: string; phrase: string }),
+    ).toEqual([expect.objectContaining({ id: 'pk', phrase: 'purple kettle' })]);
     expect((await runCli(['bank', 'export', 'kettles', '--format', 'csv'], { env })).code).toBe(2);
   }, 60_000);
 });

@@ -12,7 +12,17 @@ import { deletePrefix, REDIS_URL, uniquePrefix } from '../helpers/redis.js';
 
 const prefix = uniquePrefix('cli-truth');
 afterAll(() => deletePrefix(prefix));
-const event = (id: string) => JSON.stringify({ schema: 'vigil.message.v1', eventId: id, messageId: 'm', conversationId: 'c', senderId: 's', recipientIds: ['r'], sentAt: '2026-01-01T00:00:00Z', text: 'hi' });
+const event = (id: string) =>
+  JSON.stringify({
+    schema: 'vigil.message.v1',
+    eventId: id,
+    messageId: 'm',
+    conversationId: 'c',
+    senderId: 's',
+    recipientIds: ['r'],
+    sentAt: '2026-01-01T00:00:00Z',
+    text: 'hi',
+  });
 
 describe('CLI truthfulness', () => {
   it('publish counts absorbed duplicates separately from published events', async () => {
@@ -21,7 +31,12 @@ describe('CLI truthfulness', () => {
     writeFileSync(first, `${event('t-1')}\n${event('t-2')}\n${event('t-1')}\n`);
     const r1 = await runCli(['publish', first, '--json'], { env: { VIGIL_QUEUE_PREFIX: prefix } });
     expect(r1.code).toBe(0);
-    expect(r1.stdout.trim().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual([
+    expect(
+      r1.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as unknown),
+    ).toEqual([
       { line: 1, eventId: 't-1', status: 'published' },
       { line: 2, eventId: 't-2', status: 'published' },
       { line: 3, eventId: 't-1', status: 'duplicate' },
@@ -31,13 +46,28 @@ describe('CLI truthfulness', () => {
     expect(again.stderr).toContain('published 0 event(s) to vigil-scan, 3 duplicate(s) absorbed');
   });
 
-  it('the offline scan prints a duplicate event\'s flag once', async () => {
-    const r = await runCli(['scan', '--events', 'config/samples/events.jsonl', '--banks', 'config/samples/banks', '--patterns', 'config/samples/patterns.jsonl']);
+  it("the offline scan prints a duplicate event's flag once", async () => {
+    const r = await runCli([
+      'scan',
+      '--events',
+      'config/samples/events.jsonl',
+      '--banks',
+      'config/samples/banks',
+      '--patterns',
+      'config/samples/patterns.jsonl',
+    ]);
     expect(r.code).toBe(1); // the sample file holds two events that cannot be scanned in full
-    const flags = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Flag);
+    const flags = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Flag);
     expect(flags.length).toBe(new Set(flags.map((f) => f.flagId)).size);
     expect(flags.filter((f) => f.eventId === 'demo-evt-002')).toHaveLength(1);
-    const expected = new Set(sampleEvents().filter((s) => s.expect.startsWith('flag')).map((s) => String(s.event.eventId)));
+    const expected = new Set(
+      sampleEvents()
+        .filter((s) => s.expect.startsWith('flag'))
+        .map((s) => String(s.event.eventId)),
+    );
     expect(new Set(flags.map((f) => f.eventId))).toEqual(expected);
   });
 

@@ -17,9 +17,12 @@ describe('DirMediaStore (media refs)', () => {
     expect(Buffer.from(await store.fetch('a/img.png', 1024)).toString()).toBe('benign bytes');
   });
 
-  it.each([['../' + join(outside.split('/').pop() ?? '', 'secret.txt')], [join(outside, 'secret.txt')], ['a/../../etc/passwd'], ['.'], ['a/\0x']])('refuses %s (outside the folder)', async (ref) => {
-    await expect(store.fetch(ref, 1024)).rejects.toMatchObject({ code: 'MEDIA_REF_UNRESOLVED' });
-  });
+  it.each([['../' + join(outside.split('/').pop() ?? '', 'secret.txt')], [join(outside, 'secret.txt')], ['a/../../etc/passwd'], ['.'], ['a/\0x']])(
+    'refuses %s (outside the folder)',
+    async (ref) => {
+      await expect(store.fetch(ref, 1024)).rejects.toMatchObject({ code: 'MEDIA_REF_UNRESOLVED' });
+    },
+  );
 
   it('missing files and oversized files give typed, non-retriable errors', async () => {
     await expect(store.fetch('a/none.png', 1024)).rejects.toMatchObject({ code: 'MEDIA_REF_UNRESOLVED', retriable: false });

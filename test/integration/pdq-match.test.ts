@@ -20,16 +20,36 @@ async function pdqOf(bytes: Buffer): Promise<{ hash: string; quality: number }> 
 }
 
 function policy(pdq: Record<string, unknown> = {}) {
-  return compilePolicy({ version: 1, thresholds: { pdq: { default: 31, banks: {}, minQuality: 50, dihedral: true, ...pdq } }, rules: [{ id: 'h', match: { types: ['pdq', 'md5'] }, category: 'known_media', severity: 'critical', action: 'escalate' }] });
+  return compilePolicy({
+    version: 1,
+    thresholds: { pdq: { default: 31, banks: {}, minQuality: 50, dihedral: true, ...pdq } },
+    rules: [{ id: 'h', match: { types: ['pdq', 'md5'] }, category: 'known_media', severity: 'critical', action: 'escalate' }],
+  });
 }
 
 async function scan(bytes: Buffer, bankHash: string, p = policy()) {
   const scanner: Scanner = {
-    sources: () => standardSources({ hashBanks: new MemHashBankSet([{ id: 'pdq-bank', version: 'v1', kind: 'block', enabled: true, entries: [{ type: 'pdq', value: bankHash, id: 'entry-1' }] }]), textScanner: new MemTextScanner([]), pdqHasher: hasher }),
+    sources: () =>
+      standardSources({
+        hashBanks: new MemHashBankSet([
+          { id: 'pdq-bank', version: 'v1', kind: 'block', enabled: true, entries: [{ type: 'pdq', value: bankHash, id: 'entry-1' }] },
+        ]),
+        textScanner: new MemTextScanner([]),
+        pdqHasher: hasher,
+      }),
     decoder: hasher,
     maxMediaBytes: 10_000_000,
   };
-  const payload = { schema: 'vigil.message.v1', eventId: 'e-1', messageId: 'm-1', conversationId: 'c-1', senderId: 's-1', recipientIds: ['r-1'], sentAt: '2026-01-01T00:00:00Z', media: [{ id: 'img', mimeType: 'image/png', bytes: bytes.toString('base64') }] };
+  const payload = {
+    schema: 'vigil.message.v1',
+    eventId: 'e-1',
+    messageId: 'm-1',
+    conversationId: 'c-1',
+    senderId: 's-1',
+    recipientIds: ['r-1'],
+    sentAt: '2026-01-01T00:00:00Z',
+    media: [{ id: 'img', mimeType: 'image/png', bytes: bytes.toString('base64') }],
+  };
   return processPayload(payload, scanner, p, { maxTextBytes: 1000, maxMediaItems: 4, maxMediaBytes: 10_000_000 });
 }
 
@@ -40,7 +60,16 @@ describe('PDQ matching in the scan', () => {
     const { flags } = await scan(copy, bank.hash);
     expect(flags).toHaveLength(1);
     const signal = flags[0]?.signals[0];
-    expect(signal).toMatchObject({ type: 'pdq', sourceId: 'pdq-bank', sourceVersion: 'v1', entryId: 'entry-1', threshold: 31, quality: 100, variant: 'orig', mediaId: 'img' });
+    expect(signal).toMatchObject({
+      type: 'pdq',
+      sourceId: 'pdq-bank',
+      sourceVersion: 'v1',
+      entryId: 'entry-1',
+      threshold: 31,
+      quality: 100,
+      variant: 'orig',
+      mediaId: 'img',
+    });
     expect(signal?.distance).toBeGreaterThan(0);
     expect(signal?.distance).toBeLessThanOrEqual(31);
   });
@@ -64,7 +93,9 @@ describe('PDQ matching in the scan', () => {
   });
 
   it('low-quality images are not fuzzy-matched (quality gate), even against their own hash', async () => {
-    const flat = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } }).png().toBuffer();
+    const flat = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } })
+      .png()
+      .toBuffer();
     const own = await pdqOf(flat);
     expect(own.quality).toBeLessThan(50);
     expect((await scan(flat, own.hash)).flags).toEqual([]);
@@ -74,7 +105,14 @@ describe('PDQ matching in the scan', () => {
 
 describe('PDQ worker threads', () => {
   it('give bit-identical digests to the inline computation, for every mode, with dihedral variants, and survive bad input', async () => {
-    const images = [teapot, readFileSync('config/samples/media/garden-checker.png'), await sharp({ create: { width: 900, height: 700, channels: 3, background: '#3a6ea5' } }).composite([{ input: teapot, left: 100, top: 90 }]).jpeg().toBuffer()];
+    const images = [
+      teapot,
+      readFileSync('config/samples/media/garden-checker.png'),
+      await sharp({ create: { width: 900, height: 700, channels: 3, background: '#3a6ea5' } })
+        .composite([{ input: teapot, left: 100, top: 90 }])
+        .jpeg()
+        .toBuffer(),
+    ];
     for (const mode of ['full', 'cli512', 'fast'] as const) {
       const inline = createMediaHasher({ mode });
       const pooled = createMediaHasher({ mode, threads: 2 });
@@ -84,7 +122,9 @@ describe('PDQ worker threads', () => {
         expect(b).toEqual(a);
         await expect(pooled.hash(Buffer.from('not an image'), 'image/png', { dihedral: false })).rejects.toMatchObject({ code: 'MEDIA_UNSUPPORTED' });
         // Small images come out of sharp in Node's shared Buffer pool: moving them must not break other buffers.
-        const tiny = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } }).png().toBuffer();
+        const tiny = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } })
+          .png()
+          .toBuffer();
         const keep = Buffer.from('still here');
         expect((await pooled.hash(tiny, 'image/png', { dihedral: false })).pdq?.quality).toBe(0);
         expect(keep.toString()).toBe('still here');

@@ -97,9 +97,13 @@ describe('scan pipeline on the real Redis', () => {
     expect(flags.map((f) => f.eventId).sort()).toEqual(['demo-evt-002', 'demo-evt-004']);
     const image = flags.find((f) => f.eventId === 'demo-evt-002');
     expect(image).toMatchObject({ category: 'sample_known_image', severity: 'critical', action: 'remove_and_report' });
-    expect(image?.signals.some((s) => s.type === 'md5' && s.sourceId === 'sample-known-bad' && s.entryId === 'teapot-md5' && s.mediaId === 'm1' && s.distance === 0)).toBe(true);
+    expect(
+      image?.signals.some((s) => s.type === 'md5' && s.sourceId === 'sample-known-bad' && s.entryId === 'teapot-md5' && s.mediaId === 'm1' && s.distance === 0),
+    ).toBe(true);
     const phrase = flags.find((f) => f.eventId === 'demo-evt-004');
-    expect(phrase?.signals).toEqual([expect.objectContaining({ type: 'term', sourceId: 'sample-terms', entryId: 'velvet-teapot', span: { start: 18, end: 31 } })]);
+    expect(phrase?.signals).toEqual([
+      expect.objectContaining({ type: 'term', sourceId: 'sample-terms', entryId: 'velvet-teapot', span: { start: 18, end: 31 } }),
+    ]);
     expect(phrase?.policyVersion).toMatch(/^sha256:/);
     expect(Object.keys(phrase?.bankVersions ?? {})).toEqual(expect.arrayContaining(['sample-known-bad', 'sample-terms']));
     // Moderation jobs are addressed by flagId and prioritised by severity.
@@ -151,7 +155,13 @@ describe('scan pipeline on the real Redis', () => {
     await waitFor('the sentinel scanned', async () => (completed.includes('dedupe-sentinel') ? true : undefined));
     expect(completed).toEqual(['dedupe-sentinel']);
     expect(await h.drained()).toBe(true);
-    expect((await h.scan.getJobCounts('completed', 'failed', 'prioritized', 'wait', 'active'))).toEqual({ completed: 0, failed: 0, prioritized: 0, wait: 0, active: 0 });
+    expect(await h.scan.getJobCounts('completed', 'failed', 'prioritized', 'wait', 'active')).toEqual({
+      completed: 0,
+      failed: 0,
+      prioritized: 0,
+      wait: 0,
+      active: 0,
+    });
     expect(await h.flags()).toHaveLength(1);
     // The dedupe key holds the id only, never content, and expires with the window.
     const redis = new Redis(REDIS_URL);
@@ -167,7 +177,8 @@ describe('scan pipeline on the real Redis', () => {
     const h = await harness('priority', { concurrency: 1 });
     const base = sample('demo-evt-001') as Record<string, unknown>;
     const ev = (id: string, priority: string) => ({ ...base, eventId: id, priority });
-    for (const e of [ev('b-1', 'backfill'), ev('n-1', 'normal'), ev('b-2', 'backfill'), ev('n-2', 'normal'), ev('r-1', 'report'), ev('n-3', 'normal')]) await h.publisher.publish(e);
+    for (const e of [ev('b-1', 'backfill'), ev('n-1', 'normal'), ev('b-2', 'backfill'), ev('n-2', 'normal'), ev('r-1', 'report'), ev('n-3', 'normal')])
+      await h.publisher.publish(e);
     const order: string[] = [];
     const service = await startWorker(h.config);
     service.worker.worker.on('completed', (job) => order.push(String(job.id)));
@@ -199,9 +210,18 @@ describe('scan pipeline on the real Redis', () => {
     const env = { VIGIL_QUEUE_PREFIX: h.config.queuePrefix };
     const listed = await runCli(['dead-letters', '--json', '--code', 'MEDIA_UNSUPPORTED'], { env });
     expect(listed.code).toBe(0);
-    expect(listed.stdout.trim().split('\n').map((l) => (JSON.parse(l) as DeadLetter).eventId)).toEqual(['demo-evt-008']);
+    expect(
+      listed.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as DeadLetter).eventId),
+    ).toEqual(['demo-evt-008']);
     const counts = await runCli(['queues', '--json'], { env });
-    expect(JSON.parse(counts.stdout)).toMatchObject({ [h.config.scanQueue]: { wait: 0, active: 0, failed: 0, workers: 1 }, [h.config.moderationQueue]: { prioritized: 1 }, [h.config.deadLetterQueue]: { wait: 4 } });
+    expect(JSON.parse(counts.stdout)).toMatchObject({
+      [h.config.scanQueue]: { wait: 0, active: 0, failed: 0, workers: 1 },
+      [h.config.moderationQueue]: { prioritized: 1 },
+      [h.config.deadLetterQueue]: { wait: 4 },
+    });
   });
 
   it('message text and media bytes never reach logs, dead-letter entries, flags or failure reasons', async () => {
@@ -213,7 +233,12 @@ describe('scan pipeline on the real Redis', () => {
     const secretBytes = Buffer.from(`${marker} pretend pixels`);
     const base = sample('demo-evt-004') as Record<string, unknown>;
     await h.publisher.publish({ ...base, eventId: 'priv-1', text: `velvet teapot ${marker}` });
-    await h.publisher.publish({ ...base, eventId: 'priv-2', text: marker, media: [{ id: 'm1', mimeType: 'image/png', bytes: secretBytes.toString('base64') }] });
+    await h.publisher.publish({
+      ...base,
+      eventId: 'priv-2',
+      text: marker,
+      media: [{ id: 'm1', mimeType: 'image/png', bytes: secretBytes.toString('base64') }],
+    });
     await h.scan.add('scan', { ...base, eventId: 'priv-3', text: marker, surprise: marker }, { jobId: 'priv-3' });
     await waitFor('drain', async () => ((await h.drained()) && (await h.deadLetters()).length >= 2 ? true : undefined));
     const everything = JSON.stringify({ logs: chunks, flags: await h.flags(), dead: await h.deadLetters(), failed: await h.scan.getJobs(['failed']) });
@@ -223,7 +248,9 @@ describe('scan pipeline on the real Redis', () => {
 
   it('offline `vigil scan` and the queue path produce identical flags for the same events', async () => {
     const h = await harness('offline');
-    const events = samples().filter((s) => s.expect !== 'duplicate' && s.expect !== 'dead-letter').map((s) => s.event);
+    const events = samples()
+      .filter((s) => s.expect !== 'duplicate' && s.expect !== 'dead-letter')
+      .map((s) => s.event);
     const runtime = await createScanRuntime(h.config, createLogger('silent'), { watch: false });
     const offline: Flag[] = [];
     for (const e of events) offline.push(...(await processPayload(JSON.stringify(e), runtime.scanner, runtime.policy(), contractLimits(h.config))).flags);
@@ -232,7 +259,10 @@ describe('scan pipeline on the real Redis', () => {
     writeFileSync(file, events.map((e) => JSON.stringify(e)).join('\n'));
     const cli = await runCli(['scan', '--events', file, '--banks', String(h.config.banksDir), '--policy', 'config/policy.yaml']);
     expect(cli.code).toBe(0);
-    const cliFlags = cli.stdout.trim().split('\n').map((l) => JSON.parse(l) as Flag);
+    const cliFlags = cli.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Flag);
 
     await startWorker(h.config);
     await h.publisher.publishBatch(events);
@@ -261,14 +291,25 @@ describe('scan pipeline on the real Redis', () => {
     const second = await waitFor('a flag under the new policy', async () => {
       const f = (await h.flags()).find((x) => x.eventId !== 'ref-1' && x.action === 'escalate');
       if (f) return f;
-      if (await h.drained()) await h.publisher.publish({ ...base, eventId: `ref-${++i}`, text: undefined, media: [{ id: 'm1', mimeType: 'image/png', ref: 'teapot-still-life.png' }] });
+      if (await h.drained())
+        await h.publisher.publish({
+          ...base,
+          eventId: `ref-${++i}`,
+          text: undefined,
+          media: [{ id: 'm1', mimeType: 'image/png', ref: 'teapot-still-life.png' }],
+        });
       return undefined;
     });
     expect(second.policyVersion).not.toBe(first.policyVersion);
     // A broken edit is refused and the last good policy stays in force (checked now, not at the next poll).
     writeFileSync(policyFile, 'version: 1\nrules: []\n');
     expect(await service.runtime.reload()).toBe(false);
-    await h.publisher.publish({ ...base, eventId: 'ref-after-bad-edit', text: undefined, media: [{ id: 'm1', mimeType: 'image/png', ref: 'teapot-still-life.png' }] });
+    await h.publisher.publish({
+      ...base,
+      eventId: 'ref-after-bad-edit',
+      text: undefined,
+      media: [{ id: 'm1', mimeType: 'image/png', ref: 'teapot-still-life.png' }],
+    });
     const third = await waitFor('a flag after the bad edit', async () => (await h.flags()).find((f) => f.eventId === 'ref-after-bad-edit'));
     expect(third.policyVersion).toBe(second.policyVersion);
   });
@@ -279,17 +320,30 @@ describe('scan pipeline on the real Redis', () => {
     const base = sample('demo-evt-004') as Record<string, unknown>;
     const events = Array.from({ length: n }, (_, i) => ({ ...base, eventId: `kill-${i}`, messageId: `kill-msg-${i}` }));
     for (let i = 0; i < n; i += 500) await h.publisher.publishBatch(events.slice(i, i + 500));
-    const env = { ...process.env, REDIS_URL, VIGIL_QUEUE_PREFIX: h.config.queuePrefix, VIGIL_BANKS_DIR: String(h.config.banksDir), VIGIL_POLICY_FILE: 'config/policy.yaml', VIGIL_LOG_LEVEL: 'warn', VIGIL_LOCK_MS: '2000', VIGIL_CONCURRENCY: '16' };
+    const env = {
+      ...process.env,
+      REDIS_URL,
+      VIGIL_QUEUE_PREFIX: h.config.queuePrefix,
+      VIGIL_BANKS_DIR: String(h.config.banksDir),
+      VIGIL_POLICY_FILE: 'config/policy.yaml',
+      VIGIL_LOG_LEVEL: 'warn',
+      VIGIL_LOCK_MS: '2000',
+      VIGIL_CONCURRENCY: '16',
+    };
     const first = spawn(process.execPath, ['dist/workers/scan.js'], { env, stdio: 'ignore' });
     await waitFor('first flags', async () => (((await h.moderation.getJobCounts('prioritized')).prioritized ?? 0) > 100 ? true : undefined), 60_000);
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
     const orphaned = await h.scan.getActiveCount();
-    const flaggedBefore = ((await h.moderation.getJobCounts('prioritized')).prioritized ?? 0);
+    const flaggedBefore = (await h.moderation.getJobCounts('prioritized')).prioritized ?? 0;
     expect(flaggedBefore).toBeLessThan(n); // killed halfway, not after the end
     const second = spawn(process.execPath, ['dist/workers/scan.js'], { env, stdio: 'ignore' });
     cleanups.push(async () => void second.kill('SIGKILL'));
-    await waitFor('all flags', async () => (((await h.moderation.getJobCounts('prioritized')).prioritized ?? 0) >= n && (await h.drained()) ? true : undefined), 90_000);
+    await waitFor(
+      'all flags',
+      async () => (((await h.moderation.getJobCounts('prioritized')).prioritized ?? 0) >= n && (await h.drained()) ? true : undefined),
+      90_000,
+    );
     const flags = await h.flags();
     expect(flags).toHaveLength(n);
     expect(new Set(flags.map((f) => f.eventId)).size).toBe(n);

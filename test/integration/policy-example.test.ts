@@ -8,7 +8,12 @@ import { createLogger } from '../../src/logger.js';
 import { testConfig, uniquePrefix } from '../helpers/redis.js';
 
 async function scanAll(policyFile: string): Promise<Map<string, PipelineResult>> {
-  const config = testConfig(uniquePrefix('example'), { banksDir: 'config/samples/banks', patternsFile: 'config/samples/patterns.jsonl', policyFile, pdqThreads: 0 });
+  const config = testConfig(uniquePrefix('example'), {
+    banksDir: 'config/samples/banks',
+    patternsFile: 'config/samples/patterns.jsonl',
+    policyFile,
+    pdqThreads: 0,
+  });
   const runtime = await createScanRuntime(config, createLogger('silent'), { watch: false });
   const out = new Map<string, PipelineResult>();
   try {
@@ -29,7 +34,9 @@ describe('config/policy-example.yaml', () => {
   it('combines an age question and a platform move into one escalated grooming flag; the shipped policy flags them apart', async () => {
     const example = await scanAll('config/policy-example.yaml');
     const combined = example.get('demo-evt-011');
-    expect(combined?.flags.map((f) => `${f.category}:${f.severity}:${f.action}:${f.ruleIds?.join('+')}`)).toEqual(['sample_grooming:high:escalate:age-question-and-platform-move']);
+    expect(combined?.flags.map((f) => `${f.category}:${f.severity}:${f.action}:${f.ruleIds?.join('+')}`)).toEqual([
+      'sample_grooming:high:escalate:age-question-and-platform-move',
+    ]);
     expect(combined?.flags[0]?.signals.map((s) => s.entryId).sort()).toEqual(['age-question', 'platform-move']);
     // The shadow rule (PDQ within 8) agrees on the exact copy and stays silent on the re-encoded one.
     expect(example.get('demo-evt-002')?.shadow).toEqual([expect.objectContaining({ ruleId: 'known-image-near-only', agree: true })]);

@@ -106,16 +106,18 @@ describe('policy store', () => {
     expect(second.record.version).toBe(2);
     expect(second.diff).toContain('~ rules.sample-known-bad-media.action: "remove_and_report" → "escalate"');
 
-    await expect(store.apply('version: 2\nrules:\n  - id: x\n    when: { signal: { maxDistance: -1 } }\n    action: review\n', { actor: 'mallory', reason: 'broken' })).rejects.toSatisfy(
-      (e: unknown) => e instanceof VigilError && e.code === 'POLICY_INVALID' && e.message.includes('rules.0.when.signal.maxDistance'),
-    );
+    await expect(
+      store.apply('version: 2\nrules:\n  - id: x\n    when: { signal: { maxDistance: -1 } }\n    action: review\n', { actor: 'mallory', reason: 'broken' }),
+    ).rejects.toSatisfy((e: unknown) => e instanceof VigilError && e.code === 'POLICY_INVALID' && e.message.includes('rules.0.when.signal.maxDistance'));
     expect(await store.liveVersion()).toBe(2);
     expect((await store.history()).map((v) => v.version)).toEqual([1, 2]);
 
     await store.rollback(1, { actor: 'carol', reason: 'v2 too soft' });
     expect(await store.liveVersion()).toBe(1);
     expect(store.compileRecord((await store.live())!).version).toBe(first.record.hash);
-    await expect(store.rollback(9, { actor: 'carol', reason: 'typo' })).rejects.toSatisfy((e: unknown) => e instanceof VigilError && e.code === 'POLICY_VERSION_UNKNOWN');
+    await expect(store.rollback(9, { actor: 'carol', reason: 'typo' })).rejects.toSatisfy(
+      (e: unknown) => e instanceof VigilError && e.code === 'POLICY_VERSION_UNKNOWN',
+    );
 
     const audit = await new RedisAuditLog(r, p).list();
     expect(audit.map((e) => [e.actor, e.action, e.before?.split(' ')[0], e.after?.split(' ')[0], e.reason])).toEqual([
@@ -146,7 +148,10 @@ describe('policy store', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('rules.0.action');
     expect(await store.liveVersion()).toBe(2);
-    const history = (await runCli(['policy', 'history', '--json'], { env })).stdout.trim().split('\n').map((l) => JSON.parse(l) as { version: number; live: boolean; actor: string });
+    const history = (await runCli(['policy', 'history', '--json'], { env })).stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { version: number; live: boolean; actor: string });
     expect(history.map((h) => [h.version, h.live, h.actor])).toEqual([
       [1, false, 'alice'],
       [2, true, 'bob'],
@@ -161,7 +166,10 @@ describe('policy store', () => {
     expect(JSON.parse(diff.stdout)).toContain('~ rules.sample-known-bad-media.action: "escalate" → "remove_and_report"');
     expect((await runCli(['policy', 'rollback', '1', '--reason', 'back', '--actor', 'carol'], { env })).code).toBe(0);
     expect(store.compileRecord((await store.live())!).version).toBe(compilePolicy(parse(shipped)).version);
-    const audit = (await runCli(['audit', '--json'], { env })).stdout.trim().split('\n').map((l) => JSON.parse(l) as { action: string; actor: string });
+    const audit = (await runCli(['audit', '--json'], { env })).stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { action: string; actor: string });
     expect(audit.map((a) => `${a.actor}:${a.action}`)).toEqual(['alice:policy.apply', 'bob:policy.apply', 'carol:policy.rollback']);
   }, 120_000);
 
@@ -219,7 +227,11 @@ describe('policy source (what a worker reads per job)', () => {
     await store.setCandidate(shipped, { actor: 'bob', reason: 'compare' });
     expect(await source.reload()).toBe(true);
     const storeSnap = source.current();
-    expect(storeSnap).toMatchObject({ origin: 'store', live: { revision: 1, version: compilePolicy(parse(softened)).version }, candidate: { version: compilePolicy(parse(shipped)).version } });
+    expect(storeSnap).toMatchObject({
+      origin: 'store',
+      live: { revision: 1, version: compilePolicy(parse(softened)).version },
+      candidate: { version: compilePolicy(parse(shipped)).version },
+    });
     expect(Object.isFrozen(storeSnap) && Object.isFrozen(storeSnap.live) && Object.isFrozen(storeSnap.live.document.rules)).toBe(true);
     // The snapshot a job holds does not change under it.
     expect(fileSnap.live.document.rules[0]?.action).toBe('remove_and_report');
@@ -234,7 +246,14 @@ describe('shadow mode', () => {
   it('shadow rules and a candidate policy record disagreements by event id, count agreement, and emit no flags', async () => {
     const doc = parse(shipped) as { rules: Record<string, unknown>[] };
     // A shadow rule that would remove known media from any bank, ahead of the live rules.
-    doc.rules.unshift({ id: 'try-remove-all-hashes', status: 'shadow', when: { signal: { type: ['md5', 'sha1', 'sha256', 'pdq'] } }, category: 'sample_known_image', severity: 'critical', action: 'escalate' });
+    doc.rules.unshift({
+      id: 'try-remove-all-hashes',
+      status: 'shadow',
+      when: { signal: { type: ['md5', 'sha1', 'sha256', 'pdq'] } },
+      category: 'sample_known_image',
+      severity: 'critical',
+      action: 'escalate',
+    });
     // A candidate whose only rule is about text: the live image flag is a disagreement (shadow: none).
     const candidate = stringify({ version: 2, rules: [{ id: 'text-only', when: { signal: { type: 'term' } }, action: 'escalate' }] });
     const h = await harness('shadow');
@@ -262,7 +281,12 @@ describe('shadow mode', () => {
     const rule = report.find((x) => x.ruleId === 'try-remove-all-hashes');
     expect(rule).toMatchObject({ source: 'rule', wouldFlag: 3, agree: 0, disagree: 3, agreement: 0 });
     expect([...(rule?.disagreementExamples ?? [])].sort()).toEqual(['evt-img-0', 'evt-img-1', 'evt-img-2']);
-    expect(report.find((x) => x.ruleId === 'text-only')).toMatchObject({ source: 'candidate', wouldFlag: 1, disagree: 1, disagreementExamples: ['evt-text-1'] });
+    expect(report.find((x) => x.ruleId === 'text-only')).toMatchObject({
+      source: 'candidate',
+      wouldFlag: 1,
+      disagree: 1,
+      disagreementExamples: ['evt-text-1'],
+    });
     expect(report.find((x) => x.source === 'candidate' && x.ruleId === 'sample-known-bad-media')).toMatchObject({ wouldFlag: 0, disagree: 3 });
     const recent = await log.recent(50);
     expect(recent.length).toBe(7);
@@ -283,7 +307,14 @@ describe('false-positive brakes', () => {
     brakes: { flood: { factor: 3, minCount: 5, baselineHours: 24 } },
     rules: [{ id: 'hash', when: { signal: { type: 'md5' } }, category: 'k', severity: 'critical', action: 'remove_and_report', dailyCap: 1000 }],
   });
-  const hit = (entryId: string): ScanReport => ({ eventId: `e-${entryId}`, signals: [{ type: 'md5', sourceId: 'bank', sourceVersion: 'r1', entryId, mediaId: 'm', distance: 0 }], mediaErrors: [], bankVersions: {}, modelVersions: {}, context: { conversationId: 'c' } });
+  const hit = (entryId: string): ScanReport => ({
+    eventId: `e-${entryId}`,
+    signals: [{ type: 'md5', sourceId: 'bank', sourceVersion: 'r1', entryId, mediaId: 'm', distance: 0 }],
+    mediaErrors: [],
+    bankVersions: {},
+    modelVersions: {},
+    context: { conversationId: 'c' },
+  });
 
   it('an entry flooding far above its baseline is quarantined after the configured burst; one at its usual rate is not', async () => {
     const p = prefix('brake-flood');
@@ -309,12 +340,24 @@ describe('false-positive brakes', () => {
       await brakes.record(decide(hit('steady'), policy, brakes.counters()), policy);
     }
     // Hits 1-4 act; the 5th reaches minCount above 3 × baseline and quarantines; from then on, review.
-    expect(actions).toEqual(['remove_and_report', 'remove_and_report', 'remove_and_report', 'remove_and_report', 'remove_and_report', 'review', 'review', 'review']);
+    expect(actions).toEqual([
+      'remove_and_report',
+      'remove_and_report',
+      'remove_and_report',
+      'remove_and_report',
+      'remove_and_report',
+      'review',
+      'review',
+      'review',
+    ]);
     const q = await brakes.quarantined();
     expect(q.map((x) => x.key).sort()).toEqual(['entry:bank/spiky', 'rule:hash']);
     expect(await brakes.hourly('entry:bank/steady', 25)).toEqual([...Array<number>(24).fill(4), 8]);
     expect(q.find((x) => x.key === 'entry:bank/spiky')).toMatchObject({ hourCount: 5, by: 'vigil-brakes' });
-    expect(decide(hit('spiky'), policy, brakes.counters()).flags[0]?.brake).toEqual({ codes: ['rule_quarantined', 'entry_quarantined'], intendedAction: 'remove_and_report' });
+    expect(decide(hit('spiky'), policy, brakes.counters()).flags[0]?.brake).toEqual({
+      codes: ['rule_quarantined', 'entry_quarantined'],
+      intendedAction: 'remove_and_report',
+    });
     expect(decide(hit('steady'), policy, brakes.counters()).flags[0]?.brake).toEqual({ codes: ['rule_quarantined'], intendedAction: 'remove_and_report' });
     const audit = await new RedisAuditLog(redis(), p).list({ action: 'brake.quarantine' });
     expect(audit.map((a) => a.target).sort()).toEqual(['entry:bank/spiky', 'rule:hash']);
@@ -330,10 +373,13 @@ describe('false-positive brakes', () => {
     expect(await brakes.quarantined()).toEqual([]);
   });
 
-  it('the daily cap turns a rule\'s automated actions to review, per UTC day, across brake instances (workers)', async () => {
+  it("the daily cap turns a rule's automated actions to review, per UTC day, across brake instances (workers)", async () => {
     const p = prefix('brake-cap');
     let now = Date.UTC(2026, 11, 2, 23, 59, 0);
-    const capped = compilePolicy({ version: 2, rules: [{ id: 'hash', when: { signal: { type: 'md5' } }, category: 'k', severity: 'critical', action: 'escalate', dailyCap: 3 }] });
+    const capped = compilePolicy({
+      version: 2,
+      rules: [{ id: 'hash', when: { signal: { type: 'md5' } }, category: 'k', severity: 'critical', action: 'escalate', dailyCap: 3 }],
+    });
     const a = new RedisBrakes(redis(), p, () => now);
     const b = new RedisBrakes(redis(), p, () => now);
     const out: string[] = [];
@@ -380,7 +426,11 @@ describe('false-positive brakes', () => {
     });
     expect((await h.flags()).some((f) => f.eventId === `evt-img-${clean}`)).toBe(false);
     const audit = await new RedisAuditLog(redis(), h.config.queuePrefix).list();
-    expect(audit.map((a) => `${a.actor}:${a.action}:${a.target}`)).toEqual(['alice:bank.deconfirm:sample-known-bad/teapot-md5', 'alice:bank.deconfirm:sample-known-bad/teapot-pdq', 'bob:bank.reconfirm:sample-known-bad/teapot-md5']);
+    expect(audit.map((a) => `${a.actor}:${a.action}:${a.target}`)).toEqual([
+      'alice:bank.deconfirm:sample-known-bad/teapot-md5',
+      'alice:bank.deconfirm:sample-known-bad/teapot-pdq',
+      'bob:bank.reconfirm:sample-known-bad/teapot-md5',
+    ]);
     const again = (await h.flags()).find((f) => f.eventId === `evt-img-${n - 1}`);
     expect(again?.signals.map((s) => s.entryId)).toEqual(['teapot-md5']);
   }, 90_000);
@@ -403,6 +453,10 @@ describe('false-positive brakes', () => {
     expect(await service.metrics.registry.metrics()).toMatch(/vigil_brake_quarantines_total\{kind="entry"\} 2/);
     expect(await service.metrics.registry.metrics()).toMatch(/vigil_brake_applied_total\{brake="entry_quarantined"\} [1-9]/);
     const errors = lines.map((l) => JSON.parse(l) as { level: number; brake?: string; msg: string }).filter((l) => l.level >= 50 && l.brake);
-    expect(errors.map((e) => e.brake).sort()).toEqual(['entry:sample-known-bad/teapot-md5', 'entry:sample-known-bad/teapot-pdq', 'rule:sample-known-bad-media']);
+    expect(errors.map((e) => e.brake).sort()).toEqual([
+      'entry:sample-known-bad/teapot-md5',
+      'entry:sample-known-bad/teapot-pdq',
+      'rule:sample-known-bad-media',
+    ]);
   }, 90_000);
 });

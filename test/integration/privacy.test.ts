@@ -69,7 +69,9 @@ describe('privacy of payload keys, values and credentials', () => {
       expect(everything).not.toContain(MARKER);
       expect(everything).not.toContain(CREDENTIAL);
       // The reasons still say what was wrong, by path and rule.
-      expect(entries.find((e) => e.eventId === 'p-key')?.message).toBe('invalid vigil.message.v1 event: (root): 1 unknown field(s) (not part of vigil.message.v1)');
+      expect(entries.find((e) => e.eventId === 'p-key')?.message).toBe(
+        'invalid vigil.message.v1 event: (root): 1 unknown field(s) (not part of vigil.message.v1)',
+      );
       expect(entries.find((e) => e.eventId === 'p-signal-key')?.message).toMatch(/^invalid vigil\.message\.v1 event: context\.accountSignals\.\*: /);
     } finally {
       await service.stop();

@@ -25,13 +25,27 @@ afterEach(async () => {
 });
 
 const scanner: Scanner = {
-  sources: () => standardSources({ hashBanks: new MemHashBankSet([]), textScanner: new MemTextScanner([{ id: 'vt', phrase: 'velvet teapot', category: 'grooming', severity: 'high' }]), pdqHasher: new MemPdqHasher() }),
+  sources: () =>
+    standardSources({
+      hashBanks: new MemHashBankSet([]),
+      textScanner: new MemTextScanner([{ id: 'vt', phrase: 'velvet teapot', category: 'grooming', severity: 'high' }]),
+      pdqHasher: new MemPdqHasher(),
+    }),
   // Any accepted raster signature "decodes"... and fails, as a broken image would.
   decoder: new MemDecoder(new VigilError('MEDIA_UNDECODABLE', 'test image is broken')),
   maxMediaBytes: 1024,
 };
 const policy = compilePolicy({ version: 1, rules: [{ id: 'text', match: { types: ['term'] }, action: 'review' }] });
-const event = (id: string) => ({ schema: 'vigil.message.v1', eventId: id, messageId: 'm', conversationId: 'c', senderId: 's', recipientIds: ['r'], sentAt: '2026-01-01T00:00:00Z', text: 'a velvet teapot' });
+const event = (id: string) => ({
+  schema: 'vigil.message.v1',
+  eventId: id,
+  messageId: 'm',
+  conversationId: 'c',
+  senderId: 's',
+  recipientIds: ['r'],
+  sentAt: '2026-01-01T00:00:00Z',
+  text: 'a velvet teapot',
+});
 
 function setup(label: string) {
   const prefix = uniquePrefix(label);
@@ -41,7 +55,16 @@ function setup(label: string) {
   const entries = async () => (await deadLetters.queue.getJobs(['waiting'])).map((j) => j.data as DeadLetter);
   const workers: ScanWorker[] = [];
   const worker = (handle: ScanJobHandler) => {
-    const w = new ScanWorker({ connection: redis, prefix, queue: 'scan', concurrency: 1, lockDurationMs: 1000, handle, deadLetters, logger: createLogger('silent') });
+    const w = new ScanWorker({
+      connection: redis,
+      prefix,
+      queue: 'scan',
+      concurrency: 1,
+      lockDurationMs: 1000,
+      handle,
+      deadLetters,
+      logger: createLogger('silent'),
+    });
     workers.push(w);
     void w.run();
     return w;
@@ -62,13 +85,29 @@ describe('retries owned by the worker', () => {
       const s = setup('retries');
       let emits = 0;
       const failing: FlagSink = { emit: () => (emits++, Promise.reject(new VigilError('QUEUE_UNAVAILABLE', 'moderation queue down'))) };
-      s.worker(createScanJobHandler({ scanner, policy: () => policy, limits: { maxTextBytes: 1024, maxMediaItems: 4, maxMediaBytes: 1024 }, flags: failing, deadLetters: s.deadLetters, logger: createLogger('silent'), retry: { maxAttempts: 3, backoffMs: 20 } }));
+      s.worker(
+        createScanJobHandler({
+          scanner,
+          policy: () => policy,
+          limits: { maxTextBytes: 1024, maxMediaItems: 4, maxMediaBytes: 1024 },
+          flags: failing,
+          deadLetters: s.deadLetters,
+          logger: createLogger('silent'),
+          retry: { maxAttempts: 3, backoffMs: 20 },
+        }),
+      );
       await s.scan.add('scan', event('r-1'), { jobId: 'r-1', attempts: producerAttempts, removeOnComplete: true });
       const [entry] = await waitFor('dead letter', async () => ((await s.entries()).length ? s.entries() : undefined));
-      expect(entry).toMatchObject({ eventId: 'r-1', code: 'RETRIES_EXHAUSTED', message: 'gave up after 3 attempt(s): QUEUE_UNAVAILABLE: moderation queue down' });
+      expect(entry).toMatchObject({
+        eventId: 'r-1',
+        code: 'RETRIES_EXHAUSTED',
+        message: 'gave up after 3 attempt(s): QUEUE_UNAVAILABLE: moderation queue down',
+      });
       expect(emits).toBe(3);
       // Out of retries on a transient failure: the event is kept in the failed set for `vigil dlq retry`.
-      await waitFor('job kept in the failed set', async () => ((await s.scan.getJob('r-1'))?.failedReason !== undefined && (await (await s.scan.getJob('r-1'))?.getState()) === 'failed' ? true : undefined));
+      await waitFor('job kept in the failed set', async () =>
+        (await s.scan.getJob('r-1'))?.failedReason !== undefined && (await (await s.scan.getJob('r-1'))?.getState()) === 'failed' ? true : undefined,
+      );
     });
   }
 
@@ -80,7 +119,9 @@ describe('retries owned by the worker', () => {
     for (let death = 1; death <= MAX_WORKER_DEATHS; death++) {
       // A worker takes the job and dies holding it (its lock is no longer renewed).
       const w = s.worker(never);
-      await waitFor(`taken by worker ${death}`, async () => ((await s.scan.getActiveCount()) === 1 && (await s.scan.getJob('d-1'))?.attemptsStarted === death ? true : undefined));
+      await waitFor(`taken by worker ${death}`, async () =>
+        (await s.scan.getActiveCount()) === 1 && (await s.scan.getJob('d-1'))?.attemptsStarted === death ? true : undefined,
+      );
       taken++;
       await w.worker.close(true);
     }
@@ -103,7 +144,8 @@ describe('dead-letter queue bounds', () => {
       await deletePrefix(prefix);
     });
     const at = new Date().toISOString();
-    for (let i = 0; i < 25; i++) await sink.deadLetter({ eventId: `e-${i}`, code: 'EVENT_INVALID', message: 'x', origin: { kind: 'cli', file: 'f', line: i }, at });
+    for (let i = 0; i < 25; i++)
+      await sink.deadLetter({ eventId: `e-${i}`, code: 'EVENT_INVALID', message: 'x', origin: { kind: 'cli', file: 'f', line: i }, at });
     await sink.trim();
     const kept = (await sink.queue.getJobs(['waiting'])).map((j) => (j.data as DeadLetter).eventId).sort();
     expect(kept).toEqual(Array.from({ length: 10 }, (_, i) => `e-${i + 15}`).sort());

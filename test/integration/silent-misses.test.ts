@@ -74,7 +74,8 @@ describe('content decides, not labels', () => {
     // Another size, another encoding: only PDQ can match it (its md5 is not banked).
     const copy = await sharp(teapot).resize(300).jpeg({ quality: 80 }).toBuffer();
     const types = ['application/octet-stream', 'video/mp4', 'text/plain'];
-    for (const [i, mimeType] of types.entries()) await h.publisher.publish({ ...base, eventId: `label-${i}`, media: [{ id: 'img', mimeType, bytes: copy.toString('base64') }] });
+    for (const [i, mimeType] of types.entries())
+      await h.publisher.publish({ ...base, eventId: `label-${i}`, media: [{ id: 'img', mimeType, bytes: copy.toString('base64') }] });
     const flags = await waitFor('three flags', async () => {
       const f = await h.flags();
       return f.length >= 3 && (await h.drained()) ? f : undefined;
@@ -102,9 +103,20 @@ describe('content decides, not labels', () => {
   it('media Vigil cannot decode (a video, an unknown format) is counted, dead-lettered with its reason and carried on the flag — never a silent clean', async () => {
     const h = await harness('unscanned');
     await h.publisher.publish({ ...base, eventId: 'vid-1', media: [{ id: 'clip', mimeType: 'video/mp4', bytes: fakeMp4.toString('base64') }] });
-    await h.publisher.publish({ ...base, eventId: 'unk-1', media: [{ id: 'blob', mimeType: 'image/jpeg', bytes: Buffer.from('benign bytes with no signature').toString('base64') }] });
+    await h.publisher.publish({
+      ...base,
+      eventId: 'unk-1',
+      media: [{ id: 'blob', mimeType: 'image/jpeg', bytes: Buffer.from('benign bytes with no signature').toString('base64') }],
+    });
     // A video beside a banked image: the image is flagged, and the flag says the video was not decoded.
-    await h.publisher.publish({ ...base, eventId: 'mix-1', media: [{ id: 'clip', mimeType: 'video/mp4', bytes: fakeMp4.toString('base64') }, { id: 'img', mimeType: 'image/png', bytes: teapot.toString('base64') }] });
+    await h.publisher.publish({
+      ...base,
+      eventId: 'mix-1',
+      media: [
+        { id: 'clip', mimeType: 'video/mp4', bytes: fakeMp4.toString('base64') },
+        { id: 'img', mimeType: 'image/png', bytes: teapot.toString('base64') },
+      ],
+    });
     await waitFor('drain', async () => ((await h.drained()) && (await h.deadLetters()).length >= 3 ? true : undefined));
     const dead = (await h.deadLetters()).map((d) => [d.eventId, d.mediaId, d.part, d.code, d.reason]).sort();
     expect(dead).toEqual([
@@ -159,7 +171,11 @@ describe('decoding under a memory budget', () => {
     const side = 1600;
     const h = await harness('burst', { decodeBudgetPixels: 2 * side * side + 1, concurrency: 16 });
     const big = await sharp(teapot).resize(side, side, { fit: 'fill' }).jpeg({ quality: 85 }).toBuffer();
-    const events = Array.from({ length: 16 }, (_, i) => ({ ...base, eventId: `burst-${i}`, media: [{ id: 'img', mimeType: 'image/jpeg', bytes: tagged(big, String(i)).toString('base64') }] }));
+    const events = Array.from({ length: 16 }, (_, i) => ({
+      ...base,
+      eventId: `burst-${i}`,
+      media: [{ id: 'img', mimeType: 'image/jpeg', bytes: tagged(big, String(i)).toString('base64') }],
+    }));
     await h.publisher.publishBatch(events);
     const flags = await waitFor(
       '16 flags',

@@ -79,7 +79,22 @@ function harness(label: string): Harness {
     logs,
     bridge(options = {}) {
       // Most cases here test the enqueue path, so they commit on enqueue; commit on outcome has its own cases.
-      const bridge = new KafkaBridge({ kafka, topic: h.topic, groupId: h.groupId, scanQueue, deadLetters, logger, metrics, highWatermark: 100_000, lowWatermark: 1000, pollMs: 100, commitOn: 'enqueue', queueRedis: redis, outcomeSweepMs: 100, ...options });
+      const bridge = new KafkaBridge({
+        kafka,
+        topic: h.topic,
+        groupId: h.groupId,
+        scanQueue,
+        deadLetters,
+        logger,
+        metrics,
+        highWatermark: 100_000,
+        lowWatermark: 1000,
+        pollMs: 100,
+        commitOn: 'enqueue',
+        queueRedis: redis,
+        outcomeSweepMs: 100,
+        ...options,
+      });
       cleanups.push(() => bridge.close());
       return bridge;
     },
@@ -169,7 +184,9 @@ describe('KafkaBridge', () => {
     await waitFor('partition 2 committed to its end', async () => ((await allCommitted(h)) ? true : undefined));
 
     expect(await h.scanJobIds().then((j) => j.sort())).toEqual(ids('poison', 50));
-    const dead = (await h.deadLetterEntries()).sort((a, b) => Number((a.origin as { offset: string }).offset) - Number((b.origin as { offset: string }).offset));
+    const dead = (await h.deadLetterEntries()).sort(
+      (a, b) => Number((a.origin as { offset: string }).offset) - Number((b.origin as { offset: string }).offset),
+    );
     expect(dead.map((d) => [d.code, d.origin, d.eventId])).toEqual([
       ['EVENT_NOT_JSON', { kind: 'kafka', topic: h.topic, partition: 2, offset: '1' }, undefined],
       ['EVENT_INVALID', { kind: 'kafka', topic: h.topic, partition: 2, offset: '2' }, 'evt_poison_901'],
@@ -198,11 +215,15 @@ describe('KafkaBridge', () => {
     for (const bridge of [a, b])
       bridge.consumer.on(bridge.consumer.events.GROUP_JOIN, ({ payload }) => assignments.set(bridge, payload.memberAssignment[h.topic] ?? []));
     await Promise.all([a.start(), b.start()]);
-    await waitFor('the two bridges to split the 4 partitions', async () => {
-      const [x = [], y = []] = [assignments.get(a), assignments.get(b)];
-      const union = [...x, ...y].sort();
-      return x.length > 0 && y.length > 0 && union.join() === '0,1,2,3' ? true : undefined;
-    }, 45_000);
+    await waitFor(
+      'the two bridges to split the 4 partitions',
+      async () => {
+        const [x = [], y = []] = [assignments.get(a), assignments.get(b)];
+        const union = [...x, ...y].sort();
+        return x.length > 0 && y.length > 0 && union.join() === '0,1,2,3' ? true : undefined;
+      },
+      45_000,
+    );
 
     await produce(kafka, h.topic, eventRecords('pair', 10_000));
     await waitFor('all records enqueued and committed', async () => ((await allCommitted(h)) ? true : undefined), 45_000);
@@ -232,10 +253,14 @@ describe('KafkaBridge', () => {
     let maxBacklog = 0;
     const worker = new Worker(SCAN, async (job) => void seen.add(job.id!), { connection: createRedis(REDIS_URL, 'worker'), prefix: h.prefix, concurrency: 50 });
     cleanups.push(() => worker.close());
-    await waitFor('every event scanned', async () => {
-      maxBacklog = Math.max(maxBacklog, await h.scanQueue.backlog());
-      return seen.size === 5000 ? true : undefined;
-    }, 45_000);
+    await waitFor(
+      'every event scanned',
+      async () => {
+        maxBacklog = Math.max(maxBacklog, await h.scanQueue.backlog());
+        return seen.size === 5000 ? true : undefined;
+      },
+      45_000,
+    );
     expect(maxBacklog).toBeLessThanOrEqual(HIGH);
     expect([...seen].sort()).toEqual(ids('press', 5000));
     const stats = bridge.stats();

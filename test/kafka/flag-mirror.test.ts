@@ -56,7 +56,12 @@ async function readTopic(topic: string, count: number): Promise<{ key: string; f
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ partition, message }) => {
-        out.push({ key: message.key?.toString() ?? '', flagId: message.headers?.flagId?.toString() ?? '', flag: flagSchema.parse(JSON.parse(message.value?.toString() ?? 'null')), partition });
+        out.push({
+          key: message.key?.toString() ?? '',
+          flagId: message.headers?.flagId?.toString() ?? '',
+          flag: flagSchema.parse(JSON.parse(message.value?.toString() ?? 'null')),
+          partition,
+        });
       },
     });
     await waitFor(`${count} records on ${topic}`, async () => (out.length >= count ? true : undefined), 25_000);
@@ -131,7 +136,14 @@ describe('MirroredFlagSink', () => {
   });
 
   it('connectFlagMirror is off without KAFKA_FLAG_TOPIC and wraps the sink with it', async () => {
-    const base = { kafkaBrokers: mock.brokers.join(','), kafkaClientId: 'vigil-test', kafkaSsl: false, kafkaSaslMechanism: undefined, kafkaSaslUsername: undefined, kafkaSaslPassword: undefined };
+    const base = {
+      kafkaBrokers: mock.brokers.join(','),
+      kafkaClientId: 'vigil-test',
+      kafkaSsl: false,
+      kafkaSaslMechanism: undefined,
+      kafkaSaslUsername: undefined,
+      kafkaSaslPassword: undefined,
+    };
     expect(await connectFlagMirror({ ...base, kafkaFlagTopic: undefined }, silentLogger)).toBeUndefined();
     const mirror = await connectFlagMirror({ ...base, kafkaFlagTopic: uniqueName('vigil.flags') }, silentLogger);
     expect(mirror).toBeDefined();
@@ -161,4 +173,3 @@ describe('MirroredFlagSink', () => {
     }
   });
 });
-

@@ -52,10 +52,14 @@ describe('Kafka path across a queue-Redis restart', () => {
     });
 
     // Every event carries the stand-in term of the sample term bank: one flag each.
-    await produce(kafka, topic, Array.from({ length: N }, (_, i) => {
-      const e = messageEvent('qr', i, { text: `remember the velvet teapot, number ${i}` });
-      return { key: e.conversationId, value: JSON.stringify(e) };
-    }));
+    await produce(
+      kafka,
+      topic,
+      Array.from({ length: N }, (_, i) => {
+        const e = messageEvent('qr', i, { text: `remember the velvet teapot, number ${i}` });
+        return { key: e.conversationId, value: JSON.stringify(e) };
+      }),
+    );
 
     const flags = new Map<string, Set<string>>();
     const reader = kafka.consumer({ groupId: uniqueName('flag-reader'), maxWaitTimeInMs: 200 });

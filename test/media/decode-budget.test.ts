@@ -37,7 +37,10 @@ describe('DecodeBudget', () => {
 });
 
 describe('SharpImageDecoder under a decode budget', () => {
-  const image = (seed: number) => sharp({ create: { width: 1000, height: 800, channels: 3, background: { r: seed * 20, g: 90, b: 160 } } }).jpeg().toBuffer();
+  const image = (seed: number) =>
+    sharp({ create: { width: 1000, height: 800, channels: 3, background: { r: seed * 20, g: 90, b: 160 } } })
+      .jpeg()
+      .toBuffer();
 
   it('never holds more pixels than the budget, whatever the number of decodes asked for at once', async () => {
     let peak = 0;

@@ -31,7 +31,13 @@ describe('ops server in a Kafka bridge', () => {
     const kafka = testKafka(mock.brokers);
     await produce(kafka, topic, eventRecords('opsb', 40));
     const port = await freePort();
-    const config = testConfig(prefix, { kafkaBrokers: mock.brokers.join(','), kafkaTopic: topic, kafkaGroupId: uniqueName('g-ops'), opsPort: port, kafkaSessionTimeoutMs: 6000 });
+    const config = testConfig(prefix, {
+      kafkaBrokers: mock.brokers.join(','),
+      kafkaTopic: topic,
+      kafkaGroupId: uniqueName('g-ops'),
+      opsPort: port,
+      kafkaSessionTimeoutMs: 6000,
+    });
     const service = await startBridgeService(config, createLogger('silent'));
     cleanups.push(() => service.stop());
     const scan = new Queue(config.scanQueue, { connection: { url: REDIS_URL }, prefix });

@@ -30,7 +30,12 @@ afterEach(async () => {
 
 async function browser(credentials?: { username: string; password: string }): Promise<BrowserContext> {
   const profile = mkdtempSync(join(tmpdir(), 'vigil-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS, ...(credentials ? { httpCredentials: credentials } : {}) });
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+    ...(credentials ? { httpCredentials: credentials } : {}),
+  });
   cleanups.push(async () => {
     await context.close();
     rmSync(profile, { recursive: true, force: true });
@@ -58,16 +63,27 @@ describe('ops dashboard in a browser', () => {
     const dead = new Queue(config.deadLetterQueue, { connection: { url: REDIS_URL }, prefix });
     const moderation = new Queue(config.moderationQueue, { connection: { url: REDIS_URL }, prefix });
     cleanups.push(async () => void (await Promise.all([dead.close(), moderation.close()])));
-    await waitFor('a dead letter and a flag', async () => ((await dead.getJobCounts('waiting')).waiting === 1 && (await moderation.getJobCounts('prioritized')).prioritized === 1 ? true : undefined));
+    await waitFor('a dead letter and a flag', async () =>
+      (await dead.getJobCounts('waiting')).waiting === 1 && (await moderation.getJobCounts('prioritized')).prioritized === 1 ? true : undefined,
+    );
     // One more event waits on the scan queue (worker paused), with the marker in its text and bytes.
     await service.worker.worker.pause();
-    await publisher.publish({ ...poisoned, eventId: 'evt-browser-waiting', media: [{ id: 'm1', mimeType: 'image/png', bytes: Buffer.from(MARKER).toString('base64') }] });
+    await publisher.publish({
+      ...poisoned,
+      eventId: 'evt-browser-waiting',
+      media: [{ id: 'm1', mimeType: 'image/png', bytes: Buffer.from(MARKER).toString('base64') }],
+    });
     const dashboard = `http://127.0.0.1:${port}/dashboard`;
 
     // No credentials: refused.
     const anonymous = await browser();
     // Chromium answers a Basic challenge it has no credentials for with a navigation error.
-    const refused = await anonymous.newPage().then((p) => p.goto(dashboard).then(() => 'loaded', (e: Error) => e.message));
+    const refused = await anonymous.newPage().then((p) =>
+      p.goto(dashboard).then(
+        () => 'loaded',
+        (e: Error) => e.message,
+      ),
+    );
     expect(refused).toContain('ERR_INVALID_AUTH_CREDENTIALS');
     expect((await anonymous.request.get(dashboard)).status()).toBe(401);
 
@@ -76,14 +92,17 @@ describe('ops dashboard in a browser', () => {
     const page = await context.newPage();
     const home = await page.goto(dashboard);
     expect(home?.status()).toBe(200);
-    for (const name of [config.scanQueue, config.moderationQueue, config.deadLetterQueue]) await page.getByText(name, { exact: true }).first().waitFor({ timeout: 15_000 });
+    for (const name of [config.scanQueue, config.moderationQueue, config.deadLetterQueue])
+      await page.getByText(name, { exact: true }).first().waitFor({ timeout: 15_000 });
     await page.getByText('Loading', { exact: false }).first().waitFor({ state: 'hidden', timeout: 15_000 });
     // Each queue's card on the overview: its name, then (after the workers line) its job count.
     const overview = await page.locator('main').innerText();
     for (const name of [config.scanQueue, config.moderationQueue, config.deadLetterQueue]) expect(overview).toMatch(new RegExp(`${name}\n(?:[^\n]*\n)?1 Job`));
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-queues.png'), fullPage: true });
     // Counts as the board shows them, from its own API call.
-    const counts = await page.evaluate(async () => (await (await fetch('/dashboard/api/queues')).json()) as { queues: Array<{ name: string; counts: Record<string, number> }> });
+    const counts = await page.evaluate(
+      async () => (await (await fetch('/dashboard/api/queues')).json()) as { queues: Array<{ name: string; counts: Record<string, number> }> },
+    );
     const byName = Object.fromEntries(counts.queues.map((q) => [q.name, q.counts]));
     expect(byName[config.scanQueue]?.waiting).toBe(1);
     expect(byName[config.moderationQueue]?.prioritized).toBe(1);
@@ -91,7 +110,13 @@ describe('ops dashboard in a browser', () => {
     const pages = [await page.content()];
 
     // The dead-lettered job: its code is on the page, the message text is not.
-    const jobId = deadLetterId({ code: 'MEDIA_UNSUPPORTED', message: '', origin: { kind: 'bullmq', queue: config.scanQueue, jobId: 'evt-browser-dead' }, mediaId: 'm1', at: '' });
+    const jobId = deadLetterId({
+      code: 'MEDIA_UNSUPPORTED',
+      message: '',
+      origin: { kind: 'bullmq', queue: config.scanQueue, jobId: 'evt-browser-dead' },
+      mediaId: 'm1',
+      at: '',
+    });
     await page.goto(`${dashboard}/queue/${config.deadLetterQueue}/${jobId}`);
     await page.getByText('MEDIA_UNSUPPORTED').first().waitFor({ timeout: 15_000 });
     await page.getByText('evt-browser-dead').first().waitFor({ timeout: 15_000 });

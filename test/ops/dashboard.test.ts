@@ -67,8 +67,33 @@ describe('ops dashboard', () => {
 
   it('refuses requests without valid credentials and serves with a bearer token or basic auth; scan jobs are redacted; actions are audited', async () => {
     const s = await setup('dash-auth');
-    await s.scan.add('scan', { schema: 'vigil.message.v1', eventId: 'evt-dash-1', messageId: 'msg-1', conversationId: 'conv-1', senderId: 'u1', recipientIds: ['u2'], sentAt: '2026-01-01T00:00:00Z', text: `hello ${MARKER}`, media: [{ id: 'm1', mimeType: 'image/png', bytes: Buffer.from(MARKER).toString('base64') }], [`${MARKER}-key`]: 1 }, { jobId: 'evt-dash-1' });
-    await s.dead.add('MEDIA_UNDECODABLE', { eventId: 'evt-dash-2', code: 'MEDIA_UNDECODABLE', message: 'image could not be decoded', origin: { kind: 'bullmq', queue: 'vigil-scan', jobId: 'evt-dash-2' }, at: '2026-01-01T00:00:00Z' }, { jobId: 'dl_x' });
+    await s.scan.add(
+      'scan',
+      {
+        schema: 'vigil.message.v1',
+        eventId: 'evt-dash-1',
+        messageId: 'msg-1',
+        conversationId: 'conv-1',
+        senderId: 'u1',
+        recipientIds: ['u2'],
+        sentAt: '2026-01-01T00:00:00Z',
+        text: `hello ${MARKER}`,
+        media: [{ id: 'm1', mimeType: 'image/png', bytes: Buffer.from(MARKER).toString('base64') }],
+        [`${MARKER}-key`]: 1,
+      },
+      { jobId: 'evt-dash-1' },
+    );
+    await s.dead.add(
+      'MEDIA_UNDECODABLE',
+      {
+        eventId: 'evt-dash-2',
+        code: 'MEDIA_UNDECODABLE',
+        message: 'image could not be decoded',
+        origin: { kind: 'bullmq', queue: 'vigil-scan', jobId: 'evt-dash-2' },
+        at: '2026-01-01T00:00:00Z',
+      },
+      { jobId: 'dl_x' },
+    );
     const metrics = createMetrics();
     const server = await startOpsServer({ port: 0, dashboard: true, queues: s.queues, audit: s.audit, metrics, auth: { token: TOKEN, public: 'all' } });
     cleanups.push(() => server.close());
@@ -91,11 +116,18 @@ describe('ops dashboard', () => {
     const api = await fetch(url('/dashboard/api/queues?activeQueue=vigil-scan&status=waiting&page=1'), { headers: { authorization: basic('alice', TOKEN) } });
     expect(api.status).toBe(200);
     const text = await api.text();
-    const body = JSON.parse(text) as { queues: Array<{ name: string; counts: Record<string, number>; jobs: Array<{ id: string; data: Record<string, unknown> }> }> };
+    const body = JSON.parse(text) as {
+      queues: Array<{ name: string; counts: Record<string, number>; jobs: Array<{ id: string; data: Record<string, unknown> }> }>;
+    };
     expect(body.queues.map((q) => q.name).sort()).toEqual(['vigil-dead-letter', 'vigil-moderation', 'vigil-scan']);
     const scanQueue = body.queues.find((q) => q.name === 'vigil-scan');
     expect(scanQueue?.counts.waiting).toBe(1);
-    expect(scanQueue?.jobs[0]?.data).toMatchObject({ eventId: 'evt-dash-1', text: `[redacted: ${`hello ${MARKER}`.length} characters]`, media: [{ id: 'm1', mimeType: 'image/png' }], otherFields: '[1 redacted]' });
+    expect(scanQueue?.jobs[0]?.data).toMatchObject({
+      eventId: 'evt-dash-1',
+      text: `[redacted: ${`hello ${MARKER}`.length} characters]`,
+      media: [{ id: 'm1', mimeType: 'image/png' }],
+      otherFields: '[1 redacted]',
+    });
     expect(text).not.toContain(MARKER);
     expect(text).not.toContain(Buffer.from(MARKER).toString('base64'));
     const one = await (await fetch(url('/dashboard/api/queues/vigil-scan/evt-dash-1'), { headers: { authorization: `Bearer ${TOKEN}` } })).text();
@@ -103,9 +135,17 @@ describe('ops dashboard', () => {
     expect(one).not.toContain(MARKER);
 
     // Refused: adding or editing jobs, emptying a queue. Nothing is audited for them, and nothing changes.
-    const add = await fetch(url('/dashboard/api/queues/vigil-scan/add'), { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'scan', data: { text: 'x' } }) });
+    const add = await fetch(url('/dashboard/api/queues/vigil-scan/add'), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'scan', data: { text: 'x' } }),
+    });
     expect(add.status).toBe(403);
-    const edit = await fetch(url('/dashboard/api/queues/vigil-scan/evt-dash-1/update-data'), { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ jobData: {} }) });
+    const edit = await fetch(url('/dashboard/api/queues/vigil-scan/evt-dash-1/update-data'), {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ jobData: {} }),
+    });
     expect(edit.status).toBe(403);
     expect((await fetch(url('/dashboard/api/queues/vigil-scan/empty'), { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(403);
     expect(await s.scan.getJobCounts('waiting')).toEqual({ waiting: 1 });
@@ -121,9 +161,20 @@ describe('ops dashboard', () => {
 
   it('protects /metrics and health when configured, and refuses an action it cannot audit', async () => {
     const s = await setup('dash-protect');
-    await s.dead.add('EVENT_INVALID', { code: 'EVENT_INVALID', message: 'x', origin: { kind: 'cli', file: 'f', line: 1 }, at: '2026-01-01T00:00:00Z' }, { jobId: 'dl_y' });
+    await s.dead.add(
+      'EVENT_INVALID',
+      { code: 'EVENT_INVALID', message: 'x', origin: { kind: 'cli', file: 'f', line: 1 }, at: '2026-01-01T00:00:00Z' },
+      { jobId: 'dl_y' },
+    );
     const broken = { append: () => Promise.reject(new Error('audit store down')) };
-    const server = await startOpsServer({ port: 0, dashboard: true, queues: s.queues, audit: broken, metrics: createMetrics(), auth: { token: TOKEN, public: 'none' } });
+    const server = await startOpsServer({
+      port: 0,
+      dashboard: true,
+      queues: s.queues,
+      audit: broken,
+      metrics: createMetrics(),
+      auth: { token: TOKEN, public: 'none' },
+    });
     cleanups.push(() => server.close());
     const url = (path: string) => `http://127.0.0.1:${server.port}${path}`;
     expect((await fetch(url('/metrics'))).status).toBe(401);

@@ -10,9 +10,41 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { createMetrics } from '../../src/adapters/metrics.js';
 
-const compose = (args: string[], env: Record<string, string | undefined>) => execFileSync('docker-compose', ['-f', 'docker-compose.yml', ...args], { encoding: 'utf8', stdio: 'pipe', env: { ...process.env, ...env } });
+const compose = (args: string[], env: Record<string, string | undefined>) =>
+  execFileSync('docker-compose', ['-f', 'docker-compose.yml', ...args], { encoding: 'utf8', stdio: 'pipe', env: { ...process.env, ...env } });
 
-const PROMQL_WORDS = new Set(['sum', 'max', 'min', 'avg', 'count', 'rate', 'irate', 'increase', 'deriv', 'delta', 'histogram_quantile', 'topk', 'bottomk', 'abs', 'and', 'or', 'unless', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'offset', 'bool', 'clamp_min', 'clamp_max', 'absent', 'vector', 'time']);
+const PROMQL_WORDS = new Set([
+  'sum',
+  'max',
+  'min',
+  'avg',
+  'count',
+  'rate',
+  'irate',
+  'increase',
+  'deriv',
+  'delta',
+  'histogram_quantile',
+  'topk',
+  'bottomk',
+  'abs',
+  'and',
+  'or',
+  'unless',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'offset',
+  'bool',
+  'clamp_min',
+  'clamp_max',
+  'absent',
+  'vector',
+  'time',
+]);
 /** Series Prometheus itself makes, or labels it adds to every series. */
 const PROMETHEUS_SERIES = new Set(['up']);
 const PROMETHEUS_LABELS = new Set(['job', 'instance', 'le']);
@@ -28,7 +60,12 @@ async function exportedSeries(): Promise<Map<string, Exported>> {
   for (const m of await registry.getMetricsAsJSON()) {
     const metric = registry.getSingleMetric(m.name) as unknown as { labelNames?: string[] };
     const labels = new Set(metric.labelNames ?? []);
-    const names = String(m.type) === 'histogram' ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : String(m.type) === 'summary' ? [m.name, `${m.name}_sum`, `${m.name}_count`] : [m.name];
+    const names =
+      String(m.type) === 'histogram'
+        ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`]
+        : String(m.type) === 'summary'
+          ? [m.name, `${m.name}_sum`, `${m.name}_count`]
+          : [m.name];
     for (const n of names) out.set(n, { labels: n.endsWith('_bucket') ? new Set([...labels, 'le']) : labels });
   }
   return out;
@@ -38,8 +75,14 @@ async function exportedSeries(): Promise<Map<string, Exported>> {
 function parsePromQL(expr: string): { metrics: string[]; selectors: Array<{ metric: string; labels: string[] }>; grouping: string[] } {
   const noStrings = expr.replace(/"(?:[^"\\]|\\.)*"/g, '""');
   const selectors: Array<{ metric: string; labels: string[] }> = [];
-  for (const m of noStrings.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{([^}]*)\}/g)) selectors.push({ metric: m[1]!, labels: [...m[2]!.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)/g)].map((l) => l[1]!) });
-  const grouping = [...noStrings.matchAll(/\b(?:by|without|on|ignoring)\s*\(([^)]*)\)/g)].flatMap((g) => g[1]!.split(',').map((s) => s.trim()).filter(Boolean));
+  for (const m of noStrings.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{([^}]*)\}/g))
+    selectors.push({ metric: m[1]!, labels: [...m[2]!.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)/g)].map((l) => l[1]!) });
+  const grouping = [...noStrings.matchAll(/\b(?:by|without|on|ignoring)\s*\(([^)]*)\)/g)].flatMap((g) =>
+    g[1]!
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
   const bare = noStrings
     .replace(/\{[^}]*\}/g, ' ')
     .replace(/\[[^\]]*\]/g, ' ')
@@ -49,7 +92,9 @@ function parsePromQL(expr: string): { metrics: string[]; selectors: Array<{ metr
 }
 
 function dashboardExprs(): Array<{ where: string; expr: string }> {
-  const dash = JSON.parse(readFileSync('deploy/grafana/dashboards/vigil.json', 'utf8')) as { panels: Array<{ title: string; targets: Array<{ expr: string }> }> };
+  const dash = JSON.parse(readFileSync('deploy/grafana/dashboards/vigil.json', 'utf8')) as {
+    panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
+  };
   return dash.panels.flatMap((p) => p.targets.map((t) => ({ where: `dashboard panel "${p.title}"`, expr: t.expr })));
 }
 
@@ -68,20 +113,32 @@ describe('deployment files', () => {
     }
     expect(refusal).toContain('set VIGIL_OPS_TOKEN');
     // `config` validates as `config -q` does, and prints the resolved file.
-    const resolved = parseYaml(compose(['config'], { VIGIL_OPS_TOKEN: 'compose-config-check-token' })) as { services: Record<string, { healthcheck?: { test?: unknown }; environment?: Record<string, string>; volumes?: Array<string | { source: string }> }> };
+    const resolved = parseYaml(compose(['config'], { VIGIL_OPS_TOKEN: 'compose-config-check-token' })) as {
+      services: Record<string, { healthcheck?: { test?: unknown }; environment?: Record<string, string>; volumes?: Array<string | { source: string }> }>;
+    };
     const services = resolved.services;
     expect(Object.keys(services)).toEqual(expect.arrayContaining(['redis', 'kafka', 'bridge', 'worker', 'ops', 'prometheus', 'grafana']));
     // kafka-init is a one-shot job (others wait for it to complete), not a service to probe.
-    const unprobed = Object.entries(services).filter(([name, s]) => name !== 'kafka-init' && !s.healthcheck?.test).map(([name]) => name);
+    const unprobed = Object.entries(services)
+      .filter(([name, s]) => name !== 'kafka-init' && !s.healthcheck?.test)
+      .map(([name]) => name);
     expect(unprobed).toEqual([]);
     // Prometheus scrapes the ops port the worker and bridge really listen on, on every interface.
-    const prometheus = parseYaml(readFileSync('deploy/prometheus/prometheus.yml', 'utf8')) as { scrape_configs: Array<{ job_name: string; dns_sd_configs?: Array<{ names: string[]; port: number }> }> };
+    const prometheus = parseYaml(readFileSync('deploy/prometheus/prometheus.yml', 'utf8')) as {
+      scrape_configs: Array<{ job_name: string; dns_sd_configs?: Array<{ names: string[]; port: number }> }>;
+    };
     for (const svc of ['worker', 'bridge']) {
       const job = prometheus.scrape_configs.find((j) => j.dns_sd_configs?.[0]?.names.includes(svc));
       expect(String(job?.dns_sd_configs?.[0]?.port)).toBe(services[svc]?.environment?.VIGIL_OPS_PORT);
       expect(services[svc]?.environment?.VIGIL_OPS_HOST).toBe('0.0.0.0');
     }
-    for (const f of ['deploy/prometheus/alerts.yml', 'deploy/grafana/provisioning/datasources/prometheus.yml', 'deploy/grafana/provisioning/dashboards/vigil.yml', 'deploy/grafana/dashboards/vigil.json']) expect(existsSync(f)).toBe(true);
+    for (const f of [
+      'deploy/prometheus/alerts.yml',
+      'deploy/grafana/provisioning/datasources/prometheus.yml',
+      'deploy/grafana/provisioning/dashboards/vigil.yml',
+      'deploy/grafana/dashboards/vigil.json',
+    ])
+      expect(existsSync(f)).toBe(true);
   }, 90_000);
 
   it('every PromQL expression in the Grafana dashboard and the alert rules uses exported metric names and labels', async () => {
@@ -108,7 +165,16 @@ describe('deployment files', () => {
     }
     expect(problems).toEqual([]);
     // The panels the issue asks for are there.
-    for (const m of ['vigil_events_scanned_total', 'vigil_end_to_end_seconds_bucket', 'vigil_queue_jobs', 'vigil_dead_lettered_total', 'vigil_matches_total', 'vigil_flags_emitted_total', 'vigil_model_info']) expect(used).toContain(m);
+    for (const m of [
+      'vigil_events_scanned_total',
+      'vigil_end_to_end_seconds_bucket',
+      'vigil_queue_jobs',
+      'vigil_dead_lettered_total',
+      'vigil_matches_total',
+      'vigil_flags_emitted_total',
+      'vigil_model_info',
+    ])
+      expect(used).toContain(m);
   });
 
   it('docs/operations.md describes every metric Vigil defines (prom-client process metrics aside)', async () => {
@@ -121,7 +187,11 @@ describe('deployment files', () => {
   });
 
   it('the PromQL parser finds names it should and flags names it should', () => {
-    expect(parsePromQL('histogram_quantile(0.95, sum by (le, stage) (rate(vigil_stage_seconds_bucket{stage="hash"}[5m])))')).toEqual({ metrics: ['vigil_stage_seconds_bucket'], selectors: [{ metric: 'vigil_stage_seconds_bucket', labels: ['stage'] }], grouping: ['le', 'stage'] });
+    expect(parsePromQL('histogram_quantile(0.95, sum by (le, stage) (rate(vigil_stage_seconds_bucket{stage="hash"}[5m])))')).toEqual({
+      metrics: ['vigil_stage_seconds_bucket'],
+      selectors: [{ metric: 'vigil_stage_seconds_bucket', labels: ['stage'] }],
+      grouping: ['le', 'stage'],
+    });
     expect(parsePromQL('max(vigil_queue_jobs{queue="dead_letter"}) > 10 and deriv(vigil_nope[5m]) > 0').metrics).toEqual(['vigil_queue_jobs', 'vigil_nope']);
   });
 });

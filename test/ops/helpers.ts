@@ -78,7 +78,10 @@ export function seriesValue(series: ReturnType<typeof parseExposition>, name: st
  * Runs the CLI's `main` in this process, capturing what it writes (spawning it through tsx costs
  * seconds per call on a loaded machine). Streams are shared, so calls must not overlap.
  */
-export async function cliInProcess(args: string[], onOutput?: (stdout: string, stderr: string) => void): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function cliInProcess(
+  args: string[],
+  onOutput?: (stdout: string, stderr: string) => void,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const { main } = await import('../../src/cli/main.js');
   let stdout = '';
   let stderr = '';

@@ -101,7 +101,10 @@ describe('ops server in a scan worker', () => {
     expect(v('vigil_queue_jobs', { queue: 'scan', state: 'waiting' })).toBe(0);
     expect(v('vigil_queue_jobs', { queue: 'scan', state: 'active' })).toBe(0);
     // Versions as info metrics: the banks and the policy the flags name.
-    const flag = (await moderation.getJob(flagIdFor('demo-evt-002', 'sample_known_image')))?.data as { policyVersion: string; bankVersions: Record<string, string> };
+    const flag = (await moderation.getJob(flagIdFor('demo-evt-002', 'sample_known_image')))?.data as {
+      policyVersion: string;
+      bankVersions: Record<string, string>;
+    };
     expect(v('vigil_policy_info', { version: flag.policyVersion })).toBe(1);
     expect(v('vigil_bank_info', { bank: 'sample-known-bad', version: flag.bankVersions['sample-known-bad'] ?? '' })).toBe(1);
     expect(v('vigil_bank_info', { bank: 'sample-terms', version: flag.bankVersions['sample-terms'] ?? '' })).toBe(1);
@@ -142,10 +145,14 @@ describe('ops server in a scan worker', () => {
     expect(await get('/healthz')).toMatchObject({ status: 200, body: { status: 'ok' } });
 
     await redis.start();
-    const up = await waitFor('readyz 200 again', async () => {
-      const r = await get('/readyz');
-      return r.status === 200 ? r : undefined;
-    }, 30_000);
+    const up = await waitFor(
+      'readyz 200 again',
+      async () => {
+        const r = await get('/readyz');
+        return r.status === 200 ? r : undefined;
+      },
+      30_000,
+    );
     expect(up.body).toMatchObject({ ready: true, reasons: [] });
     // Ready means working: an event published now is scanned and flagged. (It also lets the worker's
     // blocking connection finish reconnecting: BullMQ's Worker.close() can hang on one that has not.)
@@ -154,6 +161,10 @@ describe('ops server in a scan worker', () => {
     await publisher.publish(sample('demo-evt-004'));
     const moderation = new Queue(config.moderationQueue, { connection: { url: redis.url }, prefix: config.queuePrefix });
     cleanups.push(() => moderation.close());
-    await waitFor('flag after Redis came back', async () => ((await moderation.getJob(flagIdFor('demo-evt-004', 'sample_grooming'))) ? true : undefined), 30_000);
+    await waitFor(
+      'flag after Redis came back',
+      async () => ((await moderation.getJob(flagIdFor('demo-evt-004', 'sample_grooming'))) ? true : undefined),
+      30_000,
+    );
   });
 });

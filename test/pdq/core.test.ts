@@ -1,11 +1,24 @@
 /** Pure PDQ pieces: hex forms, Hamming distance, the median, degenerate and invalid images. */
 import { describe, expect, it } from 'vitest';
-import { hamming16, hamming32, hamming32Within, hammingHex, hexToWords16, hexToWords32, isPdqHex, normalizePdqHex, popcount32, words16ToHex, words16ToWords32, words32ToHex, words32ToWords16 } from '../../src/core/pdq/hex.js';
+import {
+  hamming16,
+  hamming32,
+  hamming32Within,
+  hammingHex,
+  hexToWords16,
+  hexToWords32,
+  isPdqHex,
+  normalizePdqHex,
+  popcount32,
+  words16ToHex,
+  words16ToWords32,
+  words32ToHex,
+  words32ToWords16,
+} from '../../src/core/pdq/hex.js';
 import { jaroszWindowSize, pdqHash, squashForCli512, torbenMedian } from '../../src/core/pdq/pdq.js';
 import { PdqIndex } from '../../src/core/pdq/mih.js';
 import { readTsv } from './helpers.js';
 import { seededUint32 } from '../helpers/seeded-random.js';
-
 
 function randomHex(next: () => number): string {
   let s = '';
@@ -119,7 +132,11 @@ describe('PDQ core', () => {
   it('gives the all-zero hash with quality 0 below 5 pixels on a side (1×1, 20000×1)', () => {
     const zero = '0'.repeat(64);
     expect(pdqHash({ width: 1, height: 1, channels: 3, data: new Uint8Array(3) })).toEqual({ hash: zero, quality: 0 });
-    expect(pdqHash({ width: 20000, height: 1, channels: 1, data: new Uint8Array(20000).fill(200) }, { dihedral: true })).toEqual({ hash: zero, quality: 0, dihedral: Array(8).fill(zero) });
+    expect(pdqHash({ width: 20000, height: 1, channels: 1, data: new Uint8Array(20000).fill(200) }, { dihedral: true })).toEqual({
+      hash: zero,
+      quality: 0,
+      dihedral: Array(8).fill(zero),
+    });
   });
 
   it('a flat image has quality 0', () => {
@@ -138,7 +155,12 @@ describe('PDQ core', () => {
     for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data[y * w + x] = (x * 7 + y * 13) & 255;
     const out = squashForCli512({ width: w, height: h, channels: 1, data });
     expect([out.width, out.height]).toEqual([512, 512]);
-    for (const [x, y] of [[0, 0], [511, 511], [100, 300], [257, 3]] as const) {
+    for (const [x, y] of [
+      [0, 0],
+      [511, 511],
+      [100, 300],
+      [257, 3],
+    ] as const) {
       const sx = Math.floor((x * w) / 512);
       const sy = Math.floor((y * h) / 512);
       expect(out.data[y * 512 + x]).toBe(data[sy * w + sx]);

@@ -24,7 +24,8 @@ function clangAvailable(): boolean {
 describe('PDQ engines', () => {
   it('has the WebAssembly engine wherever clang was there to build it', () => {
     // Where clang is missing the build falls back (and says so); here it must have built.
-    if (clangAvailable()) expect({ engines: pdqEngines(), note: PDQ_WASM_NOTE }).toMatchObject({ engines: ['ts', 'wasm'], note: expect.stringMatching(/^built by /) });
+    if (clangAvailable())
+      expect({ engines: pdqEngines(), note: PDQ_WASM_NOTE }).toMatchObject({ engines: ['ts', 'wasm'], note: expect.stringMatching(/^built by /) });
     else expect(pdqEngines()).toEqual(['ts']);
   });
 
@@ -67,8 +68,21 @@ describe('PDQ engines', () => {
   }
 
   const sizes: [number, number, 1 | 3][] = [
-    [5, 5, 3], [5, 9, 1], [6, 300, 3], [300, 6, 3], [63, 65, 3], [64, 64, 3], [64, 64, 1], [65, 64, 1],
-    [127, 129, 3], [128, 128, 3], [1000, 9, 1], [9, 1000, 3], [513, 777, 1], [777, 513, 3], [1201, 67, 3],
+    [5, 5, 3],
+    [5, 9, 1],
+    [6, 300, 3],
+    [300, 6, 3],
+    [63, 65, 3],
+    [64, 64, 3],
+    [64, 64, 1],
+    [65, 64, 1],
+    [127, 129, 3],
+    [128, 128, 3],
+    [1000, 9, 1],
+    [9, 1000, 3],
+    [513, 777, 1],
+    [777, 513, 3],
+    [1201, 67, 3],
   ];
   it.runIf(wasm).each(sizes)('agree on a generated %i×%i×%i image, plain and dihedral', (width, height, channels) => {
     const image = generated(width, height, channels, width * 7919 + height);

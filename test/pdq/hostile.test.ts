@@ -43,7 +43,13 @@ function bombPng(width: number, height: number): Buffer {
 
 async function jpegFixture(): Promise<Buffer> {
   return sharp({ create: { width: 640, height: 480, channels: 3, background: '#2a6f97' } })
-    .composite([{ input: Buffer.from('<svg width="640" height="480"><circle cx="220" cy="240" r="150" fill="#f4a261"/><rect x="400" y="80" width="160" height="300" fill="#264653"/></svg>') }])
+    .composite([
+      {
+        input: Buffer.from(
+          '<svg width="640" height="480"><circle cx="220" cy="240" r="150" fill="#f4a261"/><rect x="400" y="80" width="160" height="300" fill="#264653"/></svg>',
+        ),
+      },
+    ])
     .jpeg({ quality: 85 })
     .toBuffer();
 }
@@ -85,7 +91,9 @@ describe('hostile media', () => {
   });
 
   it('highly compressible real image over the pixel limit → MEDIA_TOO_LARGE', async () => {
-    const flat = await sharp({ create: { width: 4000, height: 3000, channels: 3, background: '#000' } }).png({ compressionLevel: 9 }).toBuffer();
+    const flat = await sharp({ create: { width: 4000, height: 3000, channels: 3, background: '#000' } })
+      .png({ compressionLevel: 9 })
+      .toBuffer();
     expect(flat.length).toBeLessThan(200_000);
     expect(await outcome(flat, new SharpImageDecoder({ maxPixels: 10_000_000 }))).toBe('MEDIA_TOO_LARGE');
   });
@@ -140,7 +148,9 @@ describe('hostile media', () => {
     const raw = Buffer.alloc(w * h * frames * 3);
     // Each frame differs (a moving white pixel), so the encoder cannot merge frames.
     for (let f = 0; f < frames; f++) raw.fill(255, (f * w * h + (f % (w * h))) * 3, (f * w * h + (f % (w * h))) * 3 + 3);
-    const gif = await sharp(raw, { raw: { width: w, height: h * frames, channels: 3, pageHeight: h } }).gif({ effort: 1, colours: 2, dither: 0 }).toBuffer();
+    const gif = await sharp(raw, { raw: { width: w, height: h * frames, channels: 3, pageHeight: h } })
+      .gif({ effort: 1, colours: 2, dither: 0 })
+      .toBuffer();
     expect((await sharp(gif, { pages: -1 }).metadata()).pages).toBe(frames);
     const started = Date.now();
     const image = await decoder.decode(gif, 'image/gif');
@@ -151,8 +161,13 @@ describe('hostile media', () => {
 
   it('1×1 and 20000×1 decode; PDQ is the all-zero hash with quality 0 (below 5 px a side, as the reference)', async () => {
     const hasher = createMediaHasher();
-    for (const [width, height] of [[1, 1], [20_000, 1]] as const) {
-      const png = await sharp({ create: { width, height, channels: 3, background: '#c0ffee' } }).png().toBuffer();
+    for (const [width, height] of [
+      [1, 1],
+      [20_000, 1],
+    ] as const) {
+      const png = await sharp({ create: { width, height, channels: 3, background: '#c0ffee' } })
+        .png()
+        .toBuffer();
       const result = await hasher.hashDetailed(png, 'image/png', { dihedral: true });
       expect([result.width, result.height]).toEqual([width, height]);
       expect(result.pdq).toEqual({ hash: '0'.repeat(64), quality: 0, dihedral: Array(8).fill('0'.repeat(64)) });
@@ -161,7 +176,9 @@ describe('hostile media', () => {
   });
 
   it('timeout: MEDIA_TIMEOUT on time, and the late result is dropped', async () => {
-    const big = await sharp({ create: { width: 3000, height: 3000, channels: 3, background: '#123456' } }).png({ compressionLevel: 1 }).toBuffer();
+    const big = await sharp({ create: { width: 3000, height: 3000, channels: 3, background: '#123456' } })
+      .png({ compressionLevel: 1 })
+      .toBuffer();
     expect(await outcome(big, new SharpImageDecoder({ timeoutMs: 10 }))).toBe('MEDIA_TIMEOUT');
     // withTimeout itself: a rejection after the deadline must not surface anywhere.
     let rejectLate: (err: Error) => void = () => undefined;

@@ -6,8 +6,17 @@ import { restrictImageLoaders } from '../../src/adapters/sharp-decoder.js';
 
 describe('restrictImageLoaders', () => {
   it('leaves every accepted raster format decodable and switches the others off, even behind the sniffer', async () => {
-    const png = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#3a6ea5' } }).png().toBuffer();
-    const samples = { png, jpeg: await sharp(png).jpeg().toBuffer(), webp: await sharp(png).webp().toBuffer(), tiff: await sharp(png).tiff().toBuffer(), gif: await sharp(png).gif().toBuffer(), avif: await sharp(png).avif().toBuffer() };
+    const png = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#3a6ea5' } })
+      .png()
+      .toBuffer();
+    const samples = {
+      png,
+      jpeg: await sharp(png).jpeg().toBuffer(),
+      webp: await sharp(png).webp().toBuffer(),
+      tiff: await sharp(png).tiff().toBuffer(),
+      gif: await sharp(png).gif().toBuffer(),
+      avif: await sharp(png).avif().toBuffer(),
+    };
     const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>');
     await expect(sharp(svg).raw().toBuffer()).resolves.toBeDefined(); // before: libvips would render it
     restrictImageLoaders();

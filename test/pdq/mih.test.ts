@@ -4,7 +4,6 @@ import { PdqIndex, bruteForceSearch, bruteForceSearchWords } from '../../src/cor
 import type { PdqEntry, PdqEntryId, PdqIndexOptions, PdqMatch } from '../../src/core/pdq/mih.js';
 import { seededRandom } from '../helpers/seeded-random.js';
 
-
 const HEX = '0123456789abcdef';
 
 function randomHex(rand: () => number): string {
@@ -276,7 +275,12 @@ describe('PdqIndex incremental updates', () => {
     ]);
     expect(index.search(h, 1)).toContainEqual({ id: '3', distance: 1 });
     expect(() => index.add('a', randomHex(rand))).toThrow(expect.objectContaining({ code: 'BANK_INVALID' }));
-    expect(() => PdqIndex.build([{ id: 1, hash: h }, { id: 1, hash: randomHex(rand) }])).toThrow(VigilError);
+    expect(() =>
+      PdqIndex.build([
+        { id: 1, hash: h },
+        { id: 1, hash: randomHex(rand) },
+      ]),
+    ).toThrow(VigilError);
     expect(index.remove(3)).toBe(true);
     expect(index.has('3')).toBe(true);
     expect(index.search(h, 0).map((m) => m.id)).toEqual(['a', 'b']);
@@ -328,7 +332,13 @@ describe('PdqIndex input validation', () => {
     expect(() => index.search(good, 257)).toThrow(RangeError);
     expect(() => index.search(good, 1.5)).toThrow(RangeError);
     index.add('keep', good);
-    expect(() => index.addMany([{ id: 'x', hash: good }, { id: 'y', hash: 'nope' }, { id: 'z', hash: good }])).toThrow(VigilError);
+    expect(() =>
+      index.addMany([
+        { id: 'x', hash: good },
+        { id: 'y', hash: 'nope' },
+        { id: 'z', hash: good },
+      ]),
+    ).toThrow(VigilError);
     expect(index.size).toBe(1);
     expect(index.has('x')).toBe(false);
     index.addMany([{ id: 'x', hash: good }]);

@@ -100,7 +100,15 @@ describe('dihedral variants', () => {
   it("Meta's rotated/flipped bridge files match the original's variants (within 31)", () => {
     const rows = new Map(readTsv('dihedral-noresize.tsv').map(([file, ...hashes]) => [file as string, hashes]));
     const original = rows.get('data/reg-test-input/dih/bridge-1-original.jpg') ?? [];
-    const files = ['bridge-2-rotate-90', 'bridge-3-rotate-180', 'bridge-4-rotate-270', 'bridge-5-flipx', 'bridge-6-flipy', 'bridge-7-flip-plus-1', 'bridge-8-flip-minus-1'];
+    const files = [
+      'bridge-2-rotate-90',
+      'bridge-3-rotate-180',
+      'bridge-4-rotate-270',
+      'bridge-5-flipx',
+      'bridge-6-flipy',
+      'bridge-7-flip-plus-1',
+      'bridge-8-flip-minus-1',
+    ];
     files.forEach((f, i) => {
       const hash = rows.get(`data/reg-test-input/dih/${f}.jpg`)?.[0] ?? '';
       expect({ f, ok: hammingHex(hash, original[i + 1] as string) <= MATCH_THRESHOLD }).toEqual({ f, ok: true });

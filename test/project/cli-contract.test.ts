@@ -38,7 +38,12 @@ describe('CLI contract', () => {
     expect(config.code).toBe(0);
     expect(JSON.parse(config.stdout)).toMatchObject({ scanQueue: 'vigil-scan' });
     const reference = await runCli(['config', '--reference', '--json']);
-    expect(reference.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { env: string }).env)).toContain('VIGIL_REDIS_CONNECT_TIMEOUT_MS');
+    expect(
+      reference.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { env: string }).env),
+    ).toContain('VIGIL_REDIS_CONNECT_TIMEOUT_MS');
     const schema = await runCli(['schema', 'message', '--json']);
     expect(schema.code).toBe(0);
     expect(schema.stdout.trim().split('\n')).toHaveLength(1);

@@ -11,7 +11,9 @@ import { sampleEvents } from '../../src/demo/sample-events.js';
 describe('project', () => {
   it('README documents every configuration variable', () => {
     const readme = readFileSync('README.md', 'utf8');
-    const missing = Object.values(CONFIG_KEYS).map(([env]) => env).filter((env) => !readme.includes(`\`${env}\``));
+    const missing = Object.values(CONFIG_KEYS)
+      .map(([env]) => env)
+      .filter((env) => !readme.includes(`\`${env}\``));
     expect(missing).toEqual([]);
   });
 
@@ -24,9 +26,13 @@ describe('project', () => {
     expect(scripts.prepare).toContain('build');
   });
 
-  it('config/samples/events.jsonl is exactly the demo\'s sample events (regenerate it if they change)', () => {
+  it("config/samples/events.jsonl is exactly the demo's sample events (regenerate it if they change)", () => {
     const committed = readFileSync('config/samples/events.jsonl', 'utf8');
-    expect(committed).toBe(`${sampleEvents().map((s) => JSON.stringify(s.event)).join('\n')}\n`);
+    expect(committed).toBe(
+      `${sampleEvents()
+        .map((s) => JSON.stringify(s.event))
+        .join('\n')}\n`,
+    );
   });
 
   // docker-compose is not in the quick start's requirements: without it (outside CI) this is skipped, and says so.
@@ -60,7 +66,10 @@ describe('project', () => {
     const unknown = await runCli(['frobnicate']);
     expect(unknown.code).toBe(2);
     const dir = mkdtempSync(join(tmpdir(), 'vigil-badpolicy-'));
-    writeFileSync(join(dir, 'policy.yaml'), 'version: 1\nrules:\n  - id: x\n    match: { types: [md5] }\n    category: c\n    severity: extreme\n    action: review\n');
+    writeFileSync(
+      join(dir, 'policy.yaml'),
+      'version: 1\nrules:\n  - id: x\n    match: { types: [md5] }\n    category: c\n    severity: extreme\n    action: review\n',
+    );
     writeFileSync(join(dir, 'events.jsonl'), '');
     const badPolicy = await runCli(['scan', '--events', join(dir, 'events.jsonl'), '--policy', join(dir, 'policy.yaml')]);
     expect(badPolicy.code).toBe(2);
@@ -72,12 +81,29 @@ describe('project', () => {
 
   it('vigil publish reports invalid lines by number, publishes the valid ones, exits 1', async () => {
     const prefix = `vt-cli-${process.pid}`;
-    const good = JSON.stringify({ schema: 'vigil.message.v1', eventId: 'cli-1', messageId: 'm', conversationId: 'c', senderId: 's', recipientIds: ['r'], sentAt: '2026-01-01T00:00:00Z', text: 'hi' });
-    const r = await runCli(['publish', '-', '--json', '--prefix', prefix], { input: `${good}\n{"schema":"vigil.message.v1","text":"private words"}\nnot json\n` });
+    const good = JSON.stringify({
+      schema: 'vigil.message.v1',
+      eventId: 'cli-1',
+      messageId: 'm',
+      conversationId: 'c',
+      senderId: 's',
+      recipientIds: ['r'],
+      sentAt: '2026-01-01T00:00:00Z',
+      text: 'hi',
+    });
+    const r = await runCli(['publish', '-', '--json', '--prefix', prefix], {
+      input: `${good}\n{"schema":"vigil.message.v1","text":"private words"}\nnot json\n`,
+    });
     expect(r.code).toBe(1);
     expect(r.stdout.trim()).toBe('{"line":1,"eventId":"cli-1","status":"published"}');
-    const errors = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as { line: number; error: { code: string } });
-    expect(errors.map((e) => [e.line, e.error.code])).toEqual([[2, 'EVENT_INVALID'], [3, 'EVENT_NOT_JSON']]);
+    const errors = r.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { line: number; error: { code: string } });
+    expect(errors.map((e) => [e.line, e.error.code])).toEqual([
+      [2, 'EVENT_INVALID'],
+      [3, 'EVENT_NOT_JSON'],
+    ]);
     expect(r.stderr).not.toContain('private words');
     execFileSync('sh', ['-c', `redis-cli --scan --pattern '${prefix}:*' | xargs -r redis-cli del`]);
   });

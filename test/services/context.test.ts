@@ -10,7 +10,16 @@ import { deletePrefix, REDIS_URL, testConfig, uniquePrefix } from '../helpers/re
 function capture(): { logger: ReturnType<typeof createLogger>; lines: () => Record<string, unknown>[] } {
   const chunks: string[] = [];
   const logger = createLogger('trace', new Writable({ write: (c: Buffer, _e, cb) => (chunks.push(c.toString()), cb()) }));
-  return { logger, lines: () => chunks.join('').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    logger,
+    lines: () =>
+      chunks
+        .join('')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 const prefixes: string[] = [];
@@ -23,7 +32,11 @@ describe('ServiceContext', () => {
     const { logger, lines } = capture();
     const ctx = new ServiceContext(logger);
     const closed: string[] = [];
-    await ctx.open('a', () => 'A', () => void closed.push('a'));
+    await ctx.open(
+      'a',
+      () => 'A',
+      () => void closed.push('a'),
+    );
     ctx.use('b', { close: () => Promise.reject(new Error('b would not close')) });
     ctx.defer('c', () => void closed.push('c'));
     expect(ctx.names()).toEqual(['a', 'b', 'c']);
@@ -36,7 +49,13 @@ describe('ServiceContext', () => {
 
   it('an open that throws registers nothing', async () => {
     const ctx = new ServiceContext(createLogger('silent'));
-    await expect(ctx.open('x', () => Promise.reject(new Error('no')), () => undefined)).rejects.toThrow('no');
+    await expect(
+      ctx.open(
+        'x',
+        () => Promise.reject(new Error('no')),
+        () => undefined,
+      ),
+    ).rejects.toThrow('no');
     expect(ctx.names()).toEqual([]);
   });
 
@@ -51,7 +70,9 @@ describe('ServiceContext', () => {
       });
       expect(code).toBe(2);
       expect(closed).toEqual(['second', 'first']);
-      expect(write.mock.calls.map((c) => String(c[0]))).toEqual(['vigil worker: cannot start: POLICY_INVALID: policy file p.yaml: rules.0.severity: invalid; and more\n']);
+      expect(write.mock.calls.map((c) => String(c[0]))).toEqual([
+        'vigil worker: cannot start: POLICY_INVALID: policy file p.yaml: rules.0.severity: invalid; and more\n',
+      ]);
     } finally {
       write.mockRestore();
     }

@@ -22,7 +22,16 @@ const SECRET = 'hunter2-marker-77';
 const UNREACHABLE = `redis://vigil:${SECRET}@127.0.0.1:1`;
 const TIMEOUT_MS = 1500;
 const dir = mkdtempSync(join(tmpdir(), 'vigil-unreachable-'));
-const event = { schema: 'vigil.message.v1', eventId: 'u-1', messageId: 'm', conversationId: 'c', senderId: 's', recipientIds: ['r'], sentAt: '2026-01-01T00:00:00Z', text: 'hi' };
+const event = {
+  schema: 'vigil.message.v1',
+  eventId: 'u-1',
+  messageId: 'm',
+  conversationId: 'c',
+  senderId: 's',
+  recipientIds: ['r'],
+  sentAt: '2026-01-01T00:00:00Z',
+  text: 'hi',
+};
 writeFileSync(join(dir, 'events.jsonl'), `${JSON.stringify(event)}\n`);
 writeFileSync(join(dir, 'hashes.txt'), `md5 ${'a'.repeat(32)}\n`);
 writeFileSync(join(dir, 'terms.jsonl'), `${JSON.stringify({ id: 'vt', phrase: 'velvet teapot', category: 'sample', severity: 'low' })}\n`);
@@ -52,7 +61,10 @@ describe('Redis unreachable', () => {
       expect(r.code).toBe(1);
       // The timeout plus process start-up (and the heavier modules of some commands); far from "never".
       expect(r.ms).toBeLessThan(TIMEOUT_MS + 5000 + 3 * startupMs);
-      const errorLines = r.stderr.trim().split('\n').filter((l) => l.includes('QUEUE_UNAVAILABLE'));
+      const errorLines = r.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.includes('QUEUE_UNAVAILABLE'));
       expect(errorLines).toHaveLength(1);
       expect(errorLines[0]).toContain(`Redis at redis://***@127.0.0.1:1 did not answer within ${TIMEOUT_MS} ms`);
       expect(r.stderr + r.stdout).not.toContain(SECRET);
@@ -63,7 +75,10 @@ describe('Redis unreachable', () => {
     const publisher = createPublisher({ connection: UNREACHABLE, connectTimeoutMs: 500 });
     try {
       const started = Date.now();
-      const err = await publisher.publish(event).then(() => undefined, (e: unknown) => e);
+      const err = await publisher.publish(event).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(VigilError);
       expect(err).toMatchObject({ code: 'QUEUE_UNAVAILABLE', retriable: true });
       expect((err as Error).message).not.toContain(SECRET);
@@ -113,7 +128,11 @@ describe('Redis lost while running', () => {
       const fatal = await Promise.race([service.fatal, new Promise<undefined>((r) => setTimeout(() => r(undefined), 20_000))]);
       expect(fatal).toMatchObject({ code: 'QUEUE_UNAVAILABLE' });
       expect(Date.now() - lostAt).toBeGreaterThanOrEqual(4000);
-      const logs = chunks.join('').trim().split('\n').map((l) => JSON.parse(l) as { msg: string; url?: string; level: number });
+      const logs = chunks
+        .join('')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { msg: string; url?: string; level: number });
       const retrying = logs.filter((l) => l.msg === 'Redis unreachable, retrying');
       expect(retrying.length).toBeGreaterThanOrEqual(2);
       expect(retrying[0]).toMatchObject({ url, level: 40 });

@@ -22,7 +22,10 @@ afterAll(async () => {
   await deletePrefix(prefix);
 });
 
-writeFileSync(join(dir, 'bad-policy.yaml'), 'version: 1\nrules:\n  - id: x\n    match: { types: [md5] }\n    category: c\n    severity: extreme\n    action: review\n');
+writeFileSync(
+  join(dir, 'bad-policy.yaml'),
+  'version: 1\nrules:\n  - id: x\n    match: { types: [md5] }\n    category: c\n    severity: extreme\n    action: review\n',
+);
 const banks = join(dir, 'banks');
 const { mkdirSync } = await import('node:fs');
 mkdirSync(banks);
@@ -36,8 +39,18 @@ async function busyPort(): Promise<{ port: number; server: Server }> {
 
 const cases: { name: string; env: () => Promise<Record<string, string>>; expect: RegExp; exit: number }[] = [
   { name: 'bad policy', env: async () => ({ VIGIL_POLICY_FILE: join(dir, 'bad-policy.yaml') }), expect: /POLICY_INVALID: .*rules\.0\.severity/, exit: 2 },
-  { name: 'missing banks folder', env: async () => ({ VIGIL_BANKS_DIR: join(dir, 'no-such-folder') }), expect: /BANK_INVALID: cannot read banks folder/, exit: 2 },
-  { name: 'missing patterns file', env: async () => ({ VIGIL_PATTERNS_FILE: join(dir, 'no-such-patterns.jsonl') }), expect: /BANK_INVALID: pattern rules .*ENOENT/, exit: 2 },
+  {
+    name: 'missing banks folder',
+    env: async () => ({ VIGIL_BANKS_DIR: join(dir, 'no-such-folder') }),
+    expect: /BANK_INVALID: cannot read banks folder/,
+    exit: 2,
+  },
+  {
+    name: 'missing patterns file',
+    env: async () => ({ VIGIL_PATTERNS_FILE: join(dir, 'no-such-patterns.jsonl') }),
+    expect: /BANK_INVALID: pattern rules .*ENOENT/,
+    exit: 2,
+  },
   {
     name: 'metrics port in use',
     env: async () => {
@@ -52,9 +65,12 @@ const cases: { name: string; env: () => Promise<Record<string, string>>; expect:
     name: 'a bank defined both in files and in Redis',
     env: async () => {
       const redis = new Redis(REDIS_URL);
-      await new RedisBankStore(redis, prefix).importHashEntries('twice', (async function* () {
-        yield [{ type: 'md5' as const, value: 'b'.repeat(32), id: 'x', importedAt: new Date().toISOString() }];
-      })());
+      await new RedisBankStore(redis, prefix).importHashEntries(
+        'twice',
+        (async function* () {
+          yield [{ type: 'md5' as const, value: 'b'.repeat(32), id: 'x', importedAt: new Date().toISOString() }];
+        })(),
+      );
       redis.disconnect();
       return { VIGIL_BANKS_DIR: banks };
     },

@@ -31,8 +31,16 @@ describe('benign text from the independent generator', () => {
   it('flags none of the Scunthorpe lines: words holding a target, typo neighbours, letters across gaps', () => {
     const lines = scunthorpeLines();
     expect(lines.length).toBeGreaterThanOrEqual(1000);
-    for (const kind of ['contains', 'typo-neighbour', 'across-gap'] as const) expect(lines.some((l) => l.kind === kind), kind).toBe(true);
-    for (const w of ['hammer', 'shampoo', 'sublime', 'graham']) expect(lines.some((l) => l.line.includes(w)), w).toBe(true);
+    for (const kind of ['contains', 'typo-neighbour', 'across-gap'] as const)
+      expect(
+        lines.some((l) => l.kind === kind),
+        kind,
+      ).toBe(true);
+    for (const w of ['hammer', 'shampoo', 'sublime', 'graham'])
+      expect(
+        lines.some((l) => l.line.includes(w)),
+        w,
+      ).toBe(true);
     const bad = flagged(lines.map((l) => l.line));
     expect(bad, `${bad.length} flagged\n${bad.slice(0, 40).join('\n')}`).toEqual([]);
   });

@@ -15,7 +15,10 @@ describe('vigil text', () => {
     const input = ['my V3LV3T t.e.a.p.o.t is here', 'sublime scatter barnacle', '', 'add me on snap, how old r u'].join('\n');
     const r = await runCli(['text', '--terms', TERMS, '--patterns', PATTERNS, '--json'], { input });
     expect(r.code).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { matches: Array<{ termId: string; start: number; end: number; mode: string }>; normalized: string });
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { matches: Array<{ termId: string; start: number; end: number; mode: string }>; normalized: string });
     expect(lines).toHaveLength(4);
     const first = lines[0];
     expect(first?.normalized).toBe('my velvet teapot is here');
@@ -47,7 +50,11 @@ describe('vigil terms', () => {
     const imp = await runCli(['terms', 'import', src, '--out', out, '--json']);
     expect(imp.code).toBe(1);
     // With --json the bad line is a JSON error line; the good lines are still written.
-    const badLine = imp.stderr.trim().split('\n').map((l) => JSON.parse(l) as { line?: number; error?: { code: string; message: string } }).find((l) => l.line === 7);
+    const badLine = imp.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { line?: number; error?: { code: string; message: string } })
+      .find((l) => l.line === 7);
     expect(badLine?.error).toMatchObject({ code: 'BANK_INVALID', message: expect.stringMatching(/^severity:/) });
     expect(imp.stderr).not.toContain('zebra');
     expect(JSON.parse(imp.stdout)).toMatchObject({ bankId: 'mixed', entries: 6, badLines: 1, written: out });

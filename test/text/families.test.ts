@@ -23,9 +23,12 @@ describe('evasion families from the independent generator', () => {
     const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
     expect(files.length).toBeGreaterThanOrEqual(2);
     for (const f of files) {
-      const imports = [...readFileSync(`${dir}${f}`, 'utf8').matchAll(/(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]/g)].map((m) => m[1] ?? m[2] ?? '');
+      const imports = [...readFileSync(`${dir}${f}`, 'utf8').matchAll(/(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]/g)].map(
+        (m) => m[1] ?? m[2] ?? '',
+      );
       expect(imports.length, f).toBeGreaterThan(0);
-      for (const spec of imports) expect(spec.startsWith('.') ? spec.startsWith('./') && !spec.includes('..') : !spec.includes('src'), `${f} imports ${spec}`).toBe(true);
+      for (const spec of imports)
+        expect(spec.startsWith('.') ? spec.startsWith('./') && !spec.includes('..') : !spec.includes('src'), `${f} imports ${spec}`).toBe(true);
     }
   });
 
@@ -50,7 +53,9 @@ describe('evasion families from the independent generator', () => {
     }
     const missed = [...perFamily.values()].reduce((a, f) => a + f.miss.length, 0);
     const recall = 1 - missed / cases.length;
-    const report = [...perFamily].map(([name, f]) => `${name}: ${(100 * (1 - f.miss.length / f.n)).toFixed(1)}% (${f.n}) ${f.miss.slice(0, 3).join(' ')}`).join('\n');
+    const report = [...perFamily]
+      .map(([name, f]) => `${name}: ${(100 * (1 - f.miss.length / f.n)).toFixed(1)}% (${f.n}) ${f.miss.slice(0, 3).join(' ')}`)
+      .join('\n');
     expect(recall, `recall ${(recall * 100).toFixed(2)}%\n${report}`).toBeGreaterThanOrEqual(0.97);
     for (const [name, f] of perFamily) expect(1 - f.miss.length / f.n, `${name}\n${report}`).toBeGreaterThanOrEqual(0.85);
   });

@@ -5,7 +5,8 @@ import { benignWords } from './vocab.js';
 
 const vocab = benignWords();
 const entry = (id: string, phrase: string, extra: Partial<TermEntry> = {}): TermEntry => ({ id, phrase, category: 'test', severity: 'low', ...extra });
-const codes = (entries: TermEntry[]): string[] => lintTermBank(makeTermBank('b', entries), { benignWords: vocab }).map((i) => `${i.level}:${i.termId}:${i.code}`);
+const codes = (entries: TermEntry[]): string[] =>
+  lintTermBank(makeTermBank('b', entries), { benignWords: vocab }).map((i) => `${i.level}:${i.termId}:${i.code}`);
 
 describe('term lint', () => {
   it('refuses risky modes for short terms', () => {

@@ -5,7 +5,8 @@ import { VigilError } from '../../src/core/errors.js';
 import { normalizeText } from '../../src/core/text/normalize.js';
 import { PatternMatcher, makePatternRuleSet, parsePatternJsonl, parsePatternLines } from '../../src/core/text/patterns.js';
 
-const rule = (id: string, pattern: string, flags?: string): string => JSON.stringify({ id, pattern, category: 'test', severity: 'low', ...(flags ? { flags } : {}) });
+const rule = (id: string, pattern: string, flags?: string): string =>
+  JSON.stringify({ id, pattern, category: 'test', severity: 'low', ...(flags ? { flags } : {}) });
 
 describe('pattern rules', () => {
   it('bounds a catastrophic-backtracking pattern: RE2 runs it in linear time', () => {

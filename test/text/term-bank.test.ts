@@ -10,7 +10,10 @@ const good = '{"id":"a","phrase":"velvet teapot","category":"test","severity":"h
 
 describe('term banks', () => {
   it('parses entries and fills in defaults', () => {
-    const bank = parseTermBankJsonl('b', `# comment\n${good}\n\n{"id":"b","phrase":"lime","category":"test","severity":"low","locale":"en","exceptions":["key lime pie"]}\n`);
+    const bank = parseTermBankJsonl(
+      'b',
+      `# comment\n${good}\n\n{"id":"b","phrase":"lime","category":"test","severity":"low","locale":"en","exceptions":["key lime pie"]}\n`,
+    );
     expect(bank.entries.map((e) => [e.id, e.mode])).toEqual([
       ['a', 'joined'],
       ['b', 'whole-word'],

@@ -105,7 +105,12 @@ export function watchRedisOutage(redis: Redis, options: { url: string; graceMs: 
     options.logger.warn({ url: maskUrl(options.url), downMs, reason: lastErrors.get(redis), graceMs: options.graceMs }, 'Redis unreachable, retrying');
     if (downMs >= options.graceMs) {
       clearInterval(timer);
-      onFatal(new VigilError('QUEUE_UNAVAILABLE', `Redis at ${maskUrl(options.url)} unreachable for ${Math.round(downMs / 1000)} s (grace ${Math.round(options.graceMs / 1000)} s)${lastErrors.get(redis) ? ` (${lastErrors.get(redis)})` : ''}`));
+      onFatal(
+        new VigilError(
+          'QUEUE_UNAVAILABLE',
+          `Redis at ${maskUrl(options.url)} unreachable for ${Math.round(downMs / 1000)} s (grace ${Math.round(options.graceMs / 1000)} s)${lastErrors.get(redis) ? ` (${lastErrors.get(redis)})` : ''}`,
+        ),
+      );
     }
   }, every);
   timer.unref();

@@ -163,7 +163,10 @@ export class BullFlagSink implements FlagSink {
 export function deadLetterId(entry: DeadLetter): string {
   const o = entry.origin;
   const where = o.kind === 'bullmq' ? `${o.queue}/${o.jobId}` : o.kind === 'kafka' ? `${o.topic}/${o.partition}/${o.offset}` : `${o.file}/${o.line}`;
-  return `dl_${createHash('sha256').update(`${o.kind}\0${where}\0${entry.code}\0${entry.mediaId ?? ''}`).digest('hex').slice(0, 32)}`;
+  return `dl_${createHash('sha256')
+    .update(`${o.kind}\0${where}\0${entry.code}\0${entry.mediaId ?? ''}`)
+    .digest('hex')
+    .slice(0, 32)}`;
 }
 
 export interface DeadLetterSettings extends QueueSettings {

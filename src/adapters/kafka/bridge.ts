@@ -119,7 +119,10 @@ export class KafkaBridge {
 
   constructor(options: KafkaBridgeOptions) {
     if (!(options.lowWatermark >= 0 && options.lowWatermark < options.highWatermark))
-      throw new VigilError('CONFIG_INVALID', `bridge low watermark (${options.lowWatermark}) must be at least 0 and below the high watermark (${options.highWatermark})`);
+      throw new VigilError(
+        'CONFIG_INVALID',
+        `bridge low watermark (${options.lowWatermark}) must be at least 0 and below the high watermark (${options.highWatermark})`,
+      );
     this.#o = options;
     this.#log = options.logger.child({ component: 'kafka-bridge', topic: options.topic, groupId: options.groupId });
     this.#limits = options.limits ?? DEFAULT_LIMITS;

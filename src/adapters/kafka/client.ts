@@ -9,13 +9,22 @@ import type { Config } from '../../config.js';
 import { VigilError } from '../../core/errors.js';
 import type { Logger } from '../../logger.js';
 
-export type KafkaClientConfig = Pick<
-  Config,
-  'kafkaBrokers' | 'kafkaClientId' | 'kafkaSsl' | 'kafkaSaslMechanism' | 'kafkaSaslUsername' | 'kafkaSaslPassword'
->;
+export type KafkaClientConfig = Pick<Config, 'kafkaBrokers' | 'kafkaClientId' | 'kafkaSsl' | 'kafkaSaslMechanism' | 'kafkaSaslUsername' | 'kafkaSaslPassword'>;
 
 /** Fields of a KafkaJS log entry that are ids, coordinates or counters: safe to keep. */
-const SAFE_LOG_FIELDS = ['groupId', 'memberId', 'topic', 'partition', 'offset', 'broker', 'clientId', 'retryCount', 'retryTime', 'nodeId', 'generationId'] as const;
+const SAFE_LOG_FIELDS = [
+  'groupId',
+  'memberId',
+  'topic',
+  'partition',
+  'offset',
+  'broker',
+  'clientId',
+  'retryCount',
+  'retryTime',
+  'nodeId',
+  'generationId',
+] as const;
 
 export function parseBrokers(list: string | undefined): string[] {
   const brokers = (list ?? '')

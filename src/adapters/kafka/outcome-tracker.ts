@@ -99,7 +99,8 @@ export class OutcomeTracker {
         this.#runId = parseRunId(await this.#o.redis.info('server'));
         break;
       } catch (err) {
-        if (Date.now() > deadline) throw new VigilError('QUEUE_UNAVAILABLE', `queue Redis did not answer within ${timeoutMs} ms, so outcomes cannot be tracked`, { cause: err });
+        if (Date.now() > deadline)
+          throw new VigilError('QUEUE_UNAVAILABLE', `queue Redis did not answer within ${timeoutMs} ms, so outcomes cannot be tracked`, { cause: err });
         await new Promise((r) => setTimeout(r, 100));
       }
     }
@@ -191,7 +192,11 @@ export class OutcomeTracker {
   }
 
   /** Reads the checked records' outcomes; false when they cannot be trusted (Redis unreachable or restarted). */
-  async #settle(checked: { partition: number; track: PartitionTrack; records: TrackedRecord[] }[], keys: string[], slot: Map<string, number>): Promise<boolean> {
+  async #settle(
+    checked: { partition: number; track: PartitionTrack; records: TrackedRecord[] }[],
+    keys: string[],
+    slot: Map<string, number>,
+  ): Promise<boolean> {
     let runId: string;
     let states: (string | null)[][];
     try {

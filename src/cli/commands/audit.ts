@@ -12,10 +12,15 @@ export function register(program: Command): Command {
       .option('--limit <n>', 'most recent N entries', parseIntOption('--limit', 1, 100_000), 50)
       .option('--action <action>', 'only this action (policy.apply, policy.rollback, brake.quarantine, bank.deconfirm, …; "policy." for a family)')
       .option('--json', 'one JSON object per entry')
-      .addHelpText('after', '\nEntries are oldest first. The log is a Redis stream in the bank store (${prefix}:vigil:audit), never trimmed.\n\nExamples:\n  npx vigil audit\n  npx vigil audit --action policy. --json'),
+      .addHelpText(
+        'after',
+        '\nEntries are oldest first. The log is a Redis stream in the bank store (${prefix}:vigil:audit), never trimmed.\n\nExamples:\n  npx vigil audit\n  npx vigil audit --action policy. --json',
+      ),
     ['redis'],
   ).action(async (opts: Record<string, unknown>) => {
-    const entries = await withBankStore(opts, (redis, prefix) => new RedisAuditLog(redis, prefix).list({ limit: opts.limit as number, ...(opts.action ? { action: String(opts.action) } : {}) }));
+    const entries = await withBankStore(opts, (redis, prefix) =>
+      new RedisAuditLog(redis, prefix).list({ limit: opts.limit as number, ...(opts.action ? { action: String(opts.action) } : {}) }),
+    );
     if (opts.json) for (const e of entries) printJson(e);
     else if (entries.length === 0) process.stdout.write('the audit log is empty\n');
     else

@@ -17,13 +17,20 @@ function checkIds(bank: string, entry: string): void {
 }
 
 export function registerDeconfirm(bank: Command): void {
-  for (const [name, on] of [['deconfirm', true], ['reconfirm', false]] as const) {
+  for (const [name, on] of [
+    ['deconfirm', true],
+    ['reconfirm', false],
+  ] as const) {
     withConfigOptions(
       bank
         .command(name)
-        .description(on ? 'Mark a bank entry a known false positive: it stops matching on every worker within seconds (audited).' : 'Undo `bank deconfirm`: the entry matches again (audited).')
+        .description(
+          on
+            ? 'Mark a bank entry a known false positive: it stops matching on every worker within seconds (audited).'
+            : 'Undo `bank deconfirm`: the entry matches again (audited).',
+        )
         .argument('<bank>', 'bank id')
-        .argument('<entry>', 'entry id (third column of `vigil bank export`, the signal\'s entryId on a flag)')
+        .argument('<entry>', "entry id (third column of `vigil bank export`, the signal's entryId on a flag)")
         .requiredOption('--reason <text>', 'why (recorded in the audit log)')
         .option('--actor <name>', 'who (default: the OS user name)')
         .addHelpText('after', `\nExamples:\n  npx vigil bank ${name} partner-pdq e-1234 --reason "${on ? 'matches a stock photo' : 'deconfirmed by mistake'}"`),
@@ -35,10 +42,21 @@ export function registerDeconfirm(bank: Command): void {
         const brakes = new RedisBrakes(redis, prefix);
         return on ? brakes.deconfirm(bankId, entry, { actor: actorOf(opts), reason }) : brakes.reconfirm(bankId, entry, { actor: actorOf(opts), reason });
       });
-      printErr(changed ? `${bankId}/${entry} ${on ? 'deconfirmed: it no longer matches' : 'reconfirmed: it matches again'}` : `${bankId}/${entry} was already ${on ? 'deconfirmed' : 'confirmed'}; nothing changed`);
+      printErr(
+        changed
+          ? `${bankId}/${entry} ${on ? 'deconfirmed: it no longer matches' : 'reconfirmed: it matches again'}`
+          : `${bankId}/${entry} was already ${on ? 'deconfirmed' : 'confirmed'}; nothing changed`,
+      );
     });
   }
-  withConfigOptions(bank.command('deconfirmed').description('List deconfirmed bank entries (known false positives).').option('--json', 'one JSON object per entry').addHelpText('after', '\nExamples:\n  npx vigil bank deconfirmed\n  npx vigil bank deconfirmed --json'), ['redis']).action(async (opts: Record<string, unknown>) => {
+  withConfigOptions(
+    bank
+      .command('deconfirmed')
+      .description('List deconfirmed bank entries (known false positives).')
+      .option('--json', 'one JSON object per entry')
+      .addHelpText('after', '\nExamples:\n  npx vigil bank deconfirmed\n  npx vigil bank deconfirmed --json'),
+    ['redis'],
+  ).action(async (opts: Record<string, unknown>) => {
     const list = await withBankStore(opts, (redis, prefix) => new RedisBrakes(redis, prefix).deconfirmed());
     if (opts.json) for (const d of list) printJson(d);
     else if (list.length === 0) process.stdout.write('no deconfirmed entries\n');

@@ -109,13 +109,24 @@ Examples:
         printErr(`restore ${bank}: ${written} entries written`);
       };
       // The reader is opened only once the store answers: lines read before anyone iterates would be lost.
-      const result = await withStore(opts, (store) => restoreStore(store, createInterface({ input: createReadStream(id), crlfDelay: Infinity }), { onProgress }));
+      const result = await withStore(opts, (store) =>
+        restoreStore(store, createInterface({ input: createReadStream(id), crlfDelay: Infinity }), { onProgress }),
+      );
       if (opts.json) printJson(result);
-      else printErr(`restored ${result.banks.length} bank(s) (${result.banks.map((b) => `${b.id} ${b.entries}`).join(', ')}); new store epoch ${result.epoch.id}: workers that reported the store lost serve it again`);
+      else
+        printErr(
+          `restored ${result.banks.length} bank(s) (${result.banks.map((b) => `${b.id} ${b.entries}`).join(', ')}); new store epoch ${result.epoch.id}: workers that reported the store lost serve it again`,
+        );
       return;
     }
     if (file === undefined) throw new UsageError('missing the hash list file: vigil bank import BANK FILE (or --all EXPORT)');
-    const { batches, progress } = await openHashList(file, { format: opts.format as HashListFormat, type: opts.type as HashType | undefined, column: opts.column as string, typeColumn: opts.typeColumn as string | undefined, idColumn: opts.idColumn as string | undefined });
+    const { batches, progress } = await openHashList(file, {
+      format: opts.format as HashListFormat,
+      type: opts.type as HashType | undefined,
+      column: opts.column as string,
+      typeColumn: opts.typeColumn as string | undefined,
+      idColumn: opts.idColumn as string | undefined,
+    });
     const importedAt = new Date().toISOString();
     const source = (opts.source as string | undefined) ?? basename(file);
     const listVersion = opts.listVersion as string | undefined;
@@ -127,24 +138,46 @@ Examples:
         mode: opts.replace ? 'replace' : 'append',
         ...(opts.allow ? { kind: 'allow' as const } : {}),
         ...(opts.description ? { description: String(opts.description) } : {}),
-        onProgress: progressReporter(`import ${id}`, () => progress.totalBytes, () => progress.bytesRead),
+        onProgress: progressReporter(
+          `import ${id}`,
+          () => progress.totalBytes,
+          () => progress.bytesRead,
+        ),
       }),
     );
     for (const e of progress.errors) printErr(JSON.stringify({ file, line: e.line, error: { code: 'BANK_INVALID', message: e.message } }));
     if (progress.errorCount > progress.errors.length) printErr(`… and ${progress.errorCount - progress.errors.length} more bad line(s)`);
     if (opts.json) printJson({ bank: id, ...result, badLines: progress.errorCount });
-    else printErr(`bank ${id}: ${result.written} entries written, ${result.entries} in the bank, now r${result.revision}${progress.errorCount ? `; ${progress.errorCount} bad line(s) skipped` : ''}`);
+    else
+      printErr(
+        `bank ${id}: ${result.written} entries written, ${result.entries} in the bank, now r${result.revision}${progress.errorCount ? `; ${progress.errorCount} bad line(s) skipped` : ''}`,
+      );
     if (progress.errorCount) process.exitCode = 1;
   });
 
-  withConfigOptions(bank.command('list').description('List banks with type, kind, state, revision and size.').option('--json', 'one JSON object per bank').addHelpText('after', '\nExamples:\n  npx vigil bank list\n  npx vigil bank list --json | jq .id'), ['redis']).action(async (opts: Record<string, unknown>) => {
+  withConfigOptions(
+    bank
+      .command('list')
+      .description('List banks with type, kind, state, revision and size.')
+      .option('--json', 'one JSON object per bank')
+      .addHelpText('after', '\nExamples:\n  npx vigil bank list\n  npx vigil bank list --json | jq .id'),
+    ['redis'],
+  ).action(async (opts: Record<string, unknown>) => {
     const banks = await withStore(opts, (store) => store.list());
     if (opts.json) for (const b of banks) printJson(b);
     else if (banks.length === 0) printErr('no banks in the store yet: `vigil bank import --help`');
     else for (const b of banks) process.stdout.write(`${describe(b)}\n`);
   });
 
-  withConfigOptions(bank.command('stats').description('Hash banks: entries by hash type, source and list version; term banks: by mode, category and severity.').argument('<bank>').option('--json', 'JSON output').addHelpText('after', '\nExamples:\n  npx vigil bank stats partner-pdq\n  npx vigil bank stats grooming-terms --json'), ['redis']).action(async (id: string, opts: Record<string, unknown>) => {
+  withConfigOptions(
+    bank
+      .command('stats')
+      .description('Hash banks: entries by hash type, source and list version; term banks: by mode, category and severity.')
+      .argument('<bank>')
+      .option('--json', 'JSON output')
+      .addHelpText('after', '\nExamples:\n  npx vigil bank stats partner-pdq\n  npx vigil bank stats grooming-terms --json'),
+    ['redis'],
+  ).action(async (id: string, opts: Record<string, unknown>) => {
     const stats = await withStore(opts, async (store) => {
       const meta = await store.get(id);
       if (!meta) throw new UsageError(`no bank "${id}" (see \`vigil bank list\`)`);
@@ -176,8 +209,14 @@ Examples:
       return { ...meta, byType, bySource, listVersions };
     });
     if (opts.json) printJson(stats);
-    else if ('byMode' in stats) process.stdout.write(`${describe(stats)}\n  by mode: ${JSON.stringify(stats.byMode)}\n  by category: ${JSON.stringify(stats.byCategory)}\n  by severity: ${JSON.stringify(stats.bySeverity)}\n`);
-    else process.stdout.write(`${describe(stats)}\n  by type: ${JSON.stringify(stats.byType)}\n  by source: ${JSON.stringify(stats.bySource)}\n  list versions: ${JSON.stringify(stats.listVersions)}\n`);
+    else if ('byMode' in stats)
+      process.stdout.write(
+        `${describe(stats)}\n  by mode: ${JSON.stringify(stats.byMode)}\n  by category: ${JSON.stringify(stats.byCategory)}\n  by severity: ${JSON.stringify(stats.bySeverity)}\n`,
+      );
+    else
+      process.stdout.write(
+        `${describe(stats)}\n  by type: ${JSON.stringify(stats.byType)}\n  by source: ${JSON.stringify(stats.bySource)}\n  list versions: ${JSON.stringify(stats.listVersions)}\n`,
+      );
   });
 
   withConfigOptions(
@@ -219,7 +258,8 @@ Examples:
       const meta = await store.get(id);
       if (!meta) throw new UsageError(`no bank "${id}" (see \`vigil bank list\`)`);
       if (meta.type === 'term') {
-        if (opts.format !== undefined && opts.format !== 'jsonl') throw new UsageError(`bank "${id}" is a term bank: its export format is jsonl, not ${String(opts.format)}`);
+        if (opts.format !== undefined && opts.format !== 'jsonl')
+          throw new UsageError(`bank "${id}" is a term bank: its export format is jsonl, not ${String(opts.format)}`);
         // Canonical JSONL is JSON lines already, with or without --json.
         process.stdout.write(canonicalJsonl(await store.termEntries(id)));
         return;
@@ -230,7 +270,13 @@ Examples:
       const csvField = (v: string | undefined) => (v === undefined ? '' : /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
       for await (const batch of store.hashEntries(id)) {
         if (batch.length === 0) continue;
-        const out = batch.map((e) => (opts.json ? JSON.stringify(e) : format === 'csv' ? [e.type, e.value, e.id, e.source, e.listVersion, e.importedAt].map(csvField).join(',') : `${e.type} ${e.value} ${e.id}`));
+        const out = batch.map((e) =>
+          opts.json
+            ? JSON.stringify(e)
+            : format === 'csv'
+              ? [e.type, e.value, e.id, e.source, e.listVersion, e.importedAt].map(csvField).join(',')
+              : `${e.type} ${e.value} ${e.id}`,
+        );
         process.stdout.write(`${out.join('\n')}\n`);
       }
     });
@@ -255,7 +301,10 @@ Examples:
         else printErr(`bank ${id} removed`);
         return;
       }
-      const { batches, progress } = await openHashList(String(opts.entries), { format: opts.format as HashListFormat, type: opts.type as HashType | undefined });
+      const { batches, progress } = await openHashList(String(opts.entries), {
+        format: opts.format as HashListFormat,
+        type: opts.type as HashType | undefined,
+      });
       const keys: string[] = [];
       for await (const batch of batches) for (const e of batch) keys.push(`${e.type}:${e.value}`);
       const result = await store.removeEntries(id, keys);
@@ -265,7 +314,10 @@ Examples:
     });
   });
 
-  for (const [name, enabled] of [['enable', true], ['disable', false]] as const) {
+  for (const [name, enabled] of [
+    ['enable', true],
+    ['disable', false],
+  ] as const) {
     withConfigOptions(
       bank
         .command(name)
@@ -286,7 +338,10 @@ Examples:
       .command('accept')
       .description('Accept the bank store as it is now (even empty): workers that reported it lost load it and report ready again.')
       .option('--reason <text>', 'why, kept with the new store epoch (no content)')
-      .addHelpText('after', '\nUse after a bank-store loss only when restoring an export (`bank import --all`) is not wanted.\n\nExample:\n  npx vigil bank accept --reason "banks intentionally cleared"'),
+      .addHelpText(
+        'after',
+        '\nUse after a bank-store loss only when restoring an export (`bank import --all`) is not wanted.\n\nExample:\n  npx vigil bank accept --reason "banks intentionally cleared"',
+      ),
     ['redis'],
   ).action(async (opts: Record<string, unknown>) => {
     const epoch = await withStore(opts, (store) => store.newEpoch('accepted', typeof opts.reason === 'string' ? opts.reason.slice(0, 200) : undefined));

@@ -12,8 +12,16 @@ export function register(program: Command): Command {
     .option('--brokers <list>', 'Kafka bootstrap servers, host:port,... (env KAFKA_BROKERS)')
     .option('--topic <topic>', 'topic of vigil.message.v1 events (env KAFKA_TOPIC, default vigil.messages)')
     .option('--group <id>', 'consumer group; run more bridges with the same group to split the partitions (env KAFKA_GROUP_ID)')
-    .option('--high-watermark <n>', 'pause when the scan backlog would pass this (env VIGIL_BRIDGE_HIGH_WATERMARK)', parseIntOption('--high-watermark', 1, 100_000_000))
-    .option('--low-watermark <n>', 'resume when the scan backlog is at or under this (env VIGIL_BRIDGE_LOW_WATERMARK)', parseIntOption('--low-watermark', 0, 100_000_000))
+    .option(
+      '--high-watermark <n>',
+      'pause when the scan backlog would pass this (env VIGIL_BRIDGE_HIGH_WATERMARK)',
+      parseIntOption('--high-watermark', 1, 100_000_000),
+    )
+    .option(
+      '--low-watermark <n>',
+      'resume when the scan backlog is at or under this (env VIGIL_BRIDGE_LOW_WATERMARK)',
+      parseIntOption('--low-watermark', 0, 100_000_000),
+    )
     .addHelpText(
       'after',
       `

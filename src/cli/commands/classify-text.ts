@@ -15,7 +15,7 @@ export function register(program: Command): Command {
     .command('classify-text')
     .description('Score messages (one per stdin line) with a text classifier trained by `vigil train-text`; print one JSON line per message.')
     .requiredOption('--model <dir>', 'model folder (a train-text output, or the bundled models/ folder)')
-    .option('--id <model-id>', 'model id, when the folder\'s manifest lists several text models')
+    .option('--id <model-id>', "model id, when the folder's manifest lists several text models")
     .option('--json', 'JSON lines (the only output format; accepted for symmetry with the other commands)')
     .addHelpText(
       'after',

@@ -39,7 +39,9 @@ async function readBounded(file: string, maxBytes: number): Promise<Uint8Array> 
 export function register(program: Command): Command {
   return program
     .command('classify')
-    .description('Classify image files with the image model (default: nsfwjs MobileNetV2, explicit-imagery scores), using the same safe decoder and classifier threads as the scan worker.')
+    .description(
+      'Classify image files with the image model (default: nsfwjs MobileNetV2, explicit-imagery scores), using the same safe decoder and classifier threads as the scan worker.',
+    )
     .argument('<file...>', 'image files (JPEG, PNG, GIF first frame, WebP, TIFF, AVIF)')
     .option('--json', 'JSON lines (the only output format; accepted for symmetry with the other commands)')
     .option('--models <dir>', 'models folder with manifest.json (env VIGIL_MODELS_DIR; default: the bundled models/)')
@@ -63,7 +65,9 @@ Examples:
   npx vigil classify --backend cpu --threads 2 a.png b.webp`,
     )
     .action(async (files: string[], opts: ClassifyOptions) => {
-      const config = loadConfig({ overrides: { modelsDir: opts.models, imageModel: opts.modelId, classifierThreads: opts.threads, classifierBackend: opts.backend } });
+      const config = loadConfig({
+        overrides: { modelsDir: opts.models, imageModel: opts.modelId, classifierThreads: opts.threads, classifierBackend: opts.backend },
+      });
       const threads = config.classifierThreads;
       restrictImageLoaders();
       const decoder = new SharpImageDecoder({ maxPixels: config.maxPixels, maxBytes: config.maxMediaBytes, timeoutMs: config.decodeTimeoutMs });

@@ -23,7 +23,8 @@ ${configReference()}`,
     )
     .action((opts: { reference?: boolean; json?: boolean }) => {
       if (opts.reference && opts.json) {
-        for (const [key, [env, dflt, , doc]] of Object.entries(CONFIG_KEYS) as [ConfigKey, readonly [string, unknown, unknown, string]][]) printJson({ key, env, default: dflt ?? null, doc });
+        for (const [key, [env, dflt, , doc]] of Object.entries(CONFIG_KEYS) as [ConfigKey, readonly [string, unknown, unknown, string]][])
+          printJson({ key, env, default: dflt ?? null, doc });
       } else if (opts.reference) process.stdout.write(`${configReference()}\n`);
       else printJson(describeConfig(loadConfig()));
     });

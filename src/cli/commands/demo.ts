@@ -34,7 +34,10 @@ export async function removePrefix(url: string, prefix: string, timeoutMs: numbe
 
 function describeFlag(f: Flag): string {
   const ev = f.signals
-    .map((s) => `${s.type} ${s.sourceId}/${s.entryId ?? '?'}${s.distance !== undefined ? ` d=${s.distance}` : ''}${s.variant && s.variant !== 'orig' ? ` (${s.variant})` : ''}${s.mediaId ? ` on media ${s.mediaId}` : ''}${s.span ? ` at text ${s.span.start}-${s.span.end}` : ''}`)
+    .map(
+      (s) =>
+        `${s.type} ${s.sourceId}/${s.entryId ?? '?'}${s.distance !== undefined ? ` d=${s.distance}` : ''}${s.variant && s.variant !== 'orig' ? ` (${s.variant})` : ''}${s.mediaId ? ` on media ${s.mediaId}` : ''}${s.span ? ` at text ${s.span.start}-${s.span.end}` : ''}`,
+    )
     .join('; ');
   return `  ${f.eventId}  ${f.category}  ${f.severity}  ${f.action}\n      evidence: ${ev}`;
 }
@@ -77,7 +80,9 @@ Example:
       const logger = createLogger(config.logLevel);
       const service = await startScanService(config, logger);
       const publisher = createPublisher({ connection: config.redisUrl, prefix: config.queuePrefix, queue: config.scanQueue, dedupeTtlMs: config.dedupeTtlMs });
-      const queues = [config.scanQueue, config.moderationQueue, config.deadLetterQueue].map((name) => new Queue(name, { connection: { url: config.redisUrl }, prefix: config.queuePrefix }));
+      const queues = [config.scanQueue, config.moderationQueue, config.deadLetterQueue].map(
+        (name) => new Queue(name, { connection: { url: config.redisUrl }, prefix: config.queuePrefix }),
+      );
       const [scanQ, modQ, dlQ] = queues as [Queue, Queue, Queue];
       const started = Date.now();
       try {
@@ -106,17 +111,24 @@ Example:
           say(describeFlag(f));
         }
         say(`\ndead-letter entries on ${config.deadLetterQueue} (${dead.length}):`);
-        for (const d of dead) say(`  ${d.eventId ?? `(job ${d.origin.kind === 'bullmq' ? d.origin.jobId : '?'})`}  ${d.code}${d.mediaId ? ` media ${d.mediaId}` : ''}: ${d.message}`);
+        for (const d of dead)
+          say(
+            `  ${d.eventId ?? `(job ${d.origin.kind === 'bullmq' ? d.origin.jobId : '?'})`}  ${d.code}${d.mediaId ? ` media ${d.mediaId}` : ''}: ${d.message}`,
+          );
         const expectedFlagged = new Set(samples.filter((s) => s.expect.startsWith('flag')).map((s) => String(s.event.eventId)));
         const flagged = new Set(flags.map((f) => f.eventId));
         const missing = [...expectedFlagged].filter((id) => !flagged.has(id));
         const unexpected = [...flagged].filter((id) => !expectedFlagged.has(id));
-        say(`\ndone in ${((Date.now() - started) / 1000).toFixed(1)} s: ${flagged.size} event(s) flagged, ${dead.length} dead-lettered, duplicate absorbed: ${flags.filter((f) => f.eventId === 'demo-evt-002').length <= 1 ? 'yes' : 'NO'}`);
+        say(
+          `\ndone in ${((Date.now() - started) / 1000).toFixed(1)} s: ${flagged.size} event(s) flagged, ${dead.length} dead-lettered, duplicate absorbed: ${flags.filter((f) => f.eventId === 'demo-evt-002').length <= 1 ? 'yes' : 'NO'}`,
+        );
         if (missing.length || unexpected.length) {
           say(`unexpected result: missing flags for ${missing.join(', ') || '-'}; unexpected flags for ${unexpected.join(', ') || '-'}`);
           process.exitCode = 1;
         }
-        say('next: `npx vigil scan --events config/samples/events.jsonl --banks config/samples/banks --patterns config/samples/patterns.jsonl`\nscans the same events offline, without Redis; `npx vigil --help` lists every command.');
+        say(
+          'next: `npx vigil scan --events config/samples/events.jsonl --banks config/samples/banks --patterns config/samples/patterns.jsonl`\nscans the same events offline, without Redis; `npx vigil --help` lists every command.',
+        );
       } finally {
         await service.stop();
         await publisher.close();
@@ -125,7 +137,9 @@ Example:
           await q.close();
         }
         // obliterate leaves the dedupe keys (P:queue:de:<id>) and bank keys: remove the whole private prefix.
-        await removePrefix(config.redisUrl, config.queuePrefix, config.redisConnectTimeoutMs).catch((err: unknown) => say(`could not remove the demo's keys under ${config.queuePrefix}: ${(err as Error).message}`));
+        await removePrefix(config.redisUrl, config.queuePrefix, config.redisConnectTimeoutMs).catch((err: unknown) =>
+          say(`could not remove the demo's keys under ${config.queuePrefix}: ${(err as Error).message}`),
+        );
         await redis.stop();
       }
     });

@@ -12,7 +12,9 @@ function where(d: DeadLetter): string {
 }
 
 function printEntry({ id, entry: d }: DeadLetterEntry): void {
-  process.stdout.write(`${d.at}  ${d.code.padEnd(22)} ${(d.eventId ?? '-').padEnd(24)} ${d.mediaId ? `media ${d.mediaId}  ` : ''}${where(d)}  ${id}  ${d.message}\n`);
+  process.stdout.write(
+    `${d.at}  ${d.code.padEnd(22)} ${(d.eventId ?? '-').padEnd(24)} ${d.mediaId ? `media ${d.mediaId}  ` : ''}${where(d)}  ${id}  ${d.message}\n`,
+  );
 }
 
 function filterOf(opts: Record<string, unknown>): DeadLetterFilter {
@@ -82,7 +84,10 @@ Examples:
       .option('--json', 'one JSON object'),
     ['redis'],
   )
-    .addHelpText('after', '\nExamples:\n  npx vigil dlq show dl_61c38ae38130a707dc14dd1341d72ae3\n  npx vigil dlq show dl_61c38ae38130a707dc14dd1341d72ae3 --json')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  npx vigil dlq show dl_61c38ae38130a707dc14dd1341d72ae3\n  npx vigil dlq show dl_61c38ae38130a707dc14dd1341d72ae3 --json',
+    )
     .action(async (id: string, opts: Record<string, unknown>) => {
       const config = loadConfig({ overrides: configOverrides(opts) });
       await withOpsContext(config, async (ctx) => {
@@ -96,7 +101,11 @@ Examples:
         if (opts.json) printJson({ id, ...shown.entry, retry: shown.retry });
         else {
           printEntry(shown);
-          process.stdout.write(shown.retry.status === 'would_requeue' ? `retry: possible (the event is kept as scan job ${shown.retry.scanJobId})\n` : `retry: not possible: ${'reason' in shown.retry ? shown.retry.reason : ''}\n`);
+          process.stdout.write(
+            shown.retry.status === 'would_requeue'
+              ? `retry: possible (the event is kept as scan job ${shown.retry.scanJobId})\n`
+              : `retry: not possible: ${'reason' in shown.retry ? shown.retry.reason : ''}\n`,
+          );
         }
       });
     });
@@ -105,7 +114,11 @@ Examples:
       listOptions(
         dlq
           .command(action)
-          .description(action === 'retry' ? 'Re-enqueue the kept events of these entries (attempts reset) and remove the entries; say why for the rest.' : 'Remove these entries (a kept event stays in the failed set until its retention ends).')
+          .description(
+            action === 'retry'
+              ? 'Re-enqueue the kept events of these entries (attempts reset) and remove the entries; say why for the rest.'
+              : 'Remove these entries (a kept event stays in the failed set until its retention ends).',
+          )
           .argument('[ids...]', 'entry ids; or select with --code / --since / --all'),
       )
         .option('--all', 'every entry')
@@ -130,14 +143,23 @@ Examples:
             const outcomes = await tool.retry(chosen, actor, { dryRun });
             for (const r of outcomes) {
               if (opts.json) printJson(r);
-              else process.stdout.write(`${r.id}  ${(r.eventId ?? '-').padEnd(24)} ${r.status}${'reason' in r ? `: ${r.reason}` : ` (scan job ${r.scanJobId})`}\n`);
+              else
+                process.stdout.write(
+                  `${r.id}  ${(r.eventId ?? '-').padEnd(24)} ${r.status}${'reason' in r ? `: ${r.reason}` : ` (scan job ${r.scanJobId})`}\n`,
+                );
             }
-            if (!opts.json) printErr(`${outcomes.filter((r) => r.status === 'requeued' || r.status === 'would_requeue').length} of ${outcomes.length} ${dryRun ? 'would be ' : ''}re-enqueued`);
+            if (!opts.json)
+              printErr(
+                `${outcomes.filter((r) => r.status === 'requeued' || r.status === 'would_requeue').length} of ${outcomes.length} ${dryRun ? 'would be ' : ''}re-enqueued`,
+              );
             if (outcomes.some((r) => r.status !== 'requeued' && r.status !== 'would_requeue')) process.exitCode = 1;
           } else {
             const { removed, missing } = await tool.purge(chosen, actor, { dryRun });
             if (opts.json) printJson({ removed, missing, dryRun });
-            else printErr(`${removed.length} entr${removed.length === 1 ? 'y' : 'ies'} ${dryRun ? 'would be ' : ''}removed${missing.length ? `; not found: ${missing.join(', ')}` : ''}`);
+            else
+              printErr(
+                `${removed.length} entr${removed.length === 1 ? 'y' : 'ies'} ${dryRun ? 'would be ' : ''}removed${missing.length ? `; not found: ${missing.join(', ')}` : ''}`,
+              );
             if (missing.length) process.exitCode = 1;
           }
         });
@@ -148,11 +170,24 @@ Examples:
 
 /** `dlq list`, and `dead-letters`, its old name, kept so scripts written against it still work. */
 function addList(parent: Command, name: string, description: string, example: string): Command {
-  return withConfigOptions(listOptions(parent.command(name).description(description).option('--limit <n>', 'at most this many', parseIntOption('--limit', 1, 1_000_000), 50)), ['redis'])
+  return withConfigOptions(
+    listOptions(
+      parent
+        .command(name)
+        .description(description)
+        .option('--limit <n>', 'at most this many', parseIntOption('--limit', 1, 1_000_000), 50),
+    ),
+    ['redis'],
+  )
     .addHelpText('after', `\nExamples:\n  npx vigil ${example} --since 6h\n  npx vigil ${example} --code EVENT_INVALID --limit 500 --json`)
     .action(async (opts: Record<string, unknown>) => list(opts));
 }
 
 export function registerDeadLetters(program: Command): Command {
-  return addList(program, 'dead-letters', 'Dead-letter entries, newest first (the old name of `vigil dlq list`; see `vigil dlq --help` for retry and purge).', 'dead-letters');
+  return addList(
+    program,
+    'dead-letters',
+    'Dead-letter entries, newest first (the old name of `vigil dlq list`; see `vigil dlq --help` for retry and purge).',
+    'dead-letters',
+  );
 }

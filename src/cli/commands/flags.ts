@@ -15,7 +15,8 @@ interface FlagFilter {
 
 function filterOf(opts: Record<string, unknown>): FlagFilter {
   const severity = opts.severity as string | undefined;
-  if (severity !== undefined && !(SEVERITIES as readonly string[]).includes(severity)) throw new UsageError(`--severity must be one of ${SEVERITIES.join(', ')}, got "${severity}"`);
+  if (severity !== undefined && !(SEVERITIES as readonly string[]).includes(severity))
+    throw new UsageError(`--severity must be one of ${SEVERITIES.join(', ')}, got "${severity}"`);
   return { category: opts.category as string | undefined, severity };
 }
 
@@ -41,9 +42,23 @@ export function register(program: Command): Command {
   const flags = program
     .command('flags')
     .description('Flags on the moderation queue, as reviewers receive them: ids, category, severity, action and evidence (never content).')
-    .addHelpText('after', '\nExamples:\n  npx vigil flags list --severity critical\n  npx vigil flags list --category sample_grooming --json\n  npx vigil flags tail\n  npx vigil flags tail --severity critical --max 1 --json');
-  withConfigOptions(filterOptions(flags.command('list').description('Flags on the moderation queue, newest first.')).option('--limit <n>', 'at most this many', parseIntOption('--limit', 1, 1_000_000), 50), ['redis'])
-    .addHelpText('after', '\nExamples:\n  npx vigil flags list\n  npx vigil flags list --severity critical --limit 10\n  npx vigil flags list --category sample_known_image --json | jq .flagId')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  npx vigil flags list --severity critical\n  npx vigil flags list --category sample_grooming --json\n  npx vigil flags tail\n  npx vigil flags tail --severity critical --max 1 --json',
+    );
+  withConfigOptions(
+    filterOptions(flags.command('list').description('Flags on the moderation queue, newest first.')).option(
+      '--limit <n>',
+      'at most this many',
+      parseIntOption('--limit', 1, 1_000_000),
+      50,
+    ),
+    ['redis'],
+  )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  npx vigil flags list\n  npx vigil flags list --severity critical --limit 10\n  npx vigil flags list --category sample_known_image --json | jq .flagId',
+    )
     .action(async (opts: Record<string, unknown>) => {
       const filter = filterOf(opts);
       const config = loadConfig({ overrides: configOverrides(opts) });
@@ -59,8 +74,18 @@ export function register(program: Command): Command {
         }
       });
     });
-  withConfigOptions(filterOptions(flags.command('tail').description('Print flags as they reach the moderation queue, until Ctrl-C (or --max).')).option('--max <n>', 'exit after this many flags', parseIntOption('--max', 1, 1_000_000_000)), ['redis'])
-    .addHelpText('after', '\nExamples:\n  npx vigil flags tail\n  npx vigil flags tail --severity critical --json\n  npx vigil flags tail --max 1 --json   # wait for the next flag, print it, exit')
+  withConfigOptions(
+    filterOptions(flags.command('tail').description('Print flags as they reach the moderation queue, until Ctrl-C (or --max).')).option(
+      '--max <n>',
+      'exit after this many flags',
+      parseIntOption('--max', 1, 1_000_000_000),
+    ),
+    ['redis'],
+  )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  npx vigil flags tail\n  npx vigil flags tail --severity critical --json\n  npx vigil flags tail --max 1 --json   # wait for the next flag, print it, exit',
+    )
     .action(async (opts: Record<string, unknown>) => {
       const filter = filterOf(opts);
       const config = loadConfig({ overrides: configOverrides(opts) });

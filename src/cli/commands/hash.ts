@@ -21,8 +21,10 @@ export function register(program: Command): Command {
     .option('--json', 'one JSON object per line: {file, md5, sha1, sha256, pdq, quality, width, height} or {file, error: {code, message}}')
     .option('--dihedral', 'also print the PDQ hashes of the 8 rotations/flips (pdqDihedral, names as in Meta pdqio.h)')
     .addOption(
-      new Option('--pdq-mode <mode>', 'full: full-resolution pixels (HMA/python-threatexchange); cli512: like Meta pdq-photo-hasher (>512 px squashed to 512x512); fast: shrink while decoding (approximate)')
-        .choices([...PDQ_MODES]),
+      new Option(
+        '--pdq-mode <mode>',
+        'full: full-resolution pixels (HMA/python-threatexchange); cli512: like Meta pdq-photo-hasher (>512 px squashed to 512x512); fast: shrink while decoding (approximate)',
+      ).choices([...PDQ_MODES]),
     )
     .addHelpText(
       'after',
@@ -41,7 +43,12 @@ Examples:
     .action(async (files: string[], opts: HashOptions) => {
       const config = loadConfig({ overrides: { pdqMode: opts.pdqMode } });
       restrictImageLoaders();
-      const hasher = createMediaHasher({ maxPixels: config.maxPixels, maxBytes: config.maxMediaBytes, timeoutMs: config.decodeTimeoutMs, mode: config.pdqMode });
+      const hasher = createMediaHasher({
+        maxPixels: config.maxPixels,
+        maxBytes: config.maxMediaBytes,
+        timeoutMs: config.decodeTimeoutMs,
+        mode: config.pdqMode,
+      });
       let failed = false;
       for (const file of files) {
         try {
@@ -51,7 +58,17 @@ Examples:
           const quality = r.pdq?.quality ?? null;
           const dihedral = r.pdq?.dihedral ? Object.fromEntries(DIHEDRAL_NAMES.map((name, i) => [name, r.pdq?.dihedral?.[i]])) : undefined;
           if (opts.json) {
-            printJson({ file, md5: r.md5, sha1: r.sha1, sha256: r.sha256, pdq, quality, width: r.width, height: r.height, ...(dihedral ? { pdqDihedral: dihedral } : {}) });
+            printJson({
+              file,
+              md5: r.md5,
+              sha1: r.sha1,
+              sha256: r.sha256,
+              pdq,
+              quality,
+              width: r.width,
+              height: r.height,
+              ...(dihedral ? { pdqDihedral: dihedral } : {}),
+            });
           } else {
             process.stdout.write(`${file}  pdq=${pdq} quality=${quality} ${r.width}x${r.height} md5=${r.md5} sha256=${r.sha256}\n`);
             if (dihedral) for (const [name, h] of Object.entries(dihedral)) process.stdout.write(`  ${name.padEnd(6)} ${h}\n`);

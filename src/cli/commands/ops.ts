@@ -47,7 +47,9 @@ Examples:
         const port = (opts.port as number | undefined) ?? (config.opsPort || DEFAULT_OPS_PORT);
         const server = await startProcessOps(config, { metrics: createMetrics(), redis, logger, checks: [redisCheck(redis)], port, dashboard });
         if (server) ctx.use('ops server', server);
-        process.stderr.write(`vigil ops: listening on http://${config.opsHost ?? config.metricsHost}:${server?.port ?? port}${dashboard ? ' (dashboard at /dashboard)' : ''}\n`);
+        process.stderr.write(
+          `vigil ops: listening on http://${config.opsHost ?? config.metricsHost}:${server?.port ?? port}${dashboard ? ' (dashboard at /dashboard)' : ''}\n`,
+        );
         return {};
       });
     });

@@ -44,7 +44,10 @@ export function requireReason(opts: Record<string, unknown>): string {
   return r;
 }
 
-const reasonOpts = <T extends Command>(cmd: T): T => withConfigOptions(cmd.requiredOption('--reason <text>', 'why (recorded in the audit log)').option('--actor <name>', 'who (default: the OS user name)'), ['redis']);
+const reasonOpts = <T extends Command>(cmd: T): T =>
+  withConfigOptions(cmd.requiredOption('--reason <text>', 'why (recorded in the audit log)').option('--actor <name>', 'who (default: the OS user name)'), [
+    'redis',
+  ]);
 
 /** The file policy workers use while the store has no live version (undefined if it cannot be read). */
 async function filePolicy(opts: Record<string, unknown>): Promise<Policy | undefined> {
@@ -99,7 +102,8 @@ Examples:
     .action(async (file: string, opts: { json?: boolean }) => {
       const r = await validateFile(file);
       if (opts.json) printJson(r);
-      else if (r.ok) process.stdout.write(`${file}: valid (format ${r.format}${r.format === 1 ? ', read as version 2' : ''}, ${r.rules} rule(s), version ${r.version})\n`);
+      else if (r.ok)
+        process.stdout.write(`${file}: valid (format ${r.format}${r.format === 1 ? ', read as version 2' : ''}, ${r.rules} rule(s), version ${r.version})\n`);
       else printErr(r.message);
       if (!r.ok) process.exitCode = 1;
     });
@@ -110,16 +114,28 @@ Examples:
       .description('Validate a policy file and make it the live version; refused (exit 2) if invalid, and the old one stays live.')
       .argument('<file>', 'policy YAML')
       .option('--json', 'print the result as JSON')
-      .addHelpText('after', '\nExamples:\n  npx vigil policy apply config/policy.yaml --reason "initial policy"\n  npx vigil policy apply next.yaml --reason "ticket SAFE-42" --actor alice'),
+      .addHelpText(
+        'after',
+        '\nExamples:\n  npx vigil policy apply config/policy.yaml --reason "initial policy"\n  npx vigil policy apply next.yaml --reason "ticket SAFE-42" --actor alice',
+      ),
   ).action(async (file: string, opts: Record<string, unknown>) => {
     const reason = requireReason(opts);
     const source = await readPolicyText(file);
     parsePolicyText(source, `policy file ${file}`); // refuse before touching Redis
     const fallback = await filePolicy(opts);
-    const r = await withBankStore(opts, (redis, prefix) => new RedisPolicyStore(redis, prefix).apply(source, { actor: actorOf(opts), reason, origin: `policy file ${file}`, ...(fallback ? { filePolicy: fallback } : {}) }));
-    if (opts.json) printJson({ changed: r.changed, version: r.record.version, hash: r.record.hash, before: r.before ?? null, diff: r.diff ? r.diff.split('\n') : [] });
+    const r = await withBankStore(opts, (redis, prefix) =>
+      new RedisPolicyStore(redis, prefix).apply(source, {
+        actor: actorOf(opts),
+        reason,
+        origin: `policy file ${file}`,
+        ...(fallback ? { filePolicy: fallback } : {}),
+      }),
+    );
+    if (opts.json)
+      printJson({ changed: r.changed, version: r.record.version, hash: r.record.hash, before: r.before ?? null, diff: r.diff ? r.diff.split('\n') : [] });
     else if (!r.changed) printErr(`unchanged: v${r.record.version} (${r.record.hash}) is already live with this content`);
-    else printErr(`v${r.record.version} (${r.record.hash}) is live${r.before ? `, was v${r.before}` : ''}; workers switch within VIGIL_BANK_RELOAD_MS\n${r.diff}`);
+    else
+      printErr(`v${r.record.version} (${r.record.hash}) is live${r.before ? `, was v${r.before}` : ''}; workers switch within VIGIL_BANK_RELOAD_MS\n${r.diff}`);
   });
 
   withConfigOptions(
@@ -128,7 +144,10 @@ Examples:
       .description('What applying a policy file would change against the live version, key by key (rules by id).')
       .argument('<file>', 'policy YAML')
       .option('--json', 'one JSON array of change lines')
-      .addHelpText('after', '\nLines: "+ key: value" added, "- key: value" removed, "~ key: old → new" changed.\n\nExamples:\n  npx vigil policy diff next.yaml'),
+      .addHelpText(
+        'after',
+        '\nLines: "+ key: value" added, "- key: value" removed, "~ key: old → new" changed.\n\nExamples:\n  npx vigil policy diff next.yaml',
+      ),
     ['redis'],
   ).action(async (file: string, opts: Record<string, unknown>) => {
     const next = parsePolicyText(await readPolicyText(file), `policy file ${file}`);
@@ -137,7 +156,9 @@ Examples:
       const live = await store.live();
       if (live) return describeDiff(store.compileRecord(live), next);
       const fallback = await filePolicy(opts);
-      return fallback ? `against the file policy (${fallback.version}); the store has no live version:\n${describeDiff(fallback, next) || 'no changes'}` : describeDiff(undefined, next);
+      return fallback
+        ? `against the file policy (${fallback.version}); the store has no live version:\n${describeDiff(fallback, next) || 'no changes'}`
+        : describeDiff(undefined, next);
     });
     if (opts.json) printJson(diff ? diff.split('\n') : []);
     else process.stdout.write(diff ? `${diff}\n` : 'no changes\n');
@@ -155,9 +176,13 @@ Examples:
       const store = new RedisPolicyStore(redis, prefix);
       return { versions: await store.history(), live: await store.liveVersion() };
     });
-    if (opts.json) for (const v of versions) printJson({ version: v.version, hash: v.hash, appliedAt: v.appliedAt, actor: v.actor, reason: v.reason, live: v.version === live });
+    if (opts.json)
+      for (const v of versions)
+        printJson({ version: v.version, hash: v.hash, appliedAt: v.appliedAt, actor: v.actor, reason: v.reason, live: v.version === live });
     else if (versions.length === 0) printErr('no policy versions in the store: workers use VIGIL_POLICY_FILE (`vigil policy apply --help`)');
-    else for (const v of versions) process.stdout.write(`${v.version === live ? '*' : ' '} v${String(v.version).padEnd(4)} ${v.hash}  ${v.appliedAt}  ${v.actor}  ${v.reason}\n`);
+    else
+      for (const v of versions)
+        process.stdout.write(`${v.version === live ? '*' : ' '} v${String(v.version).padEnd(4)} ${v.hash}  ${v.appliedAt}  ${v.actor}  ${v.reason}\n`);
   });
 
   reasonOpts(
@@ -187,7 +212,10 @@ Examples:
       const store = new RedisPolicyStore(redis, prefix);
       return version === undefined ? store.live() : store.get(version);
     });
-    if (!record) throw new UsageError(version === undefined ? 'no live policy in the store: workers use VIGIL_POLICY_FILE' : `no policy version ${version} (see \`vigil policy history\`)`);
+    if (!record)
+      throw new UsageError(
+        version === undefined ? 'no live policy in the store: workers use VIGIL_POLICY_FILE' : `no policy version ${version} (see \`vigil policy history\`)`,
+      );
     if (opts.json) printJson(record);
     else process.stdout.write(record.source.endsWith('\n') ? record.source : `${record.source}\n`);
   });
@@ -198,14 +226,19 @@ Examples:
       .description('Run a whole candidate policy in shadow beside the live one on every scan (it never flags); --clear stops it.')
       .argument('[file]', 'candidate policy YAML')
       .option('--clear', 'stop shadowing the current candidate')
-      .addHelpText('after', '\nDisagreements with the live verdict go to the shadow log: `vigil policy shadow-report`.\n\nExamples:\n  npx vigil policy shadow candidate.yaml --reason "stricter PDQ radius"\n  npx vigil policy shadow --clear --reason "done"'),
+      .addHelpText(
+        'after',
+        '\nDisagreements with the live verdict go to the shadow log: `vigil policy shadow-report`.\n\nExamples:\n  npx vigil policy shadow candidate.yaml --reason "stricter PDQ radius"\n  npx vigil policy shadow --clear --reason "done"',
+      ),
   ).action(async (file: string | undefined, opts: Record<string, unknown>) => {
     const reason = requireReason(opts);
     if (!file && !opts.clear) throw new UsageError('give a candidate policy FILE, or --clear');
     if (file && opts.clear) throw new UsageError('give either FILE or --clear, not both');
     const source = file ? await readPolicyText(file) : undefined;
     if (source !== undefined) parsePolicyText(source, `policy file ${file}`);
-    const r = await withBankStore(opts, (redis, prefix) => new RedisPolicyStore(redis, prefix).setCandidate(source, { actor: actorOf(opts), reason, origin: `policy file ${file}` }));
+    const r = await withBankStore(opts, (redis, prefix) =>
+      new RedisPolicyStore(redis, prefix).setCandidate(source, { actor: actorOf(opts), reason, origin: `policy file ${file}` }),
+    );
     printErr(r ? `candidate ${r.hash} runs in shadow on every worker within seconds` : 'shadow candidate cleared');
   });
 
@@ -216,7 +249,10 @@ Examples:
       .option('--all', 'include rules of earlier live and candidate versions')
       .option('--recent <n>', 'also list the latest N disagreements', parseIntOption('--recent', 1, 1000))
       .option('--json', 'JSON output')
-      .addHelpText('after', '\nAgreement: share of the rule\'s would-flags on which the live policy flagged the same category with the same action.\n\nExamples:\n  npx vigil policy shadow-report\n  npx vigil policy shadow-report --json --recent 20'),
+      .addHelpText(
+        'after',
+        "\nAgreement: share of the rule's would-flags on which the live policy flagged the same category with the same action.\n\nExamples:\n  npx vigil policy shadow-report\n  npx vigil policy shadow-report --json --recent 20",
+      ),
     ['redis'],
   ).action(async (opts: Record<string, unknown>) => {
     const out = await withBankStore(opts, async (redis, prefix) => {
@@ -225,35 +261,52 @@ Examples:
       const live = await store.live();
       const candidate = await store.candidate();
       const versions = opts.all ? undefined : [live?.hash, candidate?.hash].filter((v): v is string => v !== undefined);
-      return { live: live?.hash ?? null, candidate: candidate?.hash ?? null, rules: await log.report(versions ? { versions } : {}), recent: opts.recent ? await log.recent(opts.recent as number) : [] };
+      return {
+        live: live?.hash ?? null,
+        candidate: candidate?.hash ?? null,
+        rules: await log.report(versions ? { versions } : {}),
+        recent: opts.recent ? await log.recent(opts.recent as number) : [],
+      };
     });
     if (opts.json) return printJson(out);
     process.stdout.write(`live ${out.live ?? '(file policy)'}; candidate ${out.candidate ?? '(none)'}\n`);
     if (out.rules.length === 0) process.stdout.write('no shadow verdicts yet\n');
     for (const r of out.rules)
-      process.stdout.write(`${r.source.padEnd(9)} ${r.ruleId.padEnd(28)} would-flag ${String(r.wouldFlag).padStart(7)}  agreement ${pct(r.agreement).padStart(6)}  disagreements ${String(r.disagree).padStart(6)}  e.g. ${r.disagreementExamples.slice(0, 3).join(', ') || '—'}\n`);
+      process.stdout.write(
+        `${r.source.padEnd(9)} ${r.ruleId.padEnd(28)} would-flag ${String(r.wouldFlag).padStart(7)}  agreement ${pct(r.agreement).padStart(6)}  disagreements ${String(r.disagree).padStart(6)}  e.g. ${r.disagreementExamples.slice(0, 3).join(', ') || '—'}\n`,
+      );
     for (const e of out.recent) process.stdout.write(`  ${e.at} ${e.eventId} ${e.source}:${e.ruleId} ${e.category} live=${e.live} shadow=${e.shadow}\n`);
   });
 
   withConfigOptions(
     policy
       .command('brakes')
-      .description('Quarantined rules and bank entries (review-only), today\'s automated actions per rule, deconfirmed entries.')
+      .description("Quarantined rules and bank entries (review-only), today's automated actions per rule, deconfirmed entries.")
       .option('--rate <key>', 'also the hourly hit counts of rule:RULE_ID or entry:BANK/ENTRY over the last 24 hours (oldest first)')
       .option('--json', 'JSON output')
-      .addHelpText('after', '\nExamples:\n  npx vigil policy brakes\n  npx vigil policy brakes --rate entry:partner-pdq/e-123\n  npx vigil policy release entry:partner-pdq/e-123 --reason "checked: true matches"'),
+      .addHelpText(
+        'after',
+        '\nExamples:\n  npx vigil policy brakes\n  npx vigil policy brakes --rate entry:partner-pdq/e-123\n  npx vigil policy release entry:partner-pdq/e-123 --reason "checked: true matches"',
+      ),
     ['redis'],
   ).action(async (opts: Record<string, unknown>) => {
     const rateKey = typeof opts.rate === 'string' ? opts.rate : undefined;
-    if (rateKey !== undefined && !/^(rule:[A-Za-z0-9._-]+|entry:[^\s/]+\/\S+)$/.test(rateKey)) throw new UsageError('--rate takes rule:RULE_ID or entry:BANK/ENTRY');
+    if (rateKey !== undefined && !/^(rule:[A-Za-z0-9._-]+|entry:[^\s/]+\/\S+)$/.test(rateKey))
+      throw new UsageError('--rate takes rule:RULE_ID or entry:BANK/ENTRY');
     const out = await withBankStore(opts, async (redis, prefix) => {
       const brakes = new RedisBrakes(redis, prefix);
-      return { quarantined: await brakes.quarantined(), actionsToday: await brakes.actionsToday(), deconfirmed: await brakes.deconfirmed(), ...(rateKey ? { hourly: { key: rateKey, counts: await brakes.hourly(rateKey, 24) } } : {}) };
+      return {
+        quarantined: await brakes.quarantined(),
+        actionsToday: await brakes.actionsToday(),
+        deconfirmed: await brakes.deconfirmed(),
+        ...(rateKey ? { hourly: { key: rateKey, counts: await brakes.hourly(rateKey, 24) } } : {}),
+      };
     });
     if (opts.json) return printJson(out);
     if (out.hourly) process.stdout.write(`${out.hourly.key} hits per hour, last 24 h (oldest first): ${out.hourly.counts.join(' ')}\n`);
     process.stdout.write(out.quarantined.length ? '' : 'nothing quarantined\n');
-    for (const q of out.quarantined) process.stdout.write(`quarantined ${q.key}  since ${q.at}  ${q.hourCount} hits/h vs baseline ${q.baseline.toFixed(2)}/h  (by ${q.by})\n`);
+    for (const q of out.quarantined)
+      process.stdout.write(`quarantined ${q.key}  since ${q.at}  ${q.hourCount} hits/h vs baseline ${q.baseline.toFixed(2)}/h  (by ${q.by})\n`);
     for (const [rule, n] of Object.entries(out.actionsToday)) process.stdout.write(`actions today ${rule}: ${n}\n`);
     for (const d of out.deconfirmed) process.stdout.write(`deconfirmed ${d.bank}/${d.entry}  ${d.at}  ${d.actor}: ${d.reason}\n`);
   });

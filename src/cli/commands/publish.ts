@@ -70,7 +70,10 @@ Examples:
       } finally {
         await publisher.close();
       }
-      if (!opts.json) printErr(`published ${published} event(s) to ${config.scanQueue}${duplicates ? `, ${duplicates} duplicate(s) absorbed (already accepted within the dedupe window)` : ''}${failed ? `, ${failed} invalid` : ''}`);
+      if (!opts.json)
+        printErr(
+          `published ${published} event(s) to ${config.scanQueue}${duplicates ? `, ${duplicates} duplicate(s) absorbed (already accepted within the dedupe window)` : ''}${failed ? `, ${failed} invalid` : ''}`,
+        );
       if (failed) process.exitCode = 1;
     });
 }

@@ -41,7 +41,8 @@ export function register(program: Command): Command {
         if (opts.json) printJson(out);
         else {
           process.stdout.write(`${'queue'.padEnd(24)}${[...STATES, 'workers'].map((s) => s.padStart(12)).join('')}\n`);
-          for (const [name, counts] of Object.entries(out)) process.stdout.write(`${name.padEnd(24)}${[...STATES, 'workers'].map((s) => String(counts[s] ?? 0).padStart(12)).join('')}\n`);
+          for (const [name, counts] of Object.entries(out))
+            process.stdout.write(`${name.padEnd(24)}${[...STATES, 'workers'].map((s) => String(counts[s] ?? 0).padStart(12)).join('')}\n`);
         }
       });
     });

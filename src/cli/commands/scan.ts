@@ -27,7 +27,14 @@ class StderrDeadLetterSink implements DeadLetterSink {
   deadLetter(entry: DeadLetter): Promise<void> {
     this.count++;
     const line = entry.origin.kind === 'cli' ? entry.origin.line : undefined;
-    printErr(JSON.stringify({ line, ...(entry.eventId ? { eventId: entry.eventId } : {}), ...(entry.mediaId ? { mediaId: entry.mediaId } : {}), error: { code: entry.code, message: entry.message } }));
+    printErr(
+      JSON.stringify({
+        line,
+        ...(entry.eventId ? { eventId: entry.eventId } : {}),
+        ...(entry.mediaId ? { mediaId: entry.mediaId } : {}),
+        error: { code: entry.code, message: entry.message },
+      }),
+    );
     return Promise.resolve();
   }
 }
@@ -64,7 +71,15 @@ Examples:
       const flags = new StdoutFlagSink();
       const deadLetters = new StderrDeadLetterSink();
       // The worker's handler, with stdout and stderr as its queues and no retries (nothing to wait for).
-      const handle = createScanJobHandler({ scanner: runtime.scanner, policy: runtime.policy, limits: contractLimits(config), flags, deadLetters, logger, retry: { maxAttempts: 1, backoffMs: 0 } });
+      const handle = createScanJobHandler({
+        scanner: runtime.scanner,
+        policy: runtime.policy,
+        limits: contractLimits(config),
+        flags,
+        deadLetters,
+        logger,
+        retry: { maxAttempts: 1, backoffMs: 0 },
+      });
       const file = String(opts.events);
       let events = 0;
       let flagged = 0;
@@ -81,7 +96,9 @@ Examples:
       } finally {
         await runtime.close();
       }
-      printErr(`scanned ${events} event(s): ${flagged} flagged, ${deadLetters.count} error(s)${failedEvents !== deadLetters.count ? ` in ${failedEvents} event(s)` : ''}`);
+      printErr(
+        `scanned ${events} event(s): ${flagged} flagged, ${deadLetters.count} error(s)${failedEvents !== deadLetters.count ? ` in ${failedEvents} event(s)` : ''}`,
+      );
       if (deadLetters.count) process.exitCode = 1;
     });
 }

@@ -18,7 +18,10 @@ interface CommonOptions {
 async function readBank(file: string, id?: string, json = false): Promise<{ bank: TermBankData; failed: number }> {
   if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
   const r = await readTermBankLines(file);
-  for (const e of r.errors) printErr(json ? JSON.stringify({ file, line: e.line, error: { code: 'BANK_INVALID', message: e.message } }) : `vigil terms: ${file}:${e.line}: ${e.message}`);
+  for (const e of r.errors)
+    printErr(
+      json ? JSON.stringify({ file, line: e.line, error: { code: 'BANK_INVALID', message: e.message } }) : `vigil terms: ${file}:${e.line}: ${e.message}`,
+    );
   return { bank: makeTermBank(id ?? r.id, r.entries), failed: r.errors.length };
 }
 
@@ -39,13 +42,27 @@ function printIssues(issues: readonly LintIssue[], json: boolean | undefined): v
   }
 }
 
-function summary(bank: TermBankData): { bankId: string; version: string; entries: number; modes: Record<string, number>; categories: Record<string, number>; severities: Record<string, number> } {
+function summary(bank: TermBankData): {
+  bankId: string;
+  version: string;
+  entries: number;
+  modes: Record<string, number>;
+  categories: Record<string, number>;
+  severities: Record<string, number>;
+} {
   const count = (key: (e: TermBankData['entries'][number]) => string): Record<string, number> => {
     const out: Record<string, number> = {};
     for (const e of bank.entries) out[key(e)] = (out[key(e)] ?? 0) + 1;
     return out;
   };
-  return { bankId: bank.id, version: bank.version, entries: bank.entries.length, modes: count((e) => e.mode ?? 'whole-word'), categories: count((e) => e.category), severities: count((e) => e.severity) };
+  return {
+    bankId: bank.id,
+    version: bank.version,
+    entries: bank.entries.length,
+    modes: count((e) => e.mode ?? 'whole-word'),
+    categories: count((e) => e.category),
+    severities: count((e) => e.severity),
+  };
 }
 
 /**
@@ -59,7 +76,8 @@ async function storeInRedis(bank: TermBankData, opts: { redisUrl?: string; prefi
     const store = new RedisBankStore(redis, config.queuePrefix);
     const id = validateBankId(bank.id);
     const held = await store.get(id);
-    if (held?.type === 'term' && canonicalJsonl(await store.termEntries(id)) === canonicalJsonl(bank.entries)) return { revision: held.revision, unchanged: true };
+    if (held?.type === 'term' && canonicalJsonl(await store.termEntries(id)) === canonicalJsonl(bank.entries))
+      return { revision: held.revision, unchanged: true };
     return { ...(await store.importTermEntries(id, bank.entries, { mode: 'replace' })), unchanged: false };
   });
 }
@@ -108,7 +126,8 @@ Examples:
     )
     .action(async (file: string, opts: CommonOptions & { out?: string; id?: string; force?: boolean; redis?: boolean; redisUrl?: string; prefix?: string }) => {
       const id = opts.id ?? bankIdFromPath(file);
-      if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id)) throw new UsageError(`terms import: bank id must be 1-128 characters of A-Z a-z 0-9 . _ -, got "${id}"`);
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id))
+        throw new UsageError(`terms import: bank id must be 1-128 characters of A-Z a-z 0-9 . _ -, got "${id}"`);
       const { bank, failed } = await readBank(file, id, opts.json);
       const issues = lintTermBank(bank, { benignWords: await benign(opts.benignWords) });
       const errors = issues.filter((i) => i.level === 'error').length;
@@ -119,9 +138,19 @@ Examples:
       const written = opts.out !== undefined && usable;
       if (written && opts.out) await writeFile(opts.out, canonicalJsonl(bank.entries));
       const stored = opts.redis === true && usable ? await storeInRedis(bank, opts) : null;
-      const s = { ...summary(bank), badLines: failed, lintErrors: errors, lintWarnings: issues.length - errors, written: written ? opts.out : null, ...(stored ? { redisRevision: stored.revision, redisUnchanged: stored.unchanged } : {}) };
+      const s = {
+        ...summary(bank),
+        badLines: failed,
+        lintErrors: errors,
+        lintWarnings: issues.length - errors,
+        written: written ? opts.out : null,
+        ...(stored ? { redisRevision: stored.revision, redisUnchanged: stored.unchanged } : {}),
+      };
       if (opts.json) printJson(s);
-      else process.stdout.write(`${s.bankId} version ${s.version}: ${s.entries} entries, ${failed} bad lines, ${errors} lint errors, ${s.lintWarnings} warnings${written ? `; wrote ${opts.out}` : ''}${stored ? (stored.unchanged ? `; unchanged in Redis (still r${stored.revision})` : `; stored in Redis as r${stored.revision}`) : ''}\n`);
+      else
+        process.stdout.write(
+          `${s.bankId} version ${s.version}: ${s.entries} entries, ${failed} bad lines, ${errors} lint errors, ${s.lintWarnings} warnings${written ? `; wrote ${opts.out}` : ''}${stored ? (stored.unchanged ? `; unchanged in Redis (still r${stored.revision})` : `; stored in Redis as r${stored.revision}`) : ''}\n`,
+        );
       if (failed > 0 || errors > 0) process.exitCode = 1;
     });
 
@@ -135,7 +164,10 @@ Examples:
       const { bank, failed } = await readBank(file, undefined, opts.json);
       for (const e of bank.entries) {
         if (opts.json) printJson(e);
-        else process.stdout.write(`${e.id}\t${e.mode ?? 'whole-word'}\t${e.category}\t${e.severity}\t${e.locale ?? '-'}\t${e.phrase}${e.exceptions ? `\t(except: ${e.exceptions.join(' | ')})` : ''}\n`);
+        else
+          process.stdout.write(
+            `${e.id}\t${e.mode ?? 'whole-word'}\t${e.category}\t${e.severity}\t${e.locale ?? '-'}\t${e.phrase}${e.exceptions ? `\t(except: ${e.exceptions.join(' | ')})` : ''}\n`,
+          );
       }
       if (failed > 0) process.exitCode = 1;
     });
@@ -160,7 +192,10 @@ Example:
       const { bank, failed } = await readBank(file, undefined, opts.json);
       const issues = lintTermBank(bank, { benignWords: await benign(opts.benignWords) });
       printIssues(issues, opts.json);
-      if (!opts.json) process.stdout.write(`${bank.id}: ${issues.filter((i) => i.level === 'error').length} errors, ${issues.filter((i) => i.level === 'warning').length} warnings\n`);
+      if (!opts.json)
+        process.stdout.write(
+          `${bank.id}: ${issues.filter((i) => i.level === 'error').length} errors, ${issues.filter((i) => i.level === 'warning').length} warnings\n`,
+        );
       if (failed > 0 || issues.some((i) => i.level === 'error')) process.exitCode = 1;
     });
 

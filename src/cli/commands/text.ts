@@ -22,7 +22,11 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 /** Builds the scanner the same way the worker does: banks, rules, and the benign vocabulary. */
-export async function scannerFromFiles(termFiles: readonly string[], patternFile: string | undefined, benignWords: string | undefined): Promise<CompiledTextScanner> {
+export async function scannerFromFiles(
+  termFiles: readonly string[],
+  patternFile: string | undefined,
+  benignWords: string | undefined,
+): Promise<CompiledTextScanner> {
   for (const f of [...termFiles, ...(patternFile ? [patternFile] : [])]) if (!existsSync(f)) throw new UsageError(`no such file: ${f}`);
   const banks: TermBankData[] = [];
   for (const f of termFiles) banks.push(await loadTermBankFile(f));
@@ -69,9 +73,21 @@ Examples:
         n++;
         try {
           const r = scanner.explain(line);
-          const matches = r.matches.map((m) => ({ termId: m.termId, category: m.category, severity: m.severity, mode: m.mode, start: m.start, end: m.end, bankId: m.bankId, bankVersion: m.bankVersion }));
+          const matches = r.matches.map((m) => ({
+            termId: m.termId,
+            category: m.category,
+            severity: m.severity,
+            mode: m.mode,
+            start: m.start,
+            end: m.end,
+            bankId: m.bankId,
+            bankVersion: m.bankVersion,
+          }));
           if (opts.json) printJson({ matches, normalized: r.normalized });
-          else process.stdout.write(`${n}\t${matches.length === 0 ? '-' : matches.map((m) => `${m.termId}[${m.start},${m.end}) ${m.category}/${m.severity} ${m.mode}`).join('; ')}\n`);
+          else
+            process.stdout.write(
+              `${n}\t${matches.length === 0 ? '-' : matches.map((m) => `${m.termId}[${m.start},${m.end}) ${m.category}/${m.severity} ${m.mode}`).join('; ')}\n`,
+            );
         } catch (err) {
           const e = isVigilError(err) ? err : toVigilError(err);
           failed++;

@@ -25,7 +25,17 @@ function fmt(v: number | null): string {
 
 function table(rows: readonly LabelEvaluation[]): string {
   const head = ['label', 'pos', 'neg', 'precision', 'recall', 'f1', 'auc', 'thr@p0.99', 'recall@p0.99'];
-  const body = rows.map((e) => [e.label, String(e.positives), String(e.negatives), fmt(e.precision), fmt(e.recall), fmt(e.f1), fmt(e.auc), fmt(e.thresholdAtPrecision99), fmt(e.recallAtPrecision99)]);
+  const body = rows.map((e) => [
+    e.label,
+    String(e.positives),
+    String(e.negatives),
+    fmt(e.precision),
+    fmt(e.recall),
+    fmt(e.f1),
+    fmt(e.auc),
+    fmt(e.thresholdAtPrecision99),
+    fmt(e.recallAtPrecision99),
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] as string).length)));
   return [head, ...body].map((r) => r.map((c, i) => c.padEnd(widths[i] as number)).join('  ')).join('\n');
 }
@@ -33,7 +43,9 @@ function table(rows: readonly LabelEvaluation[]): string {
 export function register(program: Command): Command {
   return program
     .command('train-text')
-    .description('Train a text classifier (hashed features + logistic regression on TF.js) from labelled JSONL; write a loadable model folder and print its held-out evaluation.')
+    .description(
+      'Train a text classifier (hashed features + logistic regression on TF.js) from labelled JSONL; write a loadable model folder and print its held-out evaluation.',
+    )
     .requiredOption('--data <file.jsonl>', 'training data: one {"text": "...", "labels": ["spam_scam"]} per line; [] = benign')
     .requiredOption('--out <dir>', 'output folder: model.json, weights.bin, features.json, manifest.json')
     .option('--holdout <fraction>', 'share of rows held out for evaluation (0 to <1)', '0.2')

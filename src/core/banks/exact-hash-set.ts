@@ -18,7 +18,10 @@ export class ExactHashSet {
   readonly #probe: Uint32Array;
 
   /** `hexLength`: 32 (MD5), 40 (SHA-1) or 64 (SHA-256). */
-  constructor(readonly hexLength: number, capacity = 1024) {
+  constructor(
+    readonly hexLength: number,
+    capacity = 1024,
+  ) {
     this.#words = hexLength / 8;
     this.#keys = new Uint32Array(capacity * this.#words);
     this.#table = new Int32Array(tableSizeFor(capacity)).fill(EMPTY);

@@ -23,14 +23,18 @@ export interface ExactIndex {
 }
 
 function exactIndexes(): Record<ExactHashType, ExactIndex> {
-  return { md5: { set: new ExactHashSet(32), ids: new Map() }, sha1: { set: new ExactHashSet(40), ids: new Map() }, sha256: { set: new ExactHashSet(64), ids: new Map() } };
+  return {
+    md5: { set: new ExactHashSet(32), ids: new Map() },
+    sha1: { set: new ExactHashSet(40), ids: new Map() },
+    sha256: { set: new ExactHashSet(64), ids: new Map() },
+  };
 }
 
 /** Adds an entry (file banks may hold several entries for one digest). */
 function addExact(index: ExactIndex, value: string, custom: string): void {
   const existed = index.set.find(value) >= 0;
   const slot = index.set.add(value);
-  const prior = existed ? index.ids.get(slot) ?? '' : undefined;
+  const prior = existed ? (index.ids.get(slot) ?? '') : undefined;
   const ids = prior === undefined ? [custom] : [...(Array.isArray(prior) ? prior : [prior]), custom];
   if (ids.length === 1 && ids[0] === '') index.ids.delete(slot);
   else index.ids.set(slot, ids.length === 1 ? (ids[0] as string) : ids);
@@ -196,7 +200,8 @@ function matchBank(bank: CompiledHashBank, hashes: MediaHashes, options: HashMat
     const slot = index.set.find(value);
     if (slot < 0) continue;
     const ids = index.ids.get(slot) ?? '';
-    for (const id of Array.isArray(ids) ? ids : [ids]) out.push({ bankId: bank.id, bankVersion: bank.version, entryId: id || defaultEntryId(type, value), type, distance: 0 });
+    for (const id of Array.isArray(ids) ? ids : [ids])
+      out.push({ bankId: bank.id, bankVersion: bank.version, entryId: id || defaultEntryId(type, value), type, distance: 0 });
   }
   const pdq = hashes.pdq;
   const overlayIndex = overlay?.pdqIndex;
@@ -219,7 +224,7 @@ function matchBank(bank: CompiledHashBank, hashes: MediaHashes, options: HashMat
   if (overlayIndex)
     overlayIndex.searchMany(variants, threshold).forEach((matches, v) => {
       for (const m of matches) consider(base.pdqCount + (m.id as number), m.distance, v);
-  });
+    });
   for (const [ordinal, { distance, variant }] of best) {
     let entryId: string;
     if (ordinal < base.pdqCount) entryId = base.pdqCustomIds.get(ordinal) ?? defaultEntryId('pdq', base.pdq.hashOf(ordinal) ?? '');

@@ -31,14 +31,16 @@ const ENTRY_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 export const BANK_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 export function validateBankId(id: string): string {
-  if (!BANK_ID.test(id)) throw new VigilError('BANK_INVALID', `bank id "${id}" must be 1-64 lowercase letters, digits, . _ - (starting with a letter or digit)`);
+  if (!BANK_ID.test(id))
+    throw new VigilError('BANK_INVALID', `bank id "${id}" must be 1-64 lowercase letters, digits, . _ - (starting with a letter or digit)`);
   return id;
 }
 
 /** Checks one hash value; returns it lowercased. */
 export function normalizeHash(type: HashType, value: string): string {
   const v = value.toLowerCase();
-  if (v.length !== HEX_LENGTH[type] || !/^[0-9a-f]+$/.test(v)) throw new VigilError('BANK_INVALID', `${type} hash must be ${HEX_LENGTH[type]} hex digits (got ${v.length} characters)`);
+  if (v.length !== HEX_LENGTH[type] || !/^[0-9a-f]+$/.test(v))
+    throw new VigilError('BANK_INVALID', `${type} hash must be ${HEX_LENGTH[type]} hex digits (got ${v.length} characters)`);
   return v;
 }
 
@@ -64,7 +66,8 @@ export function parseHashBankText(text: string, source: string): HashBankEntry[]
     const [type, value, id, ...rest] = line.split(/\s+/);
     try {
       if (rest.length) throw new VigilError('BANK_INVALID', 'expected "TYPE VALUE [ID]"');
-      if (!type || !isHashType(type.toLowerCase())) throw new VigilError('BANK_INVALID', `unknown hash type "${type ?? ''}" (expected ${HASH_TYPES.join(', ')})`);
+      if (!type || !isHashType(type.toLowerCase()))
+        throw new VigilError('BANK_INVALID', `unknown hash type "${type ?? ''}" (expected ${HASH_TYPES.join(', ')})`);
       const t = type.toLowerCase() as HashType;
       if (!value) throw new VigilError('BANK_INVALID', 'missing hash value');
       const v = normalizeHash(t, value);

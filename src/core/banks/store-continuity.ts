@@ -26,8 +26,7 @@ export interface HeldStoreMark {
 
 export type StoreVerdict =
   /** Load it (when it changed). `newEpoch`: an operator's act replaced the epoch the worker held. */
-  | { ok: true; newEpoch: boolean }
-  | { ok: false; reason: string };
+  { ok: true; newEpoch: boolean } | { ok: false; reason: string };
 
 /** How to get out of the lost state; part of every verdict's reason so a log line is enough. */
 export const OPERATOR_ACTS = 'restore the store with `vigil bank import --all EXPORT.jsonl`, or accept its current contents with `vigil bank accept`';
@@ -36,14 +35,25 @@ export function judgeStore(held: HeldStoreMark | undefined, seen: { epoch: Store
   // Nothing held from the store yet (first load, or the store was empty and still is): nothing to lose.
   if (!held || (held.epochId === undefined && held.revision === 0)) return { ok: true, newEpoch: false };
   if (held.epochId !== undefined) {
-    if (!seen.epoch) return { ok: false, reason: `the bank store has no epoch any more (held r${held.revision}): it was emptied, e.g. a Redis restart without persistence; ${OPERATOR_ACTS}` };
+    if (!seen.epoch)
+      return {
+        ok: false,
+        reason: `the bank store has no epoch any more (held r${held.revision}): it was emptied, e.g. a Redis restart without persistence; ${OPERATOR_ACTS}`,
+      };
     if (seen.epoch.id !== held.epochId) {
       if (seen.epoch.reason !== 'created') return { ok: true, newEpoch: true };
-      return { ok: false, reason: `the bank store was emptied and written again (new epoch ${seen.epoch.id} created ${seen.epoch.at}, neither restored nor accepted); ${OPERATOR_ACTS}` };
+      return {
+        ok: false,
+        reason: `the bank store was emptied and written again (new epoch ${seen.epoch.id} created ${seen.epoch.at}, neither restored nor accepted); ${OPERATOR_ACTS}`,
+      };
     }
   } else if (seen.epoch && seen.epoch.reason !== 'created') {
     return { ok: true, newEpoch: true };
   }
-  if (seen.revision < held.revision) return { ok: false, reason: `the bank store's revision went back from ${held.revision} to ${seen.revision} (emptied or restored from an older snapshot); ${OPERATOR_ACTS}` };
+  if (seen.revision < held.revision)
+    return {
+      ok: false,
+      reason: `the bank store's revision went back from ${held.revision} to ${seen.revision} (emptied or restored from an older snapshot); ${OPERATOR_ACTS}`,
+    };
   return { ok: true, newEpoch: false };
 }

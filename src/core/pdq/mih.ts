@@ -251,7 +251,6 @@ function windowRadius(i: number, r: number, m: number): number {
   return i <= r - m * q ? q : q - 1;
 }
 
-
 interface Segment {
   /** Covers slots [lo, hi); removed slots inside are skipped (tombstones). */
   readonly lo: number;
@@ -548,7 +547,14 @@ export class PdqIndex {
     for (let v = 0; v < this.nQueries; v++) {
       const q = this.queries;
       const b = v * WORDS;
-      const q0 = q[b]!, q1 = q[b + 1]!, q2 = q[b + 2]!, q3 = q[b + 3]!, q4 = q[b + 4]!, q5 = q[b + 5]!, q6 = q[b + 6]!, q7 = q[b + 7]!;
+      const q0 = q[b]!,
+        q1 = q[b + 1]!,
+        q2 = q[b + 2]!,
+        q3 = q[b + 3]!,
+        q4 = q[b + 4]!,
+        q5 = q[b + 5]!,
+        q6 = q[b + 6]!,
+        q7 = q[b + 7]!;
       const sv = slots[v]!;
       const dv = dists[v]!;
       for (let s = lo, o = 0; s < hi; s++, o += WORDS) {
@@ -648,7 +654,14 @@ export class PdqIndex {
       const v = (g / m) | 0;
       const i = g - v * m;
       const b = v * WORDS;
-      const q0 = q[b]!, q1 = q[b + 1]!, q2 = q[b + 2]!, q3 = q[b + 3]!, q4 = q[b + 4]!, q5 = q[b + 5]!, q6 = q[b + 6]!, q7 = q[b + 7]!;
+      const q0 = q[b]!,
+        q1 = q[b + 1]!,
+        q2 = q[b + 2]!,
+        q3 = q[b + 3]!,
+        q4 = q[b + 4]!,
+        q5 = q[b + 5]!,
+        q6 = q[b + 6]!,
+        q7 = q[b + 7]!;
       const sv = slots[v]!;
       const dv = dists[v]!;
       for (const end = candEnds[g]!; c < end; c++) {
@@ -951,11 +964,24 @@ export function bruteForceSearch(entries: readonly PdqEntry[], hash: string, rad
 export function bruteForceSearchWords(words: Uint32Array, count: number, query: Uint32Array, radius: number): { index: number; distance: number }[] {
   checkRadius(radius);
   const out: { index: number; distance: number }[] = [];
-  const q0 = query[0]!, q1 = query[1]!, q2 = query[2]!, q3 = query[3]!, q4 = query[4]!, q5 = query[5]!, q6 = query[6]!, q7 = query[7]!;
+  const q0 = query[0]!,
+    q1 = query[1]!,
+    q2 = query[2]!,
+    q3 = query[3]!,
+    q4 = query[4]!,
+    q5 = query[5]!,
+    q6 = query[6]!,
+    q7 = query[7]!;
   for (let s = 0, o = 0; s < count; s++, o += WORDS) {
     const d =
-      popcount32(words[o]! ^ q0) + popcount32(words[o + 1]! ^ q1) + popcount32(words[o + 2]! ^ q2) + popcount32(words[o + 3]! ^ q3) +
-      popcount32(words[o + 4]! ^ q4) + popcount32(words[o + 5]! ^ q5) + popcount32(words[o + 6]! ^ q6) + popcount32(words[o + 7]! ^ q7);
+      popcount32(words[o]! ^ q0) +
+      popcount32(words[o + 1]! ^ q1) +
+      popcount32(words[o + 2]! ^ q2) +
+      popcount32(words[o + 3]! ^ q3) +
+      popcount32(words[o + 4]! ^ q4) +
+      popcount32(words[o + 5]! ^ q5) +
+      popcount32(words[o + 6]! ^ q6) +
+      popcount32(words[o + 7]! ^ q7);
     if (d <= radius) out.push({ index: s, distance: d });
   }
   return out;

@@ -32,7 +32,6 @@ export const PDQ_MIN_HASHABLE_DIM = 5;
 /** The Meta CLI squashes anything larger than this (in either dimension) to exactly this square. */
 export const PDQ_CLI_DOWNSAMPLE_DIM = 512;
 
-
 /** float32 luma coefficients (the reference stores 0.299/0.587/0.114 as float). */
 const LUMA_R = f32(0.299);
 const LUMA_G = f32(0.587);
@@ -201,7 +200,8 @@ function lumaRow(image: DecodedImage, row: number, out: Float32Array): void {
   }
   let p = row * width * 3;
   for (let x = 0; x < width; x++, p += 3) {
-    out[x] = f32((LUMA_R_TABLE[data[p] as number] as number) + (LUMA_G_TABLE[data[p + 1] as number] as number)) + (LUMA_B_TABLE[data[p + 2] as number] as number);
+    out[x] =
+      f32((LUMA_R_TABLE[data[p] as number] as number) + (LUMA_G_TABLE[data[p + 1] as number] as number)) + (LUMA_B_TABLE[data[p + 2] as number] as number);
   }
 }
 
@@ -254,7 +254,18 @@ function boxRow(input: Float32Array, output: Float32Array, length: number, windo
  * independent running sums only lets the CPU overlap them (one sum is a chain of dependent float
  * roundings, so a single row runs at the latency of that chain). About 2× faster on large images.
  */
-function boxRows4(i0: Float32Array, i1: Float32Array, i2: Float32Array, i3: Float32Array, o0: Float32Array, o1: Float32Array, o2: Float32Array, o3: Float32Array, length: number, window: number): void {
+function boxRows4(
+  i0: Float32Array,
+  i1: Float32Array,
+  i2: Float32Array,
+  i3: Float32Array,
+  o0: Float32Array,
+  o1: Float32Array,
+  o2: Float32Array,
+  o3: Float32Array,
+  length: number,
+  window: number,
+): void {
   const half = Math.floor((window + 2) / 2);
   const p1 = half - 1;
   const p2 = window - half + 1;
@@ -311,7 +322,19 @@ function boxRows4(i0: Float32Array, i1: Float32Array, i2: Float32Array, i3: Floa
 
 /** Runs boxRow over `n` (≤ 4) rows, four at a time when there are four. */
 function boxRowsUpTo4(inputs: readonly Float32Array[], outputs: readonly Float32Array[], n: number, length: number, window: number): void {
-  if (n === 4) boxRows4(inputs[0] as Float32Array, inputs[1] as Float32Array, inputs[2] as Float32Array, inputs[3] as Float32Array, outputs[0] as Float32Array, outputs[1] as Float32Array, outputs[2] as Float32Array, outputs[3] as Float32Array, length, window);
+  if (n === 4)
+    boxRows4(
+      inputs[0] as Float32Array,
+      inputs[1] as Float32Array,
+      inputs[2] as Float32Array,
+      inputs[3] as Float32Array,
+      outputs[0] as Float32Array,
+      outputs[1] as Float32Array,
+      outputs[2] as Float32Array,
+      outputs[3] as Float32Array,
+      length,
+      window,
+    );
   else for (let k = 0; k < n; k++) boxRow(inputs[k] as Float32Array, outputs[k] as Float32Array, length, window);
 }
 
@@ -500,7 +523,16 @@ function dct64To16(a: Float32Array): Float32Array {
  */
 function dihedralDcts(a: Float32Array): Float32Array[] {
   const out = Array.from({ length: 8 }, () => new Float32Array(256));
-  const [orig, rot90, rot180, rot270, flipx, flipy, flipp, flipm] = out as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+  const [orig, rot90, rot180, rot270, flipx, flipy, flipp, flipm] = out as [
+    Float32Array,
+    Float32Array,
+    Float32Array,
+    Float32Array,
+    Float32Array,
+    Float32Array,
+    Float32Array,
+    Float32Array,
+  ];
   for (let i = 0; i < 16; i++) {
     for (let j = 0; j < 16; j++) {
       const v = a[i * 16 + j] as number;

@@ -30,7 +30,10 @@ export function shouldClassify(policy: Policy, kind: 'image' | 'text', input: Cl
   const cascade = policy.document.classifiers[kind];
   if (cascade.run === 'never') return { classify: false, reason: 'never' };
   if (cascade.run === 'unmatched') {
-    const matched = kind === 'image' ? input.signals.some((s) => HASH.has(s.type) && s.mediaId === input.mediaId) : input.signals.some((s) => s.type === 'term' || s.type === 'pattern');
+    const matched =
+      kind === 'image'
+        ? input.signals.some((s) => HASH.has(s.type) && s.mediaId === input.mediaId)
+        : input.signals.some((s) => s.type === 'term' || s.type === 'pattern');
     if (matched) return { classify: false, reason: 'already_matched' };
   }
   if (cascade.when && !evaluate(cascade.when, input.signals, input.context ?? {}, new Set())) return { classify: false, reason: 'condition_false' };

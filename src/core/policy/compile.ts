@@ -44,7 +44,8 @@ const V1_KEYS: Record<string, string> = { type: 'types', source: 'banks', catego
 
 /** Errors on a translated v1 file name the key the author wrote (`rules.0.match.types`). */
 function v1Path(path: readonly PropertyKey[]): PropertyKey[] {
-  if (path[0] === 'rules' && path[2] === 'when' && path[3] === 'signal' && typeof path[4] === 'string') return ['rules', path[1] as PropertyKey, 'match', V1_KEYS[path[4]] ?? path[4], ...path.slice(5)];
+  if (path[0] === 'rules' && path[2] === 'when' && path[3] === 'signal' && typeof path[4] === 'string')
+    return ['rules', path[1] as PropertyKey, 'match', V1_KEYS[path[4]] ?? path[4], ...path.slice(5)];
   return [...path];
 }
 
@@ -84,8 +85,10 @@ function checkRules(rules: readonly PolicyRule[]): string[] {
     if (!reach.any) problems.push(`rules.${i}.when: needs at least one signal condition outside "not" (a flag must carry evidence)`);
     // Hash and classifier signals carry no severity or category of their own, so the rule must supply them.
     const bare = [...reach.types].filter((t) => t !== 'term' && t !== 'pattern');
-    if (bare.length && !rule.severity) problems.push(`rules.${i}.severity: required, because rule "${rule.id}" can match ${bare.join('/')} signals, which carry no severity`);
-    if (bare.length && !rule.category) problems.push(`rules.${i}.category: required, because rule "${rule.id}" can match ${bare.join('/')} signals, which carry no category`);
+    if (bare.length && !rule.severity)
+      problems.push(`rules.${i}.severity: required, because rule "${rule.id}" can match ${bare.join('/')} signals, which carry no severity`);
+    if (bare.length && !rule.category)
+      problems.push(`rules.${i}.category: required, because rule "${rule.id}" can match ${bare.join('/')} signals, which carry no category`);
   });
   return problems;
 }
@@ -106,7 +109,10 @@ export function compilePolicy(raw: unknown, source = 'policy', options: { revisi
     format = 1;
     mapPath = v1Path;
   } else if (declared !== 2) {
-    throw new VigilError('POLICY_INVALID', `${source} is invalid:\n  version: must be 2 (or 1, the previous format, which is translated), got ${JSON.stringify(declared ?? null)}`);
+    throw new VigilError(
+      'POLICY_INVALID',
+      `${source} is invalid:\n  version: must be 2 (or 1, the previous format, which is translated), got ${JSON.stringify(declared ?? null)}`,
+    );
   }
   const result = policyV2Schema.safeParse(input);
   if (!result.success) throw new VigilError('POLICY_INVALID', `${source} is invalid:\n  ${issueLines(result.error, mapPath).join('\n  ')}`);
@@ -117,7 +123,13 @@ export function compilePolicy(raw: unknown, source = 'policy', options: { revisi
   const pdqBankThresholds = Object.entries(doc.thresholds.pdq.banks)
     .map(([pattern, threshold]) => ({ pattern, threshold }))
     .sort((a, b) => compareGlobSpecificity(a.pattern, b.pattern));
-  return deepFreeze({ document: doc, version, sourceFormat: format, pdqBankThresholds, ...(options.revision !== undefined ? { revision: options.revision } : {}) });
+  return deepFreeze({
+    document: doc,
+    version,
+    sourceFormat: format,
+    pdqBankThresholds,
+    ...(options.revision !== undefined ? { revision: options.revision } : {}),
+  });
 }
 
 /** Compiled globs, shared by every policy version (globs are few; matching runs per signal). */
@@ -128,7 +140,13 @@ export function globMatches(pattern: string, value: string, caseInsensitive = fa
   const key = `${caseInsensitive ? 'i' : 's'}${pattern}`;
   let re = GLOBS.get(key);
   if (!re) {
-    re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.]/g, '\\.')).join('.*')}$`, caseInsensitive ? 'i' : '');
+    re = new RegExp(
+      `^${pattern
+        .split('*')
+        .map((p) => p.replace(/[.]/g, '\\.'))
+        .join('.*')}$`,
+      caseInsensitive ? 'i' : '',
+    );
     GLOBS.set(key, re);
   }
   return re.test(value);

@@ -68,7 +68,12 @@ export interface DecisionCounters {
   deconfirmed: ReadonlySet<string>;
 }
 
-export const NO_COUNTERS: DecisionCounters = Object.freeze({ quarantinedRules: new Set<string>(), quarantinedEntries: new Set<string>(), actionsToday: Object.freeze({}), deconfirmed: new Set<string>() });
+export const NO_COUNTERS: DecisionCounters = Object.freeze({
+  quarantinedRules: new Set<string>(),
+  quarantinedEntries: new Set<string>(),
+  actionsToday: Object.freeze({}),
+  deconfirmed: new Set<string>(),
+});
 
 export const BRAKE_CODES = ['rule_quarantined', 'entry_quarantined', 'daily_cap'] as const;
 export type BrakeCode = (typeof BRAKE_CODES)[number];
@@ -119,7 +124,8 @@ export function isAutomated(action: Action): boolean {
   return ACTION_RANK[action] > ACTION_RANK.review;
 }
 
-const list = <T>(v: T | readonly T[] | undefined): readonly T[] | undefined => (v === undefined ? undefined : Array.isArray(v) ? (v as readonly T[]) : [v as T]);
+const list = <T>(v: T | readonly T[] | undefined): readonly T[] | undefined =>
+  v === undefined ? undefined : Array.isArray(v) ? (v as readonly T[]) : [v as T];
 
 export function signalMatches(p: SignalPredicate, s: Signal): boolean {
   const types = list(p.type);
@@ -271,7 +277,15 @@ export function decide(report: ScanReport, policy: Policy, counters: DecisionCou
     for (const o of outcomes.values()) {
       const existing = byCategory.get(o.category);
       if (!existing) {
-        byCategory.set(o.category, { category: o.category, severity: o.severity, action: o.action, signals: [...o.signals], ruleIds: [rule.id], unbrakedAction: rule.action, codes: new Set(brakes) });
+        byCategory.set(o.category, {
+          category: o.category,
+          severity: o.severity,
+          action: o.action,
+          signals: [...o.signals],
+          ruleIds: [rule.id],
+          unbrakedAction: rule.action,
+          codes: new Set(brakes),
+        });
         continue;
       }
       existing.signals.push(...o.signals);
@@ -287,7 +301,8 @@ export function decide(report: ScanReport, policy: Policy, counters: DecisionCou
     .sort((a, b) => (a.category < b.category ? -1 : 1))
     .map(({ unbrakedAction, codes, ...flag }): VerdictFlag => {
       // A brake is reported only where it changed the outcome: another unbraked rule may still have acted.
-      if (ACTION_RANK[unbrakedAction] > ACTION_RANK[flag.action]) flag.brake = { codes: BRAKE_CODES.filter((c) => codes.has(c)), intendedAction: unbrakedAction };
+      if (ACTION_RANK[unbrakedAction] > ACTION_RANK[flag.action])
+        flag.brake = { codes: BRAKE_CODES.filter((c) => codes.has(c)), intendedAction: unbrakedAction };
       return flag;
     });
   return { flags, policyVersion: policy.version, hits, deconfirmedSignals: report.signals.length - signals.length };

@@ -10,7 +10,11 @@ import { SEVERITIES, SIGNAL_TYPES } from '../signals.js';
 import { TERM_MODES } from '../text/term-bank.js';
 
 const severity = z.enum(SEVERITIES);
-const glob = z.string().min(1).max(128).regex(/^[A-Za-z0-9._*:-]+$/, 'globs use letters, digits, . _ - : and *');
+const glob = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._*:-]+$/, 'globs use letters, digits, . _ - : and *');
 const category = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'categories are lowercase identifiers like "csam" or "grooming"');
 const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1)]);
 const ruleId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'rule ids are identifiers: letters, digits, . _ - (at most 64)');
@@ -25,7 +29,9 @@ export const signalPredicateSchema = z.strictObject({
   maxDistance: z.number().int().min(0).max(256).optional().describe('Hash distance at most this (exact hashes have distance 0).'),
   label: oneOrMany(z.string().min(1).max(64)).optional().describe('Classifier label(s).'),
   minScore: z.number().min(0).max(1).optional().describe('Classifier score at least this.'),
-  termMode: oneOrMany(z.enum([...TERM_MODES, 'pattern'])).optional().describe('How a text entry matched: whole-word, joined, substring, or pattern.'),
+  termMode: oneOrMany(z.enum([...TERM_MODES, 'pattern']))
+    .optional()
+    .describe('How a text entry matched: whole-word, joined, substring, or pattern.'),
 });
 
 /** Conditions on the event rather than its signals. */
@@ -154,7 +160,12 @@ const policyV1Schema = z.strictObject({
       z.strictObject({
         id: z.unknown(),
         match: z
-          .strictObject({ types: z.unknown().optional(), banks: z.unknown().optional(), categories: z.unknown().optional(), minSeverity: z.unknown().optional() })
+          .strictObject({
+            types: z.unknown().optional(),
+            banks: z.unknown().optional(),
+            categories: z.unknown().optional(),
+            minSeverity: z.unknown().optional(),
+          })
           .default({}),
         category: z.unknown().optional(),
         severity: z.unknown().optional(),

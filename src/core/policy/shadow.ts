@@ -40,7 +40,8 @@ export function compareShadow(live: Verdict, candidate?: Verdict): ShadowCompari
     for (const hit of candidate.hits) if (hit.status === 'live') for (const o of hit.outcomes) push('candidate', hit.ruleId, o.category, o.action);
     const candidateCategories = new Set(candidate.flags.map((f) => f.category));
     for (const [category, { action, ruleIds }] of actions)
-      if (!candidateCategories.has(category)) out.push({ source: 'candidate', ruleId: ruleIds[0] ?? 'unknown', category, live: action, shadow: 'none', fired: false, agree: false });
+      if (!candidateCategories.has(category))
+        out.push({ source: 'candidate', ruleId: ruleIds[0] ?? 'unknown', category, live: action, shadow: 'none', fired: false, agree: false });
   }
   return out;
 }

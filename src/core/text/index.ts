@@ -15,6 +15,14 @@ export {
   type TermEntry,
   type TermMode,
 } from './term-bank.js';
-export { makePatternRuleSet, parsePatternJsonl, parsePatternLines, parsePatternRule, patternRuleSchema, type PatternRule, type PatternRuleSet } from './patterns.js';
+export {
+  makePatternRuleSet,
+  parsePatternJsonl,
+  parsePatternLines,
+  parsePatternRule,
+  patternRuleSchema,
+  type PatternRule,
+  type PatternRuleSet,
+} from './patterns.js';
 export { lintTermBank, type LintCode, type LintIssue, type LintLevel, type LintOptions } from './lint.js';
 export { normalizeText, normalizedDisplay, type NormalizedText, type TextToken } from './normalize.js';

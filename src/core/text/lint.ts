@@ -101,14 +101,25 @@ export function lintTermBank(bank: TermBankData, options: LintOptions): LintIssu
   for (const c of compiled) {
     const id = c.e.id;
     if (c.mode === 'substring' && c.joined.length < minSub) {
-      issues.push({ level: 'error', termId: id, code: 'short-risky-mode', message: `substring mode needs a normalized term of at least ${minSub} characters (this one has ${c.joined.length}); use whole-word` });
+      issues.push({
+        level: 'error',
+        termId: id,
+        code: 'short-risky-mode',
+        message: `substring mode needs a normalized term of at least ${minSub} characters (this one has ${c.joined.length}); use whole-word`,
+      });
     }
     if (c.mode === 'joined' && c.joined.length < minJoined) {
-      issues.push({ level: 'error', termId: id, code: 'short-risky-mode', message: `joined mode needs a normalized term of at least ${minJoined} characters (this one has ${c.joined.length}); use whole-word` });
+      issues.push({
+        level: 'error',
+        termId: id,
+        code: 'short-risky-mode',
+        message: `joined mode needs a normalized term of at least ${minJoined} characters (this one has ${c.joined.length}); use whole-word`,
+      });
     }
     const dupKey = `${c.mode}\u0000${c.joined}\u0000${c.bounds.join(',')}`;
     const other = seen.get(dupKey);
-    if (other !== undefined) issues.push({ level: 'warning', termId: id, code: 'duplicate-term', message: `normalizes to the same term as ${other}; only one of them is needed` });
+    if (other !== undefined)
+      issues.push({ level: 'warning', termId: id, code: 'duplicate-term', message: `normalizes to the same term as ${other}; only one of them is needed` });
     else seen.set(dupKey, id);
 
     if (c.words === 1 && benign.has(c.exact)) {
@@ -131,7 +142,12 @@ export function lintTermBank(bank: TermBankData, options: LintOptions): LintIssu
         if (benign.has(a) && benign.has(b)) splits.push(`${a} + ${b}`);
       }
       if (splits.length > 0) {
-        issues.push({ level: 'warning', termId: id, code: 'splits-into-words', message: `${c.mode} mode also matches ordinary words side by side (${examples(splits)})` });
+        issues.push({
+          level: 'warning',
+          termId: id,
+          code: 'splits-into-words',
+          message: `${c.mode} mode also matches ordinary words side by side (${examples(splits)})`,
+        });
       }
     }
     for (const ex of c.e.exceptions ?? []) {
@@ -208,12 +224,22 @@ export function lintTermBank(bank: TermBankData, options: LintOptions): LintIssu
       for (const d of [w, ...deletesOf(w)]) for (const b of deletions.get(d) ?? []) if (b !== w && !isPluralOf(b, w) && oneEdit(b, w)) typo.add(b);
     }
     if (typo.size > 0) {
-      issues.push({ level: 'warning', termId: c.e.id, code: 'typo-neighbours', message: `one typo away from common words (${examples([...typo].sort())}); such typos read as those words, not as the term` });
+      issues.push({
+        level: 'warning',
+        termId: c.e.id,
+        code: 'typo-neighbours',
+        message: `one typo away from common words (${examples([...typo].sort())}); such typos read as those words, not as the term`,
+      });
     }
     const skel = new Set<string>();
     for (const w of c.tokens) for (const b of bySkeleton.get(skeletonOf(w)) ?? []) if (b !== w && !isPluralOf(b, w)) skel.add(b);
     if (skel.size > 0) {
-      issues.push({ level: 'warning', termId: c.e.id, code: 'skeleton-neighbours', message: `reads like common words once ambiguous glyphs are allowed for (${examples([...skel].sort())}); a glyph such as 1 or 6 may stand for either` });
+      issues.push({
+        level: 'warning',
+        termId: c.e.id,
+        code: 'skeleton-neighbours',
+        message: `reads like common words once ambiguous glyphs are allowed for (${examples([...skel].sort())}); a glyph such as 1 or 6 may stand for either`,
+      });
     }
   }
 
@@ -237,7 +263,12 @@ export function lintTermBank(bank: TermBankData, options: LintOptions): LintIssu
     }
   }
   for (const [termId, words] of collisions) {
-    issues.push({ level: 'warning', termId, code: 'benign-collision', message: `matches ordinary words even with the benign vocabulary loaded (${examples([...new Set(words)].sort())})` });
+    issues.push({
+      level: 'warning',
+      termId,
+      code: 'benign-collision',
+      message: `matches ordinary words even with the benign vocabulary loaded (${examples([...new Set(words)].sort())})`,
+    });
   }
   return issues.sort((a, b) => (a.termId < b.termId ? -1 : a.termId > b.termId ? 1 : a.code < b.code ? -1 : 1));
 }

@@ -391,7 +391,11 @@ export class TermMatcher {
     for (const t of this.terms) if (t.owner === -1) for (const w of t.words) this.termWords.add(w);
 
     const syms = keys.map((cps) => cps.map((cp) => this.symbolOf(cp, true)));
-    this.main = new Trie(syms, syms.map((_, ti) => ti), (ti, d) => (this.terms[ti] as CompiledTerm).longAt[d] === 1);
+    this.main = new Trie(
+      syms,
+      syms.map((_, ti) => ti),
+      (ti, d) => (this.terms[ti] as CompiledTerm).longAt[d] === 1,
+    );
     const tailOf: number[] = [];
     syms.forEach((k, ti) => {
       if (k.length >= 2 && (this.terms[ti] as CompiledTerm).longAt[0]) tailOf.push(ti);
@@ -626,12 +630,19 @@ export class TermMatcher {
     return this.finish(raw, allow);
   }
 
-
   /**
    * Whether a walk's reading of the message is a hit: true (exact: the term, its plural or possessive),
    * false (fuzzy but accepted) or undefined (dropped, because it reads as ordinary words).
    */
-  private judge(term: CompiledTerm, tokOf: Int32Array, readCp: Int32Array, readKind: Uint8Array, gStart: number, gEnd: number, edited: boolean): boolean | undefined {
+  private judge(
+    term: CompiledTerm,
+    tokOf: Int32Array,
+    readCp: Int32Array,
+    readKind: Uint8Array,
+    gStart: number,
+    gEnd: number,
+    edited: boolean,
+  ): boolean | undefined {
     const pieces: Array<{ text: string; from: number; fuzzy: boolean; stretched: boolean; suffixed: boolean }> = [];
     let full = '';
     let cur = { text: '', from: 0, fuzzy: false, stretched: false, suffixed: false };
@@ -725,7 +736,10 @@ export class TermMatcher {
         const t = norm.tokens[q] as TextToken;
         const chars = [...t.exact];
         // Digits at the edges are numbers, not letters: "applications99" is still "applications".
-        w = chars.slice(t.softHead ?? 0, chars.length - (t.softTail ?? 0)).join('').replace(/^\d+|\d+$/g, '');
+        w = chars
+          .slice(t.softHead ?? 0, chars.length - (t.softTail ?? 0))
+          .join('')
+          .replace(/^\d+|\d+$/g, '');
         words.set(q, w);
       }
       return w;

@@ -137,9 +137,37 @@ function flagsOf(cp: number): number {
 const LEET_CLASSES: ReadonlyMap<number, string> = new Map(
   (
     [
-      ['0', 'o'], ['1', 'il'], ['2', 'z'], ['3', 'e'], ['4', 'a'], ['5', 's'], ['6', 'gb'], ['7', 't'], ['8', 'b'], ['9', 'gq'],
-      ['@', 'a'], ['$', 's'], ['!', 'il'], ['|', 'il'], ['+', 't'], ['€', 'e'], ['¢', 'c'], ['¡', 'i'], ['£', 'le'], ['¥', 'y'],
-      ['§', 's'], ['†', 't'], ['µ', 'u'], ['®', 'r'], ['©', 'c'], ['∂', 'da'], ['°', 'o'], ['#', 'h'], ['%', 'x'], ['(', 'c'], ['<', 'c'],
+      ['0', 'o'],
+      ['1', 'il'],
+      ['2', 'z'],
+      ['3', 'e'],
+      ['4', 'a'],
+      ['5', 's'],
+      ['6', 'gb'],
+      ['7', 't'],
+      ['8', 'b'],
+      ['9', 'gq'],
+      ['@', 'a'],
+      ['$', 's'],
+      ['!', 'il'],
+      ['|', 'il'],
+      ['+', 't'],
+      ['€', 'e'],
+      ['¢', 'c'],
+      ['¡', 'i'],
+      ['£', 'le'],
+      ['¥', 'y'],
+      ['§', 's'],
+      ['†', 't'],
+      ['µ', 'u'],
+      ['®', 'r'],
+      ['©', 'c'],
+      ['∂', 'da'],
+      ['°', 'o'],
+      ['#', 'h'],
+      ['%', 'x'],
+      ['(', 'c'],
+      ['<', 'c'],
     ] as const
   ).map(([a, b]) => [a.codePointAt(0) as number, b]),
 );
@@ -149,8 +177,21 @@ const INNER_ONLY = new Set(['#', '%', '(', '<', '°', '©', '®'].map((c) => c.c
 /** Glyphs drawn with several characters. Read only inside or at the edge of a word that has letters. */
 const LEET_SEQUENCES: ReadonlyArray<[number[], number]> = (
   [
-    ['|\\/|', 'm'], ['\\/\\/', 'w'], ['|\\|', 'n'], ['(_)', 'u'], ['|_|', 'u'], ['|-|', 'h'], ['/\\', 'a'], ['\\/', 'v'],
-    ['()', 'o'], ['[]', 'o'], ['|)', 'd'], ['|3', 'b'], ['|<', 'k'], ['|°', 'p'], ['><', 'x'],
+    ['|\\/|', 'm'],
+    ['\\/\\/', 'w'],
+    ['|\\|', 'n'],
+    ['(_)', 'u'],
+    ['|_|', 'u'],
+    ['|-|', 'h'],
+    ['/\\', 'a'],
+    ['\\/', 'v'],
+    ['()', 'o'],
+    ['[]', 'o'],
+    ['|)', 'd'],
+    ['|3', 'b'],
+    ['|<', 'k'],
+    ['|°', 'p'],
+    ['><', 'x'],
   ] as const
 ).map(([a, b]) => [[...a].map((c) => c.codePointAt(0) as number), b.charCodeAt(0)]);
 
@@ -222,7 +263,7 @@ export function normalizeText(text: string): NormalizedText {
   // Most text is plain ASCII letters: the lookalike and leetspeak passes are skipped when they cannot apply.
   let nonAscii = false;
   let leetable = false;
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const cp = text.codePointAt(i) as number;
     const w = cp > 0xffff ? 2 : 1;
     if (cp < 0x80) {
@@ -291,7 +332,7 @@ export function normalizeText(text: string): NormalizedText {
 
   // Chunks: runs of non-space characters.
   const chunks: Chunk[] = [];
-  for (let k = 0; k < n; ) {
+  for (let k = 0; k < n;) {
     if ((flags[k] as number) & F_SPACE) {
       k++;
       continue;
@@ -304,7 +345,9 @@ export function normalizeText(text: string): NormalizedText {
   if (nonAscii) foldLookalikes(cps, flags, chunks, lookOf);
   const light = (): LightText => buildLight(cps, us, ue);
   if (nonAscii && !leetable) for (const cp of cps) if (LEET.has(cp) || SEQUENCE_START.has(cp)) leetable = true;
-  const leet: LeetPlan = leetable ? resolveLeet(cps, flags, chunks) : { letter: [], altOnly: new Uint8Array(0), absorbed: new Uint8Array(0), soft: new Uint8Array(0) };
+  const leet: LeetPlan = leetable
+    ? resolveLeet(cps, flags, chunks)
+    : { letter: [], altOnly: new Uint8Array(0), absorbed: new Uint8Array(0), soft: new Uint8Array(0) };
 
   // Step 4: tokens.
   const tokens: TextToken[] = [];
@@ -323,7 +366,15 @@ export function normalizeText(text: string): NormalizedText {
       const tail = cur.hard ? cur.tail : 0;
       // The key leaves soft symbols out and keeps soft digits ("fr33"), as keys always read: the text
       // classifier's features (and its saved probe fingerprint) are built from these keys.
-      const tok: TextToken = { exact: cur.exact, key: keyOf(cur.keyText), start: cur.start, end: cur.end, exFrom: cur.exFrom, exTo: exStart.length, gapAfter: gap };
+      const tok: TextToken = {
+        exact: cur.exact,
+        key: keyOf(cur.keyText),
+        start: cur.start,
+        end: cur.end,
+        exFrom: cur.exFrom,
+        exTo: exStart.length,
+        gapAfter: gap,
+      };
       if (head > 0) tok.softHead = head;
       if (tail > 0) tok.softTail = tail;
       tokens.push(tok);
@@ -455,7 +506,7 @@ function resolveLeet(cps: readonly number[], flags: Uint8Array, chunks: readonly
 
   // Lone digits or symbols among spelled-out letters ("m @ r m @ l @ d 3") are letters too: look at
   // runs of one-character chunks with at least two real letters among them.
-  for (let a = 0; a < chunks.length; ) {
+  for (let a = 0; a < chunks.length;) {
     const single = (c: Chunk | undefined): boolean => c !== undefined && c.to - c.from === 1 && (isLetterAt(c.from) || LEET.has(cps[c.from] as number));
     if (!single(chunks[a])) {
       a++;
@@ -496,15 +547,15 @@ function resolveLeet(cps: readonly number[], flags: Uint8Array, chunks: readonly
     let seenTo = ch.from;
     const before = (k: number): boolean => {
       for (; seenTo < k && !seen; seenTo++) {
-      normalizeWork.visits++;
-      seen = isWordAt(seenTo) || letter[seenTo] !== undefined;
-    }
+        normalizeWork.visits++;
+        seen = isWordAt(seenTo) || letter[seenTo] !== undefined;
+      }
       if (seenTo < k) seenTo = k;
       return seen;
     };
     let lastWord = -1;
     for (let k = ch.from; k < ch.to; k++) if (isWordAt(k)) lastWord = k;
-    for (let k = ch.from; k < ch.to; ) {
+    for (let k = ch.from; k < ch.to;) {
       normalizeWork.visits++;
       const cp = cps[k] as number;
       if (SEQUENCE_START.has(cp)) {
@@ -582,7 +633,7 @@ function resolveLeet(cps: readonly number[], flags: Uint8Array, chunks: readonly
 
 function glueSpelledRuns(tokens: TextToken[]): void {
   const single = (t: TextToken): boolean => t.exact.length === 1 && !t.softHead && (flagsOf(t.exact.charCodeAt(0)) & F_LETTER) !== 0;
-  for (let i = 0; i < tokens.length; ) {
+  for (let i = 0; i < tokens.length;) {
     if (!single(tokens[i] as TextToken)) {
       i++;
       continue;

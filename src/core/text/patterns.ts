@@ -72,7 +72,10 @@ function compileRule(rule: PatternRule): RE2 {
     re = new RE2(rule.pattern, flags);
   } catch (err) {
     const why = err instanceof Error ? err.message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '') : 'invalid';
-    throw new VigilError('PATTERN_UNSAFE', `pattern rule ${rule.id}: refused by the linear-time engine (${why}); backreferences and lookaround are not supported`);
+    throw new VigilError(
+      'PATTERN_UNSAFE',
+      `pattern rule ${rule.id}: refused by the linear-time engine (${why}); backreferences and lookaround are not supported`,
+    );
   }
   re.lastIndex = 0;
   if (re.exec('') !== null) throw new VigilError('PATTERN_UNSAFE', `pattern rule ${rule.id}: matches the empty string`);
@@ -113,7 +116,9 @@ export function parsePatternLines(text: string): { rules: PatternRule[]; errors:
 /** A rule set with a content version (sha256 of the canonical rules, first 16 hex digits). */
 export function makePatternRuleSet(id: string, rules: readonly PatternRule[]): PatternRuleSet {
   const sorted = [...rules].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const canonical = sorted.map((r) => JSON.stringify({ id: r.id, pattern: r.pattern, category: r.category, severity: r.severity, ...(r.flags ? { flags: r.flags } : {}) })).join('\n');
+  const canonical = sorted
+    .map((r) => JSON.stringify({ id: r.id, pattern: r.pattern, category: r.category, severity: r.severity, ...(r.flags ? { flags: r.flags } : {}) }))
+    .join('\n');
   return { id, version: createHash('sha256').update(canonical).digest('hex').slice(0, 16), rules: sorted };
 }
 

@@ -68,7 +68,16 @@ export class CompiledTextScanner implements TextScanner {
     }));
     if (this.patterns) {
       for (const p of this.patterns.match(norm.light())) {
-        matches.push({ bankId: p.ruleSetId, bankVersion: p.ruleSetVersion, termId: p.ruleId, category: p.category, severity: p.severity, mode: 'pattern', start: p.start, end: p.end });
+        matches.push({
+          bankId: p.ruleSetId,
+          bankVersion: p.ruleSetVersion,
+          termId: p.ruleId,
+          category: p.category,
+          severity: p.severity,
+          mode: 'pattern',
+          start: p.start,
+          end: p.end,
+        });
       }
       matches.sort((a, b) => a.start - b.start || a.end - b.end || (a.termId < b.termId ? -1 : a.termId > b.termId ? 1 : 0));
     }

@@ -97,7 +97,8 @@ export function parseTermEntry(value: unknown): { entry: TermEntry } | { error: 
   if (!r.success) return { error: describeIssues(r.error) };
   const e = r.data as TermEntry;
   if (normalizeText(e.phrase).tokens.length === 0) return { error: 'phrase: has no letters or digits after normalization' };
-  if (e.exceptions?.some((x) => normalizeText(x).tokens.length === 0)) return { error: 'exceptions: an exception has no letters or digits after normalization' };
+  if (e.exceptions?.some((x) => normalizeText(x).tokens.length === 0))
+    return { error: 'exceptions: an exception has no letters or digits after normalization' };
   return { entry: canonicalEntry(e) };
 }
 
@@ -105,7 +106,10 @@ export function parseTermEntry(value: unknown): { entry: TermEntry } | { error: 
  * Parses JSONL records with ids, one error per bad line (blank lines and lines starting with `#` are
  * skipped; a duplicate id is an error on the later line). Shared by term banks and pattern rules.
  */
-export function parseIdJsonl<T extends { id: string }>(text: string, parseOne: (value: unknown) => { value: T } | { error: string }): { values: T[]; errors: LineError[] } {
+export function parseIdJsonl<T extends { id: string }>(
+  text: string,
+  parseOne: (value: unknown) => { value: T } | { error: string },
+): { values: T[]; errors: LineError[] } {
   const values: T[] = [];
   const errors: LineError[] = [];
   const seen = new Map<string, number>();

@@ -87,7 +87,9 @@ function damerau1(a: string, b: string): boolean {
     const diff: number[] = [];
     for (let i = 0; i < a.length && diff.length <= 2; i++) if (a[i] !== b[i]) diff.push(i);
     if (diff.length === 1) return true;
-    return diff.length === 2 && diff[1] === (diff[0] as number) + 1 && a[diff[0] as number] === b[diff[1] as number] && a[diff[1] as number] === b[diff[0] as number];
+    return (
+      diff.length === 2 && diff[1] === (diff[0] as number) + 1 && a[diff[0] as number] === b[diff[1] as number] && a[diff[1] as number] === b[diff[0] as number]
+    );
   }
   const [s, l] = a.length < b.length ? [a, b] : [b, a];
   let i = 0;
@@ -107,7 +109,8 @@ export function scunthorpeLines(seed = 13): ScunthorpeLine[] {
   const own = ownWordForms();
   const r = rng(seed);
   const out: ScunthorpeLine[] = [];
-  const frame = (w: string): string => (pickFrom(r, CHAT) as string).replace(/\{w\}/g, w).replace('{W}', w.toUpperCase()).replace('{v}', 'thing').replace('{u}', 'stuff');
+  const frame = (w: string): string =>
+    (pickFrom(r, CHAT) as string).replace(/\{w\}/g, w).replace('{W}', w.toUpperCase()).replace('{v}', 'thing').replace('{u}', 'stuff');
   const byPrefix = new Map<string, string[]>();
   const bySuffix = new Map<string, string[]>();
   for (const w of dict) {

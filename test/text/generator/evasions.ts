@@ -13,9 +13,32 @@ import { letterTable, type LetterFamily } from './letters.js';
 
 /** Harmless stand-ins: 3–4-letter words, long words and multi-word phrases. */
 export const TARGETS = [
-  'ham', 'fig', 'owl', 'lime', 'toad', 'moss', 'kiwi', 'velvet teapot', 'purple kettle', 'silver spoon', 'copper owl',
-  'waffle iron', 'paper lantern', 'marmalade', 'kettle', 'pumpkin', 'biscuit', 'lantern', 'walrus', 'pickle',
-  'noodle', 'trombone', 'cactus', 'penguin', 'pineapple', 'blossom',
+  'ham',
+  'fig',
+  'owl',
+  'lime',
+  'toad',
+  'moss',
+  'kiwi',
+  'velvet teapot',
+  'purple kettle',
+  'silver spoon',
+  'copper owl',
+  'waffle iron',
+  'paper lantern',
+  'marmalade',
+  'kettle',
+  'pumpkin',
+  'biscuit',
+  'lantern',
+  'walrus',
+  'pickle',
+  'noodle',
+  'trombone',
+  'cactus',
+  'penguin',
+  'pineapple',
+  'blossom',
 ] as const;
 
 export const targetId = (t: string): string => `target.${t.replace(/ /g, '-')}`;
@@ -60,9 +83,29 @@ export function ownForms(word: string): Set<string> {
 
 // Ambiguous leetspeak, one glyph for several letters; multi-character glyphs included.
 const LEET: Record<string, readonly string[]> = {
-  a: ['4', '@', '/\\', '∂'], b: ['8', '6', '|3', 'ß'], c: ['(', '<', '¢', '©'], d: ['|)', 'cl'], e: ['3', '€', '£'], g: ['9', '6'],
-  h: ['#', '|-|'], i: ['1', '!', '|', '¡'], k: ['|<'], l: ['1', '|', '!', '£'], m: ['|\\/|'], n: ['|\\|'], o: ['0', '()', '[]', '°'],
-  p: ['|°'], r: ['®'], s: ['5', '$', '§'], t: ['7', '+', '†'], u: ['µ', '(_)'], v: ['\\/'], w: ['\\/\\/', 'vv'], x: ['><', '%'], y: ['¥'], z: ['2'],
+  a: ['4', '@', '/\\', '∂'],
+  b: ['8', '6', '|3', 'ß'],
+  c: ['(', '<', '¢', '©'],
+  d: ['|)', 'cl'],
+  e: ['3', '€', '£'],
+  g: ['9', '6'],
+  h: ['#', '|-|'],
+  i: ['1', '!', '|', '¡'],
+  k: ['|<'],
+  l: ['1', '|', '!', '£'],
+  m: ['|\\/|'],
+  n: ['|\\|'],
+  o: ['0', '()', '[]', '°'],
+  p: ['|°'],
+  r: ['®'],
+  s: ['5', '$', '§'],
+  t: ['7', '+', '†'],
+  u: ['µ', '(_)'],
+  v: ['\\/'],
+  w: ['\\/\\/', 'vv'],
+  x: ['><', '%'],
+  y: ['¥'],
+  z: ['2'],
 };
 const SIMPLE_LEET = Object.fromEntries(Object.entries(LEET).map(([k, v]) => [k, v.filter((g) => [...g].length === 1)]));
 
@@ -185,7 +228,7 @@ const caseMix: Step = (s, r) => [...s].map((c) => (r() < 0.5 ? c.toUpperCase() :
  * so the generator can tell when a variant has become ordinary words; glyph swaps come last.
  */
 export const FAMILIES: Record<string, readonly Step[]> = {
-  'case': [caseMix],
+  case: [caseMix],
   'confusable-cyrillic': [familyStep('confusable-cyrillic')],
   'confusable-greek': [familyStep('confusable-greek')],
   'confusable-armenian': [familyStep('confusable-armenian')],
@@ -196,8 +239,8 @@ export const FAMILIES: Record<string, readonly Step[]> = {
   'modifier-letter': [familyStep('modifier-letter')],
   'latin-extended': [familyStep('latin-extended')],
   'math-alphanumeric': [familyStep('math-alphanumeric')],
-  'fullwidth': [familyStep('fullwidth')],
-  'enclosed': [familyStep('enclosed')],
+  fullwidth: [familyStep('fullwidth')],
+  enclosed: [familyStep('enclosed')],
   'regional-indicator': [familyStep('regional-indicator')],
   'lookalike-mix': [anyLookalike()],
   'leet-ambiguous': [simpleLeet],
@@ -206,10 +249,10 @@ export const FAMILIES: Record<string, readonly Step[]> = {
   'split-anywhere': [splitAnywhere],
   'spelled-out': [spelled],
   'joined-words': [joined],
-  'repeats': [repeats],
+  repeats: [repeats],
   'suffix-padding': [padding],
-  'inflection': [inflection],
-  'typo': [typo],
+  inflection: [inflection],
+  typo: [typo],
   'combo: typo+split+leet': [typo, splitAnywhere, simpleLeet],
   'combo: repeats+lookalikes+invisible': [repeats, anyLookalike(), invisibles],
   'combo: inflection+case+leet': [inflection, caseMix, simpleLeet],
@@ -241,7 +284,11 @@ export interface EvasionCase {
 export function looksBenign(plain: string, target: string, dict: ReadonlySet<string>): boolean {
   const own = words(target);
   const forms = new Set(own.flatMap((w) => [...ownForms(w)]));
-  const pieces = plain.toLowerCase().replace(/['’]/g, '').split(/[^a-z]+/).filter(Boolean);
+  const pieces = plain
+    .toLowerCase()
+    .replace(/['’]/g, '')
+    .split(/[^a-z]+/)
+    .filter(Boolean);
   return pieces.some((p) => {
     if (!dict.has(p) || forms.has(p)) return false;
     const home = own.find((w) => w.includes(p));
