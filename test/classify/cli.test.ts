@@ -30,7 +30,8 @@ describe('vigil classify / classify-text / train-text', () => {
       const notImage = join(tempDir('cli'), 'notes.txt');
       writeFileSync(notImage, 'plain text, not an image');
       const files = [...BENIGN_FIXTURES.slice(0, 3), notImage, BENIGN_FIXTURES[3]!, join(ROOT, 'no-such-file.png')];
-      const r = await runCli(['classify', '--json', ...files], { env: { VIGIL_LOG_LEVEL: 'info' } });
+      // Its own process: the load line is a pino log, written to fd 2 rather than through process.stderr.
+      const r = await runCli(['classify', '--json', ...files], { env: { VIGIL_LOG_LEVEL: 'info' }, spawn: true });
       expect(r.code).toBe(1);
       const lines = jsonLines(r.stdout);
       expect(lines.map((l) => l.file)).toEqual(files);

@@ -99,7 +99,7 @@ describe('CLI truthfulness', () => {
 
   it('exit codes follow from the error code: configuration and usage 2, everything else 1', () => {
     const byExit = (n: number) => (Object.keys(ERROR_CODES) as ErrorCode[]).filter((c) => exitCodeFor(c) === n).sort();
-    expect(byExit(2)).toEqual(['BANK_INVALID', 'CONFIG_INVALID', 'PATTERN_UNSAFE', 'POLICY_INVALID', 'USAGE']);
+    expect(byExit(2)).toEqual(['BANK_INVALID', 'CONFIG_INVALID', 'MODEL_INVALID', 'PATTERN_UNSAFE', 'POLICY_INVALID', 'USAGE']);
     expect(errorKind('QUEUE_UNAVAILABLE')).toBe('unavailable');
     expect(errorKind('BANK_STORE_UNAVAILABLE')).toBe('unavailable');
     expect(errorKind('EVENT_INVALID')).toBe('input');

@@ -56,7 +56,7 @@ const cases: { name: string; env: () => Promise<Record<string, string>>; expect:
     env: async () => {
       const { port, server } = await busyPort();
       cleanups.push(() => new Promise((r) => server.close(() => r())));
-      return { VIGIL_METRICS_PORT: String(port) };
+      return { VIGIL_OPS_PORT: String(port) };
     },
     expect: /EADDRINUSE/,
     exit: 1,
