@@ -26,6 +26,10 @@ import { bankVersion, type RedisBankStore, type StoreState } from './adapters/re
 import { loadBenignWords, loadPatternFile, loadTermBankFile } from './adapters/term-files.js';
 import { compileTextScanner } from './core/text/index.js';
 import type { Logger } from './logger.js';
+import { ThreadedImageClassifier } from './classify/image-classifier.js';
+import { defaultModelsDir } from './classify/manifest.js';
+import { imageClassifierSource, textClassifierSource, type CascadeObserver } from './classify/sources.js';
+import { HashedTextClassifier } from './classify/text-classifier.js';
 
 export interface BankSnapshot {
   hashBanks: HashBankSet;
@@ -292,6 +296,7 @@ export async function createScanRuntime(config: Config, logger: Logger, options:
 
   restrictImageLoaders();
   const { metrics } = options;
+  const classifiers = await openClassifiers(config, logger, metrics);
   // One budget for every decode in this process, whatever job or source asks for the pixels.
   const budget = new DecodeBudget({
     pixels: config.decodeBudgetPixels,
@@ -333,8 +338,8 @@ export async function createScanRuntime(config: Config, logger: Logger, options:
           hashBanks: banks.hashBanks,
           textScanner: banks.textScanner,
           pdqHasher: mediaHasher,
-          ...(options.sources?.media ? { media: options.sources.media } : {}),
-          ...(options.sources?.text ? { text: options.sources.text } : {}),
+          media: [...classifiers.media, ...(options.sources?.media ?? [])],
+          text: [...classifiers.text, ...(options.sources?.text ?? [])],
         }),
       };
     }
@@ -418,6 +423,45 @@ export async function createScanRuntime(config: Config, logger: Logger, options:
       if (timer) clearInterval(timer);
       timer = undefined;
       await mediaHasher.close();
+      await classifiers.close();
     },
   };
+}
+
+interface ClassifierSources {
+  media: MediaSource[];
+  text: TextSource[];
+  close(): Promise<void>;
+}
+
+/**
+ * The classifiers the config names (VIGIL_IMAGE_MODEL, VIGIL_TEXT_MODEL), verified against the model
+ * manifest and loaded before the first job: a missing or tampered model fails the start (MODEL_INVALID).
+ */
+async function openClassifiers(config: Config, logger: Logger, metrics: Metrics | undefined): Promise<ClassifierSources> {
+  const modelsDir = config.modelsDir ?? defaultModelsDir();
+  const onCascade: CascadeObserver | undefined = metrics
+    ? (run) => metrics.classifierCascade.inc({ kind: run.kind, classified: String(run.classify), reason: run.reason })
+    : undefined;
+  const text: TextSource[] = [];
+  if (config.textModel) {
+    const started = performance.now();
+    const model = HashedTextClassifier.load(modelsDir, { id: config.textModel });
+    metrics?.modelLoadSeconds.set({ model: model.modelId }, (performance.now() - started) / 1000);
+    logger.info({ model: model.modelId, modelVersion: model.modelVersion }, `text classifier ${model.modelId}@${model.modelVersion} loaded`);
+    text.push(textClassifierSource(model, onCascade));
+  }
+  if (!config.imageModel) return { media: [], text, close: () => Promise.resolve() };
+  const image = await ThreadedImageClassifier.open({
+    modelsDir,
+    modelId: config.imageModel,
+    threads: config.classifierThreads,
+    maxBatch: config.classifierMaxBatch,
+    timeoutMs: config.classifierTimeoutMs,
+    maxQueue: config.classifierMaxQueue,
+    backend: config.classifierBackend,
+    logger,
+    ...(metrics ? { metrics } : {}),
+  });
+  return { media: [imageClassifierSource(image, onCascade)], text, close: () => image.close() };
 }

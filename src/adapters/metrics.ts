@@ -56,6 +56,8 @@ export interface Metrics {
   modelRuntime: Gauge<'backend' | 'reason'>;
   /** Seconds a classifier model (id from the manifest) took to load, runtime included. */
   modelLoadSeconds: Gauge<'model'>;
+  /** Cascade answers: whether a classifier ran on an item (kind: image, text), and the policy's reason. */
+  classifierCascade: Counter<'kind' | 'classified' | 'reason'>;
   /** Rules or bank entries quarantined to review-only by the flood monitor (kind: rule, entry). */
   brakeQuarantines: Counter<'kind'>;
   /** Flags whose action a brake lowered to review, by brake code. */
@@ -234,6 +236,12 @@ export function createMetrics(): Metrics {
       name: 'vigil_model_load_seconds',
       help: 'Seconds to load a classifier model at start (runtime, verification, warm-up), by manifest model id.',
       labelNames: ['model'],
+      registers: [registry],
+    }),
+    classifierCascade: new Counter({
+      name: 'vigil_classifier_cascade_total',
+      help: "Items the policy's classifier cascade sent to a classifier (classified=true) or past it (false), by kind (image, text) and reason (always, unmatched, never, already_matched, condition_false, not_sampled).",
+      labelNames: ['kind', 'classified', 'reason'],
       registers: [registry],
     }),
     brakeQuarantines: new Counter({

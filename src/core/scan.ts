@@ -157,9 +157,9 @@ function outcomeOf(failures: readonly Failure[], completed: number): PartOutcome
 export async function scanEvent(event: MessageEvent, scanner: Scanner, policy: Policy, options: ScanOptions = {}): Promise<ScanReport> {
   const finalAttempt = options.finalAttempt ?? true;
   const set = scanner.sources();
-  const context: SourceContext = { event, policy };
   const observer = scanner.observer;
   const signals: Signal[] = [];
+  const context: SourceContext = { event, policy, signals };
   const mediaErrors: ScanReport['mediaErrors'] = [];
   const media: MediaOutcome[] = [];
   /** Before the last attempt a transient failure retries the event; on it, it is recorded. */

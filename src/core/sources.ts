@@ -37,6 +37,8 @@ export interface MediaSourceInput {
 export interface SourceContext {
   event: MessageEvent;
   policy: Policy;
+  /** Signals the sources before this one found in this event so far (the classifier cascade reads them). */
+  signals: readonly Signal[];
 }
 
 /** Versions stamped on the flag: hash and term banks go to `bankVersions`, models to `modelVersions`. */

@@ -33,6 +33,8 @@ export function testConfig(prefix: string, overrides: Partial<Record<keyof Confi
       logLevel: 'silent',
       lockDurationMs: 2000,
       backoffMs: 50,
+      // The image classifier is on by default; tests that exercise it turn it on (test/classify/scan-path.test.ts).
+      imageModel: '',
       ...overrides,
     },
   });
