@@ -71,8 +71,9 @@ function event(eventId: string, context?: MessageEvent['context']): MessageEvent
     recipientIds: ['r'],
     sentAt: '2026-01-01T00:00:00.000Z',
     media: [],
+    priority: 'normal',
     ...(context ? { context } : {}),
-  } as MessageEvent;
+  };
 }
 
 const input = (id: string): MediaSourceInput => ({
