@@ -185,7 +185,13 @@ describe('hostile media', () => {
     const late = new Promise<never>((_, reject) => (rejectLate = reject));
     await expect(withTimeout(late, 20)).rejects.toMatchObject({ code: 'MEDIA_TIMEOUT' });
     rejectLate(new Error('late failure'));
-    await new Promise((r) => setTimeout(r, 1500)); // let the abandoned decode finish in its thread
+    // Let the abandoned decode finish in libvips' pool: poll sharp's own counters, with a deadline.
+    const deadline = Date.now() + 20_000;
+    while (sharp.counters().process + sharp.counters().queue > 0) {
+      if (Date.now() > deadline) throw new Error('the abandoned decode never finished');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await new Promise((r) => setImmediate(r)); // and any rejection it caused reach the unhandled handler
     expect(unhandled).toEqual([]);
     // The decoder is still usable afterwards.
     expect(await outcome(await jpegFixture())).toBe('ok');

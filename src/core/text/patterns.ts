@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { RE2 } from 're2-wasm';
 import { z } from 'zod';
-import { VigilError } from '../errors.js';
+import { VigilError, type ErrorCode } from '../errors.js';
 import { SEVERITIES, type Severity } from '../signals.js';
 import type { LightText } from './normalize.js';
 import { parseIdJsonl, type LineError } from './term-bank.js';
@@ -84,7 +84,7 @@ function compileRule(rule: PatternRule): RE2 {
 }
 
 /** Validates a rule (schema and engine); returns an error that names fields, never text. */
-export function parsePatternRule(value: unknown): { rule: PatternRule } | { error: string } {
+export function parsePatternRule(value: unknown): { rule: PatternRule } | { error: string; code?: ErrorCode } {
   const r = patternRuleSchema.safeParse(value);
   if (!r.success) {
     return {
@@ -99,7 +99,8 @@ export function parsePatternRule(value: unknown): { rule: PatternRule } | { erro
   try {
     compileRule(rule);
   } catch (err) {
-    return { error: err instanceof VigilError ? err.message : 'pattern: invalid' };
+    if (err instanceof VigilError) return { error: err.message, code: err.code };
+    return { error: 'pattern: invalid' };
   }
   return { rule };
 }
@@ -126,7 +127,7 @@ export function makePatternRuleSet(id: string, rules: readonly PatternRule[]): P
 export function parsePatternJsonl(id: string, text: string): PatternRuleSet {
   const { rules, errors } = parsePatternLines(text);
   if (errors.length > 0) {
-    const code = errors.some((e) => e.message.includes('linear-time engine') || e.message.includes('empty string')) ? 'PATTERN_UNSAFE' : 'BANK_INVALID';
+    const code = errors.some((e) => e.code === 'PATTERN_UNSAFE') ? 'PATTERN_UNSAFE' : 'BANK_INVALID';
     const shown = errors
       .slice(0, 5)
       .map((e) => `line ${e.line}: ${e.message}`)

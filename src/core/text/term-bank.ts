@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { VigilError } from '../errors.js';
+import { VigilError, type ErrorCode } from '../errors.js';
 import { SEVERITIES, type Severity } from '../signals.js';
 import { normalizeText } from './normalize.js';
 
@@ -58,6 +58,8 @@ export interface TermBankData {
 export interface LineError {
   line: number;
   message: string;
+  /** The typed reason when it is not plain invalid input (e.g. PATTERN_UNSAFE), so callers never read the message. */
+  code?: ErrorCode;
 }
 
 /** Entry with defaults filled in and keys in a fixed order, so equal content serializes equally. */
@@ -108,7 +110,7 @@ export function parseTermEntry(value: unknown): { entry: TermEntry } | { error: 
  */
 export function parseIdJsonl<T extends { id: string }>(
   text: string,
-  parseOne: (value: unknown) => { value: T } | { error: string },
+  parseOne: (value: unknown) => { value: T } | { error: string; code?: ErrorCode },
 ): { values: T[]; errors: LineError[] } {
   const values: T[] = [];
   const errors: LineError[] = [];
@@ -127,7 +129,7 @@ export function parseIdJsonl<T extends { id: string }>(
     }
     const r = parseOne(json);
     if ('error' in r) {
-      errors.push({ line, message: r.error });
+      errors.push({ line, message: r.error, ...(r.code ? { code: r.code } : {}) });
       return;
     }
     const first = seen.get(r.value.id);
