@@ -91,9 +91,15 @@ export function prCurveSvg(section: SourceSection): string {
     .map((r) => ({ r, px: x(r.recall as number), py: y(r.precision as number) }))
     .sort((a, b) => a.r.recall! - b.r.recall! || b.r.precision! - a.r.precision!);
   const { signal, source } = section.values;
+  // Recommended: a circle; current: a square (they often coincide, so both stay visible).
   const mark = (row: ThresholdRow | undefined, cls: string, colour: string, label: string) => {
     if (!row || row.precision === undefined || row.recall === undefined) return '';
-    return `<circle class="${cls}" cx="${n(x(row.recall))}" cy="${n(y(row.precision))}" r="5" fill="none" stroke="${colour}" stroke-width="2"><title>${esc(label)} ${esc(formatThreshold(signal, row.threshold))}</title></circle>`;
+    const title = `<title>${esc(label)} ${esc(formatThreshold(signal, row.threshold))}</title>`;
+    const cx = x(row.recall);
+    const cy = y(row.precision);
+    return cls === 'current'
+      ? `<rect class="${cls}" x="${n(cx - 7)}" y="${n(cy - 7)}" width="14" height="14" fill="none" stroke="${colour}" stroke-width="2">${title}</rect>`
+      : `<circle class="${cls}" cx="${n(cx)}" cy="${n(cy)}" r="5" fill="none" stroke="${colour}" stroke-width="2">${title}</circle>`;
   };
   const currentRow = section.current === undefined ? undefined : section.rows.find((r) => r.threshold === section.current);
   const line =
@@ -223,7 +229,7 @@ ${input.notes.map((t) => `<p class="note">${esc(t)}</p>`).join('')}
 <h2>Thresholds for a precision of ${esc(String(input.targetPrecision))}</h2>
 <p>Per source, of the thresholds that reach the target precision, the one with the highest recall (the strictest on a tie). Current: the threshold the policy applies now.</p>
 <table id="recommendations"><tr><th>signal</th><th>source</th><th>current</th><th>recommended</th><th>precision</th><th>recall</th><th>tp</th><th>fp</th></tr>${summary}</table>
-<p class="legend">Charts: <span style="background:#1f5fa8"></span>precision–recall per threshold, <span style="border:2px solid #1a7f37"></span>recommended, <span style="border:2px solid #b35900"></span>current policy; <span style="background:#c4362c"></span>positive events, <span style="background:#6b8fb5"></span>negative events.</p>
+<p class="legend">Charts: <span style="background:#1f5fa8"></span>precision–recall per threshold, <span style="border:2px solid #1a7f37;border-radius:50%"></span>recommended, <span style="border:2px solid #b35900"></span>current policy; <span style="background:#c4362c"></span>positive events, <span style="background:#6b8fb5"></span>negative events.</p>
 ${whatIf}
 ${sections}
 </body></html>
