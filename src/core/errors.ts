@@ -39,8 +39,6 @@ export const ERROR_CODES = {
   // classification that overran its time budget, or whose worker thread died, may be retried.
   MODEL_INVALID: false,
   DATA_INVALID: false,
-  /** A labels or reviewer-decisions file given to `vigil tune` is malformed. */
-  LABELS_INVALID: false,
   CLASSIFIER_TIMEOUT: true,
   CLASSIFIER_UNAVAILABLE: true,
   INTERNAL: true,
@@ -113,7 +111,6 @@ const KIND: Record<ErrorCode, ErrorKind> = {
   RETRIES_EXHAUSTED: 'input',
   MODEL_INVALID: 'config',
   DATA_INVALID: 'input',
-  LABELS_INVALID: 'config',
   CLASSIFIER_TIMEOUT: 'unavailable',
   CLASSIFIER_UNAVAILABLE: 'unavailable',
   INTERNAL: 'internal',

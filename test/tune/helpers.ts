@@ -177,7 +177,17 @@ export function parseCsv(text: string): { header: string; rows: CsvRow[] } {
     header: header!,
     rows: lines.map((l) => {
       const [signal, source, threshold, tp, fp, fn, tn, precision, recall] = l.split(',');
-      return { signal: signal!, source: source!, threshold: threshold!, tp: Number(tp), fp: Number(fp), fn: Number(fn), tn: Number(tn), precision: precision!, recall: recall! };
+      return {
+        signal: signal!,
+        source: source!,
+        threshold: threshold!,
+        tp: Number(tp),
+        fp: Number(fp),
+        fn: Number(fn),
+        tn: Number(tn),
+        precision: precision!,
+        recall: recall!,
+      };
     }),
   };
 }

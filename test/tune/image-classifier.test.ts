@@ -18,7 +18,7 @@ const RECORDED = JSON.parse(readFileSync(new URL('../fixtures/classify/nsfw-beni
 const LABELS = ['drawing', 'hentai', 'neutral', 'porn', 'sexy'];
 
 describe('vigil tune with an image classifier', () => {
-  it('counts per label at every threshold follow the recorded scores (max over an event\'s images)', async () => {
+  it("counts per label at every threshold follow the recorded scores (max over an event's images)", async () => {
     const dir = tempDir('tune-image');
     // Events: one image each, and one with two (its score per label is the larger).
     const groups = [...BENIGN_FIXTURES.map((f) => [f]), [BENIGN_FIXTURES[0]!, BENIGN_FIXTURES[1]!]];
@@ -36,16 +36,35 @@ describe('vigil tune with an image classifier', () => {
       }),
     );
     writeFileSync(join(dir, 'events.jsonl'), events.join('\n') + '\n');
-    writeFileSync(join(dir, 'labels.jsonl'), groups.map((_, i) => JSON.stringify({ eventId: `img-${i}`, labels: positive(i) ? ['explicit_imagery'] : [] })).join('\n') + '\n');
+    writeFileSync(
+      join(dir, 'labels.jsonl'),
+      groups.map((_, i) => JSON.stringify({ eventId: `img-${i}`, labels: positive(i) ? ['explicit_imagery'] : [] })).join('\n') + '\n',
+    );
     // The cascade says never: tuning runs the classifier anyway.
     writeFileSync(
       join(dir, 'policy.yaml'),
       'version: 2\nclassifiers: { image: { run: never } }\nrules:\n  - id: m\n    when: { signal: { type: classifier, label: porn, minScore: 0.9 } }\n    category: explicit_imagery\n    severity: medium\n    action: review\n',
     );
     const out = join(dir, 'out');
-    const r = await runCli(['tune', '--events', join(dir, 'events.jsonl'), '--labels', join(dir, 'labels.jsonl'), '--policy', join(dir, 'policy.yaml'), '--model', copyOfImageModel(), '--out', out, '--json'], {
-      env: { VIGIL_CLASSIFIER_THREADS: '1' },
-    });
+    const r = await runCli(
+      [
+        'tune',
+        '--events',
+        join(dir, 'events.jsonl'),
+        '--labels',
+        join(dir, 'labels.jsonl'),
+        '--policy',
+        join(dir, 'policy.yaml'),
+        '--model',
+        copyOfImageModel(),
+        '--out',
+        out,
+        '--json',
+      ],
+      {
+        env: { VIGIL_CLASSIFIER_THREADS: '1' },
+      },
+    );
     expect(r.stderr).not.toMatch(/"error"/);
     expect(r.code).toBe(0);
     const { rows } = parseCsv(readFileSync(join(out, 'thresholds.csv'), 'utf8'));

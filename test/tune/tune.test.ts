@@ -7,7 +7,25 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { A, B, BLOCK_FLIPS, C, D, E, EVENTS, F, G, P, flipped, hamming, parseCsv, referenceHashes, writeFixture, type CsvRow, type Fixture } from './helpers.js';
+import {
+  A,
+  B,
+  BLOCK_FLIPS,
+  C,
+  D,
+  E,
+  EVENTS,
+  F,
+  G,
+  P,
+  flipped,
+  hamming,
+  parseCsv,
+  referenceHashes,
+  writeFixture,
+  type CsvRow,
+  type Fixture,
+} from './helpers.js';
 
 const MODEL = 'models/spam-scam-email-demo';
 const SLOW = 240_000;
@@ -141,7 +159,22 @@ describe('vigil tune', () => {
     'at a lower target precision the recommendation moves to the highest recall, the strictest threshold on a tie',
     async () => {
       const out = join(fx.dir, 'out-05');
-      const r = await runCli(['tune', '--events', fx.events, '--labels', fx.labels, '--banks', fx.banks, '--policy', fx.policy, '--target-precision', '0.5', '--out', out, '--json']);
+      const r = await runCli([
+        'tune',
+        '--events',
+        fx.events,
+        '--labels',
+        fx.labels,
+        '--banks',
+        fx.banks,
+        '--policy',
+        fx.policy,
+        '--target-precision',
+        '0.5',
+        '--out',
+        out,
+        '--json',
+      ]);
       expect(r.code).toBe(0);
       const summary = JSON.parse(r.stdout) as { recommended: { signal: string; threshold: number | null; precision: number; recall: number }[] };
       // Recall 3/8 from distance 33 on (precision 0.6, then 0.5 from 50): the strictest of those is 33.
@@ -155,7 +188,21 @@ describe('vigil tune', () => {
     '--category: only that category is positive',
     async () => {
       const out = join(fx.dir, 'out-cat');
-      const r = await runCli(['tune', '--events', fx.events, '--labels', fx.labels, '--banks', fx.banks, '--policy', fx.policy, '--category', 'sample_grooming', '--out', out]);
+      const r = await runCli([
+        'tune',
+        '--events',
+        fx.events,
+        '--labels',
+        fx.labels,
+        '--banks',
+        fx.banks,
+        '--policy',
+        fx.policy,
+        '--category',
+        'sample_grooming',
+        '--out',
+        out,
+      ]);
       expect(r.code).toBe(0);
       const { rows } = parseCsv(readFileSync(join(out, 'thresholds.csv'), 'utf8'));
       // Only t1 is positive; the term bank matched t1 (TP), t2 and t3 (FP).
@@ -166,7 +213,7 @@ describe('vigil tune', () => {
   );
 
   it(
-    '--decisions: reviewers\' decisions on the flags `vigil scan` raised are the labels; the latest decision on a flag counts',
+    "--decisions: reviewers' decisions on the flags `vigil scan` raised are the labels; the latest decision on a flag counts",
     async () => {
       const scan = await runCli(['scan', '--events', fx.events, '--banks', fx.banks, '--policy', fx.policy]);
       expect(scan.code).toBe(0);
@@ -201,13 +248,28 @@ describe('vigil tune', () => {
       expect(html).toMatch(/decisions matching no flag of these events<\/th><td>1</);
 
       // Unreviewed events as negatives: the 12 others join the negatives.
-      const r2 = await runCli(['tune', '--events', fx.events, '--decisions', file, '--unreviewed', 'negative', '--banks', fx.banks, '--policy', fx.policy, '--out', out, '--json']);
+      const r2 = await runCli([
+        'tune',
+        '--events',
+        fx.events,
+        '--decisions',
+        file,
+        '--unreviewed',
+        'negative',
+        '--banks',
+        fx.banks,
+        '--policy',
+        fx.policy,
+        '--out',
+        out,
+        '--json',
+      ]);
       expect(JSON.parse(r2.stdout)).toMatchObject({ positive: 2, negative: 14, unlabelled: 0 });
     },
     SLOW,
   );
 
-  it('bad invocations and bad labels are usage or configuration errors (exit 2), naming the line, never its content', async () => {
+  it('bad invocations are usage errors (exit 2); a bad labels line is DATA_INVALID (exit 1, like bad training data), naming the line, never its content', async () => {
     const out = join(fx.dir, 'out-bad');
     const neither = await runCli(['tune', '--events', fx.events, '--out', out]);
     expect(neither.code).toBe(2);
@@ -217,8 +279,8 @@ describe('vigil tune', () => {
     const bad = join(fx.dir, 'bad-labels.jsonl');
     writeFileSync(bad, '{"eventId":"e1","labels":[]}\n{"eventId":"e2","labels":"secret-word"}\n');
     const r = await runCli(['tune', '--events', fx.events, '--labels', bad, '--banks', fx.banks, '--out', out]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/LABELS_INVALID: .*bad-labels\.jsonl line 2: labels/);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/DATA_INVALID: .*bad-labels\.jsonl line 2: labels/);
     expect(r.stderr).not.toContain('secret-word');
     const target = await runCli(['tune', '--events', fx.events, '--labels', fx.labels, '--target-precision', '1.5', '--out', out]);
     expect(target.code).toBe(2);

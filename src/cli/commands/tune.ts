@@ -160,9 +160,11 @@ Examples:
     )
     .action(async (opts: Record<string, unknown>) => {
       if ((opts.labels === undefined) === (opts.decisions === undefined)) throw new UsageError('give exactly one of --labels FILE or --decisions FILE');
-      if (opts.unreviewed !== 'skip' && opts.unreviewed !== 'negative') throw new UsageError(`--unreviewed must be skip or negative, got "${String(opts.unreviewed)}"`);
+      if (opts.unreviewed !== 'skip' && opts.unreviewed !== 'negative')
+        throw new UsageError(`--unreviewed must be skip or negative, got "${String(opts.unreviewed)}"`);
       const category = opts.category === undefined ? undefined : String(opts.category);
-      if (category !== undefined && !/^[a-z0-9][a-z0-9_.-]{0,63}$/.test(category)) throw new UsageError('--category must be a lowercase category id like "spam_scam"');
+      if (category !== undefined && !/^[a-z0-9][a-z0-9_.-]{0,63}$/.test(category))
+        throw new UsageError('--category must be a lowercase category id like "spam_scam"');
       const targetPrecision = opts.targetPrecision as number;
       const modelDirs = (opts.model as string[] | undefined) ?? [];
       const outDir = String(opts.out);
@@ -284,7 +286,8 @@ Examples:
           }
           if (positive) counts.positive++;
           else counts.negative++;
-          for (const v of eventValues(report.signals).values()) (positive ? valuesFor(v.signal, v.source).positives : valuesFor(v.signal, v.source).negatives).push(v.value);
+          for (const v of eventValues(report.signals).values())
+            (positive ? valuesFor(v.signal, v.source).positives : valuesFor(v.signal, v.source).negatives).push(v.value);
         }
       } finally {
         await runtime.close();

@@ -26,7 +26,7 @@ function parseLine(text: string, file: string, line: number): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    throw new VigilError('LABELS_INVALID', `${file} line ${line} is not JSON`);
+    throw new VigilError('DATA_INVALID', `${file} line ${line} is not JSON`);
   }
 }
 
@@ -36,9 +36,9 @@ export function parseLabels(lines: Iterable<{ line: number; text: string }>, fil
   const at = new Map<string, number>();
   for (const { line, text } of lines) {
     const r = labelRecordSchema.safeParse(parseLine(text, file, line));
-    if (!r.success) throw new VigilError('LABELS_INVALID', `${file} line ${line}: ${issue(r.error)}`);
+    if (!r.success) throw new VigilError('DATA_INVALID', `${file} line ${line}: ${issue(r.error)}`);
     const seen = at.get(r.data.eventId);
-    if (seen !== undefined) throw new VigilError('LABELS_INVALID', `${file} line ${line}: event ${r.data.eventId} is already labelled on line ${seen}`);
+    if (seen !== undefined) throw new VigilError('DATA_INVALID', `${file} line ${line}: event ${r.data.eventId} is already labelled on line ${seen}`);
     at.set(r.data.eventId, line);
     labels.set(r.data.eventId, new Set(r.data.labels));
   }
@@ -53,7 +53,7 @@ export function parseDecisions(lines: Iterable<{ line: number; text: string }>, 
   const out = new Map<string, Decision>();
   for (const { line, text } of lines) {
     const r = decisionSchema.safeParse(parseLine(text, file, line));
-    if (!r.success) throw new VigilError('LABELS_INVALID', `${file} line ${line}: ${issue(r.error)}`);
+    if (!r.success) throw new VigilError('DATA_INVALID', `${file} line ${line}: ${issue(r.error)}`);
     const prev = out.get(r.data.flagId);
     if (!prev || Date.parse(r.data.at) >= Date.parse(prev.at)) out.set(r.data.flagId, r.data);
   }

@@ -117,7 +117,10 @@ export function distributionSvg(values: SourceValues): string {
   if (kind === 'pdq') bins = Array.from({ length: 17 }, (_, i) => ({ from: i * 4, to: i * 4 + 3, label: String(i * 4) }));
   else if (kind === 'classifier') bins = Array.from({ length: 20 }, (_, i) => ({ from: i / 20, to: (i + 1) / 20, label: (i / 20).toFixed(2) }));
   else {
-    const max = Math.max(1, ...values.positives, ...values.negatives);
+    // A loop, not Math.max(...values): a spread of a million arguments overflows the stack.
+    let max = 1;
+    for (const v of values.positives) if (v > max) max = v;
+    for (const v of values.negatives) if (v > max) max = v;
     bins = Array.from({ length: Math.min(max, 10) }, (_, i) => ({ from: i + 1, to: i + 1, label: String(i + 1) }));
   }
   const binOf = (v: number): number => {
@@ -136,8 +139,14 @@ export function distributionSvg(values: SourceValues): string {
     const hp = (pos[i]! / top) * plotH;
     const hn = (neg[i]! / top) * plotH;
     const x0 = PAD.left + i * bw;
-    if (pos[i]) bars.push(`<rect class="bar positive" x="${n(x0 + 1)}" y="${n(y(0) - hp)}" width="${n(bw / 2 - 1)}" height="${n(hp)}" fill="#c4362c"><title>${esc(b.label)}: ${pos[i]} positive</title></rect>`);
-    if (neg[i]) bars.push(`<rect class="bar negative" x="${n(x0 + bw / 2)}" y="${n(y(0) - hn)}" width="${n(bw / 2 - 1)}" height="${n(hn)}" fill="#6b8fb5"><title>${esc(b.label)}: ${neg[i]} negative</title></rect>`);
+    if (pos[i])
+      bars.push(
+        `<rect class="bar positive" x="${n(x0 + 1)}" y="${n(y(0) - hp)}" width="${n(bw / 2 - 1)}" height="${n(hp)}" fill="#c4362c"><title>${esc(b.label)}: ${pos[i]} positive</title></rect>`,
+      );
+    if (neg[i])
+      bars.push(
+        `<rect class="bar negative" x="${n(x0 + bw / 2)}" y="${n(y(0) - hn)}" width="${n(bw / 2 - 1)}" height="${n(hn)}" fill="#6b8fb5"><title>${esc(b.label)}: ${neg[i]} negative</title></rect>`,
+      );
   });
   const step = Math.max(1, Math.ceil(bins.length / 6));
   const xTicks: [number, string][] = bins.flatMap((b, i) => (i % step === 0 ? [[(i + 0.5) / bins.length, b.label] as [number, string]] : []));
@@ -157,7 +166,10 @@ function whatIfSide(name: string, side: WhatIfSide): string {
   const more = side.count > side.sample.length ? `<p>… and ${side.count - side.sample.length} more (first ${side.sample.length} listed).</p>` : '';
   const list = side.sample.length
     ? `<table class="flags"><tr><th>eventId</th><th>category</th><th>truth</th></tr>${side.sample
-        .map((f) => `<tr><td><code>${esc(f.eventId)}</code></td><td>${esc(f.category)}</td><td>${f.truth === 'unlabelled' ? 'unlabelled' : f.truth.toUpperCase()}</td></tr>`)
+        .map(
+          (f) =>
+            `<tr><td><code>${esc(f.eventId)}</code></td><td>${esc(f.category)}</td><td>${f.truth === 'unlabelled' ? 'unlabelled' : f.truth.toUpperCase()}</td></tr>`,
+        )
         .join('')}</table>${more}`
     : '<p>none</p>';
   return `<section class="whatif-${name}"><h3>Flags ${name}: ${side.count} (${side.tp} true positive, ${side.fp} false positive, ${side.unlabelled} unlabelled)</h3>${list}</section>`;
