@@ -406,6 +406,8 @@ Examples:
           ...(whatIf
             ? {
                 whatIf: {
+                  currentFlags,
+                  candidateFlags,
                   gained: { count: gained.count, tp: gained.tp, fp: gained.fp, unlabelled: gained.unlabelled },
                   lost: { count: lost.count, tp: lost.tp, fp: lost.fp, unlabelled: lost.unlabelled },
                 },
