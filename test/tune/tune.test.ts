@@ -327,6 +327,41 @@ describe('vigil tune', () => {
     SLOW,
   );
 
+  it(
+    'no payload-derived string in its output, error lines, CSV or report; a failed event makes exit 1 and the files are still written',
+    async () => {
+      const MARKER = 'quokka-tune-7731';
+      const events = join(fx.dir, 'events-marker.jsonl');
+      const good = JSON.parse(eventLine({ eventId: 'mk-1', text: `velvet teapot ${MARKER}` }, 1)) as Record<string, unknown>;
+      writeFileSync(events, [JSON.stringify(good), JSON.stringify({ ...good, eventId: 'mk-2', [MARKER]: MARKER }), `{"eventId": "${MARKER}`].join('\n') + '\n');
+      const labels = join(fx.dir, 'labels-marker.jsonl');
+      writeFileSync(labels, '{"eventId":"mk-1","labels":["sample_grooming"]}\n');
+      const out = join(fx.dir, 'out-marker');
+      const r = await runCli([
+        'tune',
+        '--events',
+        events,
+        '--labels',
+        labels,
+        '--banks',
+        fx.banks,
+        '--policy',
+        fx.policy,
+        '--model',
+        MODEL,
+        '--out',
+        out,
+        '--json',
+      ]);
+      expect(r.code).toBe(1);
+      expect(r.stderr.split('\n').filter((l) => l.startsWith('{'))).toHaveLength(2);
+      for (const text of [r.stdout, r.stderr, readFileSync(join(out, 'thresholds.csv'), 'utf8'), readFileSync(join(out, 'report.html'), 'utf8')])
+        expect(text).not.toContain(MARKER);
+      expect(JSON.parse(r.stdout)).toMatchObject({ events: 1, positive: 1, failed: 2 });
+    },
+    SLOW,
+  );
+
   it('bad invocations are usage errors (exit 2); a bad labels line is DATA_INVALID (exit 1, like bad training data), naming the line, never its content', async () => {
     const out = join(fx.dir, 'out-bad');
     const neither = await runCli(['tune', '--events', fx.events, '--out', out]);
