@@ -29,4 +29,5 @@ export const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   ops: async () => (await import('./ops.js')).register,
   dlq: async () => (await import('./dlq.js')).register,
   flags: async () => (await import('./flags.js')).register,
+  tune: async () => (await import('./tune.js')).register,
 };
