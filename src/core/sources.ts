@@ -39,6 +39,11 @@ export interface SourceContext {
   policy: Policy;
   /** Signals the sources before this one found in this event so far (the classifier cascade reads them). */
   signals: readonly Signal[];
+  /**
+   * Told the hashes a source computed for a media item (the scan keeps them on the report for the
+   * retro-match window, VIGIL_RETRO_WINDOW). Hashes only: never the bytes.
+   */
+  hashed?: (mediaId: string, hashes: MediaHashes) => void;
 }
 
 /** Versions stamped on the flag: hash and term banks go to `bankVersions`, models to `modelVersions`. */
@@ -107,7 +112,7 @@ export function hashBankSource(banks: HashBankSet, pdqHasher: PdqHasher | undefi
     kind: 'media',
     raster: pdqHasher ? 'optional' : 'none',
     versions: () => versions,
-    async scan({ item, bytes, raster }, { policy }) {
+    async scan({ item, bytes, raster }, { policy, hashed }) {
       const options = matchOptionsFor(policy);
       let hashes: MediaHashes = exactHashes(bytes);
       let incomplete: VigilError | undefined;
@@ -118,6 +123,7 @@ export function hashBankSource(banks: HashBankSet, pdqHasher: PdqHasher | undefi
           incomplete = toVigilError(err);
         }
       }
+      hashed?.(item.id, hashes);
       const signals = banks.match(hashes, options).map((m) => {
         const signal: Signal = { type: m.type, sourceId: m.bankId, sourceVersion: m.bankVersion, entryId: m.entryId, distance: m.distance, mediaId: item.id };
         if (m.threshold !== undefined) signal.threshold = m.threshold;
