@@ -88,7 +88,7 @@ export async function run(args: string[]): Promise<string> {
     // The new entries.
     const flip = (hex: string, bits: number) => {
       const b = Buffer.from(hex, 'hex');
-      for (let j = 0; j < bits; j++) b[(j * 13) % 32]! ^= 1 << j % 8;
+      for (let j = 0; j < bits; j++) b[(j * 13) % 32]! ^= 1 << (j % 8);
       return b.toString('hex');
     };
     const entries: { type: 'pdq' | 'sha256'; value: string }[] = [];

@@ -52,7 +52,8 @@ export class RedisRetroWindow {
       list.push(encodeRetained(item));
     }
     const tx = this.#redis.multi();
-    for (const [bucket, records] of byBucket) tx.append(this.key(bucket), Buffer.concat(records)).pexpireat(this.key(bucket), (bucket + 1) * this.bucketMs + this.windowMs);
+    for (const [bucket, records] of byBucket)
+      tx.append(this.key(bucket), Buffer.concat(records)).pexpireat(this.key(bucket), (bucket + 1) * this.bucketMs + this.windowMs);
     try {
       const results = (await tx.exec()) ?? [];
       for (const [err] of results) if (err) throw err;

@@ -127,7 +127,7 @@ export class RetainedSet {
     let offset = new Uint32Array(1024);
     let n = 0;
     bufs.forEach((buf, b) => {
-      for (let at = 0; at + AT.strings <= buf.length; ) {
+      for (let at = 0; at + AT.strings <= buf.length;) {
         const length = buf.readUInt16BE(at + AT.length);
         // A record of another version or a torn tail is skipped whole: never misread as ids.
         if (buf[at] !== VERSION || length < AT.strings || at + length > buf.length) break;
@@ -297,13 +297,7 @@ export function retainedHashes(item: RetainedItem): MediaHashes {
  * are marked `retroactive` and keep their ordinary flagId (eventId + category), so a flag already
  * emitted for the event is not emitted twice.
  */
-export function retroFlags(
-  event: RetainedEvent,
-  signals: Signal[],
-  bankVersions: Record<string, string>,
-  policy: Policy,
-  counters?: DecisionCounters,
-): Flag[] {
+export function retroFlags(event: RetainedEvent, signals: Signal[], bankVersions: Record<string, string>, policy: Policy, counters?: DecisionCounters): Flag[] {
   const report: ScanReport = {
     eventId: event.eventId,
     signals,

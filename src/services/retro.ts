@@ -238,11 +238,20 @@ export class RetroWorker {
         } catch (err) {
           const e = toVigilError(err);
           o.metrics?.retroRuns.inc({ outcome: 'failed' });
-          o.logger.warn({ code: e.code, err: e, bankId: job.data.bankId, revision: job.data.revision, attempt: job.attemptsMade + 1 }, 'retro-match run failed; will retry');
+          o.logger.warn(
+            { code: e.code, err: e, bankId: job.data.bankId, revision: job.data.revision, attempt: job.attemptsMade + 1 },
+            'retro-match run failed; will retry',
+          );
           throw e;
         }
       },
-      { connection: o.connection, prefix: o.prefix, concurrency: 1, lockDuration: o.lockDurationMs, stalledInterval: Math.max(1000, Math.floor(o.lockDurationMs / 2)) },
+      {
+        connection: o.connection,
+        prefix: o.prefix,
+        concurrency: 1,
+        lockDuration: o.lockDurationMs,
+        stalledInterval: Math.max(1000, Math.floor(o.lockDurationMs / 2)),
+      },
     );
     this.worker.on('error', (err) => o.logger.error({ err }, 'retro worker error'));
   }

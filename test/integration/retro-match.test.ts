@@ -131,7 +131,13 @@ describe('retro-matching', () => {
     // A new bank (every entry is new), then an append (the recorded delta: a near-duplicate PDQ).
     await t.store.importHashEntries('retro-test', batches([entry('sha256', sha256(garden), 'garden-exact')]));
     const first = await waitFor('retro flag for evt-exact', async () => (await t.flags()).find((f) => f.eventId === 'evt-exact'), 40_000);
-    expect(first).toMatchObject({ retroactive: true, category: 'known_media', messageId: 'msg-evt-exact', conversationId: 'conv-retro', senderId: 'user-retro' });
+    expect(first).toMatchObject({
+      retroactive: true,
+      category: 'known_media',
+      messageId: 'msg-evt-exact',
+      conversationId: 'conv-retro',
+      senderId: 'user-retro',
+    });
     expect(first.signals).toEqual([expect.objectContaining({ type: 'sha256', sourceId: 'retro-test', entryId: 'garden-exact', mediaId: 'm1' })]);
     await t.store.importHashEntries('retro-test', batches([entry('pdq', bridgePdq, 'bridge-near')]));
     const second = await waitFor('retro flag for evt-pdq', async () => (await t.flags()).find((f) => f.eventId === 'evt-pdq'), 40_000);
