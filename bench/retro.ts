@@ -18,7 +18,7 @@ import type * as RetroWindow from '../src/adapters/retro-window.js';
 import { startRedisServer } from '../test/helpers/redis-server.js';
 import { seededUint32 } from '../test/helpers/seeded-random.js';
 
-const { RetainedSet, newEntriesOf, retroCandidates } = await built<typeof Retro>('core/retro.js');
+const { newEntriesOf, retroCandidates } = await built<typeof Retro>('core/retro.js');
 const { RedisRetroWindow } = await built<typeof RetroWindow>('adapters/retro-window.js');
 
 const WINDOW_MS = 30 * 24 * 3600 * 1000;

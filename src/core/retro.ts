@@ -13,7 +13,7 @@
  *   | 6 × (u8 length + ASCII): eventId, messageId, conversationId, senderId, mediaId, sentAt
  * Ids are ASCII by the message contract (1-128 characters of A-Z a-z 0-9 . _ -), sentAt an ISO date.
  */
-import { PRIORITIES, type EventPriority, type Flag, type MessageEvent } from './contracts.js';
+import { PRIORITIES, type Flag, type MessageEvent } from './contracts.js';
 import { VigilError } from './errors.js';
 import { buildFlags } from './flags.js';
 import { decide, type DecisionCounters, type Policy, type ScanReport } from './policy.js';

@@ -6,7 +6,7 @@
  * window and emits retroactive flags through the ordinary flag sink (flagId = eventId + category, so
  * an event flagged before is not flagged twice).
  */
-import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { Worker, type ConnectionOptions, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ScanRuntime } from '../app.js';
 import type { HashBankEntry } from '../core/banks/hash-bank.js';
