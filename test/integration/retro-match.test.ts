@@ -7,6 +7,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RedisBankStore, type StoredHashEntry } from '../../src/adapters/redis-bank-store.js';
 import type { Flag } from '../../src/core/contracts.js';
@@ -54,7 +55,7 @@ async function* batches<T>(items: T[]): AsyncGenerator<T[]> {
   yield items;
 }
 
-async function setup(label: string, overrides: Record<string, unknown>, workers = 1) {
+async function setup(label: string, overrides: Record<string, unknown>, workers = 1, logs?: Writable) {
   const prefix = uniquePrefix(label);
   const redis = new Redis(REDIS_URL);
   cleanups.push(async () => {
@@ -64,7 +65,7 @@ async function setup(label: string, overrides: Record<string, unknown>, workers 
   const config = testConfig(prefix, { bankReloadMs: 200, ...overrides });
   const services: ScanService[] = [];
   for (let i = 0; i < workers; i++) {
-    const service = await startScanService(config, createLogger('silent'));
+    const service = await startScanService(config, logs ? createLogger('trace', logs) : createLogger('silent'));
     cleanups.push(() => service.stop());
     services.push(service);
   }
@@ -118,7 +119,9 @@ async function runsOf(services: ScanService[]): Promise<Record<string, number>> 
 
 describe('retro-matching', () => {
   it('flags a message scanned before its hash was banked, marked retroactive, once, by one of two workers', { timeout: 90_000 }, async () => {
-    const t = await setup('retro', { retroWindow: '30d' }, 2);
+    const chunks: string[] = [];
+    const logs = new Writable({ write: (c: Buffer, _e, cb) => (chunks.push(c.toString()), cb()) });
+    const t = await setup('retro', { retroWindow: '30d' }, 2, logs);
     await t.publish(event('evt-exact', garden, 'image/png'));
     await t.publish(event('evt-pdq', bridge, 'image/jpeg'));
     await t.publish(event('evt-other', harbour, 'image/png'));
@@ -154,9 +157,12 @@ describe('retro-matching', () => {
     // One run per revision in all, whichever worker took it.
     expect(await runsOf(t.services)).toEqual({ flagged: 3 });
     expect(await t.retroFailed()).toBe(0);
-    // The retained hashes never reach a flag (the bank entries' own ids are the evidence).
+    // The retained hashes never reach a flag (the bank entries' own ids are the evidence), a log line
+    // (trace level) or a metric.
     const md5 = createHash('md5').update(garden).digest('hex');
-    for (const f of flags) for (const digest of [sha256(garden), md5]) expect(JSON.stringify(f)).not.toContain(digest);
+    const everything = JSON.stringify({ flags, logs: chunks, metrics: await Promise.all(t.services.map((x) => x.metrics.registry.metrics())) });
+    expect(chunks.some((l) => l.includes('retro-match run'))).toBe(true);
+    for (const digest of [sha256(garden), md5, sha256(harbour), garden.toString('base64').slice(0, 64)]) expect(everything).not.toContain(digest);
   });
 
   it('flags nothing once the window has expired', { timeout: 90_000 }, async () => {
