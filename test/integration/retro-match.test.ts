@@ -165,6 +165,19 @@ describe('retro-matching', () => {
     for (const digest of [sha256(garden), md5, sha256(harbour), garden.toString('base64').slice(0, 64)]) expect(everything).not.toContain(digest);
   });
 
+  it('a bank change made while no worker runs is matched by the next worker to start', { timeout: 90_000 }, async () => {
+    const t = await setup('retro-down', { retroWindow: '30d' });
+    await t.publish(event('evt-down', garden, 'image/png'));
+    await waitFor('retained', async () => (Number(await sumRetained(t.services)) === 1 ? true : undefined), 40_000);
+    await t.services[0]?.stop();
+    await t.store.importHashEntries('retro-down', batches([entry('sha256', sha256(garden), 'garden-exact')]));
+    const next = await startScanService(testConfig(t.prefix, { bankReloadMs: 200, retroWindow: '30d' }), createLogger('silent'));
+    cleanups.push(() => next.stop());
+    const flag = await waitFor('retro flag', async () => (await t.flags()).find((f) => f.eventId === 'evt-down'), 40_000);
+    expect(flag.retroactive).toBe(true);
+    expect(await runsOf([next])).toEqual({ flagged: 1 });
+  });
+
   it('flags nothing once the window has expired', { timeout: 90_000 }, async () => {
     const t = await setup('retro-exp', { retroWindow: '2s' });
     await t.publish(event('evt-old', garden, 'image/png'));
