@@ -13,7 +13,8 @@
  *   | 6 × (u8 length + ASCII): eventId, messageId, conversationId, senderId, mediaId, sentAt
  * Ids are ASCII by the message contract (1-128 characters of A-Z a-z 0-9 . _ -), sentAt an ISO date.
  */
-import { PRIORITIES, type Flag, type MessageEvent } from './contracts.js';
+import { PRIORITIES, type MessageEvent } from './contracts.js';
+import type { PipelineResult } from './pipeline.js';
 import { VigilError } from './errors.js';
 import { buildFlags } from './flags.js';
 import { decide, type DecisionCounters, type Policy, type ScanReport } from './policy.js';
@@ -297,7 +298,13 @@ export function retainedHashes(item: RetainedItem): MediaHashes {
  * are marked `retroactive` and keep their ordinary flagId (eventId + category), so a flag already
  * emitted for the event is not emitted twice.
  */
-export function retroFlags(event: RetainedEvent, signals: Signal[], bankVersions: Record<string, string>, policy: Policy, counters?: DecisionCounters): Flag[] {
+export function retroFlags(
+  event: RetainedEvent,
+  signals: Signal[],
+  bankVersions: Record<string, string>,
+  policy: Policy,
+  counters?: DecisionCounters,
+): RetroDecision {
   const report: ScanReport = {
     eventId: event.eventId,
     signals,
@@ -308,5 +315,15 @@ export function retroFlags(event: RetainedEvent, signals: Signal[], bankVersions
     context: { conversationId: event.conversationId, priority: event.priority },
   };
   const verdict = decide(report, policy, counters);
-  return buildFlags(event, report, verdict, policy).map((f) => ({ ...f, retroactive: true as const }));
+  const flags = buildFlags(event, report, verdict, policy).map((f) => ({ ...f, retroactive: true as const }));
+  // The event as the brakes' bookkeeping sees it: its ids, nothing else (no text, no media, no recipients).
+  const asEvent: MessageEvent = { schema: 'vigil.message.v1', ...pickIds(event), recipientIds: [], media: [] };
+  return { event: asEvent, report, verdict, flags, policy, shadow: [] };
+}
+
+/** A retro decision in the shape of a pipeline result, so the decision hooks (brakes counting) see it like any other. */
+export type RetroDecision = PipelineResult;
+
+function pickIds(e: RetainedEvent): RetainedEvent {
+  return { eventId: e.eventId, messageId: e.messageId, conversationId: e.conversationId, senderId: e.senderId, sentAt: e.sentAt, priority: e.priority };
 }

@@ -205,12 +205,20 @@ export async function runRetroMatch(d: RetroJobData, o: RetroRunOptions): Promis
   }
   const counters = o.runtime.hooks?.counters();
   const flags: Flag[] = [];
+  const decisions = [];
   for (const { event, media } of events.values()) {
     result.matched += media.size;
-    flags.push(...retroFlags(event, [...media.values()].flat(), banks.versions(), policy, counters));
+    const decision = retroFlags(event, [...media.values()].flat(), banks.versions(), policy, counters);
+    decisions.push(decision);
+    flags.push(...decision.flags);
   }
   o.metrics?.retroMatches.inc(result.matched);
   for (let i = 0; i < flags.length; i += 500) await o.flags.emit(flags.slice(i, i + 500));
+  // Flags are out; the brakes count these hits like live ones (a flood of retro hits quarantines too).
+  const hooks = o.runtime.hooks;
+  if (hooks)
+    for (const decision of decisions)
+      await hooks.after(decision).catch((err: unknown) => o.logger.error({ err: toVigilError(err) }, 'could not record brakes counters for a retro-match'));
   o.metrics?.retroFlags.inc(flags.length);
   result.flagIds = flags.map((f) => f.flagId);
   result.outcome = flags.length > 0 ? 'flagged' : 'clean';

@@ -175,6 +175,8 @@ describe('retro-matching', () => {
     cleanups.push(() => next.stop());
     const flag = await waitFor('retro flag', async () => (await t.flags()).find((f) => f.eventId === 'evt-down'), 40_000);
     expect(flag.retroactive).toBe(true);
+    // The run is counted as it finishes, just after its flags are out.
+    await waitFor('run counted', async () => ((await runsOf([next])).flagged === 1 ? true : undefined));
     expect(await runsOf([next])).toEqual({ flagged: 1 });
   });
 
