@@ -3,7 +3,7 @@
  * when a hash of one of its images is banked later; nothing is flagged once the window has expired;
  * without the setting nothing is retained at all.
  */
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -14,6 +14,7 @@ import type { Flag } from '../../src/core/contracts.js';
 import { createLogger } from '../../src/logger.js';
 import { createPublisher } from '../../src/publisher.js';
 import { startScanService, type ScanService } from '../../src/services/scan-service.js';
+import { RetroScheduler, type RetroJobData } from '../../src/services/retro.js';
 import { deletePrefix, REDIS_URL, testConfig, uniquePrefix, waitFor } from '../helpers/redis.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -178,6 +179,36 @@ describe('retro-matching', () => {
     // The run is counted as it finishes, just after its flags are out.
     await waitFor('run counted', async () => ((await runsOf([next])).flagged === 1 ? true : undefined));
     expect(await runsOf([next])).toEqual({ flagged: 1 });
+  });
+
+  it('a run whose worker died holding it is taken over by another worker', { timeout: 90_000 }, async () => {
+    const t = await setup('retro-crash', { retroWindow: '30d' });
+    await t.publish(event('evt-crash', garden, 'image/png'));
+    await waitFor('retained', async () => (Number(await sumRetained(t.services)) === 1 ? true : undefined), 40_000);
+    const config = testConfig(t.prefix, { bankReloadMs: 200, retroWindow: '30d' });
+    await t.services[0]?.stop();
+    // A worker that takes the run and dies (its lock is never renewed, never released).
+    let taken!: () => void;
+    const tookIt = new Promise<void>((resolve) => (taken = resolve));
+    const doomed = new Worker(config.retroQueue, () => (taken(), new Promise(() => undefined)), {
+      connection: { url: REDIS_URL },
+      prefix: t.prefix,
+      lockDuration: 2000,
+    });
+    await t.store.importHashEntries('retro-crash', batches([entry('sha256', sha256(garden), 'garden-exact')]));
+    const redis = new Redis(REDIS_URL);
+    const queue = new Queue<RetroJobData>(config.retroQueue, { connection: { url: REDIS_URL }, prefix: t.prefix });
+    cleanups.push(async () => {
+      await queue.close();
+      redis.disconnect();
+    });
+    await new RetroScheduler({ store: t.store, redis, prefix: t.prefix, queue, logger: createLogger('silent') }).poll();
+    await tookIt;
+    await doomed.close(true);
+    const next = await startScanService(config, createLogger('silent'));
+    cleanups.push(() => next.stop());
+    const flag = await waitFor('retro flag after the takeover', async () => (await t.flags()).find((f) => f.eventId === 'evt-crash'), 60_000);
+    expect(flag.retroactive).toBe(true);
   });
 
   it('flags nothing once the window has expired', { timeout: 90_000 }, async () => {
