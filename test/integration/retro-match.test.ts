@@ -7,7 +7,9 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RedisBankStore, type StoredHashEntry } from '../../src/adapters/redis-bank-store.js';
 import type { Flag } from '../../src/core/contracts.js';
@@ -22,12 +24,14 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()?.();
 });
 
+/** The shared reference vectors (one level above the checkout, as test/classify/helpers.ts finds them). */
+const VECTORS = fileURLToPath(new URL('../../../shared/vectors/pdq/', import.meta.url));
 const garden = readFileSync('config/samples/media/garden-checker.png');
 const harbour = readFileSync('config/samples/media/harbour-sunset.png');
-const bridge = readFileSync('/work/shared/vectors/pdq/data/bridge-mods/blur-a-little.jpg');
+const bridge = readFileSync(join(VECTORS, 'data/bridge-mods/blur-a-little.jpg'));
 /** The reference implementation's PDQ of `bridge` (vectors/pdq/expected.tsv), 5 bits flipped: a near-duplicate. */
 const bridgePdq = (() => {
-  const line = readFileSync('/work/shared/vectors/pdq/expected.tsv', 'utf8')
+  const line = readFileSync(join(VECTORS, 'expected.tsv'), 'utf8')
     .split('\n')
     .find((l) => l.startsWith('data/bridge-mods/blur-a-little.jpg\t'));
   const hex = (line ?? '').split('\t')[1] ?? '';
