@@ -222,6 +222,8 @@ export interface ScanRuntime {
    * good snapshot until an operator restores or accepts the store), or while no bank is loaded at all.
    */
   health(): RuntimeHealth;
+  /** The hash banks of the snapshot in force now (the retro-match confirms its matches against them). */
+  hashBanks(): HashBankSet;
   close(): Promise<void>;
 }
 
@@ -412,6 +414,7 @@ export async function createScanRuntime(config: Config, logger: Logger, options:
     policySource,
     hooks,
     reload,
+    hashBanks: () => banks.hashBanks,
     health: () => {
       const reasons: string[] = [];
       if (storeLost !== undefined) reasons.push(`bank store lost: ${storeLost}`);

@@ -18,6 +18,23 @@ const optionalString = z
   .transform((s) => (s === '' ? undefined : s))
   .optional();
 
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** A duration such as 500ms, 2s, 15m, 12h, 30d, as milliseconds; empty means unset. */
+const duration = (minMs: number, maxMs: number) =>
+  z
+    .union([z.number(), z.string()])
+    .transform((v, ctx) => {
+      if (v === '') return undefined;
+      const m = typeof v === 'number' ? [String(v), String(v), 'ms'] : /^(\d+)(ms|s|m|h|d)$/.exec(v.trim());
+      const ms = m ? Number(m[1]) * (DURATION_UNITS[m[2] ?? ''] ?? Number.NaN) : Number.NaN;
+      if (!Number.isFinite(ms) || ms < minMs || ms > maxMs) {
+        ctx.addIssue({ code: 'custom', message: `must be a duration like 30d, 12h, 15m or 2s, between ${minMs / 1000} s and ${maxMs / 86_400_000} days` });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .optional();
+
 /** key → [env var, default, schema, doc]. Kept as data so `vigil config` can print the reference. */
 export const CONFIG_KEYS = {
   redisUrl: [
@@ -233,6 +250,18 @@ export const CONFIG_KEYS = {
     'At most this many dead-letter entries are kept; the oldest go first.',
   ],
   bankReloadMs: ['VIGIL_BANK_RELOAD_MS', 2000, int(100, 3_600_000), 'How often a worker checks Redis for a new bank version.'],
+  retroWindow: [
+    'VIGIL_RETRO_WINDOW',
+    undefined,
+    duration(1000, 366 * 24 * 3600 * 1000),
+    'Retro-matching (off by default): e.g. 30d. For each scanned media item its hashes and ids (never content) are kept this long in the bank store; entries added to a bank later are matched against them and flag the past messages (flags marked retroactive).',
+  ],
+  retroQueue: [
+    'VIGIL_RETRO_QUEUE',
+    'vigil-retro',
+    z.string().regex(/^[A-Za-z0-9_.-]+$/),
+    'Queue of retro-match runs (one job per bank revision that added entries), so exactly one worker runs each and a crashed run is retried.',
+  ],
   kafkaBrokers: ['KAFKA_BROKERS', undefined, optionalString, 'Comma-separated Kafka bootstrap servers (host:port,...).'],
   kafkaTopic: ['KAFKA_TOPIC', 'vigil.messages', z.string().min(1), 'Topic the ingest service publishes message events to.'],
   kafkaGroupId: ['KAFKA_GROUP_ID', 'vigil-bridge', z.string().min(1), 'Consumer group of the bridge; a new group starts from the earliest offset.'],

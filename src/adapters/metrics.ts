@@ -94,6 +94,12 @@ export interface Metrics {
   scrapeErrors: Counter<'source'>;
   /** 1 while a scan worker's bank store has lost banks it holds (it serves its last good snapshot), else 0. */
   bankStoreLost: Gauge<string>;
+  /** Retro-match window (VIGIL_RETRO_WINDOW): media items whose hashes were retained, matches, flags, runs. */
+  retroRetained: Counter<string>;
+  retroMatches: Counter<string>;
+  retroFlags: Counter<string>;
+  retroRuns: Counter<'outcome'>;
+  retroRunSeconds: Histogram<string>;
   /** Kafka records the bridge enqueued whose outcome is not final yet (their offsets are not committed). */
   bridgeUnsettled: Gauge<string>;
   bridgeQueueRestarts: Counter<string>;
@@ -219,6 +225,29 @@ export function createMetrics(): Metrics {
     bridgeQueueRestarts: new Counter({
       name: 'vigil_bridge_queue_restarts_total',
       help: 'Queue-Redis restarts the bridge detected (run_id changed); each replays unsettled records from Kafka.',
+      registers,
+    }),
+    retroRetained: new Counter({
+      name: 'vigil_retro_retained_items_total',
+      help: 'Media items whose hashes (PDQ, MD5, SHA-1, SHA-256) and ids were retained for retro-matching (VIGIL_RETRO_WINDOW); never content.',
+      registers,
+    }),
+    retroMatches: new Counter({
+      name: 'vigil_retro_matches_total',
+      help: 'Retained media items that entries added to a bank matched (confirmed by the live match: thresholds and allow banks applied).',
+      registers,
+    }),
+    retroFlags: new Counter({ name: 'vigil_retro_flags_total', help: 'Retroactive flags emitted for past messages by retro-matches.', registers }),
+    retroRuns: new Counter({
+      name: 'vigil_retro_runs_total',
+      help: 'Retro-match runs (one per bank revision that added entries), by outcome: flagged, clean, skipped (bank gone, disabled, an allow bank, nothing added), failed (retried).',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    retroRunSeconds: new Histogram({
+      name: 'vigil_retro_run_seconds',
+      help: 'Seconds one retro-match run took: reading the window, matching the new entries, deciding and emitting.',
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120],
       registers,
     }),
     bankStoreLost: new Gauge({

@@ -183,6 +183,12 @@ export const flagSchema = z.strictObject({
     .optional()
     .describe('One entry per media item of the event, in event order (present when the event has media).'),
   textOutcome: flagTextOutcomeSchema.optional().describe('Present when the event has text.'),
+  retroactive: z
+    .literal(true)
+    .optional()
+    .describe(
+      'Present on a flag from a retro-match (VIGIL_RETRO_WINDOW): the event was scanned clean earlier and a hash banked since matches one of its media items. Same flagId as a live flag of that event and category would have.',
+    ),
 });
 
 export type Flag = z.output<typeof flagSchema>;

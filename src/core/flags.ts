@@ -21,7 +21,10 @@ function partsOf(report: ScanReport): Pick<Flag, 'mediaOutcomes' | 'textOutcome'
   return out;
 }
 
-export function buildFlags(event: MessageEvent, report: ScanReport, verdict: Verdict, policy: Policy): Flag[] {
+/** Only the event's ids are read (a retro-match has nothing else of the event). */
+export type FlaggedEvent = Pick<MessageEvent, 'eventId' | 'messageId' | 'conversationId' | 'senderId' | 'sentAt' | 'priority'>;
+
+export function buildFlags(event: FlaggedEvent, report: ScanReport, verdict: Verdict, policy: Policy): Flag[] {
   const parts = verdict.flags.length > 0 ? partsOf(report) : {};
   return verdict.flags.map((v) => ({
     schema: 'vigil.flag.v1',

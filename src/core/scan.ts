@@ -11,7 +11,7 @@
 import type { MediaItem, MessageEvent } from './contracts.js';
 import { VigilError, isVigilError, toVigilError, type ErrorCode } from './errors.js';
 import type { Policy, ScanReport } from './policy.js';
-import type { MediaDecoder, MediaStore, RasterLease } from './ports.js';
+import type { MediaDecoder, MediaHashes, MediaStore, RasterLease } from './ports.js';
 import { declaredClass, isRasterFormat, isVideoFormat, mimeMismatch, sniffMediaFormat, type DeclaredClass, type SniffedFormat } from './sniff.js';
 import type { MediaSource, MediaSourceInput, SourceContext, SourceOutput, SourceSet, TextSource } from './sources.js';
 import type { MediaOutcome, PartOutcome, Signal, TextOutcome, UnscannedReason } from './signals.js';
@@ -159,7 +159,8 @@ export async function scanEvent(event: MessageEvent, scanner: Scanner, policy: P
   const set = scanner.sources();
   const observer = scanner.observer;
   const signals: Signal[] = [];
-  const context: SourceContext = { event, policy, signals };
+  const hashes: Record<string, MediaHashes> = {};
+  const context: SourceContext = { event, policy, signals, hashed: (mediaId, h) => void (hashes[mediaId] = h) };
   const mediaErrors: ScanReport['mediaErrors'] = [];
   const media: MediaOutcome[] = [];
   /** Before the last attempt a transient failure retries the event; on it, it is recorded. */
@@ -271,6 +272,7 @@ export async function scanEvent(event: MessageEvent, scanner: Scanner, policy: P
     modelVersions: versions.models as Record<string, string>,
   };
   if (text) report.text = text;
+  if (Object.keys(hashes).length > 0) report.hashes = hashes;
   return report;
 }
 

@@ -12,7 +12,7 @@ import type { MediaItem, MessageEvent } from './contracts.js';
 import { toVigilError, type VigilError } from './errors.js';
 import { exactHashes } from './exact-hashes.js';
 import { pdqThresholdFor, type Policy } from './policy.js';
-import type { DecodedImage, HashBankSet, HashMatchOptions, MediaHashes, PdqHasher, TextScanner } from './ports.js';
+import type { DecodedImage, HashBankSet, HashMatch, HashMatchOptions, MediaHashes, PdqHasher, TextScanner } from './ports.js';
 import type { SniffedFormat } from './sniff.js';
 import type { Signal } from './signals.js';
 
@@ -39,6 +39,11 @@ export interface SourceContext {
   policy: Policy;
   /** Signals the sources before this one found in this event so far (the classifier cascade reads them). */
   signals: readonly Signal[];
+  /**
+   * Told the hashes a source computed for a media item (the scan keeps them on the report for the
+   * retro-match window, VIGIL_RETRO_WINDOW). Hashes only: never the bytes.
+   */
+  hashed?: (mediaId: string, hashes: MediaHashes) => void;
 }
 
 /** Versions stamped on the flag: hash and term banks go to `bankVersions`, models to `modelVersions`. */
@@ -95,6 +100,15 @@ export function matchOptionsFor(policy: Policy): HashMatchOptions {
   return { pdqThreshold: (bankId) => pdqThresholdFor(policy, bankId), pdqMinQuality: pdq.minQuality, dihedral: pdq.dihedral };
 }
 
+/** A hash match as evidence on one media item (the live scan and the retro-match build the same signal). */
+export function hashSignal(m: HashMatch, mediaId: string, pdqQuality: number | undefined): Signal {
+  const signal: Signal = { type: m.type, sourceId: m.bankId, sourceVersion: m.bankVersion, entryId: m.entryId, distance: m.distance, mediaId };
+  if (m.threshold !== undefined) signal.threshold = m.threshold;
+  if (m.type === 'pdq' && pdqQuality !== undefined) signal.quality = pdqQuality;
+  if (m.variant !== undefined) signal.variant = m.variant;
+  return signal;
+}
+
 /**
  * Hash banks: exact hashes of the bytes (whatever the item is) and PDQ of the raster (when there is
  * one), matched together so that an allow-bank hit on either suppresses every block match of the
@@ -107,7 +121,7 @@ export function hashBankSource(banks: HashBankSet, pdqHasher: PdqHasher | undefi
     kind: 'media',
     raster: pdqHasher ? 'optional' : 'none',
     versions: () => versions,
-    async scan({ item, bytes, raster }, { policy }) {
+    async scan({ item, bytes, raster }, { policy, hashed }) {
       const options = matchOptionsFor(policy);
       let hashes: MediaHashes = exactHashes(bytes);
       let incomplete: VigilError | undefined;
@@ -118,13 +132,8 @@ export function hashBankSource(banks: HashBankSet, pdqHasher: PdqHasher | undefi
           incomplete = toVigilError(err);
         }
       }
-      const signals = banks.match(hashes, options).map((m) => {
-        const signal: Signal = { type: m.type, sourceId: m.bankId, sourceVersion: m.bankVersion, entryId: m.entryId, distance: m.distance, mediaId: item.id };
-        if (m.threshold !== undefined) signal.threshold = m.threshold;
-        if (m.type === 'pdq' && hashes.pdq) signal.quality = hashes.pdq.quality;
-        if (m.variant !== undefined) signal.variant = m.variant;
-        return signal;
-      });
+      hashed?.(item.id, hashes);
+      const signals = banks.match(hashes, options).map((m) => hashSignal(m, item.id, hashes.pdq?.quality));
       return incomplete ? { signals, incomplete } : signals;
     },
   };

@@ -6,10 +6,10 @@
  * The retry budget is the worker's own configuration (VIGIL_MAX_ATTEMPTS, VIGIL_BACKOFF_MS), not
  * whatever job options a producer happened to set.
  */
-import { salvageIds, type ContractLimits } from '../core/contracts.js';
+import { salvageIds, type ContractLimits, type MessageEvent } from '../core/contracts.js';
 import { ERROR_CODES, VigilError, toVigilError, type ErrorCode } from '../core/errors.js';
 import { processPayload, type StageClock } from '../core/pipeline.js';
-import type { Policy } from '../core/policy.js';
+import type { Policy, ScanReport } from '../core/policy.js';
 import type { DecisionHooks, PolicySource } from '../core/policy-source.js';
 import type { DeadLetter, DeadLetterSink, FlagSink } from '../core/ports.js';
 import type { Scanner } from '../core/scan.js';
@@ -61,6 +61,11 @@ export interface ScanJobHandlerOptions {
   logger: Logger;
   metrics?: Metrics | undefined;
   retry: RetryBudget;
+  /**
+   * After a scan (flags emitted): keeps the media items' hashes for the retro-match window
+   * (VIGIL_RETRO_WINDOW). A failure is logged and counted, never retried: the scan itself succeeded.
+   */
+  retain?: ((event: MessageEvent, report: ScanReport) => Promise<void>) | undefined;
 }
 
 export type ScanJobHandler = (job: ScanJob) => Promise<ScanJobResult>;
@@ -134,6 +139,12 @@ export function createScanJobHandler(o: ScanJobHandlerOptions): ScanJobHandler {
         // Clock skew between producer and worker can make this negative; count it as instant.
         if (flags.length) m.endToEndSeconds.observe({ priority: event.priority }, Math.max(0, (Date.now() - Date.parse(event.sentAt)) / 1000));
       }
+      if (o.retain && report.hashes)
+        await o.retain(event, report).catch((err: unknown) => {
+          const e = toVigilError(err);
+          m?.errors.inc({ code: e.code });
+          log().warn({ code: e.code, err: e }, 'could not retain media hashes for retro-matching');
+        });
       const partsFailed = report.mediaErrors.length + (report.textErrors?.length ?? 0);
       const outcome: ScanOutcome = flags.length ? 'flagged' : partsFailed ? 'incomplete' : 'clean';
       o.metrics?.eventsScanned.inc({ outcome });

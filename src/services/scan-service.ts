@@ -23,6 +23,15 @@ import { connectFlagMirror } from '../adapters/kafka/flag-mirror.js';
 import type { Logger } from '../logger.js';
 import { runService, ServiceContext } from './context.js';
 import { createScanJobHandler } from './scan-job.js';
+import { RetroScheduler, RetroWorker, type RetroJobData } from './retro.js';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { RedisRetroWindow } from '../adapters/retro-window.js';
+import { retainedItems } from '../core/retro.js';
+import { toVigilError } from '../core/errors.js';
+import type { MessageEvent } from '../core/contracts.js';
+import type { ScanReport } from '../core/policy.js';
+import type { FlagSink } from '../core/ports.js';
 
 export interface ScanService {
   worker: ScanWorker;
@@ -92,14 +101,17 @@ async function openScanService(config: Config, logger: Logger, ctx: ServiceConte
   metrics.sources.versions = () => runtimeVersions(runtime);
   const opsServer = await startProcessOps(config, { metrics, redis, logger, checks: [redisCheck(redis), runtimeCheck(scanRuntimeHealth(runtime))] });
   if (opsServer) ctx.use('ops server', opsServer);
+  const flags = mirror ? mirror.decorate(moderation) : moderation;
+  const retro = config.retroWindow ? await openRetro(config, logger, ctx, { redis, bankRedis, runtime, flags, metrics }) : undefined;
   const handle = createScanJobHandler({
     scanner: runtime.scanner,
     policy: runtime.policy,
     policySource: runtime.policySource,
     hooks: runtime.hooks,
     limits: contractLimits(config),
-    flags: mirror ? mirror.decorate(moderation) : moderation,
+    flags,
     deadLetters,
+    retain: retro?.retain,
     logger,
     metrics,
     retry: { maxAttempts: config.maxAttempts, backoffMs: config.backoffMs },
@@ -130,6 +142,64 @@ async function openScanService(config: Config, logger: Logger, ctx: ServiceConte
   await worker.worker.waitUntilReady();
   logger.info({ queue: config.scanQueue, concurrency: config.concurrency, opsPort: opsServer?.port }, 'scan worker ready');
   return { worker, metrics, context: ctx, runtime, health: () => runtime.health(), fatal, stop: async () => void (await ctx.close()) };
+}
+
+/**
+ * Retro-matching (VIGIL_RETRO_WINDOW): the window in the bank store, the scheduler polling bank
+ * revisions, and the retro queue's consumer. The scheduler runs once before the worker takes jobs,
+ * so the first worker ever started records the banks as they stand before anything is scanned.
+ */
+async function openRetro(
+  config: Config,
+  logger: Logger,
+  ctx: ServiceContext,
+  parts: { redis: Redis; bankRedis: Redis; runtime: ScanRuntime; flags: FlagSink; metrics: Metrics },
+): Promise<{ retain: (event: MessageEvent, report: ScanReport) => Promise<void> }> {
+  const windowMs = config.retroWindow as number;
+  const window = new RedisRetroWindow(parts.bankRedis, config.queuePrefix, windowMs);
+  const store = new RedisBankStore(parts.bankRedis, config.queuePrefix);
+  const queue = ctx.use('retro queue', new Queue<RetroJobData>(config.retroQueue, { connection: parts.redis, prefix: config.queuePrefix }));
+  queue.on('error', () => undefined);
+  const scheduler = new RetroScheduler({ store, redis: parts.bankRedis, prefix: config.queuePrefix, queue, logger });
+  await scheduler.poll();
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    void scheduler
+      .poll()
+      .catch((err: unknown) => logger.error({ err: toVigilError(err) }, 'retro-match scheduling failed; will try again'))
+      .finally(() => (busy = false));
+  }, config.bankReloadMs);
+  timer.unref();
+  ctx.use('retro scheduler', { close: () => clearInterval(timer) });
+  const worker = ctx.use(
+    'retro worker',
+    new RetroWorker({
+      connection: parts.redis,
+      prefix: config.queuePrefix,
+      queue: config.retroQueue,
+      lockDurationMs: config.lockDurationMs,
+      store,
+      window,
+      runtime: parts.runtime,
+      flags: parts.flags,
+      metrics: parts.metrics,
+      logger,
+      holdWaitMs: Math.max(10_000, 3 * config.bankReloadMs),
+    }),
+    { timeoutMs: config.lockDurationMs + 5000 },
+  );
+  await worker.worker.waitUntilReady();
+  logger.info({ windowS: windowMs / 1000, bucketMs: window.bucketMs, queue: config.retroQueue }, 'retro-matching on');
+  return {
+    retain: async (event, report) => {
+      if (!report.hashes) return;
+      const items = retainedItems(event, report.hashes, Date.now());
+      await window.retain(items);
+      parts.metrics.retroRetained.inc(items.length);
+    },
+  };
 }
 
 /** `vigil worker` and `node dist/workers/scan.js`: runs until SIGTERM/SIGINT; see runService for exit codes. */

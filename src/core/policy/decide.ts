@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import type { Action, EventPriority, MessageEvent } from '../contracts.js';
 import { SEVERITIES, type MediaOutcome, type Severity, type Signal, type TextOutcome } from '../signals.js';
+import type { MediaHashes } from '../ports.js';
 import { globMatches, type Policy } from './compile.js';
 import type { AccountPredicate, Condition, ContextPredicate, PolicyRule, SignalPredicate } from './schema.js';
 
@@ -38,6 +39,11 @@ export interface ScanReport {
   modelVersions: Record<string, string>;
   /** The event's context, for context conditions and rollout; set by the pipeline (`decisionContext`). */
   context?: DecisionContext;
+  /**
+   * Hashes computed per media item (media id → exact digests and PDQ), for the retro-match window
+   * (VIGIL_RETRO_WINDOW). Never copied onto flags or into logs; policy conditions do not read them.
+   */
+  hashes?: Readonly<Record<string, MediaHashes>>;
 }
 
 export function decisionContext(event: MessageEvent): DecisionContext {
