@@ -23,6 +23,9 @@ import { connectFlagMirror } from '../adapters/kafka/flag-mirror.js';
 import type { Logger } from '../logger.js';
 import { runService, ServiceContext } from './context.js';
 import { createScanJobHandler } from './scan-job.js';
+import { flagLedger } from '../adapters/flag-ledger.js';
+import { DecisionWorker } from '../adapters/bullmq/decision-worker.js';
+import { createDecisionHandler } from './decision-job.js';
 
 export interface ScanService {
   worker: ScanWorker;
@@ -90,6 +93,10 @@ async function openScanService(config: Config, logger: Logger, ctx: ServiceConte
   // The ops port is claimed before the worker registers with the queue: a port in use must not
   // leave a worker counted as connected.
   metrics.sources.versions = () => runtimeVersions(runtime);
+  // Flag records (replay dedupe, decision attribution) live with the banks: persistent, ids only.
+  const ledger = flagLedger(bankRedis, config);
+  metrics.sources.precision = async () =>
+    (await ledger.precision(['rule', 'bank', 'label'])).map((r) => ({ ...r, kind: r.kind as 'rule' | 'bank' | 'label' }));
   const opsServer = await startProcessOps(config, { metrics, redis, logger, checks: [redisCheck(redis), runtimeCheck(scanRuntimeHealth(runtime))] });
   if (opsServer) ctx.use('ops server', opsServer);
   const handle = createScanJobHandler({
@@ -99,6 +106,7 @@ async function openScanService(config: Config, logger: Logger, ctx: ServiceConte
     hooks: runtime.hooks,
     limits: contractLimits(config),
     flags: mirror ? mirror.decorate(moderation) : moderation,
+    ledger,
     deadLetters,
     logger,
     metrics,
@@ -128,6 +136,27 @@ async function openScanService(config: Config, logger: Logger, ctx: ServiceConte
     onFatal(err instanceof Error ? err : new Error(String(err)));
   });
   await worker.worker.waitUntilReady();
+  // Reviewer decisions are consumed by every worker (VIGIL_DECISIONS_QUEUE; empty: none): small jobs,
+  // idempotent per flag, so no separate service to deploy.
+  if (config.decisionsQueue) {
+    const decisions = ctx.use(
+      'decision worker',
+      new DecisionWorker({
+        connection: redis,
+        prefix: config.queuePrefix,
+        queue: config.decisionsQueue,
+        handle: createDecisionHandler({ ledger, deadLetters, logger, metrics }),
+        logger,
+        maxAttempts: config.maxAttempts,
+        backoffMs: config.backoffMs,
+      }),
+    );
+    void decisions.run().catch((err: unknown) => {
+      logger.fatal({ err }, 'decision worker stopped');
+      onFatal(err instanceof Error ? err : new Error(String(err)));
+    });
+    await decisions.worker.waitUntilReady();
+  }
   logger.info({ queue: config.scanQueue, concurrency: config.concurrency, opsPort: opsServer?.port }, 'scan worker ready');
   return { worker, metrics, context: ctx, runtime, health: () => runtime.health(), fatal, stop: async () => void (await ctx.close()) };
 }
