@@ -29,4 +29,6 @@ export const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   ops: async () => (await import('./ops.js')).register,
   dlq: async () => (await import('./dlq.js')).register,
   flags: async () => (await import('./flags.js')).register,
+  replay: async () => (await import('./replay.js')).register,
+  precision: async () => (await import('./precision.js')).register,
 };
