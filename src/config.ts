@@ -87,7 +87,7 @@ export const CONFIG_KEYS = {
     'VIGIL_FLAG_RECORD_RETENTION_S',
     90 * 24 * 3600,
     int(3600, 3650 * 24 * 3600),
-    'How long the flag ledger (bank store) keeps each emitted flag\'s record (ids only: rules, banks, entries, model labels, latest decision): replays are deduplicated against it and reviewer decisions attributed through it.',
+    "How long the flag ledger (bank store) keeps each emitted flag's record (ids only: rules, banks, entries, model labels, latest decision): replays are deduplicated against it and reviewer decisions attributed through it.",
   ],
   replayRetentionS: [
     'VIGIL_REPLAY_RETENTION_S',

@@ -14,7 +14,8 @@
  *   `d` the latest decision, `dat` its time (ms).
  * - `precision:KIND` (hash, KIND rule|bank|entry|label): `ID\tDECISION` → count.
  * - `precision:proposed` (hash): `BANK/ENTRY` → JSON of the deconfirmation proposal.
- * - `replay:ID` (hash, TTL): published, done, flagsNew, flagsKnown, deadLetters, source, startedAt;
+ * - `replay:ID` (hash, TTL): published (cumulative over runs of the same id), open (set while a run
+ *   publishes), done, flagsNew, flagsKnown, deadLetters, source, startedAt;
  *   `replay:ID:events` (hash, TTL): eventId → 1 once its outcome was counted.
  */
 import type { Redis } from 'ioredis';
@@ -194,7 +195,14 @@ export class RedisFlagLedger {
     const keys = [this.#flagKey(decision.flagId), ...PRECISION_KINDS.map((kind) => `${k}:precision:${kind}`), `${k}:deconfirmed`, `${k}:precision:proposed`];
     let reply: string[];
     try {
-      reply = (await this.#redis.eval(APPLY, keys.length, ...keys, decision.decision, String(Date.parse(decision.at)), String(this.#o.rejectThreshold))) as string[];
+      reply = (await this.#redis.eval(
+        APPLY,
+        keys.length,
+        ...keys,
+        decision.decision,
+        String(Date.parse(decision.at)),
+        String(this.#o.rejectThreshold),
+      )) as string[];
     } catch (err) {
       throw unavailable(err, 'counting a decision');
     }
@@ -285,7 +293,7 @@ export class RedisFlagLedger {
         .multi()
         .hsetnx(key, 'startedAt', new Date().toISOString())
         .hsetnx(key, 'source', source)
-        .hset(key, 'published', -1)
+        .hset(key, 'open', 1)
         .expire(key, this.#o.replayRetentionS)
         .exec();
     } catch (err) {
@@ -297,7 +305,14 @@ export class RedisFlagLedger {
   async replayPublished(replayId: string, published: number, deadLetters: number): Promise<void> {
     const key = this.#replayKey(replayId);
     try {
-      await this.#redis.multi().hset(key, 'published', published).hincrby(key, 'deadLetters', deadLetters).expire(key, this.#o.replayRetentionS).exec();
+      // Cumulative: the same replay id run again adds only what the scan queue did not absorb as already replayed.
+      await this.#redis
+        .multi()
+        .hincrby(key, 'published', published)
+        .hincrby(key, 'deadLetters', deadLetters)
+        .hdel(key, 'open')
+        .expire(key, this.#o.replayRetentionS)
+        .exec();
     } catch (err) {
       throw unavailable(err, 'recording a replay');
     }
@@ -336,7 +351,7 @@ export class RedisFlagLedger {
       replayId,
       source: h.source ?? '',
       startedAt: h.startedAt,
-      published: h.published === undefined ? -1 : n('published'),
+      published: h.open !== undefined ? -1 : n('published'),
       done: n('done'),
       flagsNew: n('flagsNew'),
       flagsKnown: n('flagsKnown'),

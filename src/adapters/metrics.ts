@@ -30,7 +30,9 @@ export interface ScrapeSources {
    * Running precision from the flag ledger (bank store), per rule, bank and model label (`model/label`).
    * Bank entries are unbounded and never become label values: `vigil precision` shows them.
    */
-  precision?: () => Promise<Array<{ kind: 'rule' | 'bank' | 'label'; id: string; confirmed: number; rejected: number; escalated: number; precision: number | null }>>;
+  precision?: () => Promise<
+    Array<{ kind: 'rule' | 'bank' | 'label'; id: string; confirmed: number; rejected: number; escalated: number; precision: number | null }>
+  >;
 }
 
 export interface Metrics {
@@ -154,19 +156,17 @@ export function createMetrics(): Metrics {
     buckets: [0.00005, 0.0002, 0.001, 0.005, 0.02, 0.1, 0.5, 2],
     registers,
   });
-  /** One ledger read per scrape feeds both precision gauges. */
-  let precisionRead: { at: number; rows: Promise<Awaited<ReturnType<NonNullable<ScrapeSources['precision']>>> | undefined> } | undefined;
+  /** One ledger read per scrape feeds both precision gauges (their collects run together). */
+  let precisionRead: Promise<Awaited<ReturnType<NonNullable<ScrapeSources['precision']>>> | undefined> | undefined;
   const readPrecision = () => {
     if (!sources.precision) return Promise.resolve(undefined);
-    if (!precisionRead || Date.now() - precisionRead.at > 1000)
-      precisionRead = {
-        at: Date.now(),
-        rows: sources.precision().catch(() => {
-          scrapeErrors.inc({ source: 'precision' });
-          return undefined;
-        }),
-      };
-    return precisionRead.rows;
+    return (precisionRead ??= sources
+      .precision()
+      .catch(() => {
+        scrapeErrors.inc({ source: 'precision' });
+        return undefined;
+      })
+      .finally(() => setImmediate(() => (precisionRead = undefined))));
   };
   // Every stage is exported from the start, so a stage that never ran reads 0 rather than missing.
   for (const stage of STAGES) stageSeconds.zero({ stage });
@@ -433,7 +433,8 @@ export function createMetrics(): Metrics {
         const rows = await readPrecision();
         if (!rows) return;
         this.reset();
-        for (const r of rows) for (const decision of ['confirmed', 'rejected', 'escalated'] as const) this.set({ kind: r.kind, id: r.id, decision }, r[decision]);
+        for (const r of rows)
+          for (const decision of ['confirmed', 'rejected', 'escalated'] as const) this.set({ kind: r.kind, id: r.id, decision }, r[decision]);
       },
     }),
   };

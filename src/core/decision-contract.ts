@@ -22,7 +22,11 @@ export const decisionSchema = z.strictObject({
     .describe('The flagId of the vigil.flag.v1 the reviewer decided on.'),
   decision: z.enum(DECISIONS).describe('confirmed: the flag was right; rejected: a false positive; escalated: right and passed on for further action.'),
   at: z.iso.datetime({ offset: true }).describe('When the reviewer decided (ISO 8601).'),
-  reasonCode: z.string().regex(TOKEN, 'must be a short code (A-Z a-z 0-9 . _ : -)').optional().describe('A reason code from the reviewing tool (never free text).'),
+  reasonCode: z
+    .string()
+    .regex(TOKEN, 'must be a short code (A-Z a-z 0-9 . _ : -)')
+    .optional()
+    .describe('A reason code from the reviewing tool (never free text).'),
   reviewerRef: z.string().regex(TOKEN, 'must be an opaque id (A-Z a-z 0-9 . _ : -)').optional().describe('Opaque reference to the reviewer, stored as given.'),
 });
 

@@ -126,7 +126,10 @@ export async function waitForReplay(
     if (state.published >= 0 && state.done >= state.published) return state;
     if (Date.now() > deadline)
       throw Object.assign(
-        new VigilError('REPLAY_TIMEOUT', `replay ${replayId}: ${state.done} of ${state.published} event(s) done after ${Math.round(options.timeoutMs / 1000)} s; workers keep going`),
+        new VigilError(
+          'REPLAY_TIMEOUT',
+          `replay ${replayId}: ${state.done} of ${state.published} event(s) done after ${Math.round(options.timeoutMs / 1000)} s; workers keep going`,
+        ),
         { state },
       );
     await sleep(options.pollMs ?? 500);

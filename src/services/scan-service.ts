@@ -95,8 +95,7 @@ async function openScanService(config: Config, logger: Logger, ctx: ServiceConte
   metrics.sources.versions = () => runtimeVersions(runtime);
   // Flag records (replay dedupe, decision attribution) live with the banks: persistent, ids only.
   const ledger = flagLedger(bankRedis, config);
-  metrics.sources.precision = async () =>
-    (await ledger.precision(['rule', 'bank', 'label'])).map((r) => ({ ...r, kind: r.kind as 'rule' | 'bank' | 'label' }));
+  metrics.sources.precision = async () => (await ledger.precision(['rule', 'bank', 'label'])).map((r) => ({ ...r, kind: r.kind as 'rule' | 'bank' | 'label' }));
   const opsServer = await startProcessOps(config, { metrics, redis, logger, checks: [redisCheck(redis), runtimeCheck(scanRuntimeHealth(runtime))] });
   if (opsServer) ctx.use('ops server', opsServer);
   const handle = createScanJobHandler({

@@ -98,7 +98,9 @@ export class BullScanQueue implements ScanQueue {
         seen.add(e.eventId);
         return dup;
       });
-      await this.queue.addBulk(events.map((e) => ({ name: replayId ? `${REPLAY_JOB_PREFIX}${replayId}` : 'scan', data: e, opts: this.jobOptions(e, replayId) })));
+      await this.queue.addBulk(
+        events.map((e) => ({ name: replayId ? `${REPLAY_JOB_PREFIX}${replayId}` : 'scan', data: e, opts: this.jobOptions(e, replayId) })),
+      );
       return duplicate;
     } catch (err) {
       throw queueError(err, 'enqueue on the scan queue');

@@ -117,7 +117,8 @@ export function parseKafkaRecord(
     dead: { ...ids, code: err.code, message: err.message, origin, at: new Date().toISOString() },
   });
   if (value === null) return dead(new VigilError('EVENT_INVALID', 'record has no value (tombstone)'));
-  if (value.length > maxRecordBytes) return dead(new VigilError('EVENT_TOO_LARGE', `record value is ${value.length} bytes, over the ${maxRecordBytes}-byte limit`));
+  if (value.length > maxRecordBytes)
+    return dead(new VigilError('EVENT_TOO_LARGE', `record value is ${value.length} bytes, over the ${maxRecordBytes}-byte limit`));
   try {
     return { event: parseMessageEvent(value, limits) };
   } catch (err) {
@@ -276,7 +277,10 @@ export class KafkaBridge {
     const parsed = parseKafkaRecord(topic, partition, message, this.#limits, this.#maxRecordBytes);
     if ('dead' in parsed) {
       const { code, eventId, messageId } = parsed.dead;
-      this.#log.warn({ partition, offset: message.offset, code, ...(eventId ? { eventId } : {}), ...(messageId ? { messageId } : {}) }, 'poison record dead-lettered');
+      this.#log.warn(
+        { partition, offset: message.offset, code, ...(eventId ? { eventId } : {}), ...(messageId ? { messageId } : {}) },
+        'poison record dead-lettered',
+      );
       this.#o.metrics?.deadLettered.inc({ code });
       this.#o.metrics?.errors.inc({ code });
     }

@@ -51,8 +51,7 @@ export async function resolveRange(kafka: Kafka, topic: string, from: RangeBound
   try {
     await admin.connect();
     const offsets = await admin.fetchTopicOffsets(topic);
-    const byTime = async (ms: number) =>
-      new Map((await admin.fetchTopicOffsetsByTimestamp(topic, ms)).map((p) => [p.partition, BigInt(p.offset)] as const));
+    const byTime = async (ms: number) => new Map((await admin.fetchTopicOffsetsByTimestamp(topic, ms)).map((p) => [p.partition, BigInt(p.offset)] as const));
     const fromTime = 'time' in from ? await byTime(from.time) : undefined;
     const toTime = to && 'time' in to ? await byTime(to.time) : undefined;
     return offsets

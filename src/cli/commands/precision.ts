@@ -28,7 +28,8 @@ Examples:
     )
     .action(async (opts: Record<string, unknown>) => {
       const kind = opts.kind as string | undefined;
-      if (kind !== undefined && !(PRECISION_KINDS as readonly string[]).includes(kind)) throw new UsageError(`--kind must be one of ${PRECISION_KINDS.join(', ')}`);
+      if (kind !== undefined && !(PRECISION_KINDS as readonly string[]).includes(kind))
+        throw new UsageError(`--kind must be one of ${PRECISION_KINDS.join(', ')}`);
       const config = loadConfig({ overrides: configOverrides(opts) });
       const rows = await withBankStore(opts, (redis) => flagLedger(redis, config).precision(kind ? [kind as PrecisionKind] : PRECISION_KINDS));
       if (opts.json) {

@@ -43,7 +43,9 @@ export function register(program: Command): Command {
   return withConfigOptions(
     program
       .command('replay')
-      .description('Re-publish past events (a JSONL file or a Kafka topic range) at backfill priority under a replay id; flags already raised are not raised again.')
+      .description(
+        'Re-publish past events (a JSONL file or a Kafka topic range) at backfill priority under a replay id; flags already raised are not raised again.',
+      )
       .option('--events <file>', 'JSONL file of vigil.message.v1 events ("-" for stdin)')
       .option('--kafka-topic <topic>', 'read the events from this Kafka topic (KAFKA_BROKERS) instead')
       .option('--from <offset|time>', 'with --kafka-topic: first offset (every partition) or ISO time to read from', '0')
@@ -51,7 +53,12 @@ export function register(program: Command): Command {
       .option('--replay-id <id>', 'id of this replay (default: rp-TIME-RANDOM); the same id again adds nothing already replayed under it')
       .option('--status <id>', 'print the progress of an earlier replay and exit')
       .option('--no-wait', 'publish and exit without waiting for the workers (summary counts what is done so far)')
-      .option('--timeout <s>', 'seconds to wait for the workers to finish the replayed events (default 3600)', parseIntOption('--timeout', 1, 7 * 24 * 3600), 3600)
+      .option(
+        '--timeout <s>',
+        'seconds to wait for the workers to finish the replayed events (default 3600)',
+        parseIntOption('--timeout', 1, 7 * 24 * 3600),
+        3600,
+      )
       .option('--json', 'the final summary as one JSON line on stdout'),
     ['redis'],
   )
@@ -119,19 +126,29 @@ Examples:
                 await publisher.add({ event: parseMessageEvent(text, limits) });
               } catch (err) {
                 if (!(err instanceof VigilError) || err.code === 'QUEUE_UNAVAILABLE') throw err;
-                await publisher.add({ dead: { ...salvageIds(text), code: err.code, message: err.message, origin: fileOrigin(file, line), at: new Date().toISOString() } });
+                await publisher.add({
+                  dead: { ...salvageIds(text), code: err.code, message: err.message, origin: fileOrigin(file, line), at: new Date().toISOString() },
+                });
               }
             }
           } else await publishKafkaRange(config, opts, replayId, publisher.add);
           const published = await publisher.finish();
-          if (!json) printErr(`replay ${replayId}: ${published.published} event(s) published at backfill priority${published.invalid ? `, ${published.invalid} invalid (dead-lettered)` : ''}`);
+          if (!json)
+            printErr(
+              `replay ${replayId}: ${published.published} event(s) published at backfill priority${published.invalid ? `, ${published.invalid} invalid (dead-lettered)` : ''}`,
+            );
         }
         print(await wait(), json);
       });
     });
 }
 
-async function publishKafkaRange(config: Config, opts: Record<string, unknown>, replayId: string, add: ReturnType<typeof replayPublisher>['add']): Promise<void> {
+async function publishKafkaRange(
+  config: Config,
+  opts: Record<string, unknown>,
+  replayId: string,
+  add: ReturnType<typeof replayPublisher>['add'],
+): Promise<void> {
   const [{ createKafka }, { readTopicRange, parseRangeBound }, { parseKafkaRecord, maxRecordBytesFor }] = await Promise.all([
     import('../../adapters/kafka/client.js'),
     import('../../adapters/kafka/range-reader.js'),
@@ -169,7 +186,11 @@ async function withStores<T>(
   const bankRedis = openBankStoreRedis(config, 'producer');
   const settings = { connection: redis, prefix: config.queuePrefix, dedupeTtlMs: config.dedupeTtlMs };
   const scanQueue = new BullScanQueue({ ...settings, name: config.scanQueue, failedRetentionS: config.failedRetentionS });
-  const deadLetters = new BullDeadLetterSink(config.deadLetterQueue, { ...settings, retentionS: config.deadLetterRetentionS, maxEntries: config.deadLetterMaxEntries });
+  const deadLetters = new BullDeadLetterSink(config.deadLetterQueue, {
+    ...settings,
+    retentionS: config.deadLetterRetentionS,
+    maxEntries: config.deadLetterMaxEntries,
+  });
   try {
     await waitForRedis(redis, config.redisConnectTimeoutMs, config.redisUrl);
     await waitForRedis(bankRedis, config.redisConnectTimeoutMs, bankStoreRedisUrl(config));
