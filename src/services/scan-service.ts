@@ -156,6 +156,24 @@ async function openScanService(config: Config, logger: Logger, ctx: ServiceConte
     });
     await decisions.worker.waitUntilReady();
   }
+  if (config.decisionsKafkaTopic) {
+    const [{ createKafka }, { KafkaDecisionConsumer }] = await Promise.all([
+      import('../adapters/kafka/client.js'),
+      import('../adapters/kafka/decision-consumer.js'),
+    ]);
+    const consumer = ctx.use(
+      'kafka decision consumer',
+      new KafkaDecisionConsumer({
+        kafka: createKafka(config, logger),
+        topic: config.decisionsKafkaTopic,
+        groupId: `${config.kafkaGroupId}-decisions`,
+        handle: createDecisionHandler({ ledger, deadLetters, logger, metrics }),
+        logger,
+        onFatal,
+      }),
+    );
+    await consumer.start();
+  }
   logger.info({ queue: config.scanQueue, concurrency: config.concurrency, opsPort: opsServer?.port }, 'scan worker ready');
   return { worker, metrics, context: ctx, runtime, health: () => runtime.health(), fatal, stop: async () => void (await ctx.close()) };
 }

@@ -4,7 +4,7 @@
  * dead letter), flags deduplicated against the flag ledger.
  */
 import { Queue } from 'bullmq';
-import { cpSync, mkdtempSync } from 'node:fs';
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
@@ -18,7 +18,7 @@ import { startScanService } from '../../src/services/scan-service.js';
 import { runCli } from '../helpers/cli.js';
 import { messageEvent, produce, testKafka, uniqueName } from '../helpers/kafka.js';
 import { startKafkaMock, type KafkaMock } from '../helpers/kafka-mock.js';
-import { deletePrefix, REDIS_URL, testConfig, uniquePrefix } from '../helpers/redis.js';
+import { deletePrefix, REDIS_URL, testConfig, uniquePrefix, waitFor } from '../helpers/redis.js';
 
 let mock: KafkaMock;
 let kafka: Kafka;
@@ -106,5 +106,62 @@ describe('vigil replay --kafka-topic', () => {
     await moderation.obliterate({ force: true });
     expect(await replay()).toMatchObject({ events: 6, flagsNew: 1, flagsAlreadyKnown: 2, deadLetters: 1 });
     expect((await flags()).map((f) => f.eventId)).toEqual(['k-img-old']);
+  }, 180_000);
+});
+
+describe('decisions from a Kafka topic', () => {
+  it('vigil worker counts vigil.decision.v1 records from VIGIL_DECISIONS_KAFKA_TOPIC; a bad record is dead-lettered with its coordinates', async () => {
+    const prefix = uniquePrefix('kdec');
+    const banks = mkdtempSync(join(tmpdir(), 'vigil-banks-'));
+    cpSync('config/samples/banks', banks, { recursive: true });
+    const decisionsTopic = uniqueName('vigil.decisions');
+    const config = testConfig(prefix, {
+      banksDir: banks,
+      kafkaBrokers: mock.brokers.join(','),
+      kafkaGroupId: uniqueName('g-kdec'),
+      decisionsKafkaTopic: decisionsTopic,
+      decisionsQueue: '',
+    });
+    const service = await startScanService(config, createLogger('silent'));
+    const moderation = new Queue(config.moderationQueue, { connection: { url: REDIS_URL }, prefix });
+    const dead = new Queue(config.deadLetterQueue, { connection: { url: REDIS_URL }, prefix });
+    cleanups.push(async () => {
+      await service.stop();
+      await Promise.all([moderation.close(), dead.close()]);
+      await deletePrefix(prefix);
+    });
+    expect(service.context.names()).toContain('kafka decision consumer');
+    expect(service.context.names()).not.toContain('decision worker');
+    const env = { VIGIL_QUEUE_PREFIX: prefix };
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-kdec-'));
+    writeFileSync(join(dir, 'e.jsonl'), `${sample('demo-evt-004', 'kd-txt')}\n`);
+    const r = await runCli(['replay', '--events', join(dir, 'e.jsonl'), '--json', '--timeout', '120'], { env });
+    expect(JSON.parse(r.stdout.trim())).toMatchObject({ events: 1, flagsNew: 1 });
+    const [flag] = (await moderation.getJobs(['prioritized', 'waiting'])).map((j) => j.data as Flag);
+    await produce(kafka, decisionsTopic, [
+      { value: JSON.stringify({ schema: 'vigil.decision.v1', flagId: flag!.flagId, decision: 'rejected', at: '2026-12-01T09:00:00Z' }), partition: 0 },
+      { value: '{"schema":"vigil.decision.v1","decision":"maybe"}', partition: 0 },
+    ]);
+    const bank = flag!.signals[0]!.sourceId;
+    const rows = await waitFor(
+      'decision counted',
+      async () => {
+        const p = await runCli(['precision', '--json', '--kind', 'bank'], { env });
+        const parsed = p.stdout
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
+        return parsed.some((x) => x.id === bank && x.rejected === 1) ? parsed : undefined;
+      },
+      60_000,
+    );
+    expect(rows).toEqual([{ kind: 'bank', id: bank, confirmed: 0, rejected: 1, escalated: 0, decided: 1, precision: 0 }]);
+    const dl = await waitFor('bad decision dead-lettered', async () => {
+      const entries = (await dead.getJobs(['waiting'])).map((j) => j.data as DeadLetter);
+      return entries.length ? entries : undefined;
+    });
+    expect(dl).toEqual([expect.objectContaining({ code: 'DECISION_INVALID', origin: { kind: 'kafka', topic: decisionsTopic, partition: 0, offset: '1' } })]);
+    expect(JSON.stringify(dl)).not.toContain('maybe');
   }, 180_000);
 });
