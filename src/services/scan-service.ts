@@ -111,30 +111,10 @@ async function openScanService(config: Config, logger: Logger, ctx: ServiceConte
     metrics,
     retry: { maxAttempts: config.maxAttempts, backoffMs: config.backoffMs },
   });
-  const worker = ctx.use(
-    'scan worker',
-    new ScanWorker({
-      connection: redis,
-      prefix: config.queuePrefix,
-      queue: config.scanQueue,
-      concurrency: config.concurrency,
-      lockDurationMs: config.lockDurationMs,
-      handle,
-      deadLetters,
-      logger,
-      metrics,
-    }),
-    // Jobs in flight finish within their lock; past that their lock lapses and another worker retries them.
-    { timeoutMs: config.lockDurationMs + 5000 },
-  );
   let onFatal: (err: Error) => void = () => undefined;
   const fatal = new Promise<Error>((resolve) => (onFatal = resolve));
   void outage.fatal.then(onFatal);
-  void worker.run().catch((err: unknown) => {
-    logger.fatal({ err }, 'scan worker stopped');
-    onFatal(err instanceof Error ? err : new Error(String(err)));
-  });
-  await worker.worker.waitUntilReady();
+  // Decision consumers start before the scan worker takes jobs: once the scan worker runs, start-up is over.
   // Reviewer decisions are consumed by every worker (VIGIL_DECISIONS_QUEUE; empty: none): small jobs,
   // idempotent per flag, so no separate service to deploy.
   if (config.decisionsQueue) {
@@ -174,6 +154,27 @@ async function openScanService(config: Config, logger: Logger, ctx: ServiceConte
     );
     await consumer.start();
   }
+  const worker = ctx.use(
+    'scan worker',
+    new ScanWorker({
+      connection: redis,
+      prefix: config.queuePrefix,
+      queue: config.scanQueue,
+      concurrency: config.concurrency,
+      lockDurationMs: config.lockDurationMs,
+      handle,
+      deadLetters,
+      logger,
+      metrics,
+    }),
+    // Jobs in flight finish within their lock; past that their lock lapses and another worker retries them.
+    { timeoutMs: config.lockDurationMs + 5000 },
+  );
+  void worker.run().catch((err: unknown) => {
+    logger.fatal({ err }, 'scan worker stopped');
+    onFatal(err instanceof Error ? err : new Error(String(err)));
+  });
+  await worker.worker.waitUntilReady();
   logger.info({ queue: config.scanQueue, concurrency: config.concurrency, opsPort: opsServer?.port }, 'scan worker ready');
   return { worker, metrics, context: ctx, runtime, health: () => runtime.health(), fatal, stop: async () => void (await ctx.close()) };
 }
