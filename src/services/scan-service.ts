@@ -129,6 +129,8 @@ async function openScanService(config: Config, logger: Logger, ctx: ServiceConte
         maxAttempts: config.maxAttempts,
         backoffMs: config.backoffMs,
       }),
+      // Decisions are one Lua call each: a drain that takes longer is waiting on a dead Redis.
+      { timeoutMs: 3000 },
     );
     void decisions.run().catch((err: unknown) => {
       logger.fatal({ err }, 'decision worker stopped');

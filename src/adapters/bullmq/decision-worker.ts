@@ -39,8 +39,14 @@ export class DecisionWorker {
     return this.worker.run();
   }
 
+  /**
+   * Lets a decision in flight finish (one Lua call), unless the queue Redis is gone: then it could not
+   * finish anyway, so the worker closes at once and the job's lapsed lock hands it out again later.
+   */
   close(): Promise<void> {
-    return (this.#closing ??= this.worker.close());
+    const connection = this.#o.connection as { status?: string };
+    const redisGone = connection.status !== undefined && connection.status !== 'ready';
+    return (this.#closing ??= this.worker.close(redisGone));
   }
 
   async #process(job: Job, token: string | undefined): Promise<unknown> {
