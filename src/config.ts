@@ -100,6 +100,36 @@ export const CONFIG_KEYS = {
     int(0, 30 * 24 * 3600),
     'How long a job that exhausted retriable attempts is kept (with its content) in the failed set for replay; non-retriable failures are removed at once.',
   ],
+  flagRecordRetentionS: [
+    'VIGIL_FLAG_RECORD_RETENTION_S',
+    90 * 24 * 3600,
+    int(3600, 3650 * 24 * 3600),
+    "How long the flag ledger (bank store) keeps each emitted flag's record (ids only: rules, banks, entries, model labels, latest decision): replays are deduplicated against it and reviewer decisions attributed through it.",
+  ],
+  replayRetentionS: [
+    'VIGIL_REPLAY_RETENTION_S',
+    7 * 24 * 3600,
+    int(60, 365 * 24 * 3600),
+    'How long the progress and summary of a `vigil replay` are kept (`vigil replay --status ID`).',
+  ],
+  decisionsQueue: [
+    'VIGIL_DECISIONS_QUEUE',
+    'vigil-decisions',
+    z.string().regex(/^([A-Za-z0-9_.-]+)?$/),
+    'Queue of vigil.decision.v1 reviewer decisions that every `vigil worker` consumes into running precision; empty: the worker does not consume decisions.',
+  ],
+  decisionsKafkaTopic: [
+    'VIGIL_DECISIONS_KAFKA_TOPIC',
+    undefined,
+    optionalString,
+    'If set, `vigil worker` also consumes vigil.decision.v1 records from this Kafka topic (consumer group KAFKA_GROUP_ID + "-decisions").',
+  ],
+  deconfirmProposeRejections: [
+    'VIGIL_DECONFIRM_PROPOSE_REJECTIONS',
+    3,
+    int(1, 1_000_000),
+    'A bank entry whose flags reviewers rejected this many times is proposed for deconfirmation in the audit log (proposed, never applied).',
+  ],
   maxTextBytes: [
     'VIGIL_MAX_TEXT_BYTES',
     DEFAULT_LIMITS.maxTextBytes,

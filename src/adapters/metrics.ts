@@ -26,6 +26,13 @@ export interface RuntimeVersions {
 export interface ScrapeSources {
   queues?: () => Promise<Record<QueueRole, Partial<Record<QueueState, number>>>>;
   versions?: () => RuntimeVersions;
+  /**
+   * Running precision from the flag ledger (bank store), per rule, bank and model label (`model/label`).
+   * Bank entries are unbounded and never become label values: `vigil precision` shows them.
+   */
+  precision?: () => Promise<
+    Array<{ kind: 'rule' | 'bank' | 'label'; id: string; confirmed: number; rejected: number; escalated: number; precision: number | null }>
+  >;
 }
 
 export interface Metrics {
@@ -103,6 +110,13 @@ export interface Metrics {
   /** Kafka records the bridge enqueued whose outcome is not final yet (their offsets are not committed). */
   bridgeUnsettled: Gauge<string>;
   bridgeQueueRestarts: Counter<string>;
+  /** Reviewer decisions this process consumed, by decision and what the ledger did with it. */
+  decisions: Counter<'decision' | 'outcome'>;
+  /** Bank entries proposed for deconfirmation (audit log) after enough rejections. */
+  deconfirmProposals: Counter<string>;
+  /** Running precision per rule, bank and model label, read from the flag ledger at scrape time. */
+  precision: Gauge<'kind' | 'id'>;
+  precisionDecisions: Gauge<'kind' | 'id' | 'decision'>;
 }
 
 export function createMetrics(): Metrics {
@@ -148,6 +162,18 @@ export function createMetrics(): Metrics {
     buckets: [0.00005, 0.0002, 0.001, 0.005, 0.02, 0.1, 0.5, 2],
     registers,
   });
+  /** One ledger read per scrape feeds both precision gauges (their collects run together). */
+  let precisionRead: Promise<Awaited<ReturnType<NonNullable<ScrapeSources['precision']>>> | undefined> | undefined;
+  const readPrecision = () => {
+    if (!sources.precision) return Promise.resolve(undefined);
+    return (precisionRead ??= sources
+      .precision()
+      .catch(() => {
+        scrapeErrors.inc({ source: 'precision' });
+        return undefined;
+      })
+      .finally(() => setImmediate(() => (precisionRead = undefined))));
+  };
   // Every stage is exported from the start, so a stage that never ran reads 0 rather than missing.
   for (const stage of STAGES) stageSeconds.zero({ stage });
   return {
@@ -404,5 +430,41 @@ export function createMetrics(): Metrics {
       },
     }),
     scrapeErrors,
+    decisions: new Counter({
+      name: 'vigil_decisions_total',
+      help: 'Reviewer decisions (vigil.decision.v1) consumed, by decision (confirmed, rejected, escalated, invalid) and outcome (counted, changed, duplicate, stale, unknown_flag, invalid).',
+      labelNames: ['decision', 'outcome'],
+      registers,
+    }),
+    deconfirmProposals: new Counter({
+      name: 'vigil_deconfirm_proposals_total',
+      help: 'Bank entries proposed for deconfirmation in the audit log after VIGIL_DECONFIRM_PROPOSE_REJECTIONS rejections.',
+      registers,
+    }),
+    precision: new Gauge({
+      name: 'vigil_precision',
+      help: 'Running precision, (confirmed + escalated) / decided, per rule, bank and model label (id model/label), from the flag ledger at scrape time (every worker reports the same: aggregate with max).',
+      labelNames: ['kind', 'id'],
+      registers,
+      async collect() {
+        const rows = await readPrecision();
+        if (!rows) return;
+        this.reset();
+        for (const r of rows) if (r.precision !== null) this.set({ kind: r.kind, id: r.id }, r.precision);
+      },
+    }),
+    precisionDecisions: new Gauge({
+      name: 'vigil_precision_decisions',
+      help: 'Reviewer decisions counted per rule, bank and model label, by decision, from the flag ledger at scrape time.',
+      labelNames: ['kind', 'id', 'decision'],
+      registers,
+      async collect() {
+        const rows = await readPrecision();
+        if (!rows) return;
+        this.reset();
+        for (const r of rows)
+          for (const decision of ['confirmed', 'rejected', 'escalated'] as const) this.set({ kind: r.kind, id: r.id, decision }, r[decision]);
+      },
+    }),
   };
 }

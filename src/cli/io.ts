@@ -98,3 +98,38 @@ export function progress(label: string, intervalMs = 5000): (done: number) => vo
     printErr(`${label}: ${done} so far (${Math.round((done * 1000) / (now - started))}/s)`);
   };
 }
+
+/**
+ * A progress bar on stderr for a run whose total is known (or not yet: `total` < 0). On a terminal
+ * it redraws one line; otherwise it prints a line at most every `intervalMs`, so logs stay short.
+ * `done()` ends the line.
+ */
+export function progressBar(label: string, intervalMs = 5000): { update(done: number, total: number, note?: string): void; done(): void } {
+  const tty = process.stderr.isTTY === true;
+  let last = 0;
+  let drawn = false;
+  const line = (done: number, total: number, note = '') => {
+    const width = 30;
+    const ratio = total > 0 ? Math.min(1, done / total) : 0;
+    const filled = Math.round(ratio * width);
+    const bar = total >= 0 ? `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total}` : `${done} so far`;
+    return `${label}: ${bar}${note ? ` ${note}` : ''}`;
+  };
+  return {
+    update(done, total, note) {
+      const now = Date.now();
+      if (tty) {
+        if (now - last < 200) return;
+        last = now;
+        drawn = true;
+        process.stderr.write(`\r${line(done, total, note)}\x1b[K`);
+      } else if (now - last >= intervalMs) {
+        last = now;
+        printErr(line(done, total, note));
+      }
+    },
+    done() {
+      if (tty && drawn) process.stderr.write('\n');
+    },
+  };
+}

@@ -35,6 +35,10 @@ export const ERROR_CODES = {
   /** A command was called wrongly (flags, arguments): nothing was done. */
   USAGE: false,
   RETRIES_EXHAUSTED: false,
+  /** A vigil.decision.v1 that does not parse: dead-lettered, never retried. */
+  DECISION_INVALID: false,
+  /** `vigil replay` gave up waiting for the workers to finish the replayed events (they keep going). */
+  REPLAY_TIMEOUT: false,
   // Classifiers: a model whose files are missing, altered (sha256) or malformed never loads; a
   // classification that overran its time budget, or whose worker thread died, may be retried.
   MODEL_INVALID: false,
@@ -109,6 +113,8 @@ const KIND: Record<ErrorCode, ErrorKind> = {
   PORT_UNAVAILABLE: 'unavailable',
   USAGE: 'config',
   RETRIES_EXHAUSTED: 'input',
+  DECISION_INVALID: 'input',
+  REPLAY_TIMEOUT: 'unavailable',
   MODEL_INVALID: 'config',
   DATA_INVALID: 'input',
   CLASSIFIER_TIMEOUT: 'unavailable',

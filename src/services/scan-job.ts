@@ -6,7 +6,7 @@
  * The retry budget is the worker's own configuration (VIGIL_MAX_ATTEMPTS, VIGIL_BACKOFF_MS), not
  * whatever job options a producer happened to set.
  */
-import { salvageIds, type ContractLimits, type MessageEvent } from '../core/contracts.js';
+import { salvageIds, type ContractLimits, type Flag, type MessageEvent } from '../core/contracts.js';
 import { ERROR_CODES, VigilError, toVigilError, type ErrorCode } from '../core/errors.js';
 import { processPayload, type StageClock } from '../core/pipeline.js';
 import type { Policy, ScanReport } from '../core/policy.js';
@@ -22,6 +22,18 @@ export interface ScanJob {
   origin: DeadLetter['origin'];
   /** 1 for the first try. */
   attempt: number;
+  /** Set when the job is part of a `vigil replay`: its flags are deduplicated against the flag ledger. */
+  replayId?: string | undefined;
+}
+
+/**
+ * The flag ledger as the scan needs it (src/adapters/flag-ledger.ts): a record of every emitted flag
+ * that outlives the moderation queue's dedupe window, so a replay re-raises no flag raised before.
+ */
+export interface FlagRecords {
+  known(flagIds: readonly string[]): Promise<boolean[]>;
+  record(flags: readonly Flag[]): Promise<void>;
+  replayDone(replayId: string, eventId: string, counts: { flagsNew: number; flagsKnown: number; deadLetters: number }): Promise<void>;
 }
 
 /**
@@ -57,6 +69,8 @@ export interface ScanJobHandlerOptions {
   hooks?: DecisionHooks | undefined;
   limits: ContractLimits;
   flags: FlagSink;
+  /** Records emitted flags; required for replay jobs to be deduplicated beyond the queue's dedupe window. */
+  ledger?: FlagRecords | undefined;
   deadLetters: DeadLetterSink;
   logger: Logger;
   metrics?: Metrics | undefined;
@@ -89,6 +103,12 @@ export function createScanJobHandler(o: ScanJobHandlerOptions): ScanJobHandler {
     o.metrics?.deadLettered.inc({ code: err.code });
   };
 
+  /** Replay progress is bookkeeping: a failure is logged (the replay then waits in vain and says so), never re-scans. */
+  const replayDone = async (replayId: string, eventId: string, counts: { flagsNew: number; flagsKnown: number; deadLetters: number }) => {
+    if (!o.ledger || !eventId) return;
+    await o.ledger.replayDone(replayId, eventId, counts).catch((err: unknown) => o.logger.error({ err, replayId }, 'could not count a replayed event'));
+  };
+
   const m = o.metrics;
   const clock: StageClock | undefined = m
     ? { now: () => performance.now(), observe: (stage, seconds) => m.stageSeconds.observe({ stage }, seconds) }
@@ -109,10 +129,25 @@ export function createScanJobHandler(o: ScanJobHandlerOptions): ScanJobHandler {
       });
       const { event, report, flags } = result;
       const emitStarted = performance.now();
-      await o.flags.emit(flags);
+      // A replay re-raises no flag the ledger holds (emitted before, also long past the queue's dedupe
+      // window). The check must work: a replay without it would double flags, so its failure retries.
+      let emitted = flags;
+      if (job.replayId && o.ledger && flags.length) {
+        const known = await o.ledger.known(flags.map((f) => f.flagId));
+        emitted = flags.filter((_, i) => !known[i]);
+      }
+      await o.flags.emit(emitted);
+      if (o.ledger && flags.length)
+        await o.ledger.record(flags).catch((err: unknown) => {
+          if (job.replayId) throw err;
+          // Live traffic is not held up by the bank store: the flag is out; only its later attribution is lost.
+          log().error({ err }, 'could not record flags in the flag ledger');
+        });
       m?.stageSeconds.observe({ stage: 'emit' }, (performance.now() - emitStarted) / 1000);
       // The flags are out: a failure to count or to log shadow verdicts must not retry (and re-count) the job.
-      if (o.hooks) await o.hooks.after(result).catch((err: unknown) => log().error({ err }, 'could not record brakes counters or shadow verdicts'));
+      // A replay is not live traffic: it feeds neither the flood monitor nor the daily caps nor the shadow log.
+      if (o.hooks && !job.replayId)
+        await o.hooks.after(result).catch((err: unknown) => log().error({ err }, 'could not record brakes counters or shadow verdicts'));
       // Flags first, then the parts that failed: a crash in between re-scans and re-emits the same flag ids.
       // A part that failed transiently on the last attempt gave up like a whole event would: recorded as
       // RETRIES_EXHAUSTED (the cause in its message and reason), and the event kept for `vigil dlq retry`.
@@ -135,7 +170,7 @@ export function createScanJobHandler(o: ScanJobHandlerOptions): ScanJobHandler {
         for (const e of report.mediaErrors) m.errors.inc({ code: e.code });
         for (const e of report.textErrors ?? []) m.errors.inc({ code: e.code });
         for (const s of report.signals) m.matches.inc({ type: s.type, source: s.sourceId });
-        for (const f of flags) m.flagsEmitted.inc({ category: f.category, severity: f.severity, action: f.action });
+        for (const f of emitted) m.flagsEmitted.inc({ category: f.category, severity: f.severity, action: f.action });
         // Clock skew between producer and worker can make this negative; count it as instant.
         if (flags.length) m.endToEndSeconds.observe({ priority: event.priority }, Math.max(0, (Date.now() - Date.parse(event.sentAt)) / 1000));
       }
@@ -149,6 +184,12 @@ export function createScanJobHandler(o: ScanJobHandlerOptions): ScanJobHandler {
       const outcome: ScanOutcome = flags.length ? 'flagged' : partsFailed ? 'incomplete' : 'clean';
       o.metrics?.eventsScanned.inc({ outcome });
       if (o.logger.isLevelEnabled('debug')) log().debug({ flags: flags.map((f) => f.flagId), mediaErrors: report.mediaErrors.length, outcome }, 'scanned');
+      if (job.replayId)
+        await replayDone(job.replayId, event.eventId, {
+          flagsNew: emitted.length,
+          flagsKnown: flags.length - emitted.length,
+          deadLetters: report.mediaErrors.length + (report.textErrors?.length ?? 0),
+        });
       return { status: 'scanned', outcome, eventId: event.eventId, flagIds: flags.map((f) => f.flagId), mediaErrors: report.mediaErrors.length, retained };
     } catch (raw) {
       const err = toVigilError(raw);
@@ -165,6 +206,7 @@ export function createScanJobHandler(o: ScanJobHandlerOptions): ScanJobHandler {
       log().warn({ code: final.code, err: final }, 'dead-lettered');
       o.metrics?.eventsScanned.inc({ outcome: 'dead_lettered' });
       const ids = salvageIds(job.payload);
+      if (job.replayId) await replayDone(job.replayId, ids.eventId ?? '', { flagsNew: 0, flagsKnown: 0, deadLetters: 1 });
       return { status: 'dead_lettered', code: final.code, retained: err.retriable, ...(ids.eventId ? { eventId: ids.eventId } : {}) };
     } finally {
       stop?.();

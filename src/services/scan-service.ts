@@ -32,6 +32,9 @@ import { toVigilError } from '../core/errors.js';
 import type { MessageEvent } from '../core/contracts.js';
 import type { ScanReport } from '../core/policy.js';
 import type { FlagSink } from '../core/ports.js';
+import { flagLedger } from '../adapters/flag-ledger.js';
+import { DecisionWorker } from '../adapters/bullmq/decision-worker.js';
+import { createDecisionHandler } from './decision-job.js';
 
 export interface ScanService {
   worker: ScanWorker;
@@ -99,6 +102,9 @@ async function openScanService(config: Config, logger: Logger, ctx: ServiceConte
   // The ops port is claimed before the worker registers with the queue: a port in use must not
   // leave a worker counted as connected.
   metrics.sources.versions = () => runtimeVersions(runtime);
+  // Flag records (replay dedupe, decision attribution) live with the banks: persistent, ids only.
+  const ledger = flagLedger(bankRedis, config);
+  metrics.sources.precision = async () => (await ledger.precision(['rule', 'bank', 'label'])).map((r) => ({ ...r, kind: r.kind as 'rule' | 'bank' | 'label' }));
   const opsServer = await startProcessOps(config, { metrics, redis, logger, checks: [redisCheck(redis), runtimeCheck(scanRuntimeHealth(runtime))] });
   if (opsServer) ctx.use('ops server', opsServer);
   const flags = mirror ? mirror.decorate(moderation) : moderation;
@@ -110,12 +116,58 @@ async function openScanService(config: Config, logger: Logger, ctx: ServiceConte
     hooks: runtime.hooks,
     limits: contractLimits(config),
     flags,
+    ledger,
     deadLetters,
     retain: retro?.retain,
     logger,
     metrics,
     retry: { maxAttempts: config.maxAttempts, backoffMs: config.backoffMs },
   });
+  let onFatal: (err: Error) => void = () => undefined;
+  const fatal = new Promise<Error>((resolve) => (onFatal = resolve));
+  void outage.fatal.then(onFatal);
+  // Decision consumers start before the scan worker takes jobs: once the scan worker runs, start-up is over.
+  // Reviewer decisions are consumed by every worker (VIGIL_DECISIONS_QUEUE; empty: none): small jobs,
+  // idempotent per flag, so no separate service to deploy.
+  if (config.decisionsQueue) {
+    const decisions = ctx.use(
+      'decision worker',
+      new DecisionWorker({
+        connection: redis,
+        prefix: config.queuePrefix,
+        queue: config.decisionsQueue,
+        handle: createDecisionHandler({ ledger, deadLetters, logger, metrics }),
+        logger,
+        maxAttempts: config.maxAttempts,
+        backoffMs: config.backoffMs,
+      }),
+      // Decisions are one Lua call each: a drain that takes longer is waiting on a dead Redis.
+      { timeoutMs: 3000 },
+    );
+    void decisions.run().catch((err: unknown) => {
+      logger.fatal({ err }, 'decision worker stopped');
+      onFatal(err instanceof Error ? err : new Error(String(err)));
+    });
+    await decisions.worker.waitUntilReady();
+  }
+  if (config.decisionsKafkaTopic) {
+    const [{ createKafka }, { KafkaDecisionConsumer }] = await Promise.all([
+      import('../adapters/kafka/client.js'),
+      import('../adapters/kafka/decision-consumer.js'),
+    ]);
+    const consumer = ctx.use(
+      'kafka decision consumer',
+      new KafkaDecisionConsumer({
+        kafka: createKafka(config, logger),
+        topic: config.decisionsKafkaTopic,
+        groupId: `${config.kafkaGroupId}-decisions`,
+        handle: createDecisionHandler({ ledger, deadLetters, logger, metrics }),
+        logger,
+        onFatal,
+      }),
+    );
+    await consumer.start();
+  }
   const worker = ctx.use(
     'scan worker',
     new ScanWorker({
@@ -132,9 +184,6 @@ async function openScanService(config: Config, logger: Logger, ctx: ServiceConte
     // Jobs in flight finish within their lock; past that their lock lapses and another worker retries them.
     { timeoutMs: config.lockDurationMs + 5000 },
   );
-  let onFatal: (err: Error) => void = () => undefined;
-  const fatal = new Promise<Error>((resolve) => (onFatal = resolve));
-  void outage.fatal.then(onFatal);
   void worker.run().catch((err: unknown) => {
     logger.fatal({ err }, 'scan worker stopped');
     onFatal(err instanceof Error ? err : new Error(String(err)));

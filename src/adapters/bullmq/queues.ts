@@ -11,6 +11,9 @@ import { VigilError } from '../../core/errors.js';
 import type { DeadLetter, DeadLetterSink, FlagSink, ScanQueue } from '../../core/ports.js';
 import type { Severity } from '../../core/signals.js';
 
+/** Job names of replayed events (`replay.REPLAYID`); the scan worker reads the replay id from it. */
+export const REPLAY_JOB_PREFIX = 'replay.';
+
 export interface QueueSettings {
   connection: ConnectionOptions;
   prefix: string;
@@ -49,11 +52,17 @@ export class BullScanQueue implements ScanQueue {
     this.queue.on('error', () => undefined);
   }
 
-  jobOptions(event: MessageEvent): JobsOptions {
+  /**
+   * A replayed event gets a job id of its own (`replay.ID.EVENTID`): under its eventId the queue would
+   * absorb it as a duplicate of the original for the dedupe window. It keeps its eventId, so its
+   * flags get the same flagIds as the first time and are deduplicated against those by flagId.
+   */
+  jobOptions(event: MessageEvent, replayId?: string): JobsOptions {
     const s = this.#settings;
+    const jobId = replayId ? `${REPLAY_JOB_PREFIX}${replayId}.${event.eventId}` : event.eventId;
     return {
-      jobId: event.eventId,
-      deduplication: { id: event.eventId, ttl: s.dedupeTtlMs },
+      jobId,
+      deduplication: { id: jobId, ttl: s.dedupeTtlMs },
       ...EVENT_QUEUEING[event.priority],
       // No attempts/backoff here: the worker's config owns the retry budget (src/services/scan-job.ts).
       // Message content must not outlive the scan: completed jobs go at once; failed ones are kept
@@ -76,10 +85,12 @@ export class BullScanQueue implements ScanQueue {
    * accepted within the dedupe window, or appears earlier in the batch). The duplicate check reads the
    * dedupe and job keys just before the add: a concurrent publisher of the same id may be counted as new.
    */
-  async enqueue(events: readonly MessageEvent[]): Promise<boolean[]> {
+  async enqueue(events: readonly MessageEvent[], options: { replayId?: string } = {}): Promise<boolean[]> {
     if (events.length === 0) return [];
+    const { replayId } = options;
+    const jobId = (e: MessageEvent) => (replayId ? `${REPLAY_JOB_PREFIX}${replayId}.${e.eventId}` : e.eventId);
     try {
-      const replies = await this.#known(events);
+      const replies = await this.#known(events.map(jobId));
       const seen = new Set<string>();
       const duplicate = events.map((e, i) => {
         const [err, n] = replies[i] ?? [null, 0];
@@ -87,7 +98,9 @@ export class BullScanQueue implements ScanQueue {
         seen.add(e.eventId);
         return dup;
       });
-      await this.queue.addBulk(events.map((e) => ({ name: 'scan', data: e, opts: this.jobOptions(e) })));
+      await this.queue.addBulk(
+        events.map((e) => ({ name: replayId ? `${REPLAY_JOB_PREFIX}${replayId}` : 'scan', data: e, opts: this.jobOptions(e, replayId) })),
+      );
       return duplicate;
     } catch (err) {
       throw queueError(err, 'enqueue on the scan queue');
@@ -95,11 +108,11 @@ export class BullScanQueue implements ScanQueue {
   }
 
   /** EXISTS of each event's dedupe key and job key; all zero when the connection is not an ioredis client. */
-  async #known(events: readonly MessageEvent[]): Promise<[Error | null, unknown][]> {
+  async #known(jobIds: readonly string[]): Promise<[Error | null, unknown][]> {
     const redis = this.#settings.connection;
-    if (!(redis instanceof Redis)) return events.map(() => [null, 0]);
+    if (!(redis instanceof Redis)) return jobIds.map(() => [null, 0]);
     const pipeline = redis.pipeline();
-    for (const e of events) pipeline.exists(this.queue.toKey(`de:${e.eventId}`), this.queue.toKey(e.eventId));
+    for (const id of jobIds) pipeline.exists(this.queue.toKey(`de:${id}`), this.queue.toKey(id));
     return (await pipeline.exec()) ?? [];
   }
 

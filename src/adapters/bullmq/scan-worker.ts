@@ -8,6 +8,7 @@ import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type 
 import { VigilError } from '../../core/errors.js';
 import type { DeadLetter, DeadLetterSink } from '../../core/ports.js';
 import { salvageIds } from '../../core/contracts.js';
+import { REPLAY_JOB_PREFIX } from './queues.js';
 import type { ScanJobHandler, ScanJobResult } from '../../services/scan-job.js';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -18,6 +19,11 @@ import type { Metrics } from '../metrics.js';
  * docs/architecture.md says the same number.
  */
 export const MAX_WORKER_DEATHS = 2;
+
+/** `vigil replay` names its jobs `replay.REPLAYID` (the event itself is never changed to carry it). */
+export function replayIdOf(jobName: string): string | undefined {
+  return jobName.startsWith(REPLAY_JOB_PREFIX) ? jobName.slice(REPLAY_JOB_PREFIX.length) || undefined : undefined;
+}
 
 export interface ScanWorkerOptions {
   connection: ConnectionOptions;
@@ -69,7 +75,7 @@ export class ScanWorker {
     const origin: DeadLetter['origin'] = { kind: 'bullmq', queue: this.#o.queue, jobId: job.id ?? 'unknown' };
     let result: ScanJobResult;
     try {
-      result = await this.#o.handle({ payload: job.data, origin, attempt: Math.max(1, job.attemptsStarted) });
+      result = await this.#o.handle({ payload: job.data, origin, attempt: Math.max(1, job.attemptsStarted), replayId: replayIdOf(job.name) });
     } catch (err) {
       // A dead letter could not be written: never acknowledge a failure that was not recorded.
       this.#o.logger.error({ err, jobId: job.id }, 'could not record the outcome; will retry');

@@ -96,7 +96,35 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-type Parsed = { event: MessageEvent } | { dead: DeadLetter };
+export type Parsed = { event: MessageEvent } | { dead: DeadLetter };
+
+/**
+ * One Kafka record → an event, or the dead-letter entry for it: tombstones, oversized values and
+ * records that do not parse. The bridge and `vigil replay --kafka-topic` both use it, so a record is
+ * judged the same way on both paths (and its dead-letter id, from its coordinates, is the same).
+ * The record value is never copied: only ids, coordinates and the parser's field-path message.
+ */
+export function parseKafkaRecord(
+  topic: string,
+  partition: number,
+  message: Pick<KafkaMessage, 'offset' | 'value'>,
+  limits: ContractLimits,
+  maxRecordBytes: number = maxRecordBytesFor(limits),
+): Parsed {
+  const origin = { kind: 'kafka' as const, topic, partition, offset: message.offset };
+  const value = message.value;
+  const dead = (err: VigilError, ids: { eventId?: string; messageId?: string } = {}): Parsed => ({
+    dead: { ...ids, code: err.code, message: err.message, origin, at: new Date().toISOString() },
+  });
+  if (value === null) return dead(new VigilError('EVENT_INVALID', 'record has no value (tombstone)'));
+  if (value.length > maxRecordBytes)
+    return dead(new VigilError('EVENT_TOO_LARGE', `record value is ${value.length} bytes, over the ${maxRecordBytes}-byte limit`));
+  try {
+    return { event: parseMessageEvent(value, limits) };
+  } catch (err) {
+    return dead(toVigilError(err), salvageIds(value.toString('utf8')));
+  }
+}
 
 export class KafkaBridge {
   readonly consumer: Consumer;
@@ -246,23 +274,17 @@ export class KafkaBridge {
   }
 
   #parse(topic: string, partition: number, message: KafkaMessage): Parsed {
-    const origin = { kind: 'kafka' as const, topic, partition, offset: message.offset };
-    const value = message.value;
-    const dead = (err: VigilError, ids: { eventId?: string; messageId?: string } = {}): Parsed => {
-      // The record value is never copied: only ids, coordinates and the parser's field-path message.
-      this.#log.warn({ partition, offset: message.offset, code: err.code, ...ids }, 'poison record dead-lettered');
-      this.#o.metrics?.deadLettered.inc({ code: err.code });
-      this.#o.metrics?.errors.inc({ code: err.code });
-      return { dead: { ...ids, code: err.code, message: err.message, origin, at: new Date().toISOString() } };
-    };
-    if (value === null) return dead(new VigilError('EVENT_INVALID', 'record has no value (tombstone)'));
-    if (value.length > this.#maxRecordBytes)
-      return dead(new VigilError('EVENT_TOO_LARGE', `record value is ${value.length} bytes, over the ${this.#maxRecordBytes}-byte limit`));
-    try {
-      return { event: parseMessageEvent(value, this.#limits) };
-    } catch (err) {
-      return dead(toVigilError(err), salvageIds(value.toString('utf8')));
+    const parsed = parseKafkaRecord(topic, partition, message, this.#limits, this.#maxRecordBytes);
+    if ('dead' in parsed) {
+      const { code, eventId, messageId } = parsed.dead;
+      this.#log.warn(
+        { partition, offset: message.offset, code, ...(eventId ? { eventId } : {}), ...(messageId ? { messageId } : {}) },
+        'poison record dead-lettered',
+      );
+      this.#o.metrics?.deadLettered.inc({ code });
+      this.#o.metrics?.errors.inc({ code });
     }
+    return parsed;
   }
 
   /**

@@ -30,4 +30,6 @@ export const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   dlq: async () => (await import('./dlq.js')).register,
   flags: async () => (await import('./flags.js')).register,
   tune: async () => (await import('./tune.js')).register,
+  replay: async () => (await import('./replay.js')).register,
+  precision: async () => (await import('./precision.js')).register,
 };
