@@ -108,7 +108,14 @@ async function openScanService(config: Config, logger: Logger, ctx: ServiceConte
   const opsServer = await startProcessOps(config, { metrics, redis, logger, checks: [redisCheck(redis), runtimeCheck(scanRuntimeHealth(runtime))] });
   if (opsServer) ctx.use('ops server', opsServer);
   const flags = mirror ? mirror.decorate(moderation) : moderation;
-  const retro = config.retroWindow ? await openRetro(config, logger, ctx, { redis, bankRedis, runtime, flags, metrics }) : undefined;
+  // Retroactive flags are recorded in the flag ledger as live ones are, so reviewers' decisions on them count too.
+  const retroFlags: FlagSink = {
+    emit: async (emitted) => {
+      await flags.emit(emitted);
+      if (emitted.length) await ledger.record(emitted).catch((err: unknown) => logger.error({ err }, 'could not record retroactive flags in the flag ledger'));
+    },
+  };
+  const retro = config.retroWindow ? await openRetro(config, logger, ctx, { redis, bankRedis, runtime, flags: retroFlags, metrics }) : undefined;
   const handle = createScanJobHandler({
     scanner: runtime.scanner,
     policy: runtime.policy,
