@@ -9,16 +9,15 @@
  * jobId = eventId, so publishing the same event twice (also after the first was scanned and removed,
  * within the dedupe window) enqueues it once.
  */
-import type { Redis } from 'ioredis';
 import { CONFIG_KEYS } from './config.js';
 import { DEFAULT_LIMITS, parseMessageEvent, type ContractLimits, type MessageEvent } from './core/contracts.js';
 import { toVigilError, type VigilError } from './core/errors.js';
-import { closeRedis, createRedis, redisUnavailable, waitForRedis } from './adapters/bullmq/connection.js';
+import { closeRedis, createRedis, redisUnavailable, waitForRedis, type RedisClient } from './adapters/bullmq/connection.js';
 import { BullScanQueue } from './adapters/bullmq/queues.js';
 
 export interface PublisherOptions {
   /** A Redis URL or an ioredis client you own (it is not closed by `close()`). */
-  connection: string | Redis;
+  connection: string | RedisClient;
   prefix?: string;
   queue?: string;
   dedupeTtlMs?: number;

@@ -4,7 +4,7 @@
  * own Queue handles on the process's Redis connection so queue depths can be read at scrape time.
  */
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../adapters/bullmq/connection.js';
 import { opsListen, type Config } from '../config.js';
 import { RedisAuditLog } from '../adapters/audit-log.js';
 import type { Metrics } from '../adapters/metrics.js';
@@ -12,7 +12,7 @@ import type { Logger } from '../logger.js';
 import type { DashboardQueue } from './dashboard.js';
 import type { OpsServer, ReadinessCheck } from './server.js';
 
-export function openQueues(config: Config, redis: Redis): DashboardQueue[] {
+export function openQueues(config: Config, redis: RedisClient): DashboardQueue[] {
   const open = (name: string) => {
     const q = new Queue(name, { connection: redis, prefix: config.queuePrefix });
     q.on('error', () => undefined);
@@ -28,7 +28,7 @@ export function openQueues(config: Config, redis: Redis): DashboardQueue[] {
 export interface ProcessOpsOptions {
   metrics: Metrics;
   /** The process's queue Redis (shared; not closed here). */
-  redis: Redis;
+  redis: RedisClient;
   checks: readonly ReadinessCheck[];
   logger: Logger;
   /** Override the configured port (`vigil ops --port`). */

@@ -24,7 +24,7 @@ import type { DeadLetter, DeadLetterSink, ScanQueue } from '../../core/ports.js'
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../metrics.js';
 import { OutcomeTracker } from './outcome-tracker.js';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../bullmq/connection.js';
 
 /** The scan queue as the bridge uses it: batched enqueue is what makes the bridge fast. */
 export interface BatchScanQueue extends ScanQueue {
@@ -60,7 +60,7 @@ export interface KafkaBridgeOptions {
   /** outcome (default): commit once a record's scan outcome is final; enqueue: once it is queued (benchmark baseline). */
   commitOn?: 'outcome' | 'enqueue';
   /** The queue Redis, read for outcomes (required with commitOn 'outcome'). */
-  queueRedis?: Redis;
+  queueRedis?: RedisClient;
   /** How often outcomes are swept (default 200 ms). */
   outcomeSweepMs?: number;
 }

@@ -18,14 +18,14 @@
  * No event stream is read (BullMQ trims its events stream, so a lagging reader can miss completions
  * and wedge); a Redis that is down only delays sweeps, it cannot wedge them.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../bullmq/connection.js';
 import { VigilError, toVigilError } from '../../core/errors.js';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../metrics.js';
 
 export interface OutcomeTrackerOptions {
   /** The queue Redis (fail-fast connection). */
-  redis: Redis;
+  redis: RedisClient;
   /** Redis key of a scan job's hash. */
   jobKey(jobId: string): string;
   /** Commits offsets (next offset to read, as Kafka expects). */
