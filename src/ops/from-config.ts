@@ -6,6 +6,7 @@
 import { Queue } from 'bullmq';
 import type { RedisClient } from '../adapters/bullmq/connection.js';
 import { opsListen, type Config } from '../config.js';
+import { shardPrefix } from '../core/shards.js';
 import { RedisAuditLog } from '../adapters/audit-log.js';
 import type { Metrics } from '../adapters/metrics.js';
 import type { Logger } from '../logger.js';
@@ -13,13 +14,19 @@ import type { DashboardQueue } from './dashboard.js';
 import type { OpsServer, ReadinessCheck } from './server.js';
 
 export function openQueues(config: Config, redis: RedisClient): DashboardQueue[] {
-  const open = (name: string) => {
-    const q = new Queue(name, { connection: redis, prefix: config.queuePrefix });
+  const open = (name: string, prefix = config.queuePrefix) => {
+    const q = new Queue(name, { connection: redis, prefix });
     q.on('error', () => undefined);
     return q;
   };
+  const n = config.scanShards;
+  // One scan queue per shard (VIGIL_SCAN_SHARDS); moderation and dead-letter queues are not sharded.
+  const scan: DashboardQueue[] =
+    n === 1
+      ? [{ role: 'scan', queue: open(config.scanQueue) }]
+      : Array.from({ length: n }, (_, shard) => ({ role: 'scan' as const, shard, queue: open(config.scanQueue, shardPrefix(config.queuePrefix, shard, n)) }));
   return [
-    { role: 'scan', queue: open(config.scanQueue) },
+    ...scan,
     { role: 'moderation', queue: open(config.moderationQueue) },
     { role: 'dead_letter', queue: open(config.deadLetterQueue) },
   ];

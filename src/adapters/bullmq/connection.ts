@@ -30,6 +30,8 @@ export interface CreateRedisOptions {
  * producers (publisher, bridge) should fail fast so the caller knows an enqueue did not happen.
  * Neither waits unboundedly for a first connection: callers go through `waitForRedis` first.
  */
+export function createRedis(url: string, role: 'worker' | 'producer', options?: { cluster?: false }): Redis;
+export function createRedis(url: string, role: 'worker' | 'producer', options: CreateRedisOptions): RedisClient;
 export function createRedis(url: string, role: 'worker' | 'producer', options: CreateRedisOptions = {}): RedisClient {
   if (options.cluster) return createCluster(url, role);
   const redis = new Redis(url, {
