@@ -11,5 +11,5 @@ export function bankStoreRedisUrl(config: Config): string {
 }
 
 export function openBankStoreRedis(config: Config, role: 'worker' | 'producer' = 'worker'): RedisClient {
-  return createRedis(bankStoreRedisUrl(config), role);
+  return createRedis(bankStoreRedisUrl(config), role, { cluster: config.redisCluster });
 }

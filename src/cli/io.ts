@@ -10,7 +10,7 @@ import { closeRedis, createRedis, waitForRedis, type RedisClient } from '../adap
  * QUEUE_UNAVAILABLE naming the URL, password masked: exit 1), and always closes it.
  */
 export async function withRedis<T>(config: Config, work: (redis: RedisClient) => Promise<T>): Promise<T> {
-  const redis = createRedis(config.redisUrl, 'worker');
+  const redis = createRedis(config.redisUrl, 'worker', { cluster: config.redisCluster });
   try {
     await waitForRedis(redis, config.redisConnectTimeoutMs, config.redisUrl);
     return await work(redis);
