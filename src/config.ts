@@ -17,7 +17,10 @@ const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no
 /** One Redis URL, or (cluster mode only, checked in loadConfig) a comma-separated list of seed nodes. */
 const redisUrls = z
   .string()
-  .refine((s) => splitRedisUrls(s).every((u) => /^rediss?:\/\/[^,\s]+$/.test(u)), 'must be redis:// or rediss:// URLs (several, comma-separated, only with VIGIL_REDIS_CLUSTER)');
+  .refine(
+    (s) => splitRedisUrls(s).every((u) => /^rediss?:\/\/[^,\s]+$/.test(u)),
+    'must be redis:// or rediss:// URLs (several, comma-separated, only with VIGIL_REDIS_CLUSTER)',
+  );
 const optionalString = z
   .string()
   .transform((s) => (s === '' ? undefined : s))

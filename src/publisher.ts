@@ -58,7 +58,8 @@ export interface Publisher {
 
 export function createPublisher(options: PublisherOptions): Publisher {
   const ownsRedis = typeof options.connection === 'string';
-  const redis = typeof options.connection === 'string' ? createRedis(options.connection, 'producer', { cluster: options.cluster ?? false }) : options.connection;
+  const redis =
+    typeof options.connection === 'string' ? createRedis(options.connection, 'producer', { cluster: options.cluster ?? false }) : options.connection;
   const url = typeof options.connection === 'string' ? options.connection : undefined;
   const timeoutMs = options.connectTimeoutMs ?? CONFIG_KEYS.redisConnectTimeoutMs[1];
   /** Every call is bounded: first Redis must answer, then the enqueue itself must finish in time. */

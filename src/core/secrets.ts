@@ -30,7 +30,9 @@ export function maskSecrets(text: string, knownSecrets: readonly (string | undef
  * URLs is masked one URL at a time, so every host stays readable.
  */
 export function maskUrl(url: string): string {
-  return splitRedisUrls(url).map((u) => maskSecrets(u)).join(',');
+  return splitRedisUrls(url)
+    .map((u) => maskSecrets(u))
+    .join(',');
 }
 
 /** `redis://a:1,redis://b:2` → its URLs (a cluster's seed nodes); one URL → itself. */

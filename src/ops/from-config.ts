@@ -25,11 +25,7 @@ export function openQueues(config: Config, redis: RedisClient): DashboardQueue[]
     n === 1
       ? [{ role: 'scan', queue: open(config.scanQueue) }]
       : Array.from({ length: n }, (_, shard) => ({ role: 'scan' as const, shard, queue: open(config.scanQueue, shardPrefix(config.queuePrefix, shard, n)) }));
-  return [
-    ...scan,
-    { role: 'moderation', queue: open(config.moderationQueue) },
-    { role: 'dead_letter', queue: open(config.deadLetterQueue) },
-  ];
+  return [...scan, { role: 'moderation', queue: open(config.moderationQueue) }, { role: 'dead_letter', queue: open(config.deadLetterQueue) }];
 }
 
 export interface ProcessOpsOptions {

@@ -79,7 +79,10 @@ async function openBridgeService(config: Config, logger: Logger, ctx: ServiceCon
   ctx.use('kafka consumer', bridge);
   await bridge.start();
   consuming = true;
-  logger.info({ topic: config.kafkaTopic, groupId: config.kafkaGroupId, scanQueue: config.scanQueue, scanShards: config.scanShards, opsPort: opsServer?.port }, 'kafka bridge ready');
+  logger.info(
+    { topic: config.kafkaTopic, groupId: config.kafkaGroupId, scanQueue: config.scanQueue, scanShards: config.scanShards, opsPort: opsServer?.port },
+    'kafka bridge ready',
+  );
   return { bridge, metrics, context: ctx, fatal, stop: async () => void (await ctx.close()) };
 }
 

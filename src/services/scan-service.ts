@@ -138,7 +138,10 @@ async function openScanService(config: Config, logger: Logger, ctx: ServiceConte
       onFatal(err instanceof Error ? err : new Error(String(err)));
     });
   await Promise.all(workers.map((w) => w.worker.waitUntilReady()));
-  logger.info({ queue: config.scanQueue, shards: config.scanShards, consumed: shards, concurrency: config.concurrency, opsPort: opsServer?.port }, 'scan worker ready');
+  logger.info(
+    { queue: config.scanQueue, shards: config.scanShards, consumed: shards, concurrency: config.concurrency, opsPort: opsServer?.port },
+    'scan worker ready',
+  );
   return { worker: workers[0]!, workers, metrics, context: ctx, runtime, health: () => runtime.health(), fatal, stop: async () => void (await ctx.close()) };
 }
 

@@ -71,7 +71,7 @@ describe('shard prefixes', () => {
 });
 
 describe('cluster-mode configuration', () => {
-  const load = (env: Record<string, string>) => loadConfig({ env });
+  const load = (env: Record<string, string | undefined>) => loadConfig({ env });
 
   it('single-node mode is the default, with the unsharded prefix', () => {
     const c = load({});

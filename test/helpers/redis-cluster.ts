@@ -203,9 +203,9 @@ export async function startRedisCluster(options: { timeoutMs?: number } = {}): P
           async () => {
             const c = client(port);
             try {
-              if (!/cluster_state:ok/.test(await c.cluster('INFO'))) return undefined;
+              if (!/cluster_state:ok/.test(String(await c.cluster('INFO')))) return undefined;
               // Every node must also know the final roles (replicas are attached after the slots are).
-              const view = parseClusterNodes(await c.cluster('NODES'));
+              const view = parseClusterNodes(String(await c.cluster('NODES')));
               const masters = view.filter((n) => n.role === 'master' && n.slots.length > 0);
               return masters.length === 3 && masters.every((m) => view.some((n) => n.masterId === m.id)) ? true : undefined;
             } finally {
@@ -243,7 +243,7 @@ export async function startRedisCluster(options: { timeoutMs?: number } = {}): P
       c.disconnect();
     }
   };
-  const nodes = () => onAny(async (c) => parseClusterNodes(await c.cluster('NODES')));
+  const nodes = () => onAny(async (c) => parseClusterNodes(String(await c.cluster('NODES'))));
   const keySlot = (key: string) => onAny(async (c) => Number(await c.cluster('KEYSLOT', key)));
   const masterOfSlot = async (slot: number): Promise<string> => {
     const m = (await nodes()).find((n) => n.role === 'master' && n.slots.some(([a, b]) => slot >= a && slot <= b));
@@ -293,7 +293,7 @@ export async function startRedisCluster(options: { timeoutMs?: number } = {}): P
         async () => {
           // Promoted in the view of every node (gossip spreads the new epoch within a second or so).
           for (const port of ports) {
-            const view = await onNode(`127.0.0.1:${port}`, async (c) => parseClusterNodes(await c.cluster('NODES')));
+            const view = await onNode(`127.0.0.1:${port}`, async (c) => parseClusterNodes(String(await c.cluster('NODES'))));
             const self = view.find((n) => n.addr === replica.addr);
             if (self?.role !== 'master' || self.slots.length === 0) return undefined;
           }

@@ -29,7 +29,10 @@ const cleanups: (() => Promise<unknown>)[] = [];
 
 beforeAll(async () => {
   cluster = await startRedisCluster();
-  admin = new Cluster(cluster.ports.map((port) => ({ host: '127.0.0.1', port })), { redisOptions: { maxRetriesPerRequest: 20 } });
+  admin = new Cluster(
+    cluster.ports.map((port) => ({ host: '127.0.0.1', port })),
+    { redisOptions: { maxRetriesPerRequest: 20 } },
+  );
   admin.on('error', () => undefined);
 }, 60_000);
 
@@ -87,7 +90,13 @@ async function startWorker(config: Config): Promise<ScanService> {
 }
 
 function publisherFor(config: Config): Publisher {
-  const publisher = createPublisher({ connection: config.redisUrl, cluster: true, shards: SHARDS, prefix: config.queuePrefix, dedupeTtlMs: config.dedupeTtlMs });
+  const publisher = createPublisher({
+    connection: config.redisUrl,
+    cluster: true,
+    shards: SHARDS,
+    prefix: config.queuePrefix,
+    dedupeTtlMs: config.dedupeTtlMs,
+  });
   cleanups.push(() => publisher.close());
   return publisher;
 }
@@ -186,13 +195,11 @@ describe('Redis Cluster mode with sharded scan queues', () => {
     stop = true;
     await publishing;
     const total = published.length;
-    await waitFor(
-      `all ${total} events flagged`,
-      async () => ((await moderationFlags(config)).length >= total ? true : undefined),
-      90_000,
-    ).catch(async (err: Error) => {
-      throw new Error(`${err.message} (got ${(await moderationFlags(config)).length})`);
-    });
+    await waitFor(`all ${total} events flagged`, async () => ((await moderationFlags(config)).length >= total ? true : undefined), 90_000).catch(
+      async (err: Error) => {
+        throw new Error(`${err.message} (got ${(await moderationFlags(config)).length})`);
+      },
+    );
     const flags = await moderationFlags(config);
     expect(flags).toHaveLength(total);
     expect(new Set(flags.map((f) => f.eventId))).toEqual(new Set(published));
@@ -213,7 +220,12 @@ describe('Redis Cluster mode with sharded scan queues', () => {
     it('routes each event by its conversationId, so a conversation lands on one shard, and commits once the outcomes are final', async () => {
       const base = await spreadPrefix('clb');
       const topic = uniqueName('vigil.cl');
-      const config = clusterConfig(base, { kafkaBrokers: mock.brokers.join(','), kafkaTopic: topic, kafkaGroupId: uniqueName('g-cl'), kafkaSessionTimeoutMs: 6000 });
+      const config = clusterConfig(base, {
+        kafkaBrokers: mock.brokers.join(','),
+        kafkaTopic: topic,
+        kafkaGroupId: uniqueName('g-cl'),
+        kafkaSessionTimeoutMs: 6000,
+      });
       const N = 120;
       await produce(
         kafka,
