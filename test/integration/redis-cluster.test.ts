@@ -17,6 +17,7 @@ import { createLogger } from '../../src/logger.js';
 import { createPublisher, type Publisher } from '../../src/publisher.js';
 import { startBridgeService } from '../../src/services/bridge-service.js';
 import { startScanService, type ScanService } from '../../src/services/scan-service.js';
+import { runCli } from '../helpers/cli.js';
 import { committedTotal, messageEvent, produce, testKafka, uniqueName } from '../helpers/kafka.js';
 import { startKafkaMock, type KafkaMock } from '../helpers/kafka-mock.js';
 import { testConfig, waitFor } from '../helpers/redis.js';
@@ -138,6 +139,15 @@ describe('Redis Cluster mode with sharded scan queues', () => {
     expect(byShard.map((s) => s.size).reduce((a, b) => a + b, 0)).toBe(30);
     for (const s of byShard) expect(s.size).toBeGreaterThan(0);
     expectDisjoint(byShard);
+    // `vigil queues` lists each shard's depth and the master holding it.
+    const cli = await runCli(['queues', '--json'], {
+      env: { REDIS_URL: cluster.url, VIGIL_REDIS_CLUSTER: 'true', VIGIL_SCAN_SHARDS: String(SHARDS), VIGIL_QUEUE_PREFIX: base },
+    });
+    expect(cli.code, cli.stderr).toBe(0);
+    const listed = (JSON.parse(cli.stdout) as Record<string, { wait: number; shards?: { shard: number; node: string; wait: number }[] }>)[config.scanQueue];
+    expect(listed?.wait).toBe(90);
+    expect(listed?.shards?.map((s) => s.node)).toEqual(owners);
+    expect(listed?.shards?.reduce((a, s) => a + s.wait, 0)).toBe(90);
     // Dedupe keys live in the shard's slot: re-publishing is absorbed.
     const again = await publisher.publishBatch(events.slice(0, 10));
     expect(again.duplicates).toHaveLength(10);
