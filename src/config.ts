@@ -9,10 +9,18 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_LIMITS } from './core/contracts.js';
 import { VigilError } from './core/errors.js';
-import { maskSecrets, maskUrl, registerSecrets } from './core/secrets.js';
+import { maskSecrets, maskUrl, registerSecrets, splitRedisUrls } from './core/secrets.js';
+import { MAX_SCAN_SHARDS, parseShardSet, withHashTag } from './core/shards.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes')]);
+/** One Redis URL, or (cluster mode only, checked in loadConfig) a comma-separated list of seed nodes. */
+const redisUrls = z
+  .string()
+  .refine(
+    (s) => splitRedisUrls(s).every((u) => /^rediss?:\/\/[^,\s]+$/.test(u)),
+    'must be redis:// or rediss:// URLs (several, comma-separated, only with VIGIL_REDIS_CLUSTER)',
+  );
 const optionalString = z
   .string()
   .transform((s) => (s === '' ? undefined : s))
@@ -40,23 +48,38 @@ export const CONFIG_KEYS = {
   redisUrl: [
     'REDIS_URL',
     'redis://127.0.0.1:6379',
-    z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://'),
-    'Redis holding the BullMQ queues and dedupe keys (and the banks unless VIGIL_BANK_REDIS_URL is set). Holds decrypted content while events wait: see docs/architecture.md on persistence.',
+    redisUrls,
+    'Redis holding the BullMQ queues and dedupe keys (and the banks unless VIGIL_BANK_REDIS_URL is set). Holds decrypted content while events wait: see docs/architecture.md on persistence. With VIGIL_REDIS_CLUSTER, a comma-separated list of seed nodes (redis://h1:7000,redis://h2:7000).',
   ],
   bankRedisUrl: [
     'VIGIL_BANK_REDIS_URL',
     undefined,
-    z
-      .string()
-      .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
-      .optional(),
-    'Redis holding hash banks and term banks (hashes and settings, never content): run it with persistence (AOF). Default: REDIS_URL. A worker whose bank store loses banks keeps its last good snapshot and reports not ready.',
+    redisUrls.optional(),
+    'Redis holding hash banks and term banks (hashes and settings, never content): run it with persistence (AOF). Default: REDIS_URL. A worker whose bank store loses banks keeps its last good snapshot and reports not ready. With VIGIL_REDIS_CLUSTER, seed nodes of a cluster too.',
+  ],
+  redisCluster: [
+    'VIGIL_REDIS_CLUSTER',
+    false,
+    bool,
+    'Redis Cluster mode: every connection (queues, dedupe, bank store, policy) is an ioredis Cluster seeded from REDIS_URL (and VIGIL_BANK_REDIS_URL); MOVED/ASK redirections, failovers and resharding are followed without a restart. VIGIL_QUEUE_PREFIX gets a hash tag ({bull}) if it has none.',
+  ],
+  scanShards: [
+    'VIGIL_SCAN_SHARDS',
+    1,
+    int(1, MAX_SCAN_SHARDS),
+    'Scan-queue shards. 1: the one scan queue under VIGIL_QUEUE_PREFIX. N > 1: N queues, each under its own hash tag ({bull-s0} … so each can sit on its own cluster master); publisher and bridge route an event by a stable hash of its conversationId. Changing N remaps some conversations: drain the scan queue first (docs/architecture.md).',
+  ],
+  scanShardsConsumed: [
+    'VIGIL_SCAN_SHARDS_CONSUMED',
+    'all',
+    z.string().regex(/^\s*(all|\d+(\s*-\s*\d+)?(\s*,\s*\d+(\s*-\s*\d+)?)*)?\s*$/, 'must be all, or shard numbers and ranges such as 0,2 or 0-3'),
+    'Scan-queue shards this worker consumes: all, or a list such as 0,2 or 0-3 (each below VIGIL_SCAN_SHARDS). A worker runs one BullMQ worker per shard, each with VIGIL_CONCURRENCY.',
   ],
   queuePrefix: [
     'VIGIL_QUEUE_PREFIX',
     'bull',
     z.string().regex(/^[A-Za-z0-9_{}.-]+$/),
-    'BullMQ key prefix. Use a hash tag such as {vigil} on Redis Cluster so each queue shares a slot.',
+    'BullMQ key prefix (and of the bank-store keys). With VIGIL_REDIS_CLUSTER a prefix without a hash tag is wrapped in one (bull → {bull}) so each queue and the bank store keep their keys in one slot; moderation and dead-letter queues stay under it, scan shards get their own tags.',
   ],
   scanQueue: ['VIGIL_SCAN_QUEUE', 'vigil-scan', z.string().regex(/^[A-Za-z0-9_.-]+$/), 'Queue the ingest service publishes message events to.'],
   moderationQueue: [
@@ -378,6 +401,24 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   }
   if (problems.length) throw new VigilError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`);
   out.bankRedisUrl ??= out.redisUrl;
+  for (const [key, envName] of [
+    ['redisUrl', 'REDIS_URL'],
+    ['bankRedisUrl', 'VIGIL_BANK_REDIS_URL'],
+  ] as const) {
+    const n = splitRedisUrls(out[key] as string).length;
+    if (n > 1 && out.redisCluster !== true)
+      throw new VigilError(
+        'CONFIG_INVALID',
+        `${envName} lists ${n} URLs, which is only meaningful for Redis Cluster: set VIGIL_REDIS_CLUSTER=true, or give one URL`,
+      );
+  }
+  // BullMQ's scripts touch several keys of a queue at once: on a cluster they must share a slot.
+  if (out.redisCluster === true) out.queuePrefix = withHashTag(out.queuePrefix as string);
+  if (parseShardSet(out.scanShardsConsumed as string, out.scanShards as number) === undefined)
+    throw new VigilError(
+      'CONFIG_INVALID',
+      `VIGIL_SCAN_SHARDS_CONSUMED (${String(out.scanShardsConsumed)}) names a shard outside 0-${(out.scanShards as number) - 1} (VIGIL_SCAN_SHARDS=${String(out.scanShards)}), or a range that runs backwards`,
+    );
   if ((out.bridgeLowWatermark as number) >= (out.bridgeHighWatermark as number))
     throw new VigilError('CONFIG_INVALID', 'VIGIL_BRIDGE_LOW_WATERMARK must be below VIGIL_BRIDGE_HIGH_WATERMARK');
   if ((out.metricsPort as number) !== 0 && (out.opsPort as number) !== 0 && out.metricsPort !== out.opsPort)
@@ -388,8 +429,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   registerSecrets([
     out.kafkaSaslPassword as string | undefined,
     out.opsToken as string | undefined,
-    ...urlPasswords(out.redisUrl as string),
-    ...urlPasswords(out.bankRedisUrl as string),
+    ...splitRedisUrls(out.redisUrl as string).flatMap(urlPasswords),
+    ...splitRedisUrls(out.bankRedisUrl as string).flatMap(urlPasswords),
   ]);
   return Object.freeze(out) as Config;
 }
@@ -439,6 +480,11 @@ export function configReference(): string {
         `${envName.padEnd(28)} ${key.padEnd(20)} default: ${key === 'bankRedisUrl' ? 'REDIS_URL' : dflt === undefined ? '(unset)' : String(dflt)}\n    ${doc}`,
     )
     .join('\n');
+}
+
+/** The scan-queue shards this worker consumes (VIGIL_SCAN_SHARDS_CONSUMED, validated by loadConfig). */
+export function consumedShards(config: Config): number[] {
+  return parseShardSet(config.scanShardsConsumed, config.scanShards) ?? [];
 }
 
 export function contractLimits(config: Config): { maxTextBytes: number; maxMediaItems: number; maxMediaBytes: number } {

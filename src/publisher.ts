@@ -9,16 +9,22 @@
  * jobId = eventId, so publishing the same event twice (also after the first was scanned and removed,
  * within the dedupe window) enqueues it once.
  */
-import type { Redis } from 'ioredis';
 import { CONFIG_KEYS } from './config.js';
 import { DEFAULT_LIMITS, parseMessageEvent, type ContractLimits, type MessageEvent } from './core/contracts.js';
 import { toVigilError, type VigilError } from './core/errors.js';
-import { closeRedis, createRedis, redisUnavailable, waitForRedis } from './adapters/bullmq/connection.js';
-import { BullScanQueue } from './adapters/bullmq/queues.js';
+import { closeRedis, createRedis, redisUnavailable, waitForRedis, type RedisClient } from './adapters/bullmq/connection.js';
+import { ShardedScanQueue } from './adapters/bullmq/queues.js';
 
 export interface PublisherOptions {
   /** A Redis URL or an ioredis client you own (it is not closed by `close()`). */
-  connection: string | Redis;
+  connection: string | RedisClient;
+  /** With a URL: it lists seed nodes of a Redis Cluster (VIGIL_REDIS_CLUSTER). Default false. */
+  cluster?: boolean;
+  /**
+   * Scan-queue shards (VIGIL_SCAN_SHARDS, default 1): an event goes to shard `shardFor(conversationId, shards)`
+   * (src/core/shards.ts), the same one the bridge picks, so one conversation stays on one shard.
+   */
+  shards?: number;
   prefix?: string;
   queue?: string;
   dedupeTtlMs?: number;
@@ -52,7 +58,8 @@ export interface Publisher {
 
 export function createPublisher(options: PublisherOptions): Publisher {
   const ownsRedis = typeof options.connection === 'string';
-  const redis = typeof options.connection === 'string' ? createRedis(options.connection, 'producer') : options.connection;
+  const redis =
+    typeof options.connection === 'string' ? createRedis(options.connection, 'producer', { cluster: options.cluster ?? false }) : options.connection;
   const url = typeof options.connection === 'string' ? options.connection : undefined;
   const timeoutMs = options.connectTimeoutMs ?? CONFIG_KEYS.redisConnectTimeoutMs[1];
   /** Every call is bounded: first Redis must answer, then the enqueue itself must finish in time. */
@@ -69,12 +76,13 @@ export function createPublisher(options: PublisherOptions): Publisher {
     }
   };
   const limits = options.limits ?? DEFAULT_LIMITS;
-  const queue = new BullScanQueue({
+  const queue = new ShardedScanQueue({
     connection: redis,
     prefix: options.prefix ?? CONFIG_KEYS.queuePrefix[1],
     name: options.queue ?? CONFIG_KEYS.scanQueue[1],
     dedupeTtlMs: options.dedupeTtlMs ?? CONFIG_KEYS.dedupeTtlMs[1],
     failedRetentionS: options.failedRetentionS ?? CONFIG_KEYS.failedRetentionS[1],
+    shards: options.shards ?? CONFIG_KEYS.scanShards[1],
   });
   const publishOne = async (payload: unknown): Promise<{ event: MessageEvent; duplicate: boolean }> => {
     const event = parseMessageEvent(payload, limits);

@@ -4,7 +4,8 @@
  * connection at `${prefix}:vigil:audit`, never trimmed. Entries hold ids, versions, reasons and
  * policy diffs — never message content.
  */
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from './bullmq/connection.js';
 import { VigilError } from '../core/errors.js';
 
 export type AuditEntry = { at: string; actor: string; action: string; target: string; reason?: string; before?: string; after?: string; diff?: string };
@@ -30,10 +31,10 @@ function fromFields(fields: string[]): AuditEntry {
 }
 
 export class RedisAuditLog {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #key: string;
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisClient, prefix: string) {
     this.#redis = redis;
     this.#key = auditKey(prefix);
   }

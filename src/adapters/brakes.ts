@@ -13,7 +13,7 @@
  * `brakes:quarantine` (hash: key → JSON), `brakes:released` (hash: key → ms until which the flood
  * check leaves it alone), `deconfirmed` (hash: BANK/ENTRY → JSON).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './bullmq/connection.js';
 import { VigilError } from '../core/errors.js';
 import { isAutomated, type DecisionCounters, type Policy, type Verdict } from '../core/policy.js';
 import { RedisAuditLog } from './audit-log.js';
@@ -55,7 +55,7 @@ export interface FloodEvent {
 }
 
 export class RedisBrakes {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #k: string;
   readonly audit: RedisAuditLog;
   #snapshot: DecisionCounters = { quarantinedRules: new Set(), quarantinedEntries: new Set(), actionsToday: {}, deconfirmed: new Set() };
@@ -65,7 +65,7 @@ export class RedisBrakes {
   #checked = new Map<string, number>();
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     prefix: string,
     private readonly now: () => number = Date.now,
   ) {

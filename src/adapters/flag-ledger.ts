@@ -18,7 +18,7 @@
  *   publishes), done, flagsNew, flagsKnown, deadLetters, source, startedAt;
  *   `replay:ID:events` (hash, TTL): eventId → 1 once its outcome was counted.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './bullmq/connection.js';
 import type { Config } from '../config.js';
 import type { Flag } from '../core/contracts.js';
 import { DECISIONS, type Decision, type DecisionKind } from '../core/decision-contract.js';

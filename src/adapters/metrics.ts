@@ -25,6 +25,8 @@ export interface RuntimeVersions {
 /** Read at scrape time (not on a timer), so a scrape always sees the current state. */
 export interface ScrapeSources {
   queues?: () => Promise<Record<QueueRole, Partial<Record<QueueState, number>>>>;
+  /** Scan-queue shards (VIGIL_SCAN_SHARDS > 1), by shard number. */
+  scanShards?: () => Promise<Record<string, Partial<Record<QueueState, number>>>>;
   versions?: () => RuntimeVersions;
   /**
    * Running precision from the flag ledger (bank store), per rule, bank and model label (`model/label`).
@@ -95,6 +97,9 @@ export interface Metrics {
   decodeBudgetWaiting: Gauge<string>;
   decodeBudgetCapacity: Gauge<string>;
   queueJobs: Gauge<'queue' | 'state'>;
+  scanShardJobs: Gauge<'shard' | 'state'>;
+  /** Scan jobs a worker finished (any outcome), by the shard it took them from. */
+  shardEvents: Counter<'shard'>;
   bankInfo: Gauge<'bank' | 'version'>;
   policyInfo: Gauge<'version'>;
   modelInfo: Gauge<'model' | 'version' | 'backend'>;
@@ -392,6 +397,29 @@ export function createMetrics(): Metrics {
         }
         for (const queue of QUEUE_ROLES) for (const state of QUEUE_STATES) this.set({ queue, state }, counts[queue]?.[state] ?? 0);
       },
+    }),
+    scanShardJobs: new Gauge({
+      name: 'vigil_scan_shard_jobs',
+      help: 'Jobs in each scan-queue shard by state (VIGIL_SCAN_SHARDS > 1; shard is 0 to N-1, at most 64 values), read from Redis at scrape time.',
+      labelNames: ['shard', 'state'],
+      registers,
+      async collect() {
+        if (!sources.scanShards) return;
+        let counts: Awaited<ReturnType<NonNullable<ScrapeSources['scanShards']>>>;
+        try {
+          counts = await sources.scanShards();
+        } catch {
+          scrapeErrors.inc({ source: 'scan_shards' });
+          return;
+        }
+        for (const [shard, byState] of Object.entries(counts)) for (const state of QUEUE_STATES) this.set({ shard, state }, byState[state] ?? 0);
+      },
+    }),
+    shardEvents: new Counter({
+      name: 'vigil_scan_shard_events_total',
+      help: 'Scan jobs this worker finished (any outcome), by the scan-queue shard it took them from (shard 0 to N-1, at most 64 values).',
+      labelNames: ['shard'],
+      registers,
     }),
     bankInfo: new Gauge({
       name: 'vigil_bank_info',

@@ -7,7 +7,7 @@
  * Keys (all under `${prefix}:vigil:policy`): `seq` (counter), `versions` (hash n → record JSON),
  * `live` (n), `candidate` (record JSON of the shadow candidate, if any).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './bullmq/connection.js';
 import { VigilError } from '../core/errors.js';
 import { diffPolicies, ruleOrderChanged, type Policy } from '../core/policy.js';
 import type { PolicySnapshot, PolicySource } from '../core/policy-source.js';
@@ -47,11 +47,11 @@ export function describeDiff(before: Policy | undefined, after: Policy): string 
 }
 
 export class RedisPolicyStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #k: string;
   readonly audit: RedisAuditLog;
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisClient, prefix: string) {
     this.#redis = redis;
     this.#k = `${prefix}:vigil:policy`;
     this.audit = new RedisAuditLog(redis, prefix);

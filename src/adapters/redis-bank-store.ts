@@ -16,7 +16,7 @@
  * loads half a replacement.
  */
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './bullmq/connection.js';
 import { VigilError } from '../core/errors.js';
 import { defaultEntryId, validateBankId, type BankKind, type HashBankEntry } from '../core/banks/hash-bank.js';
 import type { HashBankChange } from '../core/banks/hash-bank-set.js';
@@ -115,10 +115,10 @@ function storeError(err: unknown, what: string): VigilError {
 }
 
 export class RedisBankStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #p: string;
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisClient, prefix: string) {
     this.#redis = redis;
     this.#p = `${prefix}:banks`;
   }
@@ -160,7 +160,7 @@ export class RedisBankStore {
   }
 
   /** The first change to an empty store gives it an epoch; later changes keep it. */
-  #ensureEpoch(tx: ReturnType<Redis['multi']>): void {
+  #ensureEpoch(tx: ReturnType<RedisClient['multi']>): void {
     const epoch: StoreEpoch = { id: randomBytes(8).toString('hex'), reason: 'created', at: new Date().toISOString() };
     tx.set(`${this.#p}:epoch`, JSON.stringify(epoch), 'NX');
   }
@@ -276,7 +276,7 @@ export class RedisBankStore {
   }
 
   /** Publishes a new revision (and the delta that leads to it) in the caller's MULTI. */
-  #commit(tx: ReturnType<Redis['multi']>, meta: BankMeta, delta: string | undefined): void {
+  #commit(tx: ReturnType<RedisClient['multi']>, meta: BankMeta, delta: string | undefined): void {
     // The empty line makes the list exist even for a change of nothing; readers skip it.
     if (delta) tx.rpush(delta, '').rename(delta, this.#deltaKey(meta, meta.revision)).expire(this.#deltaKey(meta, meta.revision), DELTA_TTL_S);
     this.#ensureEpoch(tx);

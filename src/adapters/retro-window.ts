@@ -9,7 +9,7 @@
  * strings. Records are also dated: the reader drops any older than the window, so the window is
  * exact though a key outlives it by up to one bucket.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './bullmq/connection.js';
 import { VigilError } from '../core/errors.js';
 import { RetainedSet, encodeRetained, type RetainedItem } from '../core/retro.js';
 

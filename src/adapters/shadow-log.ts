@@ -7,7 +7,7 @@
  * (hash: `SOURCE|POLICYVERSION|RULE|fired|agree|disagree` → count), `ex:SOURCE|POLICYVERSION|RULE`
  * (list: latest disagreeing event ids), `fl:…` (list: latest would-flag event ids).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './bullmq/connection.js';
 import { VigilError } from '../core/errors.js';
 import type { ShadowComparison } from '../core/policy.js';
 
@@ -39,11 +39,11 @@ export interface ShadowLogEntry {
 const EXAMPLES = 10;
 
 export class RedisShadowLog {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #k: string;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     prefix: string,
     private readonly maxLog = 10_000,
   ) {

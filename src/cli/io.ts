@@ -2,16 +2,15 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
-import { closeRedis, createRedis, waitForRedis } from '../adapters/bullmq/connection.js';
+import { closeRedis, createRedis, waitForRedis, type RedisClient } from '../adapters/bullmq/connection.js';
 
 /**
  * A Redis connection for one command: waits at most VIGIL_REDIS_CONNECT_TIMEOUT_MS for it (then
  * QUEUE_UNAVAILABLE naming the URL, password masked: exit 1), and always closes it.
  */
-export async function withRedis<T>(config: Config, work: (redis: Redis) => Promise<T>): Promise<T> {
-  const redis = createRedis(config.redisUrl, 'worker');
+export async function withRedis<T>(config: Config, work: (redis: RedisClient) => Promise<T>): Promise<T> {
+  const redis = createRedis(config.redisUrl, 'worker', { cluster: config.redisCluster });
   try {
     await waitForRedis(redis, config.redisConnectTimeoutMs, config.redisUrl);
     return await work(redis);

@@ -25,9 +25,19 @@ export function maskSecrets(text: string, knownSecrets: readonly (string | undef
   return out;
 }
 
-/** A Redis (or any) URL as it may be shown to a person: credentials masked. */
+/**
+ * A Redis (or any) URL as it may be shown to a person: credentials masked. A cluster's list of seed
+ * URLs is masked one URL at a time, so every host stays readable.
+ */
 export function maskUrl(url: string): string {
-  return maskSecrets(url);
+  return splitRedisUrls(url)
+    .map((u) => maskSecrets(u))
+    .join(',');
+}
+
+/** `redis://a:1,redis://b:2` → its URLs (a cluster's seed nodes); one URL → itself. */
+export function splitRedisUrls(value: string): string[] {
+  return value.split(/,(?=\s*rediss?:\/\/)/i).map((u) => u.trim());
 }
 
 let registeredSecrets: readonly string[] = [];

@@ -12,8 +12,9 @@ import { scanJobView } from './redact.js';
 export async function mountDashboard(app: FastifyInstance, queues: readonly DashboardQueue[]): Promise<void> {
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(DASHBOARD_PATH);
-  const adapters = queues.map(({ role, queue }) => {
-    const adapter = new BullMQAdapter(queue, { description: ROLE_TITLES[role] });
+  const adapters = queues.map(({ role, queue, shard }) => {
+    // Shards share the queue name (under different prefixes): the board tells them apart by its prefix.
+    const adapter = new BullMQAdapter(queue, { description: ROLE_TITLES[role], ...(shard !== undefined ? { prefix: `s${shard}/` } : {}) });
     // Scan jobs hold the whole decrypted event: show its ids and shape only. Flags and dead-letter
     // entries carry no content by contract, so they are shown as they are.
     if (role === 'scan') adapter.setFormatter('data', scanJobView);

@@ -1,12 +1,12 @@
 /** Readiness checks the ops server runs for /readyz. Each names what is wrong, never content. */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../adapters/bullmq/connection.js';
 import type { ReadinessCheck } from './server.js';
 
 /**
  * Redis answers PING. A connection that is not 'ready' fails at once (a worker's connection would
  * otherwise queue the PING until Redis is back, and /readyz would hang rather than say so).
  */
-export function redisCheck(redis: Redis, name = 'redis'): ReadinessCheck {
+export function redisCheck(redis: RedisClient, name = 'redis'): ReadinessCheck {
   const check = async () => {
     if (redis.status !== 'ready') return { name, ok: false, reason: `not connected (${redis.status})` };
     await redis.ping();

@@ -1,14 +1,14 @@
 /** What the ops CLI commands (`dlq`, `flags`) open: one Redis connection, the queues, the audit log. */
 import { Queue } from 'bullmq';
 import { hostname, userInfo } from 'node:os';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../adapters/bullmq/connection.js';
 import type { Config } from '../config.js';
 import { RedisAuditLog } from '../adapters/audit-log.js';
 import { withRedis } from '../cli/io.js';
 
 export interface OpsCliContext {
   config: Config;
-  redis: Redis;
+  redis: RedisClient;
   scan: Queue;
   moderation: Queue;
   deadLetters: Queue;

@@ -14,6 +14,8 @@ export const DASHBOARD_PATH = '/dashboard';
 export interface DashboardQueue {
   role: QueueRole;
   queue: Queue;
+  /** Scan-queue shard (VIGIL_SCAN_SHARDS > 1); absent for the unsharded queues. */
+  shard?: number;
 }
 
 /** Anything with the audit log's append (RedisAuditLog). */

@@ -4,31 +4,34 @@
  * own Queue handles on the process's Redis connection so queue depths can be read at scrape time.
  */
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../adapters/bullmq/connection.js';
 import { opsListen, type Config } from '../config.js';
+import { shardPrefix } from '../core/shards.js';
 import { RedisAuditLog } from '../adapters/audit-log.js';
 import type { Metrics } from '../adapters/metrics.js';
 import type { Logger } from '../logger.js';
 import type { DashboardQueue } from './dashboard.js';
 import type { OpsServer, ReadinessCheck } from './server.js';
 
-export function openQueues(config: Config, redis: Redis): DashboardQueue[] {
-  const open = (name: string) => {
-    const q = new Queue(name, { connection: redis, prefix: config.queuePrefix });
+export function openQueues(config: Config, redis: RedisClient): DashboardQueue[] {
+  const open = (name: string, prefix = config.queuePrefix) => {
+    const q = new Queue(name, { connection: redis, prefix });
     q.on('error', () => undefined);
     return q;
   };
-  return [
-    { role: 'scan', queue: open(config.scanQueue) },
-    { role: 'moderation', queue: open(config.moderationQueue) },
-    { role: 'dead_letter', queue: open(config.deadLetterQueue) },
-  ];
+  const n = config.scanShards;
+  // One scan queue per shard (VIGIL_SCAN_SHARDS); moderation and dead-letter queues are not sharded.
+  const scan: DashboardQueue[] =
+    n === 1
+      ? [{ role: 'scan', queue: open(config.scanQueue) }]
+      : Array.from({ length: n }, (_, shard) => ({ role: 'scan' as const, shard, queue: open(config.scanQueue, shardPrefix(config.queuePrefix, shard, n)) }));
+  return [...scan, { role: 'moderation', queue: open(config.moderationQueue) }, { role: 'dead_letter', queue: open(config.deadLetterQueue) }];
 }
 
 export interface ProcessOpsOptions {
   metrics: Metrics;
   /** The process's queue Redis (shared; not closed here). */
-  redis: Redis;
+  redis: RedisClient;
   checks: readonly ReadinessCheck[];
   logger: Logger;
   /** Override the configured port (`vigil ops --port`). */

@@ -69,21 +69,42 @@ export function queueCountsSource(queues: readonly DashboardQueue[], timeoutMs =
     const read = Promise.all(
       queues.map(async ({ role, queue }) => {
         const counts = await queue.getJobCounts(...QUEUE_STATES);
-        for (const state of QUEUE_STATES) out[role][state] = counts[state] ?? 0;
+        // A sharded scan queue counts as one queue here (the sum of its shards); vigil_scan_shard_jobs has each.
+        for (const state of QUEUE_STATES) out[role][state] = (out[role][state] ?? 0) + (counts[state] ?? 0);
       }),
     );
-    // A worker's connection queues commands while Redis is away: a scrape must not wait for it.
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>(
-      (_, reject) => (timer = setTimeout(() => reject(new VigilError('QUEUE_UNAVAILABLE', `queue counts not read within ${timeoutMs} ms`)), timeoutMs)),
-    );
-    try {
-      await Promise.race([read, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await bounded(read, timeoutMs);
     return out;
   };
+}
+
+/** Counts of each scan-queue shard by state, keyed by shard number, for vigil_scan_shard_jobs. */
+export function shardCountsSource(queues: readonly DashboardQueue[], timeoutMs = 2000): () => Promise<Record<string, Partial<Record<QueueState, number>>>> {
+  return async () => {
+    const out: Record<string, Partial<Record<QueueState, number>>> = {};
+    const read = Promise.all(
+      queues.map(async ({ queue, shard }) => {
+        if (shard === undefined) return;
+        const counts = await queue.getJobCounts(...QUEUE_STATES);
+        out[String(shard)] = Object.fromEntries(QUEUE_STATES.map((s) => [s, counts[s] ?? 0]));
+      }),
+    );
+    await bounded(read, timeoutMs);
+    return out;
+  };
+}
+
+/** A worker's connection queues commands while Redis is away: a scrape must not wait for it. */
+async function bounded(read: Promise<unknown>, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new VigilError('QUEUE_UNAVAILABLE', `queue counts not read within ${timeoutMs} ms`)), timeoutMs)),
+  );
+  try {
+    await Promise.race([read, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function pathClass(url: string): OpsPath | undefined {
@@ -153,6 +174,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   if (options.metrics) {
     const { metrics } = options;
     if (options.queues?.length) metrics.sources.queues = queueCountsSource(options.queues);
+    if (options.queues?.some((q) => q.shard !== undefined)) metrics.sources.scanShards = shardCountsSource(options.queues);
     app.get('/metrics', async (_request, reply) => reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()));
   }
 

@@ -6,7 +6,7 @@
  */
 import { contractLimits, describeConfig, type Config } from '../config.js';
 import { closeRedis, createRedis, waitForRedis, watchRedisOutage } from '../adapters/bullmq/connection.js';
-import { BullDeadLetterSink, BullScanQueue } from '../adapters/bullmq/queues.js';
+import { BullDeadLetterSink, ShardedScanQueue } from '../adapters/bullmq/queues.js';
 import { KafkaBridge } from '../adapters/kafka/bridge.js';
 import { createKafka } from '../adapters/kafka/client.js';
 import { createMetrics, type Metrics } from '../adapters/metrics.js';
@@ -38,12 +38,16 @@ async function openBridgeService(config: Config, logger: Logger, ctx: ServiceCon
   logger.info({ config: describeConfig(config) }, 'starting kafka bridge');
   const kafka = createKafka(config, logger);
   // Producer role: an enqueue that cannot happen must fail fast, so its offset is not committed.
-  const redis = await ctx.open('redis', () => createRedis(config.redisUrl, 'producer'), closeRedis);
+  const redis = await ctx.open('redis', () => createRedis(config.redisUrl, 'producer', { cluster: config.redisCluster }), closeRedis);
   await waitForRedis(redis, config.redisConnectTimeoutMs, config.redisUrl);
   const outage = ctx.use('redis outage watch', watchRedisOutage(redis, { url: config.redisUrl, graceMs: config.redisOutageGraceMs, logger }));
   const metrics = createMetrics();
   const settings = { connection: redis, prefix: config.queuePrefix, dedupeTtlMs: config.dedupeTtlMs };
-  const scanQueue = ctx.use('scan queue', new BullScanQueue({ ...settings, name: config.scanQueue, failedRetentionS: config.failedRetentionS }));
+  // Events are routed to their conversation's shard (VIGIL_SCAN_SHARDS); one shard is the plain scan queue.
+  const scanQueue = ctx.use(
+    'scan queue',
+    new ShardedScanQueue({ ...settings, name: config.scanQueue, failedRetentionS: config.failedRetentionS, shards: config.scanShards }),
+  );
   const deadLetters = ctx.use(
     'dead-letter queue',
     new BullDeadLetterSink(config.deadLetterQueue, { ...settings, retentionS: config.deadLetterRetentionS, maxEntries: config.deadLetterMaxEntries }),
@@ -75,7 +79,10 @@ async function openBridgeService(config: Config, logger: Logger, ctx: ServiceCon
   ctx.use('kafka consumer', bridge);
   await bridge.start();
   consuming = true;
-  logger.info({ topic: config.kafkaTopic, groupId: config.kafkaGroupId, scanQueue: config.scanQueue, opsPort: opsServer?.port }, 'kafka bridge ready');
+  logger.info(
+    { topic: config.kafkaTopic, groupId: config.kafkaGroupId, scanQueue: config.scanQueue, scanShards: config.scanShards, opsPort: opsServer?.port },
+    'kafka bridge ready',
+  );
   return { bridge, metrics, context: ctx, fatal, stop: async () => void (await ctx.close()) };
 }
 

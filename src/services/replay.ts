@@ -16,7 +16,7 @@
 import type { MessageEvent } from '../core/contracts.js';
 import type { DeadLetter, DeadLetterSink } from '../core/ports.js';
 import { VigilError } from '../core/errors.js';
-import type { BullScanQueue } from '../adapters/bullmq/queues.js';
+import type { ShardedScanQueue } from '../adapters/bullmq/queues.js';
 import type { RedisFlagLedger, ReplayState } from '../adapters/flag-ledger.js';
 import type { Parsed } from '../adapters/kafka/bridge.js';
 
@@ -31,7 +31,7 @@ export function newReplayId(now = new Date()): string {
 export interface ReplayPublisherOptions {
   replayId: string;
   source: string;
-  scanQueue: Pick<BullScanQueue, 'enqueue' | 'backlog'>;
+  scanQueue: Pick<ShardedScanQueue, 'enqueue' | 'backlog'>;
   deadLetters: DeadLetterSink;
   ledger: Pick<RedisFlagLedger, 'startReplay' | 'replayPublished'>;
   highWatermark: number;

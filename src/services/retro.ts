@@ -7,7 +7,7 @@
  * an event flagged before is not flagged twice).
  */
 import { Worker, type ConnectionOptions, type Job, type Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../adapters/bullmq/connection.js';
 import type { ScanRuntime } from '../app.js';
 import type { HashBankEntry } from '../core/banks/hash-bank.js';
 import type { Flag } from '../core/contracts.js';

@@ -4,7 +4,8 @@
  * BullMQ worker, the metrics server. Closing the context stops the worker first (jobs in flight
  * finish), then releases the rest, each independently.
  */
-import { contractLimits, describeConfig, type Config } from '../config.js';
+import { consumedShards, contractLimits, describeConfig, type Config } from '../config.js';
+import { shardPrefix } from '../core/shards.js';
 import { createScanRuntime, type RuntimeHealth, type ScanRuntime } from '../app.js';
 import { closeRedis, createRedis, waitForRedis, watchRedisOutage } from '../adapters/bullmq/connection.js';
 import { BullDeadLetterSink, BullFlagSink } from '../adapters/bullmq/queues.js';
@@ -25,7 +26,7 @@ import { runService, ServiceContext } from './context.js';
 import { createScanJobHandler } from './scan-job.js';
 import { RetroScheduler, RetroWorker, type RetroJobData } from './retro.js';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../adapters/bullmq/connection.js';
 import { RedisRetroWindow } from '../adapters/retro-window.js';
 import { retainedItems } from '../core/retro.js';
 import { toVigilError } from '../core/errors.js';
@@ -37,7 +38,10 @@ import { DecisionWorker } from '../adapters/bullmq/decision-worker.js';
 import { createDecisionHandler } from './decision-job.js';
 
 export interface ScanService {
+  /** The worker of the first consumed shard (the only one unless VIGIL_SCAN_SHARDS > 1). */
   worker: ScanWorker;
+  /** One worker per consumed scan-queue shard (VIGIL_SCAN_SHARDS_CONSUMED), in shard order. */
+  workers: ScanWorker[];
   /** Readiness: see ScanRuntime.health (bank store lost, no banks loaded). */
   health(): RuntimeHealth;
   metrics: Metrics;
@@ -65,7 +69,7 @@ export async function startScanService(config: Config, logger: Logger, ctx = new
 
 async function openScanService(config: Config, logger: Logger, ctx: ServiceContext): Promise<ScanService> {
   logger.info({ config: describeConfig(config) }, 'starting scan worker');
-  const redis = await ctx.open('redis', () => createRedis(config.redisUrl, 'worker'), closeRedis);
+  const redis = await ctx.open('redis', () => createRedis(config.redisUrl, 'worker', { cluster: config.redisCluster }), closeRedis);
   await waitForRedis(redis, config.redisConnectTimeoutMs, config.redisUrl);
   const outage = ctx.use('redis outage watch', watchRedisOutage(redis, { url: config.redisUrl, graceMs: config.redisOutageGraceMs, logger }));
   const metrics = createMetrics();
@@ -175,29 +179,38 @@ async function openScanService(config: Config, logger: Logger, ctx: ServiceConte
     );
     await consumer.start();
   }
-  const worker = ctx.use(
-    'scan worker',
-    new ScanWorker({
-      connection: redis,
-      prefix: config.queuePrefix,
-      queue: config.scanQueue,
-      concurrency: config.concurrency,
-      lockDurationMs: config.lockDurationMs,
-      handle,
-      deadLetters,
-      logger,
-      metrics,
-    }),
-    // Jobs in flight finish within their lock; past that their lock lapses and another worker retries them.
-    { timeoutMs: config.lockDurationMs + 5000 },
+  // One BullMQ worker per consumed shard (one shard: the plain scan queue), all sharing the handler.
+  const shards = consumedShards(config);
+  const workers = shards.map((shard) =>
+    ctx.use(
+      config.scanShards > 1 ? `scan worker (shard ${shard})` : 'scan worker',
+      new ScanWorker({
+        connection: redis,
+        prefix: shardPrefix(config.queuePrefix, shard, config.scanShards),
+        queue: config.scanQueue,
+        shard,
+        concurrency: config.concurrency,
+        lockDurationMs: config.lockDurationMs,
+        handle,
+        deadLetters,
+        logger,
+        metrics,
+      }),
+      // Jobs in flight finish within their lock; past that their lock lapses and another worker retries them.
+      { timeoutMs: config.lockDurationMs + 5000 },
+    ),
   );
-  void worker.run().catch((err: unknown) => {
-    logger.fatal({ err }, 'scan worker stopped');
-    onFatal(err instanceof Error ? err : new Error(String(err)));
-  });
-  await worker.worker.waitUntilReady();
-  logger.info({ queue: config.scanQueue, concurrency: config.concurrency, opsPort: opsServer?.port }, 'scan worker ready');
-  return { worker, metrics, context: ctx, runtime, health: () => runtime.health(), fatal, stop: async () => void (await ctx.close()) };
+  for (const worker of workers)
+    void worker.run().catch((err: unknown) => {
+      logger.fatal({ err }, 'scan worker stopped');
+      onFatal(err instanceof Error ? err : new Error(String(err)));
+    });
+  await Promise.all(workers.map((w) => w.worker.waitUntilReady()));
+  logger.info(
+    { queue: config.scanQueue, shards: config.scanShards, consumed: shards, concurrency: config.concurrency, opsPort: opsServer?.port },
+    'scan worker ready',
+  );
+  return { worker: workers[0]!, workers, metrics, context: ctx, runtime, health: () => runtime.health(), fatal, stop: async () => void (await ctx.close()) };
 }
 
 /**

@@ -4,12 +4,13 @@
  * only, no content) keeps absorbing them for `dedupeTtlMs` after the job was completed and removed.
  */
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
-import { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
 import type { EventPriority, Flag, MessageEvent } from '../../core/contracts.js';
 import { VigilError } from '../../core/errors.js';
 import type { DeadLetter, DeadLetterSink, FlagSink, ScanQueue } from '../../core/ports.js';
 import type { Severity } from '../../core/signals.js';
+import { shardFor, shardPrefix } from '../../core/shards.js';
+import { isRedisClient } from './connection.js';
 
 /** Job names of replayed events (`replay.REPLAYID`); the scan worker reads the replay id from it. */
 export const REPLAY_JOB_PREFIX = 'replay.';
@@ -110,7 +111,7 @@ export class BullScanQueue implements ScanQueue {
   /** EXISTS of each event's dedupe key and job key; all zero when the connection is not an ioredis client. */
   async #known(jobIds: readonly string[]): Promise<[Error | null, unknown][]> {
     const redis = this.#settings.connection;
-    if (!(redis instanceof Redis)) return jobIds.map(() => [null, 0]);
+    if (!isRedisClient(redis)) return jobIds.map(() => [null, 0]);
     const pipeline = redis.pipeline();
     for (const id of jobIds) pipeline.exists(this.queue.toKey(`de:${id}`), this.queue.toKey(id));
     return (await pipeline.exec()) ?? [];
@@ -130,6 +131,81 @@ export class BullScanQueue implements ScanQueue {
 
   close(): Promise<void> {
     return (this.#closing ??= this.queue.close());
+  }
+}
+
+export interface ShardedScanQueueSettings extends ScanQueueSettings {
+  /** VIGIL_SCAN_SHARDS; 1 (default) is the one unsharded queue under `prefix`. */
+  shards?: number;
+}
+
+/**
+ * The scan queue split into shards (VIGIL_SCAN_SHARDS): one BullMQ queue per shard, each under its
+ * own hash-tag prefix (`shardPrefix`), an event routed by `shardFor(conversationId)`. A shard's job,
+ * wait list and dedupe keys share its slot, so the multi-key scripts of an enqueue stay in one slot.
+ * With one shard this is exactly the unsharded queue (same prefix and keys).
+ */
+export class ShardedScanQueue implements ScanQueue {
+  readonly shards: readonly BullScanQueue[];
+
+  constructor(settings: ShardedScanQueueSettings) {
+    const n = Math.max(1, settings.shards ?? 1);
+    this.shards = Array.from({ length: n }, (_, i) => new BullScanQueue({ ...settings, prefix: shardPrefix(settings.prefix, i, n) }));
+  }
+
+  /** The shard an event is routed to. */
+  shardOf(event: Pick<MessageEvent, 'conversationId'>): number {
+    return shardFor(event.conversationId, this.shards.length);
+  }
+
+  async publish(event: MessageEvent): Promise<void> {
+    await this.enqueue([event]);
+  }
+
+  async publishBatch(events: readonly MessageEvent[]): Promise<void> {
+    await this.enqueue(events);
+  }
+
+  /** As BullScanQueue.enqueue: each shard's events in one batch (in their input order), shards in parallel. */
+  async enqueue(events: readonly MessageEvent[], options: { replayId?: string } = {}): Promise<boolean[]> {
+    if (this.shards.length === 1) return this.shards[0]!.enqueue(events, options);
+    const byShard = new Map<number, number[]>();
+    events.forEach((e, i) => {
+      const s = this.shardOf(e);
+      const list = byShard.get(s);
+      if (list) list.push(i);
+      else byShard.set(s, [i]);
+    });
+    const duplicate: boolean[] = new Array<boolean>(events.length).fill(false);
+    await Promise.all(
+      [...byShard].map(async ([shard, indexes]) => {
+        const dup = await this.shards[shard]!.enqueue(
+          indexes.map((i) => events[i]!),
+          options,
+        );
+        indexes.forEach((i, k) => (duplicate[i] = dup[k] === true));
+      }),
+    );
+    return duplicate;
+  }
+
+  /** Redis key of a scan job's hash on `shard`. */
+  jobKey(jobId: string, shard = 0): string {
+    return this.shards[Math.min(shard, this.shards.length - 1)]!.jobKey(jobId);
+  }
+
+  /** Waiting jobs of every shard together. */
+  async backlog(): Promise<number> {
+    return (await this.backlogs()).reduce((a, b) => a + b, 0);
+  }
+
+  /** Waiting jobs, by shard. */
+  backlogs(): Promise<number[]> {
+    return Promise.all(this.shards.map((q) => q.backlog()));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.shards.map((q) => q.close()));
   }
 }
 

@@ -29,6 +29,8 @@ export interface ScanWorkerOptions {
   connection: ConnectionOptions;
   prefix: string;
   queue: string;
+  /** The scan-queue shard this worker consumes (VIGIL_SCAN_SHARDS; default 0, the only one). */
+  shard?: number;
   concurrency: number;
   /** How long a job's lock lasts without renewal; a killed worker's job is retried after about this long. */
   lockDurationMs: number;
@@ -81,6 +83,7 @@ export class ScanWorker {
       this.#o.logger.error({ err, jobId: job.id }, 'could not record the outcome; will retry');
       result = { status: 'retry', code: err instanceof VigilError ? err.code : 'INTERNAL', delayMs: 1000 };
     }
+    if (result.status !== 'retry') this.#o.metrics?.shardEvents.inc({ shard: String(this.#o.shard ?? 0) });
     if (result.status !== 'retry' && result.retained) {
       // Out of retries on a transient failure: the dead letter is written; failing the job keeps the
       // event in the failed set (VIGIL_FAILED_RETENTION_S) for `vigil dlq retry`.

@@ -24,13 +24,17 @@ import type { DeadLetter, DeadLetterSink, ScanQueue } from '../../core/ports.js'
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../metrics.js';
 import { OutcomeTracker } from './outcome-tracker.js';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../bullmq/connection.js';
 
 /** The scan queue as the bridge uses it: batched enqueue is what makes the bridge fast. */
 export interface BatchScanQueue extends ScanQueue {
   publishBatch(events: readonly MessageEvent[]): Promise<void>;
-  /** Redis key of a scan job's hash (BullMQ's `queue.toKey(jobId)`), for outcome tracking. */
-  jobKey(jobId: string): string;
+  /** Redis key of a scan job's hash (BullMQ's `queue.toKey(jobId)`) on scan-queue shard `shard`, for outcome tracking. */
+  jobKey(jobId: string, shard?: number): string;
+  /** The scan-queue shard an event goes to (ShardedScanQueue: by conversationId); absent: one shard. */
+  shardOf?(event: MessageEvent): number;
+  /** Scan-queue shards (ShardedScanQueue); absent: one. */
+  readonly shards?: readonly unknown[];
 }
 
 export interface KafkaBridgeOptions {
@@ -60,7 +64,7 @@ export interface KafkaBridgeOptions {
   /** outcome (default): commit once a record's scan outcome is final; enqueue: once it is queued (benchmark baseline). */
   commitOn?: 'outcome' | 'enqueue';
   /** The queue Redis, read for outcomes (required with commitOn 'outcome'). */
-  queueRedis?: Redis;
+  queueRedis?: RedisClient;
   /** How often outcomes are swept (default 200 ms). */
   outcomeSweepMs?: number;
 }
@@ -169,7 +173,8 @@ export class KafkaBridge {
       if (!options.queueRedis) throw new VigilError('CONFIG_INVALID', 'a bridge that commits on outcome needs the queue Redis connection (queueRedis)');
       this.#tracker = new OutcomeTracker({
         redis: options.queueRedis,
-        jobKey: (id) => options.scanQueue.jobKey(id),
+        jobKey: (id, shard) => options.scanQueue.jobKey(id, shard),
+        shards: options.scanQueue.shards?.length ?? 1,
         commit: (offsets) => this.consumer.commitOffsets(offsets.map((o) => ({ topic: options.topic, ...o }))),
         seek: (partition, offset) => this.consumer.seek({ topic: options.topic, partition, offset }),
         logger: this.#log,
@@ -242,12 +247,16 @@ export class KafkaBridge {
       const chunk = messages.slice(i, i + this.#chunkSize);
       const events: MessageEvent[] = [];
       const dead: DeadLetter[] = [];
-      const outcomes: { offset: string; jobId: string | undefined }[] = [];
+      const outcomes: { offset: string; jobId: string | undefined; shard?: number }[] = [];
       for (const message of chunk) {
         const parsed = this.#parse(topic, partition, message);
         if ('event' in parsed) events.push(parsed.event);
         else dead.push(parsed.dead);
-        outcomes.push({ offset: message.offset, jobId: 'event' in parsed ? parsed.event.eventId : undefined });
+        outcomes.push(
+          'event' in parsed
+            ? { offset: message.offset, jobId: parsed.event.eventId, shard: this.#o.scanQueue.shardOf?.(parsed.event) ?? 0 }
+            : { offset: message.offset, jobId: undefined },
+        );
       }
       if (events.length > 0 && !(await this.#reserve(events.length))) return;
       const era = this.#tracker?.era() ?? 0;

@@ -18,16 +18,21 @@
  * No event stream is read (BullMQ trims its events stream, so a lagging reader can miss completions
  * and wedge); a Redis that is down only delays sweeps, it cannot wedge them.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../bullmq/connection.js';
 import { VigilError, toVigilError } from '../../core/errors.js';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../metrics.js';
 
 export interface OutcomeTrackerOptions {
   /** The queue Redis (fail-fast connection). */
-  redis: Redis;
-  /** Redis key of a scan job's hash. */
-  jobKey(jobId: string): string;
+  redis: RedisClient;
+  /** Redis key of a scan job's hash on scan-queue shard `shard`. */
+  jobKey(jobId: string, shard: number): string;
+  /**
+   * Scan-queue shards (VIGIL_SCAN_SHARDS, default 1). Each shard is read with its own MULTI (on a
+   * cluster each lives in its own slot, possibly on its own master), with that node's run_id.
+   */
+  shards?: number;
   /** Commits offsets (next offset to read, as Kafka expects). */
   commit(offsets: { partition: number; offset: string }[]): Promise<void>;
   /** Moves a partition's fetch position back so its unsettled records are read again. */
@@ -49,6 +54,8 @@ interface TrackedRecord {
   offset: number;
   /** The scan job's id; undefined for a record that was dead-lettered by the bridge itself. */
   jobId: string | undefined;
+  /** The scan-queue shard its job went to. */
+  shard: number;
   done: boolean;
 }
 
@@ -77,7 +84,9 @@ export class OutcomeTracker {
   readonly #sweepMs: number;
   readonly #checks: number;
   readonly #partitions = new Map<number, PartitionTrack>();
-  #runId: string | undefined;
+  readonly #shards: number;
+  /** run_id of the node holding each shard, as last read (a failover or slot move changes it). */
+  #runIds: string[] | undefined;
   /** Bumped on every detected restart; a chunk enqueued in an older era may be in the lost instance. */
   #era = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -88,6 +97,19 @@ export class OutcomeTracker {
     this.#o = options;
     this.#sweepMs = options.sweepMs ?? 200;
     this.#checks = options.checksPerPartition ?? 5000;
+    this.#shards = Math.max(1, options.shards ?? 1);
+  }
+
+  /** run_id of the node holding each shard: INFO inside a MULTI with one of the shard's keys goes to that node. */
+  async #readRunIds(): Promise<string[]> {
+    return Promise.all(
+      Array.from({ length: this.#shards }, async (_, shard) => {
+        const results = (await this.#o.redis.multi().info('server').exists(this.#o.jobKey('', shard)).exec()) ?? [];
+        const [err, info] = results[0] ?? [new Error('no reply')];
+        if (err) throw err;
+        return parseRunId(info as string);
+      }),
+    );
   }
 
   /** Reads the queue Redis's identity (records can only be tracked against a known one), then sweeps periodically. */
@@ -96,7 +118,7 @@ export class OutcomeTracker {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
-        this.#runId = parseRunId(await this.#o.redis.info('server'));
+        this.#runIds = await this.#readRunIds();
         break;
       } catch (err) {
         if (Date.now() > deadline)
@@ -123,7 +145,7 @@ export class OutcomeTracker {
    * Records (in offset order) whose jobs were just enqueued, or which were dead-lettered. Returns
    * false when Redis restarted since the enqueue began: the partition was sought back instead.
    */
-  track(partition: number, records: readonly { offset: string; jobId: string | undefined }[], era: number): boolean {
+  track(partition: number, records: readonly { offset: string; jobId: string | undefined; shard?: number }[], era: number): boolean {
     if (records.length === 0) return true;
     let track = this.#partitions.get(partition);
     if (!track) this.#partitions.set(partition, (track = new PartitionTrack()));
@@ -140,7 +162,7 @@ export class OutcomeTracker {
       track.records.length = keep;
       track.head = Math.min(track.head, keep);
     }
-    for (const r of records) track.records.push({ offset: Number(r.offset), jobId: r.jobId, done: false });
+    for (const r of records) track.records.push({ offset: Number(r.offset), jobId: r.jobId, shard: r.shard ?? 0, done: false });
     return true;
   }
 
@@ -161,15 +183,19 @@ export class OutcomeTracker {
   }
 
   async #sweep(): Promise<void> {
-    if (this.#runId === undefined) return;
+    if (this.#runIds === undefined) return;
     const checked: { partition: number; track: PartitionTrack; records: TrackedRecord[] }[] = [];
-    const keys: string[] = [];
-    const slot = new Map<string, number>();
+    // Per shard: the job keys to read, and each job's index among them.
+    const keys: string[][] = Array.from({ length: this.#shards }, () => []);
+    const slot: Map<string, number>[] = Array.from({ length: this.#shards }, () => new Map());
     for (const [partition, track] of this.#partitions) {
       const records = track.records.slice(track.head, track.head + Math.min(track.window, this.#checks));
       if (records.length === 0) continue;
       checked.push({ partition, track, records });
-      for (const r of records) if (r.jobId !== undefined && !slot.has(r.jobId)) slot.set(r.jobId, keys.push(this.#o.jobKey(r.jobId)) - 1);
+      for (const r of records) {
+        const s = Math.min(r.shard, this.#shards - 1);
+        if (r.jobId !== undefined && !slot[s]!.has(r.jobId)) slot[s]!.set(r.jobId, keys[s]!.push(this.#o.jobKey(r.jobId, s)) - 1);
+      }
     }
     if (checked.length > 0 && !(await this.#settle(checked, keys, slot))) return;
     const commits: { partition: number; offset: string }[] = [];
@@ -194,25 +220,33 @@ export class OutcomeTracker {
   /** Reads the checked records' outcomes; false when they cannot be trusted (Redis unreachable or restarted). */
   async #settle(
     checked: { partition: number; track: PartitionTrack; records: TrackedRecord[] }[],
-    keys: string[],
-    slot: Map<string, number>,
+    keys: string[][],
+    slot: Map<string, number>[],
   ): Promise<boolean> {
-    let runId: string;
-    let states: (string | null)[][];
+    let runIds: string[];
+    let states: (string | null)[][][];
     try {
-      const tx = this.#o.redis.multi().info('server');
-      for (const key of keys) tx.hmget(key, 'timestamp', 'finishedOn');
-      const results = (await tx.exec()) ?? [];
-      for (const [err] of results) if (err) throw err;
-      runId = parseRunId(results[0]?.[1] as string);
-      states = results.slice(1).map(([, v]) => v as (string | null)[]);
+      // One MULTI per shard (a shard's keys share a slot): its node's run_id, read atomically with the job states.
+      const read = await Promise.all(
+        keys.map(async (shardKeys, shard) => {
+          const tx = this.#o.redis.multi().info('server');
+          for (const key of shardKeys) tx.hmget(key, 'timestamp', 'finishedOn');
+          // Routes a shard with nothing to check to its own node all the same.
+          if (shardKeys.length === 0) tx.exists(this.#o.jobKey('', shard));
+          const results = (await tx.exec()) ?? [];
+          for (const [err] of results) if (err) throw err;
+          return { runId: parseRunId(results[0]?.[1] as string), states: results.slice(1, 1 + shardKeys.length).map(([, v]) => v as (string | null)[]) };
+        }),
+      );
+      runIds = read.map((r) => r.runId);
+      states = read.map((r) => r.states);
     } catch (err) {
       this.#o.logger.warn({ err: toVigilError(err) }, 'cannot read scan job outcomes; offsets stay uncommitted');
       return false;
     }
-    if (runId !== this.#runId) {
-      // Redis restarted: what it held may be gone. Replay every unsettled record from Kafka.
-      this.#runId = runId;
+    if (runIds.some((id, shard) => id !== this.#runIds?.[shard])) {
+      // Redis restarted, failed over or moved a shard: what it held may be gone. Replay every unsettled record from Kafka.
+      this.#runIds = runIds;
       this.#era++;
       this.#restarts++;
       this.#o.metrics?.bridgeQueueRestarts.inc();
@@ -234,7 +268,8 @@ export class OutcomeTracker {
       for (const r of records) {
         if (r.jobId === undefined) r.done = true;
         else {
-          const [timestamp, finishedOn] = states[slot.get(r.jobId)!] ?? [];
+          const s = Math.min(r.shard, this.#shards - 1);
+          const [timestamp, finishedOn] = states[s]![slot[s]!.get(r.jobId)!] ?? [];
           r.done = timestamp === null || (finishedOn !== null && finishedOn !== undefined);
         }
       }

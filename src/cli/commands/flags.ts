@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { QueueEvents, type Job } from 'bullmq';
 import { loadConfig } from '../../config.js';
+import { closeRedis, createRedis } from '../../adapters/bullmq/connection.js';
 import type { Flag } from '../../core/contracts.js';
 import { SEVERITIES } from '../../core/signals.js';
 import { withOpsContext } from '../../ops/cli-context.js';
@@ -90,7 +91,9 @@ export function register(program: Command): Command {
       const filter = filterOf(opts);
       const config = loadConfig({ overrides: configOverrides(opts) });
       await withOpsContext(config, async (ctx) => {
-        const events = new QueueEvents(config.moderationQueue, { connection: { url: config.redisUrl }, prefix: config.queuePrefix });
+        // Its own connection: QueueEvents blocks on XREAD. On a cluster it must be a Cluster client (closed below).
+        const own = config.redisCluster ? createRedis(config.redisUrl, 'worker', { cluster: true }) : undefined;
+        const events = new QueueEvents(config.moderationQueue, { connection: own ?? { url: config.redisUrl }, prefix: config.queuePrefix });
         events.on('error', () => undefined);
         const max = (opts.max as number | undefined) ?? Number.POSITIVE_INFINITY;
         let printed = 0;
@@ -120,6 +123,7 @@ export function register(program: Command): Command {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
           await events.close();
+          if (own) await closeRedis(own);
         }
       });
     });

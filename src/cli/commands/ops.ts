@@ -42,7 +42,7 @@ Examples:
       const logger = createLogger(config.logLevel);
       const dashboard = opts.dashboard !== false;
       process.exitCode = await runService('ops', logger, async (ctx) => {
-        const redis = await ctx.open('redis', () => createRedis(config.redisUrl, 'worker'), closeRedis);
+        const redis = await ctx.open('redis', () => createRedis(config.redisUrl, 'worker', { cluster: config.redisCluster }), closeRedis);
         await waitForRedis(redis, config.redisConnectTimeoutMs, config.redisUrl);
         const port = (opts.port as number | undefined) ?? (config.opsPort || DEFAULT_OPS_PORT);
         const server = await startProcessOps(config, { metrics: createMetrics(), redis, logger, checks: [redisCheck(redis)], port, dashboard });

@@ -4,10 +4,9 @@
  */
 import type { Command } from 'commander';
 import { userInfo } from 'node:os';
-import type { Redis } from 'ioredis';
 import { loadConfig } from '../../config.js';
 import { toVigilError } from '../../core/errors.js';
-import { waitForRedis } from '../../adapters/bullmq/connection.js';
+import { waitForRedis, type RedisClient } from '../../adapters/bullmq/connection.js';
 import { openBankStoreRedis } from '../../adapters/bank-redis.js';
 import { loadPolicyFile, parsePolicyText, readPolicyText } from '../../adapters/policy-file.js';
 import type { Policy } from '../../core/policy.js';
@@ -17,7 +16,7 @@ import { RedisShadowLog } from '../../adapters/shadow-log.js';
 import { configOverrides, parseIntOption, printErr, printJson, UsageError, withConfigOptions } from '../io.js';
 
 /** Runs `work` with the bank-store Redis (where policy versions, brakes and the audit log live). */
-export async function withBankStore<T>(opts: Record<string, unknown>, work: (redis: Redis, prefix: string) => Promise<T>): Promise<T> {
+export async function withBankStore<T>(opts: Record<string, unknown>, work: (redis: RedisClient, prefix: string) => Promise<T>): Promise<T> {
   const config = loadConfig({ overrides: configOverrides(opts) });
   const redis = openBankStoreRedis(config, 'producer');
   try {

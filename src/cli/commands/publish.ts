@@ -33,6 +33,8 @@ Examples:
       const limits = contractLimits(config);
       const publisher = createPublisher({
         connection: config.redisUrl,
+        cluster: config.redisCluster,
+        shards: config.scanShards,
         prefix: config.queuePrefix,
         queue: config.scanQueue,
         dedupeTtlMs: config.dedupeTtlMs,

@@ -4,7 +4,7 @@ import { contractLimits, loadConfig, type Config } from '../../config.js';
 import { parseMessageEvent, salvageIds } from '../../core/contracts.js';
 import { VigilError, toVigilError } from '../../core/errors.js';
 import { closeRedis, createRedis, waitForRedis } from '../../adapters/bullmq/connection.js';
-import { BullDeadLetterSink, BullScanQueue } from '../../adapters/bullmq/queues.js';
+import { BullDeadLetterSink, ShardedScanQueue } from '../../adapters/bullmq/queues.js';
 import { bankStoreRedisUrl, openBankStoreRedis } from '../../adapters/bank-redis.js';
 import { flagLedger, type ReplayState } from '../../adapters/flag-ledger.js';
 import { REPLAY_ID, fileOrigin, newReplayId, replayPublisher, waitForReplay } from '../../services/replay.js';
@@ -180,12 +180,13 @@ async function publishKafkaRange(
 
 async function withStores<T>(
   config: Config,
-  work: (s: { scanQueue: BullScanQueue; deadLetters: BullDeadLetterSink; ledger: ReturnType<typeof flagLedger> }) => Promise<T>,
+  work: (s: { scanQueue: ShardedScanQueue; deadLetters: BullDeadLetterSink; ledger: ReturnType<typeof flagLedger> }) => Promise<T>,
 ): Promise<T> {
-  const redis = createRedis(config.redisUrl, 'producer');
+  const redis = createRedis(config.redisUrl, 'producer', { cluster: config.redisCluster });
   const bankRedis = openBankStoreRedis(config, 'producer');
   const settings = { connection: redis, prefix: config.queuePrefix, dedupeTtlMs: config.dedupeTtlMs };
-  const scanQueue = new BullScanQueue({ ...settings, name: config.scanQueue, failedRetentionS: config.failedRetentionS });
+  // Routed by conversationId like the publisher and the bridge (VIGIL_SCAN_SHARDS).
+  const scanQueue = new ShardedScanQueue({ ...settings, name: config.scanQueue, failedRetentionS: config.failedRetentionS, shards: config.scanShards });
   const deadLetters = new BullDeadLetterSink(config.deadLetterQueue, {
     ...settings,
     retentionS: config.deadLetterRetentionS,
