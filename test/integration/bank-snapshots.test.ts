@@ -2,13 +2,15 @@
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BankLoader, type BankSnapshot, type SnapshotFallbackReason } from '../../src/app.js';
+import { BankLoader, createScanRuntime, type BankSnapshot, type SnapshotFallbackReason } from '../../src/app.js';
+import { createMetrics } from '../../src/adapters/metrics.js';
+import { createLogger } from '../../src/logger.js';
 import { exportStore, restoreStore } from '../../src/adapters/bank-export.js';
 import { RedisBankStore, type StoredHashEntry } from '../../src/adapters/redis-bank-store.js';
 import type { HashType } from '../../src/core/signals.js';
 import type { HashMatch, HashMatchOptions, MediaHashes } from '../../src/core/ports.js';
 import { seededRandom } from '../helpers/seeded-random.js';
-import { deletePrefix, REDIS_URL, uniquePrefix } from '../helpers/redis.js';
+import { deletePrefix, REDIS_URL, testConfig, uniquePrefix } from '../helpers/redis.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -283,5 +285,25 @@ describe('bank snapshots', () => {
     await store.removeBank('gone');
     expect(await store.snapshotOf('gone')).toBeUndefined();
     expect(await redis.ttl(`${prefix}:banks:snap:gone:${snap?.generation}:1:0`)).toBeGreaterThan(0);
+  });
+
+  it('a worker says so: a warning with the bank and reason, and vigil_bank_snapshot_fallbacks_total; a good snapshot counts in vigil_bank_snapshot_loads_total', async () => {
+    const { store, redis, prefix } = await setup();
+    await store.importHashEntries('good', batches(fixture(12, 'h1').entries));
+    await store.importHashEntries('bad', batches(fixture(12, 'h2').entries));
+    await redis.hdel(`${prefix}:banks:snap`, 'bad');
+    const logs: string[] = [];
+    const metrics = createMetrics();
+    const runtime = await createScanRuntime(testConfig(prefix), createLogger('info', { write: (line: string) => void logs.push(line) }), {
+      watch: false,
+      store,
+      metrics,
+    });
+    cleanups.push(() => runtime.close());
+    const warnings = logs.map((l) => JSON.parse(l) as { msg: string; bank?: string; reason?: string }).filter((l) => /bank snapshot not usable/.test(l.msg));
+    expect(warnings.map((w) => [w.bank, w.reason])).toEqual([['bad', 'missing']]);
+    expect((await metrics.bankSnapshotFallbacks.get()).values).toEqual([expect.objectContaining({ labels: { reason: 'missing' }, value: 1 })]);
+    expect((await metrics.bankSnapshotLoads.get()).values[0]?.value).toBe(1);
+    expect(runtime.health().ready).toBe(true);
   });
 });
