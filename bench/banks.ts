@@ -62,7 +62,13 @@ async function importFile(store: InstanceType<typeof RedisBankStore>, bank: stri
 }
 
 /** The same entries as a file of `n` lines would hold, generated batch by batch. */
-async function importGenerated(store: InstanceType<typeof RedisBankStore>, bank: string, n: number, seed: number, onProgress: (written: number) => void): Promise<number> {
+async function importGenerated(
+  store: InstanceType<typeof RedisBankStore>,
+  bank: string,
+  n: number,
+  seed: number,
+  onProgress: (written: number) => void,
+): Promise<number> {
   const next = seededUint32(seed);
   const importedAt = new Date().toISOString();
   const started = performance.now();
@@ -104,7 +110,15 @@ async function coldStart(url: string, prefix: string): Promise<number> {
   const started = performance.now();
   const child = spawn(process.execPath, ['dist/workers/scan.js'], {
     // No image classifier: its model load (~2 s) would dilute the banks' share of the start.
-    env: { ...process.env, REDIS_URL: url, VIGIL_QUEUE_PREFIX: prefix, VIGIL_SCAN_QUEUE: 'bench-cold', VIGIL_OPS_PORT: '0', VIGIL_LOG_LEVEL: 'info', VIGIL_IMAGE_MODEL: '' },
+    env: {
+      ...process.env,
+      REDIS_URL: url,
+      VIGIL_QUEUE_PREFIX: prefix,
+      VIGIL_SCAN_QUEUE: 'bench-cold',
+      VIGIL_OPS_PORT: '0',
+      VIGIL_LOG_LEVEL: 'info',
+      VIGIL_IMAGE_MODEL: '',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -289,7 +289,8 @@ export class RedisBankStore {
     } while (cursor !== '0');
     const bytes = writer.finish();
     const chunks = Math.max(1, Math.ceil(bytes.length / this.#chunkBytes));
-    for (let c = 0; c < chunks; c++) await this.#redis.set(this.#snapKey(meta, meta.revision, c), bytes.subarray(c * this.#chunkBytes, (c + 1) * this.#chunkBytes));
+    for (let c = 0; c < chunks; c++)
+      await this.#redis.set(this.#snapKey(meta, meta.revision, c), bytes.subarray(c * this.#chunkBytes, (c + 1) * this.#chunkBytes));
     return {
       revision: meta.revision,
       generation: meta.generation,
@@ -306,7 +307,12 @@ export class RedisBankStore {
    * The snapshot a committed hash-bank change leaves: the previous one when the change is a small
    * recorded delta on top of it, else a new one written from `key` (what the bank holds after the change).
    */
-  async #snapshotFor(key: string, meta: BankMeta, delta: string | undefined, changed: number): Promise<{ snap: SnapshotDescriptor; fresh: boolean; previous: SnapshotDescriptor | undefined }> {
+  async #snapshotFor(
+    key: string,
+    meta: BankMeta,
+    delta: string | undefined,
+    changed: number,
+  ): Promise<{ snap: SnapshotDescriptor; fresh: boolean; previous: SnapshotDescriptor | undefined }> {
     const previous = await this.snapshotOf(meta.id);
     const fits =
       previous !== undefined &&

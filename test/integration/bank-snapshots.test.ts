@@ -72,7 +72,12 @@ function queries(entries: readonly StoredHashEntry[]): MediaHashes[] {
   const out: MediaHashes[] = entries.map((e) =>
     e.type === 'pdq' ? { ...none, pdq: { hash: flip(e.value, 4), quality: 100 } } : { ...none, [e.type]: e.value },
   );
-  out.push({ md5: digest('md5', 'not in any bank'), sha1: digest('sha1', 'not in any bank'), sha256: digest('sha256', 'nope'), pdq: { hash: hex(64), quality: 100 } });
+  out.push({
+    md5: digest('md5', 'not in any bank'),
+    sha1: digest('sha1', 'not in any bank'),
+    sha256: digest('sha256', 'nope'),
+    pdq: { hash: hex(64), quality: 100 },
+  });
   return out;
 }
 
@@ -99,7 +104,9 @@ describe('bank snapshots', () => {
     expect(snap).toMatchObject({ revision: 1, entries: 400, pending: 0 });
     // Small chunks for the test: the snapshot spans several keys.
     expect(snap?.chunks).toBeGreaterThan(5);
-    expect(await redis.exists(...Array.from({ length: snap?.chunks ?? 0 }, (_, c) => `${prefix}:banks:snap:mixed:${snap?.generation}:1:${c}`))).toBe(snap?.chunks);
+    expect(await redis.exists(...Array.from({ length: snap?.chunks ?? 0 }, (_, c) => `${prefix}:banks:snap:mixed:${snap?.generation}:1:${c}`))).toBe(
+      snap?.chunks,
+    );
 
     const fromSnap = loaderFor(store);
     const a = await fromSnap.loader.load();
