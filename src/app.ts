@@ -4,6 +4,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { HashBankBuilder, MemHashBankSet, compileHashBank, overlayWeight, patchHashBank, type CompiledHashBank } from './core/banks/hash-bank-set.js';
+import { decodeBankSnapshot } from './core/banks/bank-snapshot.js';
 import { judgeStore, type HeldStoreMark, type StoreVerdict } from './core/banks/store-continuity.js';
 import type { BankKind } from './core/banks/hash-bank.js';
 import { VigilError } from './core/errors.js';
@@ -22,7 +23,7 @@ import { DirMediaStore } from './adapters/media-store.js';
 import { ReloadingPolicySource, type RedisPolicyStore } from './adapters/policy-store.js';
 import type { RefreshingDecisionHooks } from './adapters/decision-hooks.js';
 import type { PolicySource } from './core/policy-source.js';
-import { bankVersion, type RedisBankStore, type StoreState } from './adapters/redis-bank-store.js';
+import { bankVersion, type BankMeta, type RedisBankStore, type SnapshotDescriptor, type StoreState } from './adapters/redis-bank-store.js';
 import { loadBenignWords, loadPatternFile, loadTermBankFile } from './adapters/term-files.js';
 import { compileTextScanner } from './core/text/index.js';
 import type { Logger } from './logger.js';
@@ -47,7 +48,20 @@ export interface BankSources {
   patternsFile?: string | undefined;
   /** The text scanner's limit: the event contract's VIGIL_MAX_TEXT_BYTES, so any text that parses is scanned. */
   maxTextBytes?: number | undefined;
+  /** false: read store hash banks from their records even where a snapshot exists (the benchmark's baseline). */
+  snapshots?: boolean | undefined;
+  /** Called for every store hash bank read from its records because its snapshot could not be used. */
+  onSnapshotFallback?: ((bankId: string, reason: SnapshotFallbackReason) => void) | undefined;
+  /** Called for every store hash bank loaded from its snapshot. */
+  onSnapshotLoad?: ((bankId: string) => void) | undefined;
 }
+
+/**
+ * Why a hash bank was read from its records rather than its snapshot: none written yet (a bank from
+ * before snapshots), a chunk gone, bytes that fail the checksum or do not parse, a snapshot of another
+ * generation or a later revision than the bank (read mid-change), deltas since the snapshot expired.
+ */
+export type SnapshotFallbackReason = 'missing' | 'checksum' | 'invalid' | 'stale' | 'deltas';
 
 /**
  * Loads every enabled bank from the folder and the store. Compiled hash banks are cached by id and
@@ -81,6 +95,8 @@ export class BankLoader {
   #held: (HeldStoreMark & { banks: number }) | undefined;
   #seen: StoreState | undefined;
   lastLoad: LoadReport = { built: [], patched: [], reused: [] };
+  /** Of the banks the last load built: which came from their snapshot, and which fell back to their records (and why). */
+  lastSnapshots: { loaded: string[]; fallbacks: { bank: string; reason: SnapshotFallbackReason }[] } = { loaded: [], fallbacks: [] };
   /** Loaded once: the text matcher caches its index per vocabulary Set, so reloads reuse it. */
   #benignWords: Promise<Set<string>> | undefined;
 
@@ -145,8 +161,9 @@ export class BankLoader {
       }
     }
     let storeBanks = 0;
+    const snapReport: BankLoader['lastSnapshots'] = { loaded: [], fallbacks: [] };
     if (store) {
-      const metas = await store.list();
+      const { banks: metas, snapshots } = await store.listWithSnapshots();
       storeBanks = metas.length;
       for (const meta of metas) {
         claim(meta.id, 'the Redis bank store');
@@ -173,9 +190,13 @@ export class BankLoader {
             }
           }
           if (!bank) {
-            const builder = new HashBankBuilder({ id: meta.id, version: bankVersion(meta), kind: meta.kind, enabled: true });
-            for await (const batch of store.hashEntries(meta.id)) for (const e of batch) builder.add(e);
-            bank = builder.build();
+            // A few GETs of a binary snapshot; the records (HSCAN) only when it cannot be used.
+            bank = await this.#fromSnapshot(store, meta, snapshots.get(meta.id), snapReport);
+            if (!bank) {
+              const builder = new HashBankBuilder({ id: meta.id, version: bankVersion(meta), kind: meta.kind, enabled: true });
+              for await (const batch of store.hashEntries(meta.id)) for (const e of batch) builder.add(e);
+              bank = builder.build();
+            }
             report.built.push(meta.id);
           }
         }
@@ -194,9 +215,48 @@ export class BankLoader {
     const snapshot = { hashBanks: new MemHashBankSet(compiled), textScanner: compileTextScanner(terms, patterns, textOptions), fingerprint };
     this.#stored = stored;
     this.lastLoad = report;
+    this.lastSnapshots = snapReport;
     this.#cache = next;
     if (store) this.#held = { epochId: before?.epoch?.id, revision: before?.revision ?? 0, banks: storeBanks };
     return snapshot;
+  }
+
+  /**
+   * The bank from its snapshot plus the deltas recorded since, or undefined (reported, never silent)
+   * when the snapshot cannot be used and the bank must be read from its records.
+   */
+  async #fromSnapshot(
+    store: RedisBankStore,
+    meta: BankMeta,
+    snap: SnapshotDescriptor | undefined,
+    report: BankLoader['lastSnapshots'],
+  ): Promise<CompiledHashBank | undefined> {
+    if (this.sources.snapshots === false) return undefined;
+    const fail = (reason: SnapshotFallbackReason) => {
+      report.fallbacks.push({ bank: meta.id, reason });
+      this.sources.onSnapshotFallback?.(meta.id, reason);
+      return undefined;
+    };
+    if (!snap) return fail('missing');
+    if (snap.generation !== meta.generation || snap.revision > meta.revision) return fail('stale');
+    const read = await store.readSnapshot(meta.id, snap);
+    if (!read.ok) return fail(read.reason);
+    let bank: CompiledHashBank;
+    try {
+      bank = decodeBankSnapshot(read.bytes, { id: meta.id, version: bankVersion(meta), kind: meta.kind, enabled: true });
+    } catch (err) {
+      if (err instanceof VigilError && err.code === 'BANK_SNAPSHOT_INVALID') return fail('invalid');
+      throw err;
+    }
+    if (snap.revision < meta.revision) {
+      const changes = await store.hashDeltas(meta, snap.revision, meta.revision);
+      if (!changes) return fail('deltas');
+      // The store writes a new snapshot before the changes since it would outweigh a rebuild.
+      bank = patchHashBank(bank, changes, bankVersion(meta));
+    }
+    report.loaded.push(meta.id);
+    this.sources.onSnapshotLoad?.(meta.id);
+    return bank;
   }
 }
 
@@ -289,7 +349,18 @@ export async function createScanRuntime(config: Config, logger: Logger, options:
   const hooks = options.hooks;
   if (hooks) await hooks.refresh();
   const policy = () => policySource.current().live;
-  const loader = new BankLoader({ dir: config.banksDir, store: options.store, patternsFile: config.patternsFile, maxTextBytes: config.maxTextBytes });
+  const loader = new BankLoader({
+    dir: config.banksDir,
+    store: options.store,
+    patternsFile: config.patternsFile,
+    maxTextBytes: config.maxTextBytes,
+    // A bank read from its records still matches the same, but a worker start takes seconds longer: say so.
+    onSnapshotFallback: (bank, reason) => {
+      logger.warn({ bank, reason }, 'bank snapshot not usable: reading the bank from its records instead');
+      options.metrics?.bankSnapshotFallbacks.inc({ reason });
+    },
+    onSnapshotLoad: () => options.metrics?.bankSnapshotLoads.inc(),
+  });
   let banks = await loader.load();
   logger.info(
     { policyVersion: policy().version, policyOrigin: policySource.current().origin, banks: { ...banks.hashBanks.versions(), ...banks.textScanner.versions() } },

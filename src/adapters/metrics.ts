@@ -112,6 +112,9 @@ export interface Metrics {
   retroFlags: Counter<string>;
   retroRuns: Counter<'outcome'>;
   retroRunSeconds: Histogram<string>;
+  /** Hash banks loaded from their snapshot, and banks read from their records because the snapshot could not be used. */
+  bankSnapshotLoads: Counter<string>;
+  bankSnapshotFallbacks: Counter<'reason'>;
   /** Kafka records the bridge enqueued whose outcome is not final yet (their offsets are not committed). */
   bridgeUnsettled: Gauge<string>;
   bridgeQueueRestarts: Counter<string>;
@@ -284,6 +287,17 @@ export function createMetrics(): Metrics {
     bankStoreLost: new Gauge({
       name: 'vigil_bank_store_lost',
       help: '1 while the bank store has lost banks this worker holds (emptied or rolled back; the worker keeps its last good snapshot and is not ready until an operator restores or accepts the store), else 0.',
+      registers,
+    }),
+    bankSnapshotLoads: new Counter({
+      name: 'vigil_bank_snapshot_loads_total',
+      help: 'Hash banks a worker loaded from their binary snapshot in the bank store (plus the deltas recorded since).',
+      registers,
+    }),
+    bankSnapshotFallbacks: new Counter({
+      name: 'vigil_bank_snapshot_fallbacks_total',
+      help: 'Hash banks a worker read from their per-entry records because the snapshot could not be used (missing, checksum, invalid, stale, deltas).',
+      labelNames: ['reason'],
       registers,
     }),
     modelRuntime: new Gauge({

@@ -9,9 +9,16 @@
  *   P:banks:epoch         STRING  JSON StoreEpoch: this store's identity, set by its first change and
  *                                 replaced only by a restore (`vigil bank import --all`) or `vigil bank accept`
  *   P:banks:delta:<id>:<generation>:<revision>  LIST  the change that led to that revision (workers patch from it)
+ *   P:banks:snap          HASH  bank id → JSON SnapshotDescriptor: the hash bank's latest snapshot
+ *   P:banks:snap:<id>:<generation>:<revision>:<chunk>  STRING  a binary snapshot of that revision, in chunks
+ *                                 (src/core/banks/bank-snapshot.ts): what a worker loads instead of the records
  * Workers compare the epoch and the revision with what they hold: a store that comes back without
  * its epoch, with another epoch nobody restored or accepted, or with a lower revision has lost banks
  * (see BankStoreWatch in src/core/banks/store-continuity.ts).
+ * A hash bank's snapshot is written when a change is committed, unless the change is a small recorded
+ * delta on top of a recent snapshot: then workers load the snapshot and patch it with the deltas since
+ * (kept without expiry while a snapshot depends on them). Superseded snapshots expire after a grace
+ * period, so a worker reading one while it is replaced still finds it.
  * A replacing import writes a staging hash and swaps it in with RENAME in one MULTI, so a worker never
  * loads half a replacement.
  */
@@ -21,8 +28,10 @@ import { VigilError } from '../core/errors.js';
 import { defaultEntryId, validateBankId, type BankKind, type HashBankEntry } from '../core/banks/hash-bank.js';
 import type { HashBankChange } from '../core/banks/hash-bank-set.js';
 import type { HashType } from '../core/signals.js';
+import { BankSnapshotWriter } from '../core/banks/bank-snapshot.js';
 import { canonicalEntry, parseTermEntry, type TermEntry } from '../core/text/term-bank.js';
 import type { StoreEpoch } from '../core/banks/store-continuity.js';
+import { snapshotChecksum } from '../core/banks/bank-snapshot.js';
 
 export type StoredBankType = 'hash' | 'term';
 
@@ -31,6 +40,35 @@ const LOCK_TTL_S = 30;
 const DELTA_MAX_ENTRIES = 1_000_000;
 /** A worker that was away longer than this reloads changed banks in full. */
 const DELTA_TTL_S = 7 * 24 * 3600;
+/** Redis strings hold up to 512 MB; chunks well below that keep each GET and SET bounded. */
+const SNAPSHOT_CHUNK_BYTES = 64 * 2 ** 20;
+/** A superseded snapshot stays readable this long, for workers that were reading it. */
+const SNAPSHOT_GRACE_S = 300;
+/**
+ * A recorded change leaves the snapshot as it is while the snapshot is at most this many revisions
+ * behind and the changes since it stay within the share at which a worker would rebuild the bank
+ * anyway (see OVERLAY_MAX_SHARE in src/app.ts); past that the change writes a new snapshot.
+ */
+const SNAPSHOT_MAX_BEHIND = 32;
+const SNAPSHOT_MAX_PENDING_SHARE = 1 / 8;
+const SNAPSHOT_MIN_PENDING = 4096;
+
+/** Where a hash bank's snapshot is, and what it holds. */
+export interface SnapshotDescriptor {
+  /** The bank revision the snapshot holds; deltas after it lead to the bank's current revision. */
+  revision: number;
+  generation: string | undefined;
+  chunks: number;
+  bytes: number;
+  /** sha256 of the snapshot's bytes: a worker that reads anything else falls back to the records. */
+  sha256: string;
+  entries: number;
+  /** Entries changed by the deltas recorded since the snapshot. */
+  pending: number;
+  at: string;
+}
+
+export type SnapshotRead = { ok: true; bytes: Buffer } | { ok: false; reason: 'missing' | 'checksum' };
 
 export interface BankMeta {
   id: string;
@@ -117,10 +155,13 @@ function storeError(err: unknown, what: string): VigilError {
 export class RedisBankStore {
   readonly #redis: RedisClient;
   readonly #p: string;
+  readonly #chunkBytes: number;
 
-  constructor(redis: RedisClient, prefix: string) {
+  /** `snapshotChunkBytes`: the largest snapshot chunk (tests make it small to exercise several chunks). */
+  constructor(redis: RedisClient, prefix: string, options: { snapshotChunkBytes?: number } = {}) {
     this.#redis = redis;
     this.#p = `${prefix}:banks`;
+    this.#chunkBytes = options.snapshotChunkBytes ?? SNAPSHOT_CHUNK_BYTES;
   }
 
   #entriesKey(id: string): string {
@@ -174,6 +215,113 @@ export class RedisBankStore {
     } catch (err) {
       throw storeError(err, 'listing banks');
     }
+  }
+
+  /** Every bank and the hash banks' snapshots, read together (one MULTI) so they describe the same moment. */
+  async listWithSnapshots(): Promise<{ banks: BankMeta[]; snapshots: Map<string, SnapshotDescriptor> }> {
+    try {
+      const [metas, snaps] = ((await this.#redis.multi().hgetall(`${this.#p}:meta`).hgetall(this.#snapIndexKey()).exec()) ?? []).map(([err, v]) => {
+        if (err) throw err;
+        return v as Record<string, string>;
+      });
+      return {
+        banks: Object.values(metas ?? {})
+          .map((v) => JSON.parse(v) as BankMeta)
+          .sort((a, b) => a.id.localeCompare(b.id)),
+        snapshots: new Map(Object.entries(snaps ?? {}).map(([id, v]) => [id, JSON.parse(v) as SnapshotDescriptor])),
+      };
+    } catch (err) {
+      throw storeError(err, 'listing banks');
+    }
+  }
+
+  async snapshotOf(id: string): Promise<SnapshotDescriptor | undefined> {
+    const raw = await this.#redis.hget(this.#snapIndexKey(), id).catch((err: unknown) => {
+      throw storeError(err, 'reading a bank snapshot');
+    });
+    return raw ? (JSON.parse(raw) as SnapshotDescriptor) : undefined;
+  }
+
+  /** The snapshot's bytes (one buffer, 4-byte aligned), or why not: a chunk is gone, or the bytes are not what was written. */
+  async readSnapshot(id: string, snap: SnapshotDescriptor): Promise<SnapshotRead> {
+    // A buffer of its own (not from the shared pool): the snapshot's word sections are viewed in place.
+    const bytes = Buffer.allocUnsafeSlow(snap.bytes);
+    let at = 0;
+    try {
+      for (let c = 0; c < snap.chunks; c++) {
+        const chunk = await this.#redis.getBuffer(this.#snapKey({ id, generation: snap.generation }, snap.revision, c));
+        if (!chunk) return { ok: false, reason: 'missing' };
+        if (at + chunk.length > bytes.length) return { ok: false, reason: 'checksum' };
+        chunk.copy(bytes, at);
+        at += chunk.length;
+      }
+    } catch (err) {
+      throw storeError(err, `reading the snapshot of bank ${id}`);
+    }
+    if (at !== bytes.length || snapshotChecksum(bytes) !== snap.sha256) return { ok: false, reason: 'checksum' };
+    return { ok: true, bytes };
+  }
+
+  #snapIndexKey(): string {
+    return `${this.#p}:snap`;
+  }
+
+  /** Keyed by generation and revision, like deltas: a re-created bank never reads the old bank's snapshot. */
+  #snapKey(meta: Pick<BankMeta, 'id' | 'generation'>, revision: number, chunk: number): string {
+    return `${this.#p}:snap:${meta.id}:${meta.generation ?? ''}:${revision}:${chunk}`;
+  }
+
+  /** Writes the snapshot of the hash stored at `key` (the lock keeps writers out while it is read). */
+  async #writeSnapshot(key: string, meta: BankMeta): Promise<SnapshotDescriptor> {
+    const writer = new BankSnapshotWriter();
+    let cursor = '0';
+    do {
+      const [next, fields] = await this.#redis.hscan(key, cursor, 'COUNT', 10_000);
+      cursor = next;
+      for (let i = 0; i < fields.length; i += 2) {
+        const field = fields[i] ?? '';
+        const sep = field.indexOf(':');
+        const type = field.slice(0, sep) as HashType;
+        const record = fields[i + 1] ?? '';
+        const tab = record.indexOf('\t');
+        writer.add(type, field.slice(sep + 1), tab < 0 ? record : record.slice(0, tab));
+      }
+    } while (cursor !== '0');
+    const bytes = writer.finish();
+    const chunks = Math.max(1, Math.ceil(bytes.length / this.#chunkBytes));
+    for (let c = 0; c < chunks; c++)
+      await this.#redis.set(this.#snapKey(meta, meta.revision, c), bytes.subarray(c * this.#chunkBytes, (c + 1) * this.#chunkBytes));
+    return {
+      revision: meta.revision,
+      generation: meta.generation,
+      chunks,
+      bytes: bytes.length,
+      sha256: snapshotChecksum(bytes),
+      entries: writer.entries,
+      pending: 0,
+      at: new Date().toISOString(),
+    };
+  }
+
+  /**
+   * The snapshot a committed hash-bank change leaves: the previous one when the change is a small
+   * recorded delta on top of it, else a new one written from `key` (what the bank holds after the change).
+   */
+  async #snapshotFor(
+    key: string,
+    meta: BankMeta,
+    delta: string | undefined,
+    changed: number,
+  ): Promise<{ snap: SnapshotDescriptor; fresh: boolean; previous: SnapshotDescriptor | undefined }> {
+    const previous = await this.snapshotOf(meta.id);
+    const fits =
+      previous !== undefined &&
+      delta !== undefined &&
+      previous.generation === meta.generation &&
+      meta.revision - previous.revision <= SNAPSHOT_MAX_BEHIND &&
+      previous.pending + changed <= Math.max(SNAPSHOT_MIN_PENDING, previous.entries * SNAPSHOT_MAX_PENDING_SHARE);
+    if (fits) return { snap: { ...previous, pending: previous.pending + changed }, fresh: false, previous };
+    return { snap: await this.#writeSnapshot(key, meta), fresh: true, previous };
   }
 
   async get(id: string): Promise<BankMeta | undefined> {
@@ -260,12 +408,13 @@ export class RedisBankStore {
           ...(options.restoredFrom !== undefined ? { restoredFrom: options.restoredFrom } : {}),
           ...(options.enabled !== undefined ? { enabled: options.enabled } : {}),
         };
+        const snapshot = type === 'hash' ? await this.#snapshotFor(target, meta, delta, written) : undefined;
         const tx = this.#redis.multi();
         if (replace) {
           if (written > 0) tx.rename(staging, live);
           else tx.del(live);
         }
-        this.#commit(tx, meta, delta);
+        this.#commit(tx, meta, delta, snapshot);
         await tx.exec();
         return { written, entries, revision: meta.revision };
       } catch (err) {
@@ -275,12 +424,35 @@ export class RedisBankStore {
     });
   }
 
-  /** Publishes a new revision (and the delta that leads to it) in the caller's MULTI. */
-  #commit(tx: ReturnType<RedisClient['multi']>, meta: BankMeta, delta: string | undefined): void {
+  /** Publishes a new revision (and the delta and snapshot that lead to it) in the caller's MULTI. */
+  #commit(
+    tx: ReturnType<RedisClient['multi']>,
+    meta: BankMeta,
+    delta: string | undefined,
+    snapshot?: { snap: SnapshotDescriptor; fresh: boolean; previous: SnapshotDescriptor | undefined },
+  ): void {
     // The empty line makes the list exist even for a change of nothing; readers skip it.
-    if (delta) tx.rpush(delta, '').rename(delta, this.#deltaKey(meta, meta.revision)).expire(this.#deltaKey(meta, meta.revision), DELTA_TTL_S);
+    if (delta) {
+      tx.rpush(delta, '').rename(delta, this.#deltaKey(meta, meta.revision));
+      // A delta the snapshot needs to reach this revision lives as long as the snapshot does.
+      if (!snapshot || snapshot.fresh) tx.expire(this.#deltaKey(meta, meta.revision), DELTA_TTL_S);
+    }
+    if (snapshot) {
+      if (snapshot.fresh && snapshot.previous) this.#retireSnapshot(tx, meta.id, snapshot.previous, meta.revision);
+      tx.hset(this.#snapIndexKey(), meta.id, JSON.stringify(snapshot.snap));
+    }
     this.#ensureEpoch(tx);
     tx.hset(`${this.#p}:meta`, meta.id, JSON.stringify(meta)).incr(`${this.#p}:rev`);
+  }
+
+  /**
+   * A superseded snapshot expires after a grace period; the deltas that led from it to `upTo` get the
+   * ordinary delta lifetime back (workers holding those revisions still patch from them).
+   */
+  #retireSnapshot(tx: ReturnType<RedisClient['multi']>, id: string, old: SnapshotDescriptor, upTo: number): void {
+    const bank = { id, generation: old.generation };
+    for (let c = 0; c < old.chunks; c++) tx.expire(this.#snapKey(bank, old.revision, c), SNAPSHOT_GRACE_S);
+    for (let r = old.revision + 1; r <= Math.min(upTo, old.revision + SNAPSHOT_MAX_BEHIND + 1); r++) tx.expire(this.#deltaKey(bank, r), DELTA_TTL_S);
   }
 
   /** Keyed by generation too, so a re-created bank never picks up the old bank's changes. */
@@ -391,8 +563,9 @@ export class RedisBankStore {
         }
         const entries = await this.#redis.hlen(this.#entriesKey(id));
         const next: BankMeta = { ...meta, revision: meta.revision + 1, entries, updatedAt: new Date().toISOString() };
+        const snapshot = meta.type === 'hash' ? await this.#snapshotFor(this.#entriesKey(id), next, delta, keys.length) : undefined;
         const tx = this.#redis.multi();
-        this.#commit(tx, next, delta);
+        this.#commit(tx, next, delta, snapshot);
         await tx.exec();
         return { written: removed, entries, revision: next.revision };
       } catch (err) {
@@ -403,8 +576,10 @@ export class RedisBankStore {
   }
 
   async removeBank(id: string): Promise<void> {
-    await this.#require(id);
-    const tx = this.#redis.multi().del(this.#entriesKey(id)).hdel(`${this.#p}:meta`, id);
+    const meta = await this.#require(id);
+    const snap = await this.snapshotOf(id);
+    const tx = this.#redis.multi().del(this.#entriesKey(id)).hdel(`${this.#p}:meta`, id).hdel(this.#snapIndexKey(), id);
+    if (snap) this.#retireSnapshot(tx, id, snap, meta.revision);
     this.#ensureEpoch(tx);
     await tx.incr(`${this.#p}:rev`).exec();
   }

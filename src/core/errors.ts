@@ -25,6 +25,8 @@ export const ERROR_CODES = {
   BANK_STORE_UNAVAILABLE: true,
   /** The bank store lost banks a worker held (emptied, rolled back): the worker keeps its last good snapshot. */
   BANK_STORE_LOST: false,
+  /** A bank snapshot in the store is missing, altered or malformed: the worker reads the bank's records instead. */
+  BANK_SNAPSHOT_INVALID: false,
   POLICY_INVALID: false,
   POLICY_VERSION_UNKNOWN: false,
   CONFIG_INVALID: false,
@@ -105,6 +107,7 @@ const KIND: Record<ErrorCode, ErrorKind> = {
   BANK_BUSY: 'unavailable',
   BANK_STORE_UNAVAILABLE: 'unavailable',
   BANK_STORE_LOST: 'unavailable',
+  BANK_SNAPSHOT_INVALID: 'unavailable',
   POLICY_INVALID: 'config',
   POLICY_VERSION_UNKNOWN: 'input',
   CONFIG_INVALID: 'config',

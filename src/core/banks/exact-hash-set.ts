@@ -29,6 +29,40 @@ export class ExactHashSet {
     this.#probe = new Uint32Array(this.#words);
   }
 
+  /**
+   * A set over digests already parsed into words (`words` per digest, as `add` parses them), slot i
+   * being the i-th digest; the set takes `words` as its own (no copy). A digest given twice is kept
+   * once, so `size` tells whether all were distinct.
+   */
+  static fromWords(hexLength: number, words: Uint32Array): ExactHashSet {
+    const set = new ExactHashSet(hexLength, 1);
+    const per = set.#words;
+    if (words.length % per !== 0) throw new RangeError(`expected a multiple of ${per} words`);
+    const n = words.length / per;
+    set.#keys = words;
+    set.#table = new Int32Array(tableSizeFor(n)).fill(EMPTY);
+    set.#mask = set.#table.length - 1;
+    set.#next = n;
+    for (let slot = 0; slot < n; slot++) {
+      let dup = false;
+      for (let i = words[slot * per]! & set.#mask; ; i = (i + 1) & set.#mask) {
+        const other = set.#table[i]!;
+        if (other === EMPTY) break;
+        if (set.#sameKeys(other, slot)) {
+          dup = true;
+          break;
+        }
+      }
+      if (dup) {
+        set.#free.push(slot);
+        continue;
+      }
+      set.#insert(slot);
+      set.#size++;
+    }
+    return set;
+  }
+
   get size(): number {
     return this.#size;
   }
@@ -94,6 +128,12 @@ export class ExactHashSet {
     this.#table = new Int32Array(size).fill(EMPTY);
     this.#mask = size - 1;
     for (const slot of old) if (slot !== EMPTY) this.#insert(slot);
+  }
+
+  #sameKeys(a: number, b: number): boolean {
+    const w = this.#words;
+    for (let k = 0; k < w; k++) if (this.#keys[a * w + k] !== this.#keys[b * w + k]) return false;
+    return true;
   }
 
   #equals(slot: number, words: Uint32Array): boolean {
