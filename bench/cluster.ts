@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import { built, intArg } from './_shared.js';
+import type * as ShardsModule from '../src/core/shards.js';
 import type * as ConfigModule from '../src/config.js';
 import type * as LoggerModule from '../src/logger.js';
 import type * as PathsModule from '../src/paths.js';
@@ -24,6 +25,7 @@ const { createLogger } = await built<typeof LoggerModule>('logger.js');
 const { packageRoot } = await built<typeof PathsModule>('paths.js');
 const { createPublisher } = await built<typeof PublisherModule>('publisher.js');
 const { startScanService } = await built<typeof ScanServiceModule>('services/scan-service.js');
+const { shardPrefix } = await built<typeof ShardsModule>('core/shards.js');
 
 function events(n: number, tag: string): Record<string, unknown>[] {
   return Array.from({ length: n }, (_, i) => ({
@@ -62,7 +64,7 @@ async function spreadPrefix(cluster: RedisCluster, shards: number): Promise<stri
   for (let i = 0; i < 1000; i++) {
     const base = `bench-cl-${randomBytes(3).toString('hex')}`;
     if (shards === 1) return base;
-    const owners = await Promise.all(Array.from({ length: shards }, (_, s) => cluster.masterOfKey(`{${base}-s${s}}:vigil-scan:wait`)));
+    const owners = await Promise.all(Array.from({ length: shards }, (_, s) => cluster.masterOfKey(`${shardPrefix(base, s, shards)}:vigil-scan:wait`)));
     if (new Set(owners).size === shards) return base;
   }
   throw new Error('no prefix spreads the shards over the masters');

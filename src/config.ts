@@ -67,7 +67,7 @@ export const CONFIG_KEYS = {
     'VIGIL_SCAN_SHARDS',
     1,
     int(1, MAX_SCAN_SHARDS),
-    'Scan-queue shards. 1: the one scan queue under VIGIL_QUEUE_PREFIX. N > 1: N queues, each under its own hash tag ({bull-s0} … so each can sit on its own cluster master); publisher and bridge route an event by a stable hash of its conversationId. Changing N remaps some conversations: drain the scan queue first (docs/architecture.md).',
+    'Scan-queue shards. 1: the one scan queue under VIGIL_QUEUE_PREFIX. N > 1: N queues, each under its own hash tag ({bull-s0…}, placed by slot range so N = masters puts one shard on each master); publisher and bridge route an event by a stable hash of its conversationId. Changing N remaps some conversations: drain the scan queue first (docs/architecture.md).',
   ],
   scanShardsConsumed: [
     'VIGIL_SCAN_SHARDS_CONSUMED',

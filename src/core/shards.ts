@@ -11,6 +11,7 @@
  * queue: the configured prefix, unchanged.
  */
 import { createHash } from 'node:crypto';
+import calculateSlot from 'cluster-key-slot';
 
 /** Upper bound of VIGIL_SCAN_SHARDS: keeps the metrics' `shard` label bounded. */
 export const MAX_SCAN_SHARDS = 64;
@@ -54,16 +55,39 @@ export function withHashTag(prefix: string): string {
   return hashTag(prefix) !== undefined ? prefix : `{${prefix}}`;
 }
 
+/** Hash slots of a Redis Cluster. */
+const SLOTS = 16384;
+
+/**
+ * The hash tag of shard `shard` of `shards` under `tag`: `tag-sN`, or `tag-sN-K` with the smallest K
+ * whose slot falls in the middle half of the shard's 1/N of the slot space. A cluster's slots are
+ * split into contiguous equal ranges, one per master (`redis-cli --cluster create`), so with N a
+ * multiple of the masters the shards spread evenly over them, and never two on one master when
+ * N = masters, by construction rather than by the luck of the hash. Deterministic from the name:
+ * every process computes the same tags without asking the cluster.
+ */
+export function shardTag(tag: string, shard: number, shards: number): string {
+  const width = SLOTS / shards;
+  const from = shard * width + width / 4;
+  const to = shard * width + (3 * width) / 4;
+  for (let k = 0; ; k++) {
+    const candidate = k === 0 ? `${tag}-s${shard}` : `${tag}-s${shard}-${k}`;
+    const slot = calculateSlot(candidate);
+    if (slot >= from && slot < to) return candidate;
+  }
+}
+
 /**
  * Key prefix of shard `shard` of `shards`. One shard: `prefix` itself (the unsharded queue, so
- * existing deployments keep their keys). Several: the prefix's hash tag gets a `-sN` suffix
- * (`{vigil}` → `{vigil-s0}`; a prefix without a tag becomes `{bull-s0}`), one slot per shard.
+ * existing deployments keep their keys). Several: the prefix's hash tag becomes the shard's tag
+ * (`shardTag`: `{vigil}` → `{vigil-s0…}`; a prefix without a tag becomes `{bull-s0…}`), one slot per
+ * shard, spread over the slot space.
  */
 export function shardPrefix(prefix: string, shard: number, shards: number): string {
   if (shards <= 1) return prefix;
   const tag = hashTag(prefix);
-  if (tag === undefined) return `{${prefix}-s${shard}}`;
-  return prefix.replace(`{${tag}}`, `{${tag}-s${shard}}`);
+  if (tag === undefined) return `{${shardTag(prefix, shard, shards)}}`;
+  return prefix.replace(`{${tag}}`, `{${shardTag(tag, shard, shards)}}`);
 }
 
 /**

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { consumedShards, describeConfig, loadConfig } from '../../src/config.js';
 import { VigilError } from '../../src/core/errors.js';
 import { maskUrl } from '../../src/core/secrets.js';
+import calculateSlot from 'cluster-key-slot';
 import { hashTag, parseShardSet, shardFor, shardPrefix, withHashTag } from '../../src/core/shards.js';
 import { clusterSeeds } from '../../src/adapters/bullmq/connection.js';
 
@@ -51,9 +52,13 @@ describe('shard prefixes', () => {
   });
 
   it('several shards get a hash tag of their own each', () => {
-    expect([0, 1, 2].map((s) => shardPrefix('{vigil}', s, 3))).toEqual(['{vigil-s0}', '{vigil-s1}', '{vigil-s2}']);
-    expect(shardPrefix('bull', 2, 3)).toBe('{bull-s2}');
-    expect(shardPrefix('app:{q}:x', 1, 2)).toBe('app:{q-s1}:x');
+    expect([0, 1, 2].map((s) => shardPrefix('{vigil}', s, 3))).toEqual([
+      expect.stringMatching(/^\{vigil-s0(-\d+)?\}$/),
+      expect.stringMatching(/^\{vigil-s1(-\d+)?\}$/),
+      expect.stringMatching(/^\{vigil-s2(-\d+)?\}$/),
+    ]);
+    expect(shardPrefix('bull', 2, 3)).toMatch(/^\{bull-s2(-\d+)?\}$/);
+    expect(shardPrefix('app:{q}:x', 1, 2)).toMatch(/^app:\{q-s1(-\d+)?\}:x$/);
     expect(hashTag('{}x')).toBeUndefined();
     expect(withHashTag('bull')).toBe('{bull}');
     expect(withHashTag('a{b}')).toBe('a{b}');
@@ -126,5 +131,22 @@ describe('cluster-mode configuration', () => {
       err = e;
     }
     expect(String((err as Error).message)).not.toContain('s3cretpass');
+  });
+});
+
+describe('shard placement', () => {
+  // Redis Cluster splits its 16384 slots into one contiguous range per master; a shard's tag lands in
+  // the middle half of its 1/N of the slots, so N = masters puts one shard on each master.
+  it.each([2, 3, 4, 6, 12, 64])('%i shards: each tag hashes into the middle half of its own slot range', (n) => {
+    for (const base of ['{vigil}', 'bull', 'app:{q}:x', '{a-much-longer-prefix-with-dashes}']) {
+      const slots = Array.from({ length: n }, (_, s) => calculateSlot(`${shardPrefix(base, s, n)}:vigil-scan:wait`));
+      slots.forEach((slot, s) => {
+        const width = 16384 / n;
+        expect(slot).toBeGreaterThanOrEqual(s * width + width / 4);
+        expect(slot).toBeLessThan(s * width + (3 * width) / 4);
+      });
+      // Three masters made by `redis-cli --cluster create` own 0–5460, 5461–10922, 10923–16383.
+      if (n === 3) expect(slots.map((slot) => (slot <= 5460 ? 0 : slot <= 10922 ? 1 : 2))).toEqual([0, 1, 2]);
+    }
   });
 });

@@ -14,6 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.js';
 import type { Flag } from '../../src/core/contracts.js';
 import { createLogger } from '../../src/logger.js';
+import { shardPrefix } from '../../src/core/shards.js';
 import { createPublisher, type Publisher } from '../../src/publisher.js';
 import { startBridgeService } from '../../src/services/bridge-service.js';
 import { startScanService, type ScanService } from '../../src/services/scan-service.js';
@@ -46,21 +47,20 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-/** The tag of shard `i` under base prefix `base` (no tag of its own): `{base-s<i>}`, as docs/architecture.md states. */
-const shardTag = (base: string, i: number) => `{${base}-s${i}}`;
+/** The key prefix of shard `i` under base prefix `base` (no tag of its own). */
+const shardTag = (base: string, i: number) => shardPrefix(base, i, SHARDS);
 
 /**
- * A base prefix whose shard tags hash to slots on three different masters (about one in five
- * random prefixes does), so that "each shard on its own master" holds by construction and is asserted.
+ * A fresh base prefix. Shard tags are placed by slot range (src/core/shards.ts), so any prefix puts
+ * the three shards on the three masters of a cluster made by `redis-cli --cluster create`: asserted.
  */
 async function spreadPrefix(label: string): Promise<string> {
   const masters = await cluster.masters();
-  for (let i = 0; i < 500; i++) {
-    const base = `vt-${label}-${randomBytes(3).toString('hex')}`;
-    const owners = await Promise.all(Array.from({ length: SHARDS }, (_, s) => cluster.masterOfKey(`${shardTag(base, s)}:vigil-scan:wait`)));
-    if (new Set(owners).size === SHARDS && owners.every((o) => masters.includes(o))) return base;
-  }
-  throw new Error('no prefix spreads the shards over three masters');
+  const base = `vt-${label}-${randomBytes(3).toString('hex')}`;
+  const owners = await Promise.all(Array.from({ length: SHARDS }, (_, s) => cluster.masterOfKey(`${shardTag(base, s)}:vigil-scan:wait`)));
+  expect(new Set(owners).size).toBe(SHARDS);
+  expect(owners.every((o) => masters.includes(o))).toBe(true);
+  return base;
 }
 
 function clusterConfig(base: string, overrides: Partial<Record<keyof Config, unknown>> = {}): Config {

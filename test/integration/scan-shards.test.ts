@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Flag } from '../../src/core/contracts.js';
 import { createLogger } from '../../src/logger.js';
+import { shardPrefix } from '../../src/core/shards.js';
 import { createPublisher } from '../../src/publisher.js';
 import { startScanService } from '../../src/services/scan-service.js';
 import { messageEvent } from '../helpers/kafka.js';
@@ -17,7 +18,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
 });
 
-/** Removes a base prefix's keys and its shards' (`{base-sN}:…`, the documented naming). */
+/** Removes a base prefix's keys and its shards'. */
 async function deleteShards(base: string, shards: number): Promise<void> {
   await deletePrefix(base);
   const redis = new Redis(REDIS_URL);
@@ -25,7 +26,7 @@ async function deleteShards(base: string, shards: number): Promise<void> {
     for (let s = 0; s < shards; s++) {
       let cursor = '0';
       do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `{${base}-s${s}}:*`, 'COUNT', 1000);
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${shardPrefix(base, s, shards)}:*`, 'COUNT', 1000);
         cursor = next;
         if (keys.length) await redis.del(...keys);
       } while (cursor !== '0');
@@ -63,7 +64,7 @@ describe('scan shards on one Redis', () => {
     cleanups.push(() => publisher.close());
     const events = Array.from({ length: 60 }, (_, i) => messageEvent('sh3', i, { conversationId: `c_${i % 15}`, text: `remember the velvet teapot ${i}` }));
     await publisher.publishBatch(events);
-    const waiting = await Promise.all([0, 1, 2].map((s) => queue(config.scanQueue, `{${prefix}-s${s}}`).getWaiting(0, -1)));
+    const waiting = await Promise.all([0, 1, 2].map((s) => queue(config.scanQueue, shardPrefix(prefix, s, 3)).getWaiting(0, -1)));
     expect(waiting.map((w) => w.length).reduce((a, b) => a + b, 0)).toBe(60);
     const onShard1 = new Set(waiting[1]!.map((j) => j.id));
     expect(onShard1.size).toBeGreaterThan(0);
@@ -76,7 +77,7 @@ describe('scan shards on one Redis', () => {
     const flagged = async () => (await moderation.getJobs(['prioritized', 'waiting'], 0, -1)).map((j) => (j.data as Flag).eventId);
     await waitFor('flags of shards 0 and 2', async () => ((await flagged()).length >= 60 - onShard1.size ? true : undefined), 30_000);
     expect(new Set(await flagged())).toEqual(new Set(events.map((e) => e.eventId).filter((id) => !onShard1.has(id))));
-    expect(await queue(config.scanQueue, `{${prefix}-s1}`).getWaitingCount()).toBe(onShard1.size);
+    expect(await queue(config.scanQueue, shardPrefix(prefix, 1, 3)).getWaitingCount()).toBe(onShard1.size);
     const metric = await worker.metrics.registry.getSingleMetricAsString('vigil_scan_shard_events_total');
     expect(metric).not.toMatch(/shard="1"/);
 
