@@ -32,9 +32,18 @@ function snapshot(n: Norm): unknown {
 
 /** Compares old and new on every text; on a mismatch, fails with the first differing input. */
 function compareAll(texts: readonly string[]): void {
+  // The light text is built lazily: it must still be right after later calls (no shared buffers leak).
+  let earlier: { text: string; norm: ReturnType<typeof fast.normalizeText> } | undefined;
   for (const text of texts) {
     const a = ref.normalizeText(text);
     const b = fast.normalizeText(text);
+    if (earlier) {
+      const want = ref.normalizeText(earlier.text).light();
+      const got = earlier.norm.light();
+      if (got.text !== want.text || got.starts.join() !== want.starts.join() || got.ends.join() !== want.ends.join())
+        expect({ ...got, text: got.text }, JSON.stringify(earlier.text)).toStrictEqual(want);
+    }
+    earlier = { text, norm: b };
     const sa = snapshot(a);
     const sb = snapshot(b);
     // Cheap check first; the structural one only to print a readable difference.

@@ -276,83 +276,99 @@ const RE_LATIN_OR_SYMBOL = /^[\p{Script=Latin}\p{S}]$/u;
 /** Characters visited by the last `normalizeText` call, all passes together (for the linear-time test). */
 export const normalizeWork = { visits: 0 };
 
-/** Step 1 output: folded code points with their original spans, and the rare per-position extras. */
-class Folded {
-  readonly cps: number[] = [];
-  readonly us: number[] = [];
-  readonly ue: number[] = [];
+/**
+ * Working buffers of step 1, reused by every call: `normalizeText` is synchronous and never re-entered,
+ * and nothing it returns refers to them (the light text copies what it needs). Grown on demand.
+ */
+const work = {
+  cps: new Int32Array(1024),
+  us: new Int32Array(1024),
+  ue: new Int32Array(1024),
+  flags: new Uint8Array(1024),
+  /** Characters written. */
+  n: 0,
+};
+
+function growWork(min: number): void {
+  let size = work.cps.length;
+  while (size < min) size *= 2;
+  if (size === work.cps.length) return;
+  const grown = <T extends Int32Array | Uint8Array>(a: T, b: T): T => {
+    b.set(a.subarray(0, work.n));
+    return b;
+  };
+  work.cps = grown(work.cps, new Int32Array(size));
+  work.us = grown(work.us, new Int32Array(size));
+  work.ue = grown(work.ue, new Int32Array(size));
+  work.flags = grown(work.flags, new Uint8Array(size));
+}
+
+/** The rare per-position extras of step 1, created only when one occurs. */
+interface Extras {
   // Positions whose letter might be an i or an l: a capital I (sans-serif I and l look the same) and
-  // lookalikes of l (most of them look like a capital I). Created only when one occurs.
+  // lookalikes of l (most of them look like a capital I).
   ambiguous: Set<number> | undefined;
   // Latin letter of another script's lookalike, looked up as written (before case folding), by position.
   lookOf: Map<number, number> | undefined;
   // Further letters a position may stand for, beyond the one it folds to.
   extraMask: Map<number, number> | undefined;
+}
 
-  private push(f: number, i: number, w: number, extra = 0): void {
-    if (extra !== 0) (this.extraMask ??= new Map()).set(this.cps.length, extra);
-    this.cps.push(f);
-    this.us.push(i);
-    this.ue.push(i + w);
+function pushFolded(f: number, i: number, w: number, ex: Extras, extra = 0): void {
+  const k = work.n;
+  if (k >= work.cps.length) growWork(k + 1);
+  if (extra !== 0) (ex.extraMask ??= new Map()).set(k, extra);
+  work.cps[k] = f;
+  work.us[k] = i;
+  work.ue[k] = i + w;
+  work.flags[k] = flagsFast(f);
+  work.n = k + 1;
+}
+
+/** Folds the non-ASCII code point `cp` (UTF-16 width `w`) at text offset `i` into the work buffers. */
+function foldCodePoint(cp: number, i: number, w: number, ex: Extras): void {
+  if (LEET_CLASSES.has(cp)) {
+    // A leetspeak glyph (µ, €, £) stays itself, so the word-scoped leetspeak step can read it.
+    pushFolded(cp, i, w, ex);
+    return;
   }
-
-  private markAmbiguous(): void {
-    (this.ambiguous ??= new Set()).add(this.cps.length);
-  }
-
-  /** Folds the non-ASCII code point `cp` (UTF-16 width `w`) at text offset `i`. */
-  addNonAscii(cp: number, i: number, w: number): void {
-    if (LEET_CLASSES.has(cp)) {
-      // A leetspeak glyph (µ, €, £) stays itself, so the word-scoped leetspeak step can read it.
-      this.push(cp, i, w);
+  const ch = String.fromCodePoint(cp);
+  const folded = foldNonAscii(cp);
+  const look = latinLookalike(cp) ?? (folded.length === 1 ? latinLookalike(folded[0] as number) : undefined);
+  const proto = confusablePrototype(cp) ?? look;
+  const lookBit = proto === undefined ? 0 : 1 << (proto.charCodeAt(0) - 0x61);
+  if (folded.length > 0 && folded.every((f) => f >= 0x61 && f <= 0x7a)) {
+    // Compatibility forms of Latin letters (Ｉ, 𝐈, ſ, ß): the fold, plus what the shape also reads as
+    // (a capital I is an l too; ſ is an f; ß is a b).
+    const capitalI = folded.length === 1 && ch.normalize('NFKC') === 'I';
+    // ß is also the leetspeak b.
+    if (cp === 0xdf) {
+      for (const f of folded) pushFolded(f, i, w, ex, 1 << 1);
       return;
     }
-    const ch = String.fromCodePoint(cp);
-    const folded = foldNonAscii(cp);
-    const look = latinLookalike(cp) ?? (folded.length === 1 ? latinLookalike(folded[0] as number) : undefined);
-    const proto = confusablePrototype(cp) ?? look;
-    const lookBit = proto === undefined ? 0 : 1 << (proto.charCodeAt(0) - 0x61);
-    if (folded.length > 0 && folded.every((f) => f >= 0x61 && f <= 0x7a)) {
-      // Compatibility forms of Latin letters (Ｉ, 𝐈, ſ, ß): the fold, plus what the shape also reads as
-      // (a capital I is an l too; ſ is an f; ß is a b).
-      const capitalI = folded.length === 1 && ch.normalize('NFKC') === 'I';
-      // ß is also the leetspeak b.
-      if (cp === 0xdf) {
-        for (const f of folded) this.push(f, i, w, 1 << 1);
-        return;
-      }
-      for (const f of folded) this.push(f, i, w, (capitalI ? MASK_IL : 0) | (lookBit !== 0 && proto !== String.fromCharCode(f) ? lookBit : 0));
-      return;
-    }
-    const byName = namedLatinLetter(cp);
-    if (byName !== undefined) {
-      this.push(byName.charCodeAt(0), i, w, (byName === 'l' ? MASK_IL : 0) | (proto !== undefined && proto !== byName ? lookBit : 0));
-      return;
-    }
-    if (look !== undefined && RE_LATIN_OR_SYMBOL.test(ch)) {
-      // Latin-script shapes (ø, ʀ, ɡ) and letter symbols (🇦, 🅐) are Latin letters wherever they stand.
-      this.push(look.charCodeAt(0), i, w, look === 'l' ? MASK_IL : 0);
-      return;
-    }
-    if (look !== undefined) {
-      (this.lookOf ??= new Map()).set(this.cps.length, look.charCodeAt(0));
-      if (look === 'l') this.markAmbiguous();
-      // A lookalike whose compatibility form is no letter (Greek ͺ → space + mark) stays a letter.
-      if (!folded.some((f) => RE_LETTER.test(String.fromCodePoint(f)))) {
-        this.push(ch.toLowerCase().codePointAt(0) as number, i, w);
-        return;
-      }
-    }
-    for (const f of folded) this.push(f, i, w);
+    for (const f of folded) pushFolded(f, i, w, ex, (capitalI ? MASK_IL : 0) | (lookBit !== 0 && proto !== String.fromCharCode(f) ? lookBit : 0));
+    return;
   }
-
-  /** Folds the ASCII character `c` at text offset `i`. */
-  addAscii(c: number, i: number): void {
-    if (c === 0x49) this.markAmbiguous();
-    this.cps.push(c >= 0x41 && c <= 0x5a ? c + 32 : c);
-    this.us.push(i);
-    this.ue.push(i + 1);
+  const byName = namedLatinLetter(cp);
+  if (byName !== undefined) {
+    pushFolded(byName.charCodeAt(0), i, w, ex, (byName === 'l' ? MASK_IL : 0) | (proto !== undefined && proto !== byName ? lookBit : 0));
+    return;
   }
+  if (look !== undefined && RE_LATIN_OR_SYMBOL.test(ch)) {
+    // Latin-script shapes (ø, ʀ, ɡ) and letter symbols (🇦, 🅐) are Latin letters wherever they stand.
+    pushFolded(look.charCodeAt(0), i, w, ex, look === 'l' ? MASK_IL : 0);
+    return;
+  }
+  if (look !== undefined) {
+    (ex.lookOf ??= new Map()).set(work.n, look.charCodeAt(0));
+    if (look === 'l') (ex.ambiguous ??= new Set()).add(work.n);
+    // A lookalike whose compatibility form is no letter (Greek ͺ → space + mark) stays a letter.
+    if (!folded.some((f) => RE_LETTER.test(String.fromCodePoint(f)))) {
+      pushFolded(ch.toLowerCase().codePointAt(0) as number, i, w, ex);
+      return;
+    }
+  }
+  for (const f of folded) pushFolded(f, i, w, ex);
 }
 
 /** Longest argument list handed to `String.fromCharCode` at once (long tokens are built in pieces). */
@@ -370,30 +386,38 @@ function stringOf(cps: readonly number[], astral: boolean): string {
 /** Normalizes text into tokens (see the module comment for the steps). */
 export function normalizeText(text: string): NormalizedText {
   // Step 1: fold each code point; a code point may fold to several (ﬁ → f i) or none (zero-width).
-  const fold = new Folded();
+  const ex: Extras = { ambiguous: undefined, lookOf: undefined, extraMask: undefined };
   // Most text is plain ASCII letters: the lookalike and leetspeak passes are skipped when they cannot apply.
   let nonAscii = false;
   let leetable = false;
   const len = text.length;
+  work.n = 0;
+  growWork(len + 1);
   for (let i = 0; i < len;) {
     const c = text.charCodeAt(i);
     if (c < 0x80) {
       if (!leetable && (LEET_ASCII[c] !== 0 || SEQUENCE_START_ASCII[c] !== 0)) leetable = true;
-      fold.addAscii(c, i);
+      const k = work.n;
+      if (k >= work.cps.length) growWork(k + 1);
+      if (c === 0x49) (ex.ambiguous ??= new Set()).add(k);
+      const f = c >= 0x41 && c <= 0x5a ? c + 32 : c;
+      work.cps[k] = f;
+      work.us[k] = i;
+      work.ue[k] = i + 1;
+      work.flags[k] = FLAGS_ASCII[f] as number;
+      work.n = k + 1;
       i++;
       continue;
     }
     nonAscii = true;
     const cp = text.codePointAt(i) as number;
     const w = cp > 0xffff ? 2 : 1;
-    fold.addNonAscii(cp, i, w);
+    foldCodePoint(cp, i, w, ex);
     i += w;
   }
-  const { cps, us, ue, ambiguous, extraMask } = fold;
-  const n = cps.length;
+  const { cps, us, ue, flags, n } = work;
+  const { ambiguous, extraMask } = ex;
   normalizeWork.visits = n;
-  const flags = new Uint8Array(n);
-  for (let k = 0; k < n; k++) flags[k] = flagsFast(cps[k] as number);
 
   // Chunks: runs of non-space characters.
   const chunks: Chunk[] = [];
@@ -407,25 +431,32 @@ export function normalizeText(text: string): NormalizedText {
     chunks.push({ from, to: k });
   }
 
-  if (nonAscii) foldLookalikes(cps, flags, chunks, fold.lookOf ?? new Map());
-  const light = (): LightText => buildLight(cps, us, ue);
+  if (nonAscii) foldLookalikes(cps, flags, chunks, ex.lookOf ?? new Map());
+  // The light text reads the folded characters after lookalike folding; plain ASCII folds to its lower case.
+  let light: () => LightText;
+  if (nonAscii) {
+    const lc = cps.slice(0, n);
+    const ls = us.slice(0, n);
+    const le = ue.slice(0, n);
+    light = () => buildLight(lc, ls, le);
+  } else light = () => asciiLight(text);
   if (nonAscii && !leetable) for (let k = 0; k < n && !leetable; k++) if (leetOf(cps[k] as number) !== 0 || isSequenceStart(cps[k] as number)) leetable = true;
-  const leet = leetable ? resolveLeet(cps, flags, chunks) : undefined;
+  const leet = leetable ? resolveLeet(cps, flags, n, chunks) : undefined;
 
   // Step 4: tokens. The current token's characters are collected as code points and turned into its
-  // strings once, when it closes; its key collapses repeated letters as they come (as `keyOf` does).
+  // strings once, when it closes; its key collapses repeated letters as they come (as `keyOf` does),
+  // and is the exact form itself until a character is left out of it.
   const tokens: TextToken[] = [];
   const exStart: number[] = [];
   const exEnd: number[] = [];
   const exCp: number[] = [];
   const exMask: number[] = [];
   const tokChunk: number[] = [];
-  const exactCps: number[] = [];
-  const keyCps: number[] = [];
   for (let ci = 0; ci < chunks.length; ci++) {
     const ch = chunks[ci] as Chunk;
-    // The open token: `open` once it has a character; head/tail count its soft edge characters.
-    let open = false;
+    // The open token: `exactCps` once it has a character; head/tail count its soft edge characters.
+    let exactCps: number[] | undefined;
+    let keyCps: number[] | undefined;
     let start = 0;
     let end = 0;
     let exFrom = 0;
@@ -435,12 +466,12 @@ export function normalizeText(text: string): NormalizedText {
     let astral = false;
     let lastKey = -1;
     for (let k = ch.from; k <= ch.to; k++) {
-      let closeGap: GapKind | undefined;
+      let closeGap: GapKind;
       if (k === ch.to) closeGap = 'strong';
       else {
         if (leet !== undefined && leet.absorbed[k] === 1) {
           // The rest of a glyph drawn with several characters ("()" for o): part of the letter's span.
-          if (open) end = ue[k] as number;
+          if (exactCps) end = ue[k] as number;
           if (exEnd.length > 0) exEnd[exEnd.length - 1] = ue[k] as number;
           continue;
         }
@@ -449,8 +480,9 @@ export function normalizeText(text: string): NormalizedText {
         if (l !== 0 || (f & (F_LETTER | F_DIGIT)) !== 0) {
           const own = cps[k] as number;
           const primary = l !== 0 && leet?.altOnly[k] !== 1 ? l : own;
-          if (!open) {
-            open = true;
+          if (!exactCps) {
+            exactCps = [];
+            keyCps = undefined;
             start = us[k] as number;
             exFrom = exStart.length;
             head = 0;
@@ -458,8 +490,6 @@ export function normalizeText(text: string): NormalizedText {
             hard = false;
             astral = false;
             lastKey = -1;
-            exactCps.length = 0;
-            keyCps.length = 0;
           }
           const soft = leet !== undefined && leet.soft[k] === 1;
           if (soft) {
@@ -485,10 +515,10 @@ export function normalizeText(text: string): NormalizedText {
           // The key leaves soft symbols out and keeps soft digits ("fr33"), as keys always read: the text
           // classifier's features (and its saved probe fingerprint) are built from these keys. Repeated
           // letters collapse; keyOf compares UTF-16 units, so characters outside the BMP never do.
-          if (!soft || f & F_DIGIT) {
-            if (primary !== lastKey || primary > 0xffff || (flagsFast(primary) & F_LETTER) === 0) keyCps.push(primary);
-            lastKey = primary;
-          }
+          const inKey = (!soft || (f & F_DIGIT) !== 0) && (primary !== lastKey || primary > 0xffff || (flagsFast(primary) & F_LETTER) === 0);
+          if (!soft || f & F_DIGIT) lastKey = primary;
+          if (inKey) keyCps?.push(primary);
+          else keyCps ??= exactCps.slice(0, exactCps.length - 1);
           end = ue[k] as number;
           exStart.push(us[k] as number);
           exEnd.push(ue[k] as number);
@@ -499,13 +529,14 @@ export function normalizeText(text: string): NormalizedText {
         if (f & F_APOS) continue;
         closeGap = 'weak';
       }
-      if (!open) continue;
+      if (!exactCps) continue;
       // A token of soft characters only ("!!" after "e?") is soft from end to end.
       const h = hard ? head : exactCps.length;
       const t = hard ? tail : 0;
+      const exact = stringOf(exactCps, astral);
       const tok: TextToken = {
-        exact: stringOf(exactCps, astral),
-        key: stringOf(keyCps, astral),
+        exact,
+        key: keyCps ? stringOf(keyCps, astral) : exact,
         start,
         end,
         exFrom,
@@ -516,7 +547,7 @@ export function normalizeText(text: string): NormalizedText {
       if (t > 0) tok.softTail = t;
       tokens.push(tok);
       tokChunk.push(ci);
-      open = false;
+      exactCps = undefined;
     }
   }
   // A separator that ends its chunk ("cat!") is followed by whitespace: the gap is strong.
@@ -529,7 +560,7 @@ export function normalizeText(text: string): NormalizedText {
   return { tokens, exStart, exEnd, exCp, exMask, light };
 }
 
-function foldLookalikes(cps: number[], flags: Uint8Array, chunks: readonly Chunk[], lookOf: ReadonlyMap<number, number>): void {
+function foldLookalikes(cps: Int32Array, flags: Uint8Array, chunks: readonly Chunk[], lookOf: ReadonlyMap<number, number>): void {
   const lookalike = (k: number): number | undefined => lookOf.get(k) ?? latinLookalike(cps[k] as number)?.charCodeAt(0);
   // Per chunk: Latin letters, other-script letters, and whether every other-script letter has a Latin lookalike.
   const info = chunks.map((ch) => {
@@ -595,11 +626,19 @@ interface LeetPlan {
 
 const SINGLE_RUN_MIN = 3;
 
-function resolveLeet(cps: readonly number[], flags: Uint8Array, chunks: readonly Chunk[]): LeetPlan {
-  const letter = new Int32Array(cps.length);
-  const altOnly = new Uint8Array(cps.length);
-  const absorbed = new Uint8Array(cps.length);
-  const soft = new Uint8Array(cps.length);
+/** The leetspeak plan's buffers, reused by every call (see `work`); cleared to n before each use. */
+let leetWork: LeetPlan = { letter: new Int32Array(1024), altOnly: new Uint8Array(1024), absorbed: new Uint8Array(1024), soft: new Uint8Array(1024) };
+
+function resolveLeet(cps: Int32Array, flags: Uint8Array, n: number, chunks: readonly Chunk[]): LeetPlan {
+  if (leetWork.letter.length < n) {
+    const size = work.cps.length;
+    leetWork = { letter: new Int32Array(size), altOnly: new Uint8Array(size), absorbed: new Uint8Array(size), soft: new Uint8Array(size) };
+  }
+  const { letter, altOnly, absorbed, soft } = leetWork;
+  letter.fill(0, 0, n);
+  altOnly.fill(0, 0, n);
+  absorbed.fill(0, 0, n);
+  soft.fill(0, 0, n);
   const isLetterAt = (k: number): boolean => ((flags[k] as number) & F_LETTER) !== 0;
   const isWordAt = (k: number): boolean => ((flags[k] as number) & (F_LETTER | F_DIGIT)) !== 0;
 
@@ -753,7 +792,19 @@ function glueSpelledRuns(tokens: TextToken[]): void {
 
 const CP_OBJ = 0xfffc;
 
-function buildLight(cps: readonly number[], us: readonly number[], ue: readonly number[]): LightText {
+/** Light text of plain ASCII: its lower case, one character per code unit. */
+function asciiLight(text: string): LightText {
+  const n = text.length;
+  const starts = new Int32Array(n);
+  const ends = new Int32Array(n);
+  for (let k = 0; k < n; k++) {
+    starts[k] = k;
+    ends[k] = k + 1;
+  }
+  return { text: text.toLowerCase(), starts, ends };
+}
+
+function buildLight(cps: Int32Array, us: Int32Array, ue: Int32Array): LightText {
   const n = cps.length;
   const starts = new Int32Array(n);
   const ends = new Int32Array(n);
