@@ -239,6 +239,7 @@ describe('normalizeText against the frozen reference', () => {
 
   it('agrees on edge cases and long texts', () => {
     const edge = [
+      '𐐨𐐨𐐨 𞤢𞤢a 𝐚𝐚',
       '',
       ' ',
       'I',
