@@ -376,10 +376,12 @@ const STRING_PIECE = 4096;
 
 /** The string of a list of code points (`astral`: whether any lies outside the BMP). */
 function stringOf(cps: readonly number[], astral: boolean): string {
-  const make = astral ? String.fromCodePoint : String.fromCharCode;
-  if (cps.length <= STRING_PIECE) return make.apply(null, cps as number[]);
+  if (cps.length <= STRING_PIECE) return astral ? String.fromCodePoint(...cps) : String.fromCharCode(...cps);
   let s = '';
-  for (let a = 0; a < cps.length; a += STRING_PIECE) s += make.apply(null, cps.slice(a, a + STRING_PIECE));
+  for (let a = 0; a < cps.length; a += STRING_PIECE) {
+    const piece = cps.slice(a, a + STRING_PIECE);
+    s += astral ? String.fromCodePoint(...piece) : String.fromCharCode(...piece);
+  }
   return s;
 }
 
