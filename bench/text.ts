@@ -15,12 +15,19 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type * as TermFiles from '../src/adapters/term-files.js';
 import type * as Scanner from '../src/core/text/scanner.js';
+import type * as Matcher from '../src/core/text/matcher.js';
+import type * as Normalize from '../src/core/text/normalize.js';
 import type * as TermBank from '../src/core/text/term-bank.js';
 import type { TermEntry, TermMode } from '../src/core/text/term-bank.js';
 import { seededRandom } from '../test/helpers/seeded-random.js';
+import { referenceText } from './_normalize-reference.js';
 const { makeTermBank } = await built<typeof TermBank>('core/text/term-bank.js');
 const { compileTextScanner } = await built<typeof Scanner>('core/text/scanner.js');
 const { loadBenignWords } = await built<typeof TermFiles>('adapters/term-files.js');
+const { TermMatcher } = await built<typeof Matcher>('core/text/matcher.js');
+const { normalizeText } = await built<typeof Normalize>('core/text/normalize.js');
+// Baseline for the normaliser's speed work: the frozen copy of the normaliser before it, compiled the same way.
+const reference = await referenceText();
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -190,6 +197,7 @@ export async function run(args: string[]): Promise<string> {
   const vocab = await loadBenignWords();
   const words = [...vocab];
   const rows: string[] = [];
+  const normRows: string[] = [];
   const subRows: string[] = [];
   // The benign-vocabulary key index is built once per vocabulary and cached; time it apart from the banks.
   let t0 = performance.now();
@@ -213,6 +221,14 @@ export async function run(args: string[]): Promise<string> {
     const vigil = timeScan(lines, (l) => scanner.scan(l));
     const vt = groundTruth(msgs, (l) => scanner.scan(l));
 
+    // The same matcher fed by the normaliser before the speed work and by the current one: same hits, two times.
+    const matcher = new TermMatcher([bank], { benignWords: vocab });
+    const before = (l: string): Matcher.TermHit[] => matcher.match(reference.normalizeText(l));
+    const after = (l: string): Matcher.TermHit[] => matcher.match(normalizeText(l));
+    for (const l of lines) if (JSON.stringify(before(l)) !== JSON.stringify(after(l))) throw new Error('old and new normaliser give different hits');
+    const oldNorm = timeScan(lines, before);
+    const newNorm = timeScan(lines, after);
+
     t = performance.now();
     const base = baseline(entries);
     const baseBuildMs = performance.now() - t;
@@ -220,6 +236,9 @@ export async function run(args: string[]): Promise<string> {
     const bt = groundTruth(msgs, base);
     rows.push(
       `| ${size.toLocaleString('en')} | ${buildMs.toFixed(0)} ms | ${mem.toFixed(1)} MiB | ${vigil.usPerMsg.toFixed(1)} | ${vigil.mbPerS.toFixed(2)} | ${vt.found}/${vt.planted} | ${vt.falseHits} | ${baseBuildMs.toFixed(0)} ms | ${naive.usPerMsg.toFixed(2)} | ${bt.found}/${bt.planted} | ${bt.falseHits} | ${(vigil.usPerMsg / naive.usPerMsg).toFixed(1)}× |`,
+    );
+    normRows.push(
+      `| ${size.toLocaleString('en')} | ${oldNorm.usPerMsg.toFixed(1)} | ${newNorm.usPerMsg.toFixed(1)} | ${(oldNorm.usPerMsg / newNorm.usPerMsg).toFixed(1)}× |`,
     );
     if (size === opts.sizes[opts.sizes.length - 1]) {
       const chat = lines.join(' ');
@@ -231,7 +250,10 @@ export async function run(args: string[]): Promise<string> {
       ];
       for (const [name, text] of shapes) {
         const r = timeLarge((x) => scanner.scan(x), text);
-        largeRows.push(`| ${name} | ${size.toLocaleString('en')} | ${text.length.toLocaleString('en')} | ${r.median.toFixed(1)} | ${r.max.toFixed(1)} |`);
+        const old = timeLarge(before, text);
+        largeRows.push(
+          `| ${name} | ${size.toLocaleString('en')} | ${text.length.toLocaleString('en')} | ${r.median.toFixed(1)} | ${r.max.toFixed(1)} | ${old.median.toFixed(1)} |`,
+        );
       }
     }
 
@@ -271,11 +293,19 @@ any other term, over all ${opts.messages} messages.
 | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${rows.join('\n')}
 
-One message of 64 KiB (UTF-16 units), scanned with the largest bank: median and worst of 9 scans after a warm-up
-(target ≤ 20 ms on one core).
+The normaliser before and after its speed work, same run, same messages, same matcher (\`TermMatcher.match\` on the
+output of the frozen pre-optimisation copy, test/text/normalize-reference.ts compiled the same way, and of the current
+\`normalizeText\`), hits checked identical on every message:
 
-| shape | terms | length | median ms | worst ms |
-| --- | ---: | ---: | ---: | ---: |
+| terms | old normaliser + match µs/msg | current normaliser + match µs/msg | speed-up |
+| ---: | ---: | ---: | ---: |
+${normRows.join('\n')}
+
+One message of 64 KiB (UTF-16 units), scanned with the largest bank: median and worst of 9 scans after a warm-up
+(target ≤ 20 ms on one core); last column: the median with the old normaliser (match only, no scanner wrapper).
+
+| shape | terms | length | median ms | worst ms | old normaliser median ms |
+| --- | ---: | ---: | ---: | ---: | ---: |
 ${largeRows.join('\n')}
 
 Substring-mode terms (opt-in; Vigil's own Aho–Corasick over the normalized key stream, plus the trie walk that every term

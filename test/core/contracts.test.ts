@@ -106,4 +106,20 @@ describe('vigil.message.v1', () => {
     expect(JSON.stringify(message)).toContain('recipientIds');
     expect(contractJsonSchema('flag').title).toBe('vigil.flag.v1');
   });
+
+  it('says in the JSON Schema that text spans are UTF-16 code units', () => {
+    // Find the span property wherever the generator put it (inline or under $defs).
+    const spans: Array<{ description?: string }> = [];
+    const visit = (v: unknown): void => {
+      if (Array.isArray(v)) v.forEach(visit);
+      else if (v && typeof v === 'object')
+        for (const [k, x] of Object.entries(v)) {
+          if (k === 'span' && x && typeof x === 'object') spans.push(x as { description?: string });
+          visit(x);
+        }
+    };
+    visit(contractJsonSchema('flag'));
+    expect(spans.length).toBeGreaterThan(0);
+    for (const s of spans) expect(s.description).toMatch(/UTF-16 code units/);
+  });
 });

@@ -208,6 +208,35 @@ const SEQUENCE_START = new Set(LEET_SEQUENCES.map(([glyph]) => glyph[0] as numbe
 const CP_AT = 0x40;
 const CP_BANG = 0x21;
 
+// Lookup tables for the per-character tests, so plain ASCII text (most messages) costs an array read
+// per character instead of a hash lookup. Non-ASCII code points fall back to the maps above.
+/** Per ASCII code point: the letter its leetspeak reading shows in `exact` (0: none). */
+const LEET_ASCII = new Uint8Array(128);
+/** Per code point: every letter its leetspeak reading may be, as a class mask. */
+const LEET_MASK: ReadonlyMap<number, number> = new Map([...LEET_CLASSES].map(([k, v]) => [k, classMask(v)]));
+const LEET_MASK_ASCII = new Int32Array(128);
+/** Per ASCII code point: 1 when a glyph drawn with several characters may start with it. */
+const SEQUENCE_START_ASCII = new Uint8Array(128);
+/** Per ASCII code point: `flagsOf`. */
+const FLAGS_ASCII = new Uint8Array(128);
+for (const [cp, l] of LEET) if (cp < 0x80) LEET_ASCII[cp] = l;
+for (const [cp, m] of LEET_MASK) if (cp < 0x80) LEET_MASK_ASCII[cp] = m;
+for (const cp of SEQUENCE_START) if (cp < 0x80) SEQUENCE_START_ASCII[cp] = 1;
+for (let cp = 0; cp < 0x80; cp++) FLAGS_ASCII[cp] = flagsOf(cp);
+
+/** `LEET.get(cp) ?? 0`. */
+function leetOf(cp: number): number {
+  return cp < 0x80 ? (LEET_ASCII[cp] as number) : (LEET.get(cp) ?? 0);
+}
+
+function isSequenceStart(cp: number): boolean {
+  return cp < 0x80 ? SEQUENCE_START_ASCII[cp] === 1 : SEQUENCE_START.has(cp);
+}
+
+function flagsFast(cp: number): number {
+  return cp < 0x80 ? (FLAGS_ASCII[cp] as number) : flagsOf(cp);
+}
+
 // Quantities, times and ordinals keep their digits: "10am" and "2nd" are not words in disguise.
 const NUMERIC_UNIT =
   /^[#~+-]?\d+(?:[.,:/]\d+)*(?:st|nd|rd|th|am|pm|s|k|m|h|x|kg|km|cm|mm|g|lb|lbs|mb|gb|tb|min|mins|hr|hrs|yo|yr|yrs|y|d|w|mo|ish|ft|in|p|fps|mph|kph)?[.,!?;:)]*$/;
@@ -247,88 +276,150 @@ const RE_LATIN_OR_SYMBOL = /^[\p{Script=Latin}\p{S}]$/u;
 /** Characters visited by the last `normalizeText` call, all passes together (for the linear-time test). */
 export const normalizeWork = { visits: 0 };
 
+/**
+ * Working buffers of step 1, reused by every call: `normalizeText` is synchronous and never re-entered,
+ * and nothing it returns refers to them (the light text copies what it needs). Grown on demand.
+ */
+const work = {
+  cps: new Int32Array(1024),
+  us: new Int32Array(1024),
+  ue: new Int32Array(1024),
+  flags: new Uint8Array(1024),
+  /** Characters written. */
+  n: 0,
+};
+
+function growWork(min: number): void {
+  let size = work.cps.length;
+  while (size < min) size *= 2;
+  if (size === work.cps.length) return;
+  const grown = <T extends Int32Array | Uint8Array>(a: T, b: T): T => {
+    b.set(a.subarray(0, work.n));
+    return b;
+  };
+  work.cps = grown(work.cps, new Int32Array(size));
+  work.us = grown(work.us, new Int32Array(size));
+  work.ue = grown(work.ue, new Int32Array(size));
+  work.flags = grown(work.flags, new Uint8Array(size));
+}
+
+/** The rare per-position extras of step 1, created only when one occurs. */
+interface Extras {
+  // Positions whose letter might be an i or an l: a capital I (sans-serif I and l look the same) and
+  // lookalikes of l (most of them look like a capital I).
+  ambiguous: Set<number> | undefined;
+  // Latin letter of another script's lookalike, looked up as written (before case folding), by position.
+  lookOf: Map<number, number> | undefined;
+  // Further letters a position may stand for, beyond the one it folds to.
+  extraMask: Map<number, number> | undefined;
+}
+
+function pushFolded(f: number, i: number, w: number, ex: Extras, extra = 0): void {
+  const k = work.n;
+  if (k >= work.cps.length) growWork(k + 1);
+  if (extra !== 0) (ex.extraMask ??= new Map()).set(k, extra);
+  work.cps[k] = f;
+  work.us[k] = i;
+  work.ue[k] = i + w;
+  work.flags[k] = flagsFast(f);
+  work.n = k + 1;
+}
+
+/** Folds the non-ASCII code point `cp` (UTF-16 width `w`) at text offset `i` into the work buffers. */
+function foldCodePoint(cp: number, i: number, w: number, ex: Extras): void {
+  if (LEET_CLASSES.has(cp)) {
+    // A leetspeak glyph (µ, €, £) stays itself, so the word-scoped leetspeak step can read it.
+    pushFolded(cp, i, w, ex);
+    return;
+  }
+  const ch = String.fromCodePoint(cp);
+  const folded = foldNonAscii(cp);
+  const look = latinLookalike(cp) ?? (folded.length === 1 ? latinLookalike(folded[0] as number) : undefined);
+  const proto = confusablePrototype(cp) ?? look;
+  const lookBit = proto === undefined ? 0 : 1 << (proto.charCodeAt(0) - 0x61);
+  if (folded.length > 0 && folded.every((f) => f >= 0x61 && f <= 0x7a)) {
+    // Compatibility forms of Latin letters (Ｉ, 𝐈, ſ, ß): the fold, plus what the shape also reads as
+    // (a capital I is an l too; ſ is an f; ß is a b).
+    const capitalI = folded.length === 1 && ch.normalize('NFKC') === 'I';
+    // ß is also the leetspeak b.
+    if (cp === 0xdf) {
+      for (const f of folded) pushFolded(f, i, w, ex, 1 << 1);
+      return;
+    }
+    for (const f of folded) pushFolded(f, i, w, ex, (capitalI ? MASK_IL : 0) | (lookBit !== 0 && proto !== String.fromCharCode(f) ? lookBit : 0));
+    return;
+  }
+  const byName = namedLatinLetter(cp);
+  if (byName !== undefined) {
+    pushFolded(byName.charCodeAt(0), i, w, ex, (byName === 'l' ? MASK_IL : 0) | (proto !== undefined && proto !== byName ? lookBit : 0));
+    return;
+  }
+  if (look !== undefined && RE_LATIN_OR_SYMBOL.test(ch)) {
+    // Latin-script shapes (ø, ʀ, ɡ) and letter symbols (🇦, 🅐) are Latin letters wherever they stand.
+    pushFolded(look.charCodeAt(0), i, w, ex, look === 'l' ? MASK_IL : 0);
+    return;
+  }
+  if (look !== undefined) {
+    (ex.lookOf ??= new Map()).set(work.n, look.charCodeAt(0));
+    if (look === 'l') (ex.ambiguous ??= new Set()).add(work.n);
+    // A lookalike whose compatibility form is no letter (Greek ͺ → space + mark) stays a letter.
+    if (!folded.some((f) => RE_LETTER.test(String.fromCodePoint(f)))) {
+      pushFolded(ch.toLowerCase().codePointAt(0) as number, i, w, ex);
+      return;
+    }
+  }
+  for (const f of folded) pushFolded(f, i, w, ex);
+}
+
+/** Longest argument list handed to `String.fromCharCode` at once (long tokens are built in pieces). */
+const STRING_PIECE = 4096;
+
+/** The string of a list of code points (`astral`: whether any lies outside the BMP). */
+function stringOf(cps: readonly number[], astral: boolean): string {
+  if (cps.length <= STRING_PIECE) return astral ? String.fromCodePoint(...cps) : String.fromCharCode(...cps);
+  let s = '';
+  for (let a = 0; a < cps.length; a += STRING_PIECE) {
+    const piece = cps.slice(a, a + STRING_PIECE);
+    s += astral ? String.fromCodePoint(...piece) : String.fromCharCode(...piece);
+  }
+  return s;
+}
+
 /** Normalizes text into tokens (see the module comment for the steps). */
 export function normalizeText(text: string): NormalizedText {
   // Step 1: fold each code point; a code point may fold to several (ﬁ → f i) or none (zero-width).
-  const cps: number[] = [];
-  // Positions whose letter might be an i or an l: a capital I (sans-serif I and l look the same) and
-  // lookalikes of l (most of them look like a capital I).
-  const ambiguous = new Set<number>();
-  // Latin letter of another script's lookalike, looked up as written (before case folding), by position.
-  const lookOf = new Map<number, number>();
-  // Further letters a position may stand for, beyond the one it folds to.
-  const extraMask = new Map<number, number>();
-  const us: number[] = [];
-  const ue: number[] = [];
+  const ex: Extras = { ambiguous: undefined, lookOf: undefined, extraMask: undefined };
   // Most text is plain ASCII letters: the lookalike and leetspeak passes are skipped when they cannot apply.
   let nonAscii = false;
   let leetable = false;
-  for (let i = 0; i < text.length;) {
+  const len = text.length;
+  work.n = 0;
+  growWork(len + 1);
+  for (let i = 0; i < len;) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) {
+      if (!leetable && (LEET_ASCII[c] !== 0 || SEQUENCE_START_ASCII[c] !== 0)) leetable = true;
+      const k = work.n;
+      if (k >= work.cps.length) growWork(k + 1);
+      if (c === 0x49) (ex.ambiguous ??= new Set()).add(k);
+      const f = c >= 0x41 && c <= 0x5a ? c + 32 : c;
+      work.cps[k] = f;
+      work.us[k] = i;
+      work.ue[k] = i + 1;
+      work.flags[k] = FLAGS_ASCII[f] as number;
+      work.n = k + 1;
+      i++;
+      continue;
+    }
+    nonAscii = true;
     const cp = text.codePointAt(i) as number;
     const w = cp > 0xffff ? 2 : 1;
-    if (cp < 0x80) {
-      if (!leetable && (LEET.has(cp) || SEQUENCE_START.has(cp))) leetable = true;
-      if (cp === 0x49) ambiguous.add(cps.length);
-      cps.push(cp >= 0x41 && cp <= 0x5a ? cp + 32 : cp);
-      us.push(i);
-      ue.push(i + w);
-    } else {
-      nonAscii = true;
-      const ch = String.fromCodePoint(cp);
-      const push = (f: number, extra = 0): void => {
-        if (extra !== 0) extraMask.set(cps.length, extra);
-        cps.push(f);
-        us.push(i);
-        ue.push(i + w);
-      };
-      if (LEET_CLASSES.has(cp)) {
-        // A leetspeak glyph (µ, €, £) stays itself, so the word-scoped leetspeak step can read it.
-        push(cp);
-        i += w;
-        continue;
-      }
-      const folded = foldNonAscii(cp);
-      const look = latinLookalike(cp) ?? (folded.length === 1 ? latinLookalike(folded[0] as number) : undefined);
-      const proto = confusablePrototype(cp) ?? look;
-      const lookBit = proto === undefined ? 0 : 1 << (proto.charCodeAt(0) - 0x61);
-      if (folded.length > 0 && folded.every((f) => f >= 0x61 && f <= 0x7a)) {
-        // Compatibility forms of Latin letters (Ｉ, 𝐈, ſ, ß): the fold, plus what the shape also reads as
-        // (a capital I is an l too; ſ is an f; ß is a b).
-        const capitalI = folded.length === 1 && ch.normalize('NFKC') === 'I';
-        // ß is also the leetspeak b.
-        if (cp === 0xdf) {
-          for (const f of folded) push(f, 1 << 1);
-          i += w;
-          continue;
-        }
-        for (const f of folded) push(f, (capitalI ? MASK_IL : 0) | (lookBit !== 0 && proto !== String.fromCharCode(f) ? lookBit : 0));
-      } else {
-        const byName = namedLatinLetter(cp);
-        if (byName !== undefined) push(byName.charCodeAt(0), (byName === 'l' ? MASK_IL : 0) | (proto !== undefined && proto !== byName ? lookBit : 0));
-        else if (look !== undefined && RE_LATIN_OR_SYMBOL.test(ch)) {
-          // Latin-script shapes (ø, ʀ, ɡ) and letter symbols (🇦, 🅐) are Latin letters wherever they stand.
-          push(look.charCodeAt(0), look === 'l' ? MASK_IL : 0);
-        } else {
-          if (look !== undefined) {
-            lookOf.set(cps.length, look.charCodeAt(0));
-            if (look === 'l') ambiguous.add(cps.length);
-            // A lookalike whose compatibility form is no letter (Greek ͺ → space + mark) stays a letter.
-            if (!folded.some((f) => RE_LETTER.test(String.fromCodePoint(f)))) {
-              push(ch.toLowerCase().codePointAt(0) as number);
-              i += w;
-              continue;
-            }
-          }
-          for (const f of folded) push(f);
-        }
-      }
-    }
+    foldCodePoint(cp, i, w, ex);
     i += w;
   }
-  const n = cps.length;
+  const { cps, us, ue, flags, n } = work;
+  const { ambiguous, extraMask } = ex;
   normalizeWork.visits = n;
-  const flags = new Uint8Array(n);
-  for (let k = 0; k < n; k++) flags[k] = flagsOf(cps[k] as number);
 
   // Chunks: runs of non-space characters.
   const chunks: Chunk[] = [];
@@ -342,84 +433,125 @@ export function normalizeText(text: string): NormalizedText {
     chunks.push({ from, to: k });
   }
 
-  if (nonAscii) foldLookalikes(cps, flags, chunks, lookOf);
-  const light = (): LightText => buildLight(cps, us, ue);
-  if (nonAscii && !leetable) for (const cp of cps) if (LEET.has(cp) || SEQUENCE_START.has(cp)) leetable = true;
-  const leet: LeetPlan = leetable
-    ? resolveLeet(cps, flags, chunks)
-    : { letter: [], altOnly: new Uint8Array(0), absorbed: new Uint8Array(0), soft: new Uint8Array(0) };
+  if (nonAscii) foldLookalikes(cps, flags, chunks, ex.lookOf ?? new Map());
+  // The light text reads the folded characters after lookalike folding; plain ASCII folds to its lower case.
+  let light: () => LightText;
+  if (nonAscii) {
+    const lc = cps.slice(0, n);
+    const ls = us.slice(0, n);
+    const le = ue.slice(0, n);
+    light = () => buildLight(lc, ls, le);
+  } else light = () => asciiLight(text);
+  if (nonAscii && !leetable) for (let k = 0; k < n && !leetable; k++) if (leetOf(cps[k] as number) !== 0 || isSequenceStart(cps[k] as number)) leetable = true;
+  const leet = leetable ? resolveLeet(cps, flags, n, chunks) : undefined;
 
-  // Step 4: tokens.
+  // Step 4: tokens. The current token's characters are collected as code points and turned into its
+  // strings once, when it closes; its key collapses repeated letters as they come (as `keyOf` does),
+  // and is the exact form itself until a character is left out of it.
   const tokens: TextToken[] = [];
   const exStart: number[] = [];
   const exEnd: number[] = [];
   const exCp: number[] = [];
   const exMask: number[] = [];
   const tokChunk: number[] = [];
-  chunks.forEach((ch, ci) => {
-    let cur: { exact: string; keyText: string; start: number; end: number; exFrom: number; head: number; tail: number; hard: boolean } | undefined;
-    const close = (gap: GapKind): void => {
-      if (!cur) return;
-      const chars = [...cur.exact];
+  for (let ci = 0; ci < chunks.length; ci++) {
+    const ch = chunks[ci] as Chunk;
+    // The open token: `exactCps` once it has a character; head/tail count its soft edge characters.
+    let exactCps: number[] | undefined;
+    let keyCps: number[] | undefined;
+    let start = 0;
+    let end = 0;
+    let exFrom = 0;
+    let head = 0;
+    let tail = 0;
+    let hard = false;
+    let astral = false;
+    let lastKey = -1;
+    for (let k = ch.from; k <= ch.to; k++) {
+      let closeGap: GapKind;
+      if (k === ch.to) closeGap = 'strong';
+      else {
+        if (leet !== undefined && leet.absorbed[k] === 1) {
+          // The rest of a glyph drawn with several characters ("()" for o): part of the letter's span.
+          if (exactCps) end = ue[k] as number;
+          if (exEnd.length > 0) exEnd[exEnd.length - 1] = ue[k] as number;
+          continue;
+        }
+        const f = flags[k] as number;
+        const l = leet === undefined ? 0 : (leet.letter[k] as number);
+        if (l !== 0 || (f & (F_LETTER | F_DIGIT)) !== 0) {
+          const own = cps[k] as number;
+          const primary = l !== 0 && leet?.altOnly[k] !== 1 ? l : own;
+          if (!exactCps) {
+            exactCps = [];
+            keyCps = undefined;
+            start = us[k] as number;
+            exFrom = exStart.length;
+            head = 0;
+            tail = 0;
+            hard = false;
+            astral = false;
+            lastKey = -1;
+          }
+          const soft = leet !== undefined && leet.soft[k] === 1;
+          if (soft) {
+            if (hard) tail++;
+            else head++;
+          } else {
+            hard = true;
+            tail = 0;
+          }
+          let mask = primary >= 0x61 && primary <= 0x7a ? 1 << (primary - 0x61) : 0;
+          if (extraMask !== undefined) mask |= extraMask.get(k) ?? 0;
+          if (l !== 0)
+            mask |=
+              (leet as LeetPlan).absorbed[k] === 2
+                ? 1 << (l - 0x61)
+                : own < 0x80 && LEET_MASK_ASCII[own] !== 0
+                  ? (LEET_MASK_ASCII[own] as number)
+                  : (LEET_MASK.get(own) ?? classMask(String.fromCharCode(l)));
+          else if (f & F_LETTER && own >= 0x80) mask |= LEET_MASK.get(own) ?? 0;
+          if (ambiguous !== undefined && (primary === 0x69 || primary === 0x6c) && ambiguous.has(k)) mask |= MASK_IL;
+          if (primary > 0xffff) astral = true;
+          exactCps.push(primary);
+          // The key leaves soft symbols out and keeps soft digits ("fr33"), as keys always read: the text
+          // classifier's features (and its saved probe fingerprint) are built from these keys. Repeated
+          // letters collapse; keyOf compares UTF-16 units, so characters outside the BMP never do.
+          const inKey = (!soft || (f & F_DIGIT) !== 0) && (primary !== lastKey || primary > 0xffff || (flagsFast(primary) & F_LETTER) === 0);
+          if (!soft || f & F_DIGIT) lastKey = primary;
+          if (inKey) keyCps?.push(primary);
+          else keyCps ??= exactCps.slice(0, exactCps.length - 1);
+          end = ue[k] as number;
+          exStart.push(us[k] as number);
+          exEnd.push(ue[k] as number);
+          exCp.push(primary);
+          exMask.push(mask);
+          continue;
+        }
+        if (f & F_APOS) continue;
+        closeGap = 'weak';
+      }
+      if (!exactCps) continue;
       // A token of soft characters only ("!!" after "e?") is soft from end to end.
-      const head = cur.hard ? cur.head : chars.length;
-      const tail = cur.hard ? cur.tail : 0;
-      // The key leaves soft symbols out and keeps soft digits ("fr33"), as keys always read: the text
-      // classifier's features (and its saved probe fingerprint) are built from these keys.
+      const h = hard ? head : exactCps.length;
+      const t = hard ? tail : 0;
+      const exact = stringOf(exactCps, astral);
       const tok: TextToken = {
-        exact: cur.exact,
-        key: keyOf(cur.keyText),
-        start: cur.start,
-        end: cur.end,
-        exFrom: cur.exFrom,
+        exact,
+        key: keyCps ? stringOf(keyCps, astral) : exact,
+        start,
+        end,
+        exFrom,
         exTo: exStart.length,
-        gapAfter: gap,
+        gapAfter: closeGap,
       };
-      if (head > 0) tok.softHead = head;
-      if (tail > 0) tok.softTail = tail;
+      if (h > 0) tok.softHead = h;
+      if (t > 0) tok.softTail = t;
       tokens.push(tok);
       tokChunk.push(ci);
-      cur = undefined;
-    };
-    for (let k = ch.from; k < ch.to; k++) {
-      if (leet.absorbed[k] === 1) {
-        // The rest of a glyph drawn with several characters ("()" for o): part of the letter's span.
-        if (cur) cur.end = ue[k] as number;
-        if (exEnd.length > 0) exEnd[exEnd.length - 1] = ue[k] as number;
-        continue;
-      }
-      const f = flags[k] as number;
-      const l = leet.letter[k];
-      if (l !== undefined || (f & (F_LETTER | F_DIGIT)) !== 0) {
-        const own = cps[k] as number;
-        const primary = l !== undefined && !leet.altOnly[k] ? l : own;
-        if (!cur) cur = { exact: '', keyText: '', start: us[k] as number, end: ue[k] as number, exFrom: exStart.length, head: 0, tail: 0, hard: false };
-        if (leet.soft[k]) {
-          if (cur.hard) cur.tail++;
-          else cur.head++;
-        } else {
-          cur.hard = true;
-          cur.tail = 0;
-        }
-        let mask = (primary >= 0x61 && primary <= 0x7a ? 1 << (primary - 0x61) : 0) | (extraMask.get(k) ?? 0);
-        if (l !== undefined) mask |= leet.absorbed[k] === 2 ? 1 << (l - 0x61) : classMask(LEET_CLASSES.get(own) ?? String.fromCharCode(l));
-        else if (f & F_LETTER && LEET_CLASSES.has(own)) mask |= classMask(LEET_CLASSES.get(own) as string);
-        if (ambiguous.has(k) && (primary === 0x69 || primary === 0x6c)) mask |= MASK_IL;
-        cur.exact += String.fromCodePoint(primary);
-        if (!leet.soft[k] || f & F_DIGIT) cur.keyText += String.fromCodePoint(primary);
-        cur.end = ue[k] as number;
-        exStart.push(us[k] as number);
-        exEnd.push(ue[k] as number);
-        exCp.push(primary);
-        exMask.push(mask);
-      } else if (f & F_APOS) {
-        continue;
-      } else {
-        close('weak');
-      }
+      exactCps = undefined;
     }
-    close('strong');
-  });
+  }
   // A separator that ends its chunk ("cat!") is followed by whitespace: the gap is strong.
   for (let t = 0; t < tokens.length; t++) {
     const tok = tokens[t] as TextToken;
@@ -430,7 +562,7 @@ export function normalizeText(text: string): NormalizedText {
   return { tokens, exStart, exEnd, exCp, exMask, light };
 }
 
-function foldLookalikes(cps: number[], flags: Uint8Array, chunks: readonly Chunk[], lookOf: ReadonlyMap<number, number>): void {
+function foldLookalikes(cps: Int32Array, flags: Uint8Array, chunks: readonly Chunk[], lookOf: ReadonlyMap<number, number>): void {
   const lookalike = (k: number): number | undefined => lookOf.get(k) ?? latinLookalike(cps[k] as number)?.charCodeAt(0);
   // Per chunk: Latin letters, other-script letters, and whether every other-script letter has a Latin lookalike.
   const info = chunks.map((ch) => {
@@ -484,8 +616,8 @@ function foldLookalikes(cps: number[], flags: Uint8Array, chunks: readonly Chunk
 }
 
 interface LeetPlan {
-  /** Per character: the letter it stands for in leetspeak, or undefined. */
-  letter: Array<number | undefined>;
+  /** Per character: the letter it stands for in leetspeak, or 0. */
+  letter: Int32Array;
   /** Per character: 1 when the leet reading is only an alternative ("810550m" may be a distance). */
   altOnly: Uint8Array;
   /** Per character: 1 for a glyph at a word's edge that may be a letter or punctuation ("cat!"). */
@@ -496,18 +628,26 @@ interface LeetPlan {
 
 const SINGLE_RUN_MIN = 3;
 
-function resolveLeet(cps: readonly number[], flags: Uint8Array, chunks: readonly Chunk[]): LeetPlan {
-  const letter = new Array<number | undefined>(cps.length);
-  const altOnly = new Uint8Array(cps.length);
-  const absorbed = new Uint8Array(cps.length);
-  const soft = new Uint8Array(cps.length);
+/** The leetspeak plan's buffers, reused by every call (see `work`); cleared to n before each use. */
+let leetWork: LeetPlan = { letter: new Int32Array(1024), altOnly: new Uint8Array(1024), absorbed: new Uint8Array(1024), soft: new Uint8Array(1024) };
+
+function resolveLeet(cps: Int32Array, flags: Uint8Array, n: number, chunks: readonly Chunk[]): LeetPlan {
+  if (leetWork.letter.length < n) {
+    const size = work.cps.length;
+    leetWork = { letter: new Int32Array(size), altOnly: new Uint8Array(size), absorbed: new Uint8Array(size), soft: new Uint8Array(size) };
+  }
+  const { letter, altOnly, absorbed, soft } = leetWork;
+  letter.fill(0, 0, n);
+  altOnly.fill(0, 0, n);
+  absorbed.fill(0, 0, n);
+  soft.fill(0, 0, n);
   const isLetterAt = (k: number): boolean => ((flags[k] as number) & F_LETTER) !== 0;
   const isWordAt = (k: number): boolean => ((flags[k] as number) & (F_LETTER | F_DIGIT)) !== 0;
 
   // Lone digits or symbols among spelled-out letters ("m @ r m @ l @ d 3") are letters too: look at
   // runs of one-character chunks with at least two real letters among them.
+  const single = (c: Chunk | undefined): boolean => c !== undefined && c.to - c.from === 1 && (isLetterAt(c.from) || leetOf(cps[c.from] as number) !== 0);
   for (let a = 0; a < chunks.length;) {
-    const single = (c: Chunk | undefined): boolean => c !== undefined && c.to - c.from === 1 && (isLetterAt(c.from) || LEET.has(cps[c.from] as number));
     if (!single(chunks[a])) {
       a++;
       continue;
@@ -519,7 +659,7 @@ function resolveLeet(cps: readonly number[], flags: Uint8Array, chunks: readonly
     if (b - a + 1 >= SINGLE_RUN_MIN && letters >= 2) {
       for (let c = a; c <= b; c++) {
         const k = (chunks[c] as Chunk).from;
-        if (!isLetterAt(k)) letter[k] = LEET.get(cps[k] as number);
+        if (!isLetterAt(k)) letter[k] = leetOf(cps[k] as number);
       }
     }
     a = b + 1;
@@ -529,12 +669,19 @@ function resolveLeet(cps: readonly number[], flags: Uint8Array, chunks: readonly
     if (ch.to - ch.from === 1) continue;
     let letters = 0;
     let digits = 0;
+    // Only leetspeak glyphs and sequence starts are read below: a chunk without any is left as it is.
+    let glyphs = false;
+    normalizeWork.visits += ch.to - ch.from;
     for (let k = ch.from; k < ch.to; k++) {
       const f = flags[k] as number;
       if (f & F_LETTER) letters++;
       else if (f & F_DIGIT) digits++;
+      if (!glyphs) {
+        const cp = cps[k] as number;
+        glyphs = leetOf(cp) !== 0 || isSequenceStart(cp);
+      }
     }
-    if (letters === 0) continue;
+    if (letters === 0 || !glyphs) continue;
     let numeric = false;
     if (digits > 0) {
       let s = '';
@@ -548,7 +695,7 @@ function resolveLeet(cps: readonly number[], flags: Uint8Array, chunks: readonly
     const before = (k: number): boolean => {
       for (; seenTo < k && !seen; seenTo++) {
         normalizeWork.visits++;
-        seen = isWordAt(seenTo) || letter[seenTo] !== undefined;
+        seen = isWordAt(seenTo) || letter[seenTo] !== 0;
       }
       if (seenTo < k) seenTo = k;
       return seen;
@@ -558,7 +705,7 @@ function resolveLeet(cps: readonly number[], flags: Uint8Array, chunks: readonly
     for (let k = ch.from; k < ch.to;) {
       normalizeWork.visits++;
       const cp = cps[k] as number;
-      if (SEQUENCE_START.has(cp)) {
+      if (isSequenceStart(cp)) {
         const seq = LEET_SEQUENCES.find(([glyph]) => glyph.every((c, j) => k + j < ch.to && cps[k + j] === c));
         if (seq) {
           const end = k + seq[0].length;
@@ -573,8 +720,8 @@ function resolveLeet(cps: readonly number[], flags: Uint8Array, chunks: readonly
           }
         }
       }
-      const l = LEET.get(cp);
-      if (l === undefined) {
+      const l = leetOf(cp);
+      if (l === 0) {
         k++;
         continue;
       }
@@ -585,7 +732,7 @@ function resolveLeet(cps: readonly number[], flags: Uint8Array, chunks: readonly
         const edge = e > k && (k === ch.from || e === ch.to - 1 || !isWordAt(k - 1) || !isWordAt(e + 1));
         const atChunkEdge = k === ch.from || e === ch.to - 1;
         for (let j = k; j <= e; j++) {
-          letter[j] = LEET.get(cps[j] as number);
+          letter[j] = leetOf(cps[j] as number);
           if (numeric || edge) altOnly[j] = 1;
           if (edge && atChunkEdge && !numeric) soft[j] = 1;
         }
@@ -596,7 +743,7 @@ function resolveLeet(cps: readonly number[], flags: Uint8Array, chunks: readonly
       // punctuation ("cat!"), mentions ("@cat") or emphasis, unless they plainly finish a word ("rocke+").
       let e = k;
       let innerOnly = INNER_ONLY.has(cp);
-      while (e + 1 < ch.to && LEET.has(cps[e + 1] as number) && !((flags[e + 1] as number) & F_DIGIT) && !SEQUENCE_START.has(cps[e + 1] as number)) {
+      while (e + 1 < ch.to && leetOf(cps[e + 1] as number) !== 0 && !((flags[e + 1] as number) & F_DIGIT) && !isSequenceStart(cps[e + 1] as number)) {
         e++;
         if (INNER_ONLY.has(cps[e] as number)) innerOnly = true;
       }
@@ -614,14 +761,14 @@ function resolveLeet(cps: readonly number[], flags: Uint8Array, chunks: readonly
         let lastHard = e;
         while (lastHard > k && (cps[lastHard] === CP_BANG || cps[lastHard] === CP_AT)) lastHard--;
         for (let j = k; j <= e; j++) {
-          letter[j] = LEET.get(cps[j] as number);
+          letter[j] = leetOf(cps[j] as number);
           if (j > lastHard) soft[j] = 1;
         }
-      } else if (fold) for (let j = k; j <= e; j++) letter[j] = LEET.get(cps[j] as number);
+      } else if (fold) for (let j = k; j <= e; j++) letter[j] = leetOf(cps[j] as number);
       else if (b || after) {
         // At a word's edge: maybe a letter ("h@m", "0wl", "ow£"), maybe punctuation. The matcher tries both.
         for (let j = k; j <= e; j++) {
-          letter[j] = LEET.get(cps[j] as number);
+          letter[j] = leetOf(cps[j] as number);
           soft[j] = 1;
         }
       }
@@ -647,7 +794,19 @@ function glueSpelledRuns(tokens: TextToken[]): void {
 
 const CP_OBJ = 0xfffc;
 
-function buildLight(cps: readonly number[], us: readonly number[], ue: readonly number[]): LightText {
+/** Light text of plain ASCII: its lower case, one character per code unit. */
+function asciiLight(text: string): LightText {
+  const n = text.length;
+  const starts = new Int32Array(n);
+  const ends = new Int32Array(n);
+  for (let k = 0; k < n; k++) {
+    starts[k] = k;
+    ends[k] = k + 1;
+  }
+  return { text: text.toLowerCase(), starts, ends };
+}
+
+function buildLight(cps: Int32Array, us: Int32Array, ue: Int32Array): LightText {
   const n = cps.length;
   const starts = new Int32Array(n);
   const ends = new Int32Array(n);
