@@ -274,7 +274,14 @@ export async function startRedisCluster(options: { timeoutMs?: number } = {}): P
         for (;;) {
           const keys = await c.cluster('GETKEYSINSLOT', slot, 100);
           if (keys.length === 0) break;
-          await c.call('MIGRATE', '127.0.0.1', String(dst.port), '', '0', '5000', 'KEYS', ...keys);
+          const migrate = (...replace: string[]) => c.call('MIGRATE', '127.0.0.1', String(dst.port), '', '0', '5000', ...replace, 'KEYS', ...keys);
+          // A key written while the slot moves can already exist on the target (a multi-key script
+          // redirected there with ASK): take the source's copy over it, as
+          // `redis-cli --cluster reshard --cluster-replace` does.
+          await migrate().catch((err: unknown) => {
+            if (err instanceof Error && err.message.includes('BUSYKEY')) return migrate('REPLACE');
+            throw err;
+          });
         }
       });
       // The new owner first, then the old one, then every other master (as redis-cli --cluster reshard does).
