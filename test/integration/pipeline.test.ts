@@ -2,7 +2,7 @@
  * The pipeline end to end on the real Redis: publisher → scan queue → worker → moderation queue /
  * dead-letter queue. Each test has its own key prefix.
  */
-import { Queue } from 'bullmq';
+import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -179,9 +179,14 @@ describe('scan pipeline on the real Redis', () => {
     const ev = (id: string, priority: string) => ({ ...base, eventId: id, priority });
     for (const e of [ev('b-1', 'backfill'), ev('n-1', 'normal'), ev('b-2', 'backfill'), ev('n-2', 'normal'), ev('r-1', 'report'), ev('n-3', 'normal')])
       await h.publisher.publish(e);
+    // Completions are read from the queue's event stream from its start (lastEventId 0-0), so the
+    // first job cannot finish before anyone listens (the stream keeps the order: concurrency is 1).
     const order: string[] = [];
-    const service = await startWorker(h.config);
-    service.worker.worker.on('completed', (job) => order.push(String(job.id)));
+    const events = new QueueEvents(h.config.scanQueue, { connection: { url: REDIS_URL }, prefix: h.config.queuePrefix, lastEventId: '0-0' });
+    cleanups.push(() => events.close());
+    events.on('completed', ({ jobId }) => order.push(jobId));
+    await events.waitUntilReady();
+    await startWorker(h.config);
     await waitFor('all six', async () => (order.length === 6 ? true : undefined));
     expect(order).toEqual(['r-1', 'n-1', 'n-2', 'n-3', 'b-1', 'b-2']);
   });
