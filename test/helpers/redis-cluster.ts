@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
+import { freePort } from './redis-server.js';
 
 const run = promisify(execFile);
 
@@ -47,18 +48,6 @@ export interface RedisCluster {
   failover(master: string): Promise<string>;
   /** Kills every node (SIGKILL) and removes the node files. Idempotent. */
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** A cluster bus listens on port + 10000: both must be free and below 65536. */

@@ -20,7 +20,7 @@ import { endianness } from 'node:os';
 import { PdqIndex } from '../pdq/mih.js';
 import type { HashType } from '../signals.js';
 import { VigilError } from '../errors.js';
-import { ExactHashSet } from './exact-hash-set.js';
+import { ExactHashSet, parseHexWords } from './exact-hash-set.js';
 import type { BankBase, CompiledHashBank, ExactIndex } from './hash-bank-set.js';
 import type { BankKind } from './hash-bank.js';
 
@@ -48,16 +48,7 @@ class Words {
       grown.set(this.data.subarray(0, this.length));
       this.data = grown;
     }
-    for (let w = 0; w < words; w++) {
-      let v = 0;
-      for (let k = 0; k < 8; k++) {
-        const c = hex.charCodeAt(w * 8 + k);
-        const n = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
-        if (n < 0) return false;
-        v = (v << 4) | n;
-      }
-      this.data[this.length + w] = v >>> 0;
-    }
+    if (!parseHexWords(hex, this.data, this.length, words)) return false;
     this.length += words;
     return true;
   }

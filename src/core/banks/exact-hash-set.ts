@@ -144,17 +144,7 @@ export class ExactHashSet {
 
   /** Lowercase hex only (banks are normalised on import); anything else simply is not in the set. */
   #parse(hex: string, out: Uint32Array): boolean {
-    for (let w = 0; w < this.#words; w++) {
-      let v = 0;
-      for (let k = 0; k < 8; k++) {
-        const c = hex.charCodeAt(w * 8 + k);
-        const n = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
-        if (n < 0) return false;
-        v = (v << 4) | n;
-      }
-      out[w] = v >>> 0;
-    }
-    return true;
+    return parseHexWords(hex, out, 0, this.#words);
   }
 }
 
@@ -162,4 +152,22 @@ function tableSizeFor(n: number): number {
   let size = 16;
   while (size < n * 2) size *= 2;
   return size;
+}
+
+/**
+ * Parses `words` × 8 lowercase hex digits of `hex` into `out[at…]`, big-endian per word (as digests
+ * are written). False at the first character that is not lowercase hex; the caller checks the length.
+ */
+export function parseHexWords(hex: string, out: Uint32Array, at: number, words: number): boolean {
+  for (let w = 0; w < words; w++) {
+    let v = 0;
+    for (let k = 0; k < 8; k++) {
+      const c = hex.charCodeAt(w * 8 + k);
+      const n = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+      if (n < 0) return false;
+      v = (v << 4) | n;
+    }
+    out[at + w] = v >>> 0;
+  }
+  return true;
 }

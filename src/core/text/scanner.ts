@@ -7,7 +7,7 @@ import { DEFAULT_LIMITS } from '../contracts.js';
 import { VigilError } from '../errors.js';
 import type { TextMatch, TextScanner } from '../ports.js';
 import { TermMatcher } from './matcher.js';
-import { normalizeText, normalizedDisplay } from './normalize.js';
+import { normalizeText, normalizedDisplay, type NormalizedText } from './normalize.js';
 import { PatternMatcher, type PatternRuleSet } from './patterns.js';
 import type { TermBankData } from './term-bank.js';
 
@@ -49,11 +49,16 @@ export class CompiledTextScanner implements TextScanner {
   }
 
   scan(text: string): TextMatch[] {
-    return this.explain(text).matches;
+    return this.#match(text).matches;
   }
 
-  /** Matches plus the normalized text, for the offline CLI. */
+  /** Matches plus the normalized text, for the offline CLI (the worker's scan never builds the display string). */
   explain(text: string): TextScanResult {
+    const { matches, norm } = this.#match(text);
+    return { matches, normalized: normalizedDisplay(norm) };
+  }
+
+  #match(text: string): { matches: TextMatch[]; norm: NormalizedText } {
     if (text.length > this.maxTextChars) throw new VigilError('TEXT_TOO_LARGE', `text is ${text.length} UTF-16 units, limit ${this.maxTextChars}`);
     const norm = normalizeText(text);
     const matches: TextMatch[] = this.terms.match(norm).map((h) => ({
@@ -81,7 +86,7 @@ export class CompiledTextScanner implements TextScanner {
       }
       matches.sort((a, b) => a.start - b.start || a.end - b.end || (a.termId < b.termId ? -1 : a.termId > b.termId ? 1 : 0));
     }
-    return { matches, normalized: normalizedDisplay(norm) };
+    return { matches, norm };
   }
 
   versions(): Record<string, string> {
