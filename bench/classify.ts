@@ -11,11 +11,14 @@
  * Images: the public PDQ reference images (shared/vectors/pdq) and the sample media, all benign.
  * Bare loop: a pre-built float input tensor, `tf.tidy(() => model.predict(x).dataSync())` on the main
  * thread, nothing else. Pipeline: `classify(raster)` calls kept 2 × batch deep on one thread, so the
- * thread always finds a full batch; its latency is call → scores, queueing included.
+ * thread always finds a full batch; its latency is call → scores, queueing included. The two alternate
+ * in chunks of a few images within a round, so both are measured on the same (shared, noisy) host.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { fileURLToPath } from 'node:url';
 import type * as TF from '@tensorflow/tfjs';
 import type * as SharpDecoder from '../src/adapters/sharp-decoder.js';
@@ -49,6 +52,9 @@ const { contractLimits, loadConfig } = await built<typeof ConfigMod>('config.js'
 const { parseMessageEvent } = await built<typeof Contracts>('core/contracts.js');
 const { scanEvent } = await built<typeof Scan>('core/scan.js');
 const { createLogger } = await built<typeof LoggerMod>('logger.js');
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const VECTORS = join(ROOT, '..', 'shared', 'vectors', 'pdq');
@@ -93,50 +99,95 @@ function cpuMs(): number {
   return (u.user + u.system) / 1000;
 }
 
-/** Bare model: `count` images in batches of `batch`, one pre-built input tensor. */
-function bareLoop(tf: typeof TF, model: TF.LayersModel, batch: number, count: number): Rate {
-  const x = tf.tidy(() => tf.randomUniform([batch, 224, 224, 3], 0, 1, 'float32', 1));
-  tf.tidy(() => (model.predict(x) as TF.Tensor).dataSync());
-  const lat: number[] = [];
+/** Bare model: `count` images in batches of `batch` on one pre-built input tensor (warmed by the caller). */
+function bareChunk(tf: typeof TF, model: TF.LayersModel, x: TF.Tensor, batch: number, count: number, acc: Acc): void {
   const c0 = cpuMs();
   const t0 = performance.now();
   for (let done = 0; done < count; done += batch) {
     const t = performance.now();
     tf.tidy(() => (model.predict(x) as TF.Tensor).dataSync());
-    lat.push(performance.now() - t);
+    acc.lat.push(performance.now() - t);
+    acc.images += batch;
   }
-  const ms = performance.now() - t0;
-  const cpu = cpuMs() - c0;
-  x.dispose();
-  lat.sort((a, b) => a - b);
-  const n = Math.ceil(count / batch) * batch;
-  return { perSec: (n * 1000) / ms, p50: pct(lat, 50), p99: pct(lat, 99), cpuMs: cpu / n };
+  acc.ms += performance.now() - t0;
+  acc.cpu += cpuMs() - c0;
 }
 
-/** Pipeline: `count` classify() calls on rasters, kept `depth` deep. */
-async function pipelineLoop(
+/** Pipeline: `count` classify() calls on rasters, kept `depth` deep; `next` walks the rasters across chunks. */
+async function pipelineChunk(
   classifier: ImageClassifierMod.ThreadedImageClassifier,
   rasters: readonly DecodedImage[],
   depth: number,
   count: number,
-): Promise<Rate> {
-  const lat: number[] = [];
-  let next = 0;
+  acc: Acc,
+  cursor: { next: number },
+): Promise<void> {
+  let started = 0;
   const c0 = cpuMs();
   const t0 = performance.now();
   const lane = async (): Promise<void> => {
-    while (next < count) {
-      const r = rasters[next++ % rasters.length] as DecodedImage;
+    while (started < count) {
+      started++;
+      const r = rasters[cursor.next++ % rasters.length] as DecodedImage;
       const t = performance.now();
       await classifier.classify(r);
-      lat.push(performance.now() - t);
+      acc.lat.push(performance.now() - t);
+      acc.images++;
     }
   };
   await Promise.all(Array.from({ length: depth }, lane));
-  const ms = performance.now() - t0;
-  const cpu = cpuMs() - c0;
-  lat.sort((a, b) => a - b);
-  return { perSec: (count * 1000) / ms, p50: pct(lat, 50), p99: pct(lat, 99), cpuMs: cpu / count };
+  acc.ms += performance.now() - t0;
+  acc.cpu += cpuMs() - c0;
+}
+
+interface Acc {
+  images: number;
+  ms: number;
+  cpu: number;
+  lat: number[];
+}
+
+const emptyAcc = (): Acc => ({ images: 0, ms: 0, cpu: 0, lat: [] });
+
+function rate(acc: Acc): Rate {
+  const lat = [...acc.lat].sort((a, b) => a - b);
+  return { perSec: (acc.images * 1000) / acc.ms, p50: pct(lat, 50), p99: pct(lat, 99), cpuMs: acc.cpu / acc.images };
+}
+
+/**
+ * One batch size, one round: the bare loop and the pipeline alternate in chunks of 8 images until each
+ * has done `images`, so a change in the host's speed (other jobs, clock) falls on both alike; measuring
+ * one for seconds and then the other made the batch-1 ratio swing by ±20% between runs here.
+ */
+async function compareBatch(
+  tf: typeof TF,
+  model: TF.LayersModel,
+  rasters: readonly DecodedImage[],
+  batch: number,
+  images: number,
+): Promise<{ bare: Rate; pipe: Rate; backend: string }> {
+  const x = tf.tidy(() => tf.randomUniform([batch, 224, 224, 3], 0, 1, 'float32', 1));
+  // One classifier (one thread) at a time, so the peak RSS is that of a worker's configuration.
+  const classifier = await ThreadedImageClassifier.open({ maxBatch: batch, timeoutMs: 600_000, maxQueue: 1000 });
+  const cursor = { next: 0 };
+  // Both sides start from the same collected heap: what earlier phases left behind is not billed to either.
+  gc();
+  try {
+    // Warm both sides alike: kernels compiled, heaps sized, the thread's JIT settled.
+    bareChunk(tf, model, x, batch, 16, emptyAcc());
+    await pipelineChunk(classifier, rasters, batch * 2, 16, emptyAcc(), cursor);
+    const bare = emptyAcc();
+    const pipe = emptyAcc();
+    const chunk = Math.max(8, batch * 2);
+    while (bare.images < images || pipe.images < images) {
+      bareChunk(tf, model, x, batch, chunk, bare);
+      await pipelineChunk(classifier, rasters, batch * 2, chunk, pipe, cursor);
+    }
+    return { bare: rate(bare), pipe: rate(pipe), backend: classifier.runtime.backend };
+  } finally {
+    x.dispose();
+    await classifier.close();
+  }
 }
 
 const CHAT = [
@@ -250,25 +301,11 @@ function spliceTextSection(text: string[], load: string): string {
   return `${kept.slice(0, from)}${section}${kept.slice(to)}`;
 }
 
-export async function run(args: string[]): Promise<string> {
-  const rounds = intArg(args, 'rounds', 3);
-  const images = intArg(args, 'images', 32);
-  const loadStart = loadavg();
-  if (args.includes('--text-only')) {
-    const t = await textBench(rounds);
-    const load = `${loadStart.map((l) => l.toFixed(2)).join(' / ')} at start, ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' / ')} at end (1/5/15 min; the 2-core host is shared with other jobs)`;
-    return spliceTextSection(textSection(t), load);
-  }
-  const files = imageFiles();
-  const decoder = new SharpImageDecoder();
-  const rasters = await Promise.all(files.map(async (f) => decoder.decode(readFileSync(f), 'application/octet-stream')));
-
-  // Text: the shipped demo model, 200-byte chat lines, beside the normaliser as it was before.
-  const textRounds = await textBench(rounds);
-  const rssText = rssMiB();
-
+/**
+ * End to end on one worker, in its own function so that its runtime, events and closures are garbage
+ * by the time the image rounds run (a larger live heap makes every later GC dearer for whoever allocates).
+ */
+async function endToEnd(files: readonly string[], rounds: number, images: number): Promise<{ e2eRounds: number[]; e2eCpu: number[]; pdqThreads: number }> {
   // End to end on one worker: the worker's own scan (createScanRuntime + scanEvent) over events of one
   // image each: sniff, safe decode under the decode budget, exact hashes, PDQ (its threads), bank match,
   // then the image classifier (one TF.js thread, batches ≤ 8) on the same raster; 8 events in flight.
@@ -325,6 +362,29 @@ export async function run(args: string[]): Promise<string> {
   }
   await runtime.close();
   if (classified !== rounds * Math.max(images, events.length)) throw new Error(`only ${classified} events were classified`);
+  return { e2eRounds, e2eCpu, pdqThreads: config.pdqThreads };
+}
+
+export async function run(args: string[]): Promise<string> {
+  const rounds = intArg(args, 'rounds', 3);
+  const images = intArg(args, 'images', 32);
+  const loadStart = loadavg();
+  if (args.includes('--text-only')) {
+    const t = await textBench(rounds);
+    const load = `${loadStart.map((l) => l.toFixed(2)).join(' / ')} at start, ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' / ')} at end (1/5/15 min; the 2-core host is shared with other jobs)`;
+    return spliceTextSection(textSection(t), load);
+  }
+  const files = imageFiles();
+  const decoder = new SharpImageDecoder();
+  const rasters = await Promise.all(files.map(async (f) => decoder.decode(readFileSync(f), 'application/octet-stream')));
+
+  // Text: the shipped demo model, 200-byte chat lines, beside the normaliser as it was before.
+  const textRounds = await textBench(rounds);
+  const rssText = rssMiB();
+
+  const { e2eRounds, e2eCpu, pdqThreads } = await endToEnd(files, rounds, images);
   const rssE2e = rssMiB();
 
   // Bare model on this thread, same files as the threads load (verified the same way).
@@ -336,13 +396,8 @@ export async function run(args: string[]): Promise<string> {
   const results = new Map<number, { bare: Rate[]; pipe: Rate[] }>();
   for (let round = 1; round <= rounds; round++) {
     for (const b of [1, 4, 8]) {
-      const bare = bareLoop(tf, model, b, images);
-      // One classifier (one thread) at a time, so the peak RSS is that of a worker's configuration.
-      const classifier = await ThreadedImageClassifier.open({ maxBatch: b, timeoutMs: 600_000, maxQueue: 1000 });
-      threadBackend = classifier.runtime.backend;
-      await pipelineLoop(classifier, rasters, b * 2, Math.min(8, images));
-      const pipe = await pipelineLoop(classifier, rasters, b * 2, images);
-      await classifier.close();
+      const { bare, pipe, backend: used } = await compareBatch(tf, model, rasters, b, images);
+      threadBackend = used;
       const r = results.get(b) ?? { bare: [], pipe: [] };
       r.bare.push(bare);
       r.pipe.push(pipe);
@@ -374,7 +429,7 @@ export async function run(args: string[]): Promise<string> {
     '',
     '### Image model: pipeline vs bare `model.predict` (median of rounds)',
     '',
-    'Bare: pre-built input tensor, `tf.tidy(() => model.predict(x).dataSync())` on the main thread. Pipeline: `ThreadedImageClassifier.classify(raster)` from decoded rasters (sharp resize to 224×224, transfer to one TF.js worker thread, batch, scores back), 2 × batch calls in flight. ' +
+    'Bare: pre-built input tensor, `tf.tidy(() => model.predict(x).dataSync())` on the main thread. Pipeline: `ThreadedImageClassifier.classify(raster)` from decoded rasters (sharp resize to 224×224, transfer to one TF.js worker thread, batch, scores back), 2 × batch calls in flight. The two alternate in chunks of 8 images (16 at batch 8) within each round, after a warm-up of each, so both see the same host. ' +
       "CPU ms/image is the whole process's CPU time (every thread) per image: on a host shared with other jobs it is the fair comparison, since wall time depends on how much of the CPUs the run got. Efficiency = bare CPU / pipeline CPU. Latency is per call for the pipeline (queueing included), per batch for the bare loop.",
     '',
     '| batch | bare CPU ms/image | pipeline CPU ms/image | pipeline efficiency (CPU) | bare images/s (wall) | pipeline images/s (wall) | pipeline / bare (wall) | bare p50 ms/batch | pipeline p50 ms | pipeline p99 ms |',
@@ -383,7 +438,7 @@ export async function run(args: string[]): Promise<string> {
     '',
     `### End to end on one worker`,
     '',
-    `The worker's own scan (\`createScanRuntime\` + \`scanEvent\`, policy \`classifiers.image.run: always\`) over events of one image each: sniff, safe decode under the decode budget, exact hashes, PDQ (${config.pdqThreads} PDQ thread(s)), bank match, then the image classifier on the same raster (one TF.js thread, batches ≤ 8); 8 events in flight, every one classified: **${f1(e2eCpuMs)} CPU ms per image** (all threads), i.e. ${f1(1000 / e2eCpuMs)} images per CPU-second, ${f1(2000 / e2eCpuMs)} images/s if the process had both cores to itself; wall clock: ${f1(median(e2eRounds))} images/s (rounds: ${e2eRounds.map(f1).join(', ')} images/s; ${e2eCpu.map(f1).join(', ')} CPU ms/image).`,
+    `The worker's own scan (\`createScanRuntime\` + \`scanEvent\`, policy \`classifiers.image.run: always\`) over events of one image each: sniff, safe decode under the decode budget, exact hashes, PDQ (${pdqThreads} PDQ thread(s)), bank match, then the image classifier on the same raster (one TF.js thread, batches ≤ 8); 8 events in flight, every one classified: **${f1(e2eCpuMs)} CPU ms per image** (all threads), i.e. ${f1(1000 / e2eCpuMs)} images per CPU-second, ${f1(2000 / e2eCpuMs)} images/s if the process had both cores to itself; wall clock: ${f1(median(e2eRounds))} images/s (rounds: ${e2eRounds.map(f1).join(', ')} images/s; ${e2eCpu.map(f1).join(', ')} CPU ms/image).`,
     '',
     ...textSection(textRounds),
     '',
