@@ -305,10 +305,15 @@ function spliceTextSection(text: string[], load: string): string {
  * End to end on one worker, in its own function so that its runtime, events and closures are garbage
  * by the time the image rounds run (a larger live heap makes every later GC dearer for whoever allocates).
  */
-async function endToEnd(files: readonly string[], rounds: number, images: number): Promise<{ e2eRounds: number[]; e2eCpu: number[]; pdqThreads: number }> {
+async function endToEnd(
+  files: readonly string[],
+  rounds: number,
+  images: number,
+  classifierThreads?: number,
+): Promise<{ e2eRounds: number[]; e2eCpu: number[]; pdqThreads: number; classifierThreads: number }> {
   // End to end on one worker: the worker's own scan (createScanRuntime + scanEvent) over events of one
   // image each: sniff, safe decode under the decode budget, exact hashes, PDQ (its threads), bank match,
-  // then the image classifier (one TF.js thread, batches ≤ 8) on the same raster; 8 events in flight.
+  // then the image classifier (its TF.js threads, batches ≤ 8) on the same raster; 8 events in flight.
   const policyFile = join(mkdtempSync(join(tmpdir(), 'vigil-bench-')), 'policy.yaml');
   writeFileSync(
     policyFile,
@@ -322,6 +327,7 @@ async function endToEnd(files: readonly string[], rounds: number, images: number
       imageModel: NSFW_MODEL_ID,
       classifierTimeoutMs: 600_000,
       classifierMaxQueue: 1000,
+      ...(classifierThreads ? { classifierThreads } : {}),
       logLevel: 'silent',
     },
   });
@@ -362,7 +368,7 @@ async function endToEnd(files: readonly string[], rounds: number, images: number
   }
   await runtime.close();
   if (classified !== rounds * Math.max(images, events.length)) throw new Error(`only ${classified} events were classified`);
-  return { e2eRounds, e2eCpu, pdqThreads: config.pdqThreads };
+  return { e2eRounds, e2eCpu, pdqThreads: config.pdqThreads, classifierThreads: config.classifierThreads };
 }
 
 export async function run(args: string[]): Promise<string> {
@@ -384,8 +390,11 @@ export async function run(args: string[]): Promise<string> {
   const textRounds = await textBench(rounds);
   const rssText = rssMiB();
 
-  const { e2eRounds, e2eCpu, pdqThreads } = await endToEnd(files, rounds, images);
+  // The worker's defaults (classifier threads: one per core), then one classifier thread for comparison.
+  const e2e = await endToEnd(files, rounds, images);
   const rssE2e = rssMiB();
+  const e2eOne = e2e.classifierThreads === 1 ? e2e : await endToEnd(files, rounds, images, 1);
+  const { e2eRounds, e2eCpu, pdqThreads } = e2e;
 
   // Bare model on this thread, same files as the threads load (verified the same way).
   const { tf, backend, reason, simd } = await tfRuntime();
@@ -438,11 +447,12 @@ export async function run(args: string[]): Promise<string> {
     '',
     `### End to end on one worker`,
     '',
-    `The worker's own scan (\`createScanRuntime\` + \`scanEvent\`, policy \`classifiers.image.run: always\`) over events of one image each: sniff, safe decode under the decode budget, exact hashes, PDQ (${pdqThreads} PDQ thread(s)), bank match, then the image classifier on the same raster (one TF.js thread, batches ≤ 8); 8 events in flight, every one classified: **${f1(e2eCpuMs)} CPU ms per image** (all threads), i.e. ${f1(1000 / e2eCpuMs)} images per CPU-second, ${f1(2000 / e2eCpuMs)} images/s if the process had both cores to itself; wall clock: ${f1(median(e2eRounds))} images/s (rounds: ${e2eRounds.map(f1).join(', ')} images/s; ${e2eCpu.map(f1).join(', ')} CPU ms/image).`,
+    `The worker's own scan (\`createScanRuntime\` + \`scanEvent\`, policy \`classifiers.image.run: always\`) over events of one image each: sniff, safe decode under the decode budget, exact hashes, PDQ (${pdqThreads} PDQ thread(s)), bank match, then the image classifier on the same raster (the default ${e2e.classifierThreads} TF.js thread(s): one per core, batches ≤ 8); 8 events in flight, every one classified: **${f1(e2eCpuMs)} CPU ms per image** (all threads), i.e. ${f1(1000 / e2eCpuMs)} images per CPU-second, ${f1(2000 / e2eCpuMs)} images/s if the process had both cores to itself; wall clock: ${f1(median(e2eRounds))} images/s (rounds: ${e2eRounds.map(f1).join(', ')} images/s; ${e2eCpu.map(f1).join(', ')} CPU ms/image). ` +
+      `With one classifier thread instead, same run: ${f1(median(e2eOne.e2eRounds))} images/s wall, ${f1(median(e2eOne.e2eCpu))} CPU ms/image (rounds: ${e2eOne.e2eRounds.map(f1).join(', ')} images/s): one thread at the model's speed is the ceiling there.`,
     '',
     ...textSection(textRounds),
     '',
-    `Peak RSS (process-wide, all threads): ${rssText.toFixed(0)} MiB after the text rounds, ${rssE2e.toFixed(0)} MiB after end to end (one classifier thread, batches ≤ 8, the images decoded), ${rssImages.toFixed(0)} MiB after the image rounds (the bare model on the main thread as well).`,
+    `Peak RSS (process-wide, all threads): ${rssText.toFixed(0)} MiB after the text rounds, ${rssE2e.toFixed(0)} MiB after end to end (${e2e.classifierThreads} classifier thread(s), batches ≤ 8, the images decoded), ${rssImages.toFixed(0)} MiB after the image rounds (the bare model on the main thread as well).`,
     '',
     '<details><summary>Raw rounds</summary>',
     '',

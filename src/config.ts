@@ -218,9 +218,9 @@ export const CONFIG_KEYS = {
   ],
   classifierThreads: [
     'VIGIL_CLASSIFIER_THREADS',
-    1,
-    int(1, 64),
-    'Worker threads running the image model (each holds its own copy, about 40 MB plus its wasm heap).',
+    'auto',
+    z.union([z.literal('auto'), int(1, 64)]).transform((v) => (v === 'auto' ? Math.min(4, availableParallelism()) : v)),
+    'Worker threads running the image model (each holds its own copy, about 40 MB plus its wasm heap of up to a few hundred MB). auto: one per core, at most 4 (one thread caps a worker near 1000 / model ms images/s; measured in BENCHMARKS.md).',
   ],
   classifierMaxBatch: [
     'VIGIL_CLASSIFIER_MAX_BATCH',

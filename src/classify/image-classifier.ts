@@ -39,7 +39,7 @@ export interface ImageClassifierOptions {
   modelsDir?: string;
   /** Model id in the manifest; default nsfw-mobilenet-v2. */
   modelId?: string;
-  /** Config classifierThreads: TF.js worker threads (each holds its own copy of the model, ~40 MB). Default 1. */
+  /** Config classifierThreads: TF.js worker threads (each holds its own copy of the model, ~40 MB). Default 1 here; the config's auto is one per core. */
   threads?: number;
   /** Config classifierMaxBatch: most images one thread scores at once, 1–8. Default 8. */
   maxBatch?: number;

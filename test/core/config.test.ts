@@ -1,5 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configReference, describeConfig, loadConfig } from '../../src/config.js';
@@ -26,6 +26,14 @@ describe('config', () => {
     expect(loadConfig({ env: {}, file: f })).toMatchObject({ concurrency: 4, queuePrefix: '{vigil}' });
     expect(loadConfig({ env: { VIGIL_CONFIG: f, VIGIL_CONCURRENCY: '8' } }).concurrency).toBe(8);
     expect(loadConfig({ env: { VIGIL_CONCURRENCY: '8' }, overrides: { concurrency: '2' } }).concurrency).toBe(2);
+  });
+
+  it('thread counts: auto follows the cores (classifier: one per core, PDQ: one per core but one; both at most 4)', () => {
+    const cores = availableParallelism();
+    expect(loadConfig({ env: {} }).classifierThreads).toBe(Math.min(4, cores));
+    expect(loadConfig({ env: {} }).pdqThreads).toBe(Math.min(4, Math.max(0, cores - 1)));
+    expect(loadConfig({ env: { VIGIL_CLASSIFIER_THREADS: '3', VIGIL_PDQ_THREADS: '0' } })).toMatchObject({ classifierThreads: 3, pdqThreads: 0 });
+    expect(() => loadConfig({ env: { VIGIL_CLASSIFIER_THREADS: '0' } })).toThrow(/VIGIL_CLASSIFIER_THREADS/);
   });
 
   it('is frozen', () => {

@@ -46,7 +46,11 @@ export function register(program: Command): Command {
     .option('--json', 'JSON lines (the only output format; accepted for symmetry with the other commands)')
     .option('--models <dir>', 'models folder with manifest.json (env VIGIL_MODELS_DIR; default: the bundled models/)')
     .option('--model-id <id>', `image model id in the manifest (env VIGIL_IMAGE_MODEL; default ${NSFW_MODEL_ID})`)
-    .option('--threads <n>', 'classifier worker threads (env VIGIL_CLASSIFIER_THREADS; default 1)', parseIntOption('--threads', 1, 64))
+    .option(
+      '--threads <n>',
+      'classifier worker threads (env VIGIL_CLASSIFIER_THREADS; default auto: one per core, at most 4, never more than the files)',
+      parseIntOption('--threads', 1, 64),
+    )
     .addOption(new Option('--backend <name>', 'TF.js backend to try first (env VIGIL_CLASSIFIER_BACKEND; default auto)').choices(['auto', ...BACKENDS]))
     .addHelpText(
       'after',
@@ -68,7 +72,8 @@ Examples:
       const config = loadConfig({
         overrides: { modelsDir: opts.models, imageModel: opts.modelId, classifierThreads: opts.threads, classifierBackend: opts.backend },
       });
-      const threads = config.classifierThreads;
+      // Each thread loads its own model copy: no more of them than there are files to score.
+      const threads = Math.min(config.classifierThreads, files.length);
       restrictImageLoaders();
       const decoder = new SharpImageDecoder({ maxPixels: config.maxPixels, maxBytes: config.maxMediaBytes, timeoutMs: config.decodeTimeoutMs });
       const classifier = await ThreadedImageClassifier.open({
