@@ -205,6 +205,23 @@ export function classMask(letters: string): number {
 }
 const MASK_IL = classMask('il');
 const SEQUENCE_START = new Set(LEET_SEQUENCES.map(([glyph]) => glyph[0] as number));
+/** LEET_SEQUENCES by first code point, in table order (the first that matches wins). */
+const SEQUENCES_BY_START: ReadonlyMap<number, ReadonlyArray<[number[], number]>> = new Map(
+  [...SEQUENCE_START].map((cp) => [cp, LEET_SEQUENCES.filter(([glyph]) => glyph[0] === cp)]),
+);
+
+/** The glyph drawn with several characters that starts at `k` and ends before `to`, if any. */
+function sequenceAt(cps: Int32Array, k: number, to: number): [number[], number] | undefined {
+  const candidates = SEQUENCES_BY_START.get(cps[k] as number);
+  if (candidates === undefined) return undefined;
+  next: for (const seq of candidates) {
+    const glyph = seq[0];
+    if (k + glyph.length > to) continue;
+    for (let j = 1; j < glyph.length; j++) if (cps[k + j] !== glyph[j]) continue next;
+    return seq;
+  }
+  return undefined;
+}
 const CP_AT = 0x40;
 const CP_BANG = 0x21;
 
@@ -683,7 +700,10 @@ function resolveLeet(cps: Int32Array, flags: Uint8Array, n: number, chunks: read
     }
     if (letters === 0 || !glyphs) continue;
     let numeric = false;
-    if (digits > 0) {
+    // NUMERIC_UNIT starts with a digit or one of # ~ + -: any other first character cannot match, and
+    // a long chunk ("k3+!|3@…") is then not copied into a string just to be refused.
+    const first = cps[ch.from] as number;
+    if (digits > 0 && ((first >= 0x30 && first <= 0x39) || first === 0x23 || first === 0x7e || first === 0x2b || first === 0x2d)) {
       let s = '';
       for (let k = ch.from; k < ch.to; k++) s += String.fromCodePoint(cps[k] as number);
       numeric = NUMERIC_UNIT.test(s);
@@ -706,7 +726,7 @@ function resolveLeet(cps: Int32Array, flags: Uint8Array, n: number, chunks: read
       normalizeWork.visits++;
       const cp = cps[k] as number;
       if (isSequenceStart(cp)) {
-        const seq = LEET_SEQUENCES.find(([glyph]) => glyph.every((c, j) => k + j < ch.to && cps[k + j] === c));
+        const seq = sequenceAt(cps, k, ch.to);
         if (seq) {
           const end = k + seq[0].length;
           const b = before(k);
