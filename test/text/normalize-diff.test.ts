@@ -15,7 +15,7 @@ import { defaultFeatureConfig } from '../../src/classify/text-features.js';
 import { chatLines } from './generator/benign.js';
 import { evasionCases, rng } from './generator/evasions.js';
 
-type Norm = ReturnType<typeof ref.normalizeText>;
+type Norm = ReturnType<typeof ref.normalizeText> | ReturnType<typeof fast.normalizeText>;
 
 /** Everything observable about a normalisation, as plain data (typed arrays as arrays). */
 function snapshot(n: Norm): unknown {

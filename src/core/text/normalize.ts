@@ -48,16 +48,16 @@ export interface TextToken {
 export interface NormalizedText {
   tokens: TextToken[];
   /** Original offsets of every character of the tokens' `exact` strings, in token order. */
-  exStart: number[];
-  exEnd: number[];
+  exStart: Int32Array;
+  exEnd: Int32Array;
   /** Per character (same index as `exStart`): its code point as read in `exact`. */
-  exCp: number[];
+  exCp: Int32Array;
   /**
    * Per character: the letters a–z it may stand for, as a bit mask (bit 0 = a). A plain letter has one
    * bit; ambiguous glyphs have several ("1", "|", "!" and a capital I: i or l; "6": g or b); a character
    * that is no Latin letter has none. The matcher walks its term trie through every letter of the class.
    */
-  exMask: number[];
+  exMask: Int32Array;
   /** Lazily built pattern text: case- and lookalike-folded, no leetspeak, one UTF-16 unit per character. */
   light(): LightText;
 }
@@ -466,10 +466,13 @@ export function normalizeText(text: string): NormalizedText {
   // strings once, when it closes; its key collapses repeated letters as they come (as `keyOf` does),
   // and is the exact form itself until a character is left out of it.
   const tokens: TextToken[] = [];
-  const exStart: number[] = [];
-  const exEnd: number[] = [];
-  const exCp: number[] = [];
-  const exMask: number[] = [];
+  // One slot per folded character at most (absorbed ones take none); `nx` are in use. Typed arrays
+  // filled by index: pushing four growing arrays was over half of this function's time on long text.
+  const exStart = new Int32Array(n);
+  const exEnd = new Int32Array(n);
+  const exCp = new Int32Array(n);
+  const exMask = new Int32Array(n);
+  let nx = 0;
   const tokChunk: number[] = [];
   for (let ci = 0; ci < chunks.length; ci++) {
     const ch = chunks[ci] as Chunk;
@@ -491,7 +494,7 @@ export function normalizeText(text: string): NormalizedText {
         if (leet !== undefined && leet.absorbed[k] === 1) {
           // The rest of a glyph drawn with several characters ("()" for o): part of the letter's span.
           if (exactCps) end = ue[k] as number;
-          if (exEnd.length > 0) exEnd[exEnd.length - 1] = ue[k] as number;
+          if (nx > 0) exEnd[nx - 1] = ue[k] as number;
           continue;
         }
         const f = flags[k] as number;
@@ -503,7 +506,7 @@ export function normalizeText(text: string): NormalizedText {
             exactCps = [];
             keyCps = undefined;
             start = us[k] as number;
-            exFrom = exStart.length;
+            exFrom = nx;
             head = 0;
             tail = 0;
             hard = false;
@@ -539,10 +542,11 @@ export function normalizeText(text: string): NormalizedText {
           if (inKey) keyCps?.push(primary);
           else keyCps ??= exactCps.slice(0, exactCps.length - 1);
           end = ue[k] as number;
-          exStart.push(us[k] as number);
-          exEnd.push(ue[k] as number);
-          exCp.push(primary);
-          exMask.push(mask);
+          exStart[nx] = us[k] as number;
+          exEnd[nx] = ue[k] as number;
+          exCp[nx] = primary;
+          exMask[nx] = mask;
+          nx++;
           continue;
         }
         if (f & F_APOS) continue;
@@ -559,7 +563,7 @@ export function normalizeText(text: string): NormalizedText {
         start,
         end,
         exFrom,
-        exTo: exStart.length,
+        exTo: nx,
         gapAfter: closeGap,
       };
       if (h > 0) tok.softHead = h;
@@ -576,7 +580,14 @@ export function normalizeText(text: string): NormalizedText {
     else if (tokChunk[t] !== tokChunk[t + 1]) tok.gapAfter = 'strong';
   }
   glueSpelledRuns(tokens);
-  return { tokens, exStart, exEnd, exCp, exMask, light };
+  return {
+    tokens,
+    exStart: exStart.subarray(0, nx),
+    exEnd: exEnd.subarray(0, nx),
+    exCp: exCp.subarray(0, nx),
+    exMask: exMask.subarray(0, nx),
+    light,
+  };
 }
 
 function foldLookalikes(cps: Int32Array, flags: Uint8Array, chunks: readonly Chunk[], lookOf: ReadonlyMap<number, number>): void {
