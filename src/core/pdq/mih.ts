@@ -234,6 +234,29 @@ function windowValue(words: Uint32Array, base: number, start: number, width: num
   return v & ((1 << width) - 1);
 }
 
+/** Windows up to this many bits are sorted in one counting pass; wider ones partition first (buildSegment). */
+const DIRECT_SORT_BITS = 20;
+/** Top bits of a wide window that partition its entries before the per-block counting sort. */
+const PARTITION_BITS = 8;
+
+/**
+ * Stable counting sort of entries [from, to) by window value (all in [base, base + 2^bits)): writes
+ * off[v] for those values (the postings of v start there) and the slots into post from position `from`.
+ */
+function countingSort(vals: Uint32Array, slots: Uint32Array, to: number, from: number, base: number, bits: number, off: Uint32Array, post: Uint32Array): void {
+  const size = 1 << bits;
+  const count = new Uint32Array(size);
+  for (let e = from; e < to; e++) count[vals[e]! - base]!++;
+  let at = from;
+  for (let v = 0; v < size; v++) {
+    const c = count[v]!;
+    off[base + v] = at;
+    count[v] = at;
+    at += c;
+  }
+  for (let e = from; e < to; e++) post[count[vals[e]! - base]!++] = slots[e]!;
+}
+
 /** Number of width-bit values within Hamming distance k of a given one. */
 function ballVolume(width: number, k: number): number {
   let sum = 0;
@@ -750,29 +773,42 @@ export class PdqIndex {
     if (entries < MIN_INDEXED && this.searchMode !== 'index') return { lo, hi, words, entries, layout: null, offsets: [], postings: [] };
     const layout = this.layoutFor(entries);
     const vals = new Uint32Array(entries);
+    const slots = new Uint32Array(entries);
+    let n = 0;
+    for (let s = lo; s < hi; s++) if (alive[s] !== 0) slots[n++] = s - lo;
+    // Scratch for the two-pass sort of the wide windows, shared by all of them.
+    const wide = layout.width.some((w) => w > DIRECT_SORT_BITS);
+    const partV = wide ? new Uint32Array(entries) : vals;
+    const partS = wide ? new Uint32Array(entries) : slots;
     const offsets: Uint32Array[] = [];
     const postings: Uint32Array[] = [];
     for (let i = 0; i < layout.m; i++) {
       const start = layout.start[i]!;
       const width = layout.width[i]!;
-      const buckets = 1 << width;
-      // Counting sort by window value: offsets[v]..offsets[v+1] are the postings of value v, slots ascending.
-      const off = new Uint32Array(buckets + 1);
-      let n = 0;
-      for (let s = lo; s < hi; s++) {
-        if (alive[s] === 0) continue;
-        const v = windowValue(words, (s - lo) * WORDS, start, width);
-        vals[n++] = v;
-        off[v + 1]!++;
-      }
-      for (let v = 0; v < buckets; v++) off[v + 1]! += off[v]!;
-      const cursor = off.slice(0, buckets);
+      for (let e = 0; e < entries; e++) vals[e] = windowValue(words, slots[e]! * WORDS, start, width);
+      // Postings of window value v: post[off[v]..off[v+1]), slots ascending.
+      const off = new Uint32Array((1 << width) + 1);
       const post = new Uint32Array(entries);
-      n = 0;
-      for (let s = lo; s < hi; s++) {
-        if (alive[s] === 0) continue;
-        post[cursor[vals[n++]!]!++] = s - lo;
+      if (width <= DIRECT_SORT_BITS) countingSort(vals, slots, entries, 0, 0, width, off, post);
+      else {
+        // Two passes, for cache locality: a stable partition by the top PARTITION_BITS bits into
+        // contiguous blocks (few write streams), then a counting sort of each block by the rest, whose
+        // counters and output then fit in L2. One pass over 2^22 counters (16 MB) and 40 MB of postings
+        // missed the cache on nearly every entry at 10M hashes; the result is the same array either way.
+        const low = width - PARTITION_BITS;
+        const blockStart = new Uint32Array((1 << PARTITION_BITS) + 1);
+        for (let e = 0; e < entries; e++) blockStart[(vals[e]! >>> low) + 1]!++;
+        for (let b = 0; b < 1 << PARTITION_BITS; b++) blockStart[b + 1]! += blockStart[b]!;
+        const cursor = blockStart.slice(0, 1 << PARTITION_BITS);
+        for (let e = 0; e < entries; e++) {
+          const v = vals[e]!;
+          const at = cursor[v >>> low]!++;
+          partV[at] = v;
+          partS[at] = slots[e]!;
+        }
+        for (let b = 0; b < 1 << PARTITION_BITS; b++) countingSort(partV, partS, blockStart[b + 1]!, blockStart[b]!, b << low, low, off, post);
       }
+      off[1 << width] = entries;
       offsets.push(off);
       postings.push(post);
     }
