@@ -786,10 +786,10 @@ export class PdqIndex {
     const slots = new Uint32Array(entries);
     let n = 0;
     for (let s = lo; s < hi; s++) if (alive[s] !== 0) slots[n++] = s - lo;
-    // Scratch for the two-pass sort of the wide windows, shared by all of them.
+    // Scratch for the two-pass sort of the wide windows, shared by all of them (none without any).
     const wide = layout.width.some((w) => w > DIRECT_SORT_BITS);
-    const partV = wide ? new Uint32Array(entries) : vals;
-    const partS = wide ? new Uint32Array(entries) : slots;
+    const partV = wide ? new Uint32Array(entries) : undefined;
+    const partS = wide ? new Uint32Array(entries) : undefined;
     const offsets: Uint32Array[] = [];
     const postings: Uint32Array[] = [];
     for (let i = 0; i < layout.m; i++) {
@@ -799,7 +799,7 @@ export class PdqIndex {
       // Postings of window value v: post[off[v]..off[v+1]), slots ascending.
       const off = new Uint32Array((1 << width) + 1);
       const post = new Uint32Array(entries);
-      if (width <= DIRECT_SORT_BITS) countingSort(vals, slots, entries, 0, 0, width, off, post);
+      if (width <= DIRECT_SORT_BITS || !partV || !partS) countingSort(vals, slots, entries, 0, 0, width, off, post);
       else {
         // Two passes, for cache locality: a stable partition by the top PARTITION_BITS bits into
         // contiguous blocks (few write streams), then a counting sort of each block by the rest, whose
