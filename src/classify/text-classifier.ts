@@ -8,7 +8,7 @@ import type * as TF from '@tensorflow/tfjs';
 import { VigilError } from '../core/errors.js';
 import type { ClassifierResult } from './image-classifier.js';
 import { loadVerifiedModel, type ModelEntry, type VerifiedModel } from './manifest.js';
-import { featurize, probeFingerprint, TEXT_FEATURES_SCHEMA, type TextFeatureConfig } from './text-features.js';
+import { featureBuckets, probeFingerprint, TEXT_FEATURES_SCHEMA, type TextFeatureConfig } from './text-features.js';
 
 /** The agreed interface a text signal source wraps. */
 export interface TextClassifier {
@@ -95,13 +95,14 @@ export class HashedTextClassifier implements TextClassifier {
 
   /** Probability per label, from the text alone. Never throws on any string. */
   score(text: string): ClassifierResult {
-    const { indices, weight } = featurize(text, this.features);
+    const { buckets, count } = featureBuckets(text, this.features);
+    const weight = count > 0 ? 1 / Math.sqrt(count) : 0;
     const L = this.labels.length;
     const scores: Record<string, number> = {};
     for (let l = 0; l < L; l++) {
       // Every present feature has the same value, so it factors out of the dot product.
       let sum = 0;
-      for (let i = 0; i < indices.length; i++) sum += this.kernel[(indices[i] as number) * L + l] as number;
+      for (let i = 0; i < count; i++) sum += this.kernel[(buckets[i] as number) * L + l] as number;
       const z = (this.bias[l] as number) + weight * sum;
       scores[this.labels[l] as string] = 1 / (1 + Math.exp(-z));
     }

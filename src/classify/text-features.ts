@@ -49,25 +49,45 @@ function fnv1a(s: string, seed: number): number {
   return h >>> 0;
 }
 
-export function featurize(text: string, config: Pick<TextFeatureConfig, 'dimensions' | 'ngrams' | 'maxChars'>): SparseFeatures {
+/** Scratch of `featureBuckets`, grown on demand (it is synchronous and never re-entered). */
+let scratch = new Int32Array(256);
+/** Per bucket: 1 while the current call has it. Cleared through the list of distinct buckets after each call. */
+let seen = new Uint8Array(0);
+
+/**
+ * The distinct buckets of a text's features, in no particular order, in a scratch array that the next
+ * call overwrites: the scorer's hot path (a dot product needs no order, and sorting plus a copy cost
+ * more than the hashing on a chat-sized message). `featurize` is the stable, sorted form.
+ */
+export function featureBuckets(text: string, config: Pick<TextFeatureConfig, 'dimensions' | 'ngrams' | 'maxChars'>): { buckets: Int32Array; count: number } {
   const mask = config.dimensions - 1;
   const tokens = normalizeText(text.length > config.maxChars ? text.slice(0, config.maxChars) : text).tokens;
   const uni = config.ngrams.includes(1);
   const bi = config.ngrams.includes(2);
-  const buf = new Int32Array(tokens.length * 2);
-  let m = 0;
+  if (scratch.length < tokens.length * 2) scratch = new Int32Array(tokens.length * 4);
+  if (seen.length !== config.dimensions) seen = new Uint8Array(config.dimensions);
+  const buf = scratch;
+  let n = 0;
+  const add = (bucket: number): void => {
+    if (seen[bucket] === 1) return;
+    seen[bucket] = 1;
+    buf[n++] = bucket;
+  };
   let prev = 0;
   for (let i = 0; i < tokens.length; i++) {
     const key = (tokens[i] as { key: string }).key;
     const h = fnv1a(key, FNV_OFFSET);
-    if (uni) buf[m++] = h & mask;
-    if (bi && i > 0) buf[m++] = fnv1a(key, Math.imul(prev ^ PAIR_SALT, FNV_PRIME) >>> 0) & mask;
+    if (uni) add(h & mask);
+    if (bi && i > 0) add(fnv1a(key, Math.imul(prev ^ PAIR_SALT, FNV_PRIME) >>> 0) & mask);
     prev = h;
   }
-  const sorted = buf.subarray(0, m).sort();
-  let n = 0;
-  for (let i = 0; i < m; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) sorted[n++] = sorted[i] as number;
-  return { indices: sorted.slice(0, n), weight: n > 0 ? 1 / Math.sqrt(n) : 0 };
+  for (let i = 0; i < n; i++) seen[buf[i] as number] = 0;
+  return { buckets: buf, count: n };
+}
+
+export function featurize(text: string, config: Pick<TextFeatureConfig, 'dimensions' | 'ngrams' | 'maxChars'>): SparseFeatures {
+  const { buckets, count } = featureBuckets(text, config);
+  return { indices: buckets.slice(0, count).sort(), weight: count > 0 ? 1 / Math.sqrt(count) : 0 };
 }
 
 /** The probe's features as a fingerprint of the normaliser + hashing in use. */

@@ -6,7 +6,7 @@ import { defaultModelsDir, DEMO_TEXT_MODEL_ID, loadVerifiedModel, readManifest, 
 import { tfRuntime, type TfModule } from '../../src/classify/runtime.js';
 import { verifiedModelHandler } from '../../src/classify/tf-model.js';
 import { HashedTextClassifier } from '../../src/classify/text-classifier.js';
-import { densify, featurize } from '../../src/classify/text-features.js';
+import { densify, featureBuckets, featurize } from '../../src/classify/text-features.js';
 import {
   evaluateLabel,
   parseTrainingJsonl,
@@ -126,6 +126,17 @@ describe('text classifier: train → save → reload → score', { timeout: 120_
     expect(c.score('CLAIM yourrr FREEEE prize now!!!').scores.spam_scam).toBeCloseTo(c.score('claim your free prize now').scores.spam_scam!, 12);
     expect(c.score('\u0441l\u0430im your free prize now').scores.spam_scam).toBeCloseTo(c.score('claim your free prize now').scores.spam_scam!, 12);
     expect(c.score('claim your free prize now').scores.spam_scam).toBeGreaterThan(c.score('the velvet teapot is on the shelf').scores.spam_scam!);
+  });
+
+  it("the scorer's unordered buckets are featurize's indices, call after call (the scratch is cleared)", () => {
+    const config = { dimensions: 1 << 10, ngrams: [1, 2], maxChars: 4000 };
+    const texts = ['claim your free prize now', 'the velvet teapot', '', 'claim your free prize now', 'fr33 pr1ze 😂 ok ok ok'];
+    for (const t of texts) {
+      const { buckets, count } = featureBuckets(t, config);
+      const got = [...buckets.subarray(0, count)].sort((a, b) => a - b);
+      expect(got).toEqual([...featurize(t, config).indices]);
+      expect(new Set(got).size).toBe(count);
+    }
   });
 
   it('refuses a model whose features no longer match the normaliser it was trained with (MODEL_INVALID)', () => {

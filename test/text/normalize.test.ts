@@ -68,4 +68,15 @@ describe('normalizeText', () => {
     const i = light.text.indexOf('cat');
     expect(text.slice(light.starts[i], light.ends[i + 2])).toBe('ＣＡＴ');
   });
+
+  it('keeps every result intact while later calls fill the shared buffers (more than a slab of them)', () => {
+    const text = 'h3ll0 𝐯𝐞𝐥𝐯𝐞𝐭 teeeapot, ＣＡＴ 😂 ok';
+    const kept = normalizeText(text);
+    const copy = (n: typeof kept) => ({ start: [...n.exStart], end: [...n.exEnd], cp: [...n.exCp], mask: [...n.exMask] });
+    const before = copy(kept);
+    // 100 × 4 arrays × ~400 characters: well past one slab, so later results come from fresh slabs.
+    for (let i = 0; i < 100; i++) normalizeText(`${'x'.repeat(i)} ${'lorem ipsum d0lor '.repeat(20)}`);
+    expect(copy(kept)).toEqual(before);
+    expect(copy(kept)).toEqual(copy(normalizeText(text)));
+  });
 });

@@ -320,6 +320,26 @@ function growWork(min: number): void {
   work.flags = grown(work.flags, new Uint8Array(size));
 }
 
+/**
+ * The per-character arrays of results are carved from shared slabs: allocating a typed array's own
+ * backing store costs more than normalising a chat-sized message does. Each part of a slab is handed
+ * out once, zeroed, and never written again by this module; a result keeps its slab alive.
+ */
+const SLAB_INTS = 1 << 16;
+let slab = new Int32Array(SLAB_INTS);
+let slabUsed = 0;
+
+function carve(len: number): Int32Array {
+  if (len > SLAB_INTS >> 4) return new Int32Array(len);
+  if (slabUsed + len > SLAB_INTS) {
+    slab = new Int32Array(SLAB_INTS);
+    slabUsed = 0;
+  }
+  const part = slab.subarray(slabUsed, slabUsed + len);
+  slabUsed += len;
+  return part;
+}
+
 /** The rare per-position extras of step 1, created only when one occurs. */
 interface Extras {
   // Positions whose letter might be an i or an l: a capital I (sans-serif I and l look the same) and
@@ -468,10 +488,10 @@ export function normalizeText(text: string): NormalizedText {
   const tokens: TextToken[] = [];
   // One slot per folded character at most (absorbed ones take none); `nx` are in use. Typed arrays
   // filled by index: pushing four growing arrays was over half of this function's time on long text.
-  const exStart = new Int32Array(n);
-  const exEnd = new Int32Array(n);
-  const exCp = new Int32Array(n);
-  const exMask = new Int32Array(n);
+  const exStart = carve(n);
+  const exEnd = carve(n);
+  const exCp = carve(n);
+  const exMask = carve(n);
   let nx = 0;
   const tokChunk: number[] = [];
   for (let ci = 0; ci < chunks.length; ci++) {
