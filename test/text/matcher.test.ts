@@ -68,6 +68,15 @@ describe('term matching modes', () => {
     expect(ids(s, 'two velvet teapots')).toEqual(['ww']);
   });
 
+  it('stretched words with a typo or padding, in runs of any length (the walk skips only branches it retraces)', () => {
+    const k = compileTextScanner([makeTermBank('stretch', [entry('kettle', 'kettle'), entry('noodle', 'noodle')])], undefined, { benignWords: vocab });
+    // The term's own pair read as one extra letter, with padding: read as a repeat it would count as stretched.
+    for (const t of ['kettlees', 'noodlees', 'kettttlee', 'kettlezzz']) expect(ids(k, `so ${t} ok`), t).toEqual([t.startsWith('k') ? 'kettle' : 'noodle']);
+    // A typo inside, before and after runs of repeated letters.
+    for (const t of ['kkeeettttllleee', 'keeettxllle', 'keeetttlllle', 'kxettle', 'keetle', 'kettlle']) expect(ids(k, `so ${t} ok`), t).toEqual(['kettle']);
+    expect(ids(s, 'veeelvvvet teeeapooot and velvveet teaapoot')).toEqual(['ww', 'ww']);
+  });
+
   it('exceptions: a hit inside an exception phrase is dropped', () => {
     expect(ids(s, 'passed the bar exam')).toEqual([]);
     expect(ids(s, 'meet at the bar')).toEqual(['bar']);

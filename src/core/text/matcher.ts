@@ -509,21 +509,116 @@ export class TermMatcher {
       }
     };
 
-    const walk = (node: number, g: number, prev: number): void => {
-      if (++budget > MAX_STEPS_PER_START) return;
-      steps++;
-      if (trie.terminal[node] !== undefined && g > gStart) {
-        if (wordEndAt(g)) accept(node, g);
-        else trySuffixes(node, g);
-      }
-      if (g < n && (tokOf[g] as number) - (tokOf[gStart] as number) >= MAX_SPAN_TOKENS) return;
-      const m = g < n ? (exMask[g] as number) : 0;
-      const own = g < n ? (ownSym[g] as number) : -1;
-      // A repeated letter ("haaam", "kettttle") stays on the same node.
-      if (g < n && prev >= 0 && ((prev < LETTERS && m & (1 << prev)) || own === prev)) {
-        readCp[g] = this.cpOfSymbol(prev, exCp[g] as number);
+    /**
+     * After a repeat at g - 1 where no term ends and nothing else could be read: the run's next
+     * characters (the same letters, `m`, and symbol, `own`) can only be more repeats, so they are read
+     * in one stride, each still a step of the budget. The position after them, or -1 when the budget
+     * ran out.
+     */
+    const moreRepeats = (g: number, m: number, own: number): number => {
+      const letter = readCp[g - 1] as number;
+      while (g < n && exMask[g] === m && ownSym[g] === own && (tokOf[g] as number) - (tokOf[gStart] as number) < MAX_SPAN_TOKENS) {
+        if (++budget > MAX_STEPS_PER_START) return -1;
+        steps++;
+        readCp[g] = letter;
         readKind[g] = READ_REPEAT;
-        walk(node, g + 1, prev);
+        g++;
+      }
+      return g;
+    };
+
+    // After the typo: only the term's letters and their repeats. The moves `walk` makes once `edited`
+    // is set, in the same order, in a smaller loop whose last move is its next turn rather than a call:
+    // nearly all of a long message's steps come after a typo.
+    const walkEdited = (node: number, g: number, prev: number): void => {
+      for (;;) {
+        if (++budget > MAX_STEPS_PER_START) return;
+        steps++;
+        if (trie.terminal[node] !== undefined && g > gStart) {
+          if (wordEndAt(g)) accept(node, g);
+          else trySuffixes(node, g);
+        }
+        if (g >= n || (tokOf[g] as number) - (tokOf[gStart] as number) >= MAX_SPAN_TOKENS) return;
+        const m = exMask[g] as number;
+        const own = ownSym[g] as number;
+        const kids = trie.childMask[node] as number;
+        let bits = m & kids;
+        if (prev >= 0 && prev < LETTERS) bits &= ~(1 << prev);
+        const ownKid = own >= 0 && own !== prev && (kids & (1 << LETTERS)) !== 0;
+        if (prev >= 0 && ((prev < LETTERS && m & (1 << prev)) || own === prev)) {
+          readCp[g] = this.cpOfSymbol(prev, exCp[g] as number);
+          readKind[g] = READ_REPEAT;
+          if (bits === 0 && !ownKid) {
+            g = trie.terminal[node] === undefined ? moreRepeats(g + 1, m, own) : g + 1;
+            if (g < 0) return;
+            continue;
+          }
+          walkEdited(node, g + 1, prev);
+        }
+        let next = -1;
+        let nextSym = -1;
+        for (; bits !== 0; bits &= bits - 1) {
+          const s = 31 - Math.clz32(bits & -bits);
+          const kid = trie.edges.get(node, s);
+          if (kid < 0) continue;
+          if (next >= 0) {
+            readCp[g] = 0x61 + nextSym;
+            readKind[g] = READ_EXACT;
+            walkEdited(next, g + 1, nextSym);
+          }
+          next = kid;
+          nextSym = s;
+        }
+        let cp = 0x61 + nextSym;
+        if (ownKid) {
+          const kid = trie.edges.get(node, own);
+          if (kid >= 0) {
+            if (next >= 0) {
+              readCp[g] = cp;
+              readKind[g] = READ_EXACT;
+              walkEdited(next, g + 1, nextSym);
+            }
+            next = kid;
+            nextSym = own;
+            cp = exCp[g] as number;
+          }
+        }
+        if (next < 0) return;
+        readCp[g] = cp;
+        readKind[g] = READ_EXACT;
+        node = next;
+        prev = nextSym;
+        g++;
+      }
+    };
+
+    const walk = (node: number, g: number, prev: number): void => {
+      let m: number;
+      let own: number;
+      // A repeated letter where the walk can do nothing else (the typo is spent, or none is allowed here)
+      // is the next turn of this loop rather than a call: most steps along stretched words are these.
+      for (;;) {
+        if (++budget > MAX_STEPS_PER_START) return;
+        steps++;
+        if (trie.terminal[node] !== undefined && g > gStart) {
+          if (wordEndAt(g)) accept(node, g);
+          else trySuffixes(node, g);
+        }
+        if (g < n && (tokOf[g] as number) - (tokOf[gStart] as number) >= MAX_SPAN_TOKENS) return;
+        m = g < n ? (exMask[g] as number) : 0;
+        own = g < n ? (ownSym[g] as number) : -1;
+        // A repeated letter ("haaam", "kettttle") stays on the same node.
+        if (g < n && prev >= 0 && ((prev < LETTERS && m & (1 << prev)) || own === prev)) {
+          readCp[g] = this.cpOfSymbol(prev, exCp[g] as number);
+          readKind[g] = READ_REPEAT;
+          if (m === 1 << prev && own < 0 && (edited || !trie.editOk[node])) {
+            g = trie.terminal[node] === undefined ? moreRepeats(g + 1, m, own) : g + 1;
+            if (g < 0) return;
+            continue;
+          }
+          walk(node, g + 1, prev);
+        }
+        break;
       }
       const kids = trie.childMask[node] as number;
       for (let bits = m & kids; bits !== 0; bits &= bits - 1) {
@@ -552,13 +647,29 @@ export class TermMatcher {
       // Soft characters ("(", "!" at a word's edge) are read as they are or not at all, never as a typo;
       // an extra letter in front of the word would make the match start inside a word ("apurplekettle").
       const hard = g < n && !softAt[g] && !benignHere;
+      // Around repeated letters many typo branches only retrace states that another branch reaches with
+      // a reading the benign checks treat the same way (the same word, still stretched); those are
+      // skipped, as stretched words made the walk several times longer:
+      // - a letter missing inside a run reads the same one character earlier: only after the run's first
+      //   letter does the walk branch;
+      // - a wrong letter just before two more of the same ("kxeee" read in "keeee") is the letter
+      //   missing before the run.
+      // - an extra letter that repeats a run already stretched ("kettttle") is read as one more repeat
+      //   instead. (The second letter of a pair still branches: read as a repeat, "kettle" + "es"
+      //   would count as stretched, as one extra t it does not.)
+      const sameNext = (k: number): boolean => k < n && exMask[k] === m && tokOf[k] === tokOf[g] && !softAt[k];
+      const single = m !== 0 && (m & (m - 1)) === 0;
+      const inRun = g > gStart && prev >= 0 && prev < LETTERS && m === 1 << prev && tokOf[g - 1] === tokOf[g] && readKind[g - 1] === READ_REPEAT;
+      const missingRetraced = inRun && !softAt[g - 1];
+      const wrongRetraced = single && sameNext(g + 1) && (sameNext(g + 2) || inRun);
+      const extraRetraced = g > gStart && readKind[g - 1] === READ_REPEAT && tokOf[g - 1] === tokOf[g] && g < n && prev >= 0 && ((prev < LETTERS && m & (1 << prev)) || own === prev);
       if (hard && g > gStart) {
         readCp[g] = exCp[g] as number;
         readKind[g] = READ_EDIT;
-        walk(node, g + 1, prev);
+        if (!extraRetraced) walkEdited(node, g + 1, prev);
         // Repeats of an extra letter stay extra too ("kettttle" with a stray t).
         const extra = m !== 0 ? 31 - Math.clz32(m & -m) : own;
-        if (extra !== prev) walk(node, g + 1, extra);
+        if (extra !== prev) walkEdited(node, g + 1, extra);
       }
       if (node === ROOT) {
         // A wrong or missing first letter: the rest of the message against the keys' tails.
@@ -566,9 +677,9 @@ export class TermMatcher {
         if (hard) {
           readCp[g] = exCp[g] as number;
           readKind[g] = READ_EDIT;
-          walk(ROOT, g + 1, -1);
+          walkEdited(ROOT, g + 1, -1);
         }
-        walk(ROOT, g, -1);
+        walkEdited(ROOT, g, -1);
         trie = this.main;
       }
       for (let kid = node === ROOT ? -1 : (trie.firstChild[node] as number); kid >= 0; kid = trie.nextSibling[kid] as number) {
@@ -578,15 +689,15 @@ export class TermMatcher {
         // Only branch where the walk can go on: the next character has a child (or the term ends here).
         const grand = trie.childMask[kid] as number;
         const ends = trie.terminal[kid] !== undefined;
-        if (hard && !(s < LETTERS && m & (1 << s)) && s !== own && !(g === gStart && g + 1 < n && s < LETTERS && (exMask[g + 1] as number) & (1 << s))) {
+        if (hard && !wrongRetraced && !(s < LETTERS && m & (1 << s)) && s !== own && !(g === gStart && g + 1 < n && s < LETTERS && (exMask[g + 1] as number) & (1 << s))) {
           if (ends || (g + 1 < n && (grand & ((exMask[g + 1] as number) | (1 << LETTERS))) !== 0)) {
             // What is written, not the term's letter: "settle" must read as settle for the benign check.
             readCp[g] = exCp[g] as number;
             readKind[g] = READ_EDIT;
-            walk(kid, g + 1, s);
+            walkEdited(kid, g + 1, s);
           }
         }
-        if (ends || (g < n && (grand & (m | (1 << LETTERS))) !== 0)) walk(kid, g, s);
+        if (!missingRetraced && (ends || (g < n && (grand & (m | (1 << LETTERS))) !== 0))) walkEdited(kid, g, s);
       }
       if (hard && g + 1 < n && !softAt[g + 1]) {
         const m1 = exMask[g + 1] as number;
@@ -604,7 +715,7 @@ export class TermMatcher {
             readKind[g] = READ_EDIT;
             readKind[g + 1] = READ_EDIT;
             // Repeats after the swap repeat the message's last letter.
-            walk(k2, g + 2, s1);
+            walkEdited(k2, g + 2, s1);
           }
         }
       }
