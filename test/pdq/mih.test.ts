@@ -184,6 +184,27 @@ describe('PdqIndex vs brute force on 100k random hashes', () => {
     );
     for (let qi = 0; qi < queries.length; qi++) expect(index.search(queries[qi]!, 32)).toEqual(oracle(entries, distances[qi]!, 32));
   });
+
+  it('with the default ids (0..n-1, no id table until one is needed) answers, adds and removes like any index', () => {
+    const words = new Uint32Array(entries.length * 8);
+    entries.forEach((e, i) => {
+      for (let w = 0; w < 8; w++) words[i * 8 + w] = parseInt(e.hash.slice(w * 8, w * 8 + 8), 16);
+    });
+    const renamed = entries.map((e, i) => ({ id: i, hash: e.hash }));
+    const index = PdqIndex.fromWords(words);
+    for (const id of [0, 7, entries.length - 1]) expect([index.has(id), index.hashOf(id)]).toEqual([true, entries[id]!.hash.toLowerCase()]);
+    for (const id of [entries.length, -1, 1.5, '3', Number.NaN]) expect(index.has(id as PdqEntryId)).toBe(false);
+    expect(index.search(queries[0]!, 31)).toEqual(oracle(renamed, distances[0]!, 31));
+    expect(() => index.add(3, entries[0]!.hash)).toThrow(VigilError);
+    expect(index.remove(7)).toBe(true);
+    expect(index.has(7)).toBe(false);
+    index.add('extra', entries[7]!.hash);
+    const live = [...renamed.filter((e) => e.id !== 7), { id: 'extra', hash: entries[7]!.hash }];
+    expect(index.size).toBe(live.length);
+    const ds = live.map((e) => distance(e.hash, queries[0]!.toLowerCase()));
+    expect(index.search(queries[0]!, 31)).toEqual(oracle(live, ds, 31));
+    expect([index.has('extra'), index.has(8), index.has(7)]).toEqual([true, true, false]);
+  });
 });
 
 describe('PdqIndex incremental updates', () => {

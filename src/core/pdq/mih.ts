@@ -314,6 +314,12 @@ export class PdqIndex {
   /** id → slot + 1 (0 = empty), open addressing with linear probing. */
   private idTable = new Uint32Array(16);
   private idMask = 15;
+  /**
+   * True after a bulk build with the default ids while nothing has changed since: slot s holds id s,
+   * so lookups need no table, and the table (10M random inserts, most of a second) is built only when
+   * an entry is added or removed.
+   */
+  private identityIds = false;
 
   private segments: Segment[] = [];
   /** Slots [tailLo, count) are not yet in any segment; their hashes are in tailWords. */
@@ -370,16 +376,14 @@ export class PdqIndex {
     index.numIds = new Float64Array(n);
     index.alive = new Uint8Array(n).fill(1);
     index.capacity = n;
-    index.resizeIdTable(n);
     if (ids === undefined) {
-      // 0..n-1 are valid and distinct by construction: no validation, no duplicate probe (at 10M
-      // hashes the probe alone was most of a second).
-      for (let s = 0; s < n; s++) {
-        index.numIds[s] = s;
-        index.insertId(s, s);
-      }
+      // 0..n-1 are valid and distinct by construction: no validation, no duplicate probe, and no id
+      // table until one is needed (at 10M hashes each was most of a second).
+      for (let s = 0; s < n; s++) index.numIds[s] = s;
       index.count = n;
+      index.identityIds = true;
     } else {
+      index.resizeIdTable(n);
       for (let s = 0; s < n; s++) {
         const id = ids[s];
         validateId(id);
@@ -939,6 +943,7 @@ export class PdqIndex {
   }
 
   private findSlot(id: PdqEntryId): number {
+    if (this.identityIds) return typeof id === 'number' && Number.isInteger(id) && id >= 0 && id < this.count ? id : -1;
     const table = this.idTable;
     const mask = this.idMask;
     for (let h = hashId(id) & mask; ; h = (h + 1) & mask) {
@@ -949,6 +954,7 @@ export class PdqIndex {
   }
 
   private insertId(id: PdqEntryId, slot: number): void {
+    if (this.identityIds) this.resizeIdTable(this.live + 1);
     const table = this.idTable;
     const mask = this.idMask;
     let h = hashId(id) & mask;
@@ -958,6 +964,7 @@ export class PdqIndex {
 
   /** Deletes by backward shift, so linear probing needs no tombstones in the id table. */
   private deleteId(id: PdqEntryId): void {
+    if (this.identityIds) this.resizeIdTable(this.live);
     const table = this.idTable;
     const mask = this.idMask;
     let i = hashId(id) & mask;
@@ -979,6 +986,7 @@ export class PdqIndex {
     while (cap * ID_TABLE_MAX_LOAD < entries) cap *= 2;
     this.idTable = new Uint32Array(cap);
     this.idMask = cap - 1;
+    this.identityIds = false;
     for (let s = 0; s < this.count; s++) if (this.alive[s] === 1) this.insertId(this.idAt(s), s);
   }
 }
