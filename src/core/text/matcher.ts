@@ -333,6 +333,8 @@ export class TermMatcher {
   private readonly acTerms: number[] = [];
   private readonly benign: ReadonlySet<string>;
   private readonly benignByKey: ReadonlyMap<string, readonly string[]>;
+  /** UTF-16 length of the longest benign word. */
+  private readonly longestBenign: number = 0;
   /** Exact forms of the terms' words: a listed word never counts as benign, whatever the dictionary says. */
   private readonly termWords = new Set<string>();
   private readonly banks: ReadonlyArray<{ id: string; version: string }>;
@@ -343,6 +345,7 @@ export class TermMatcher {
   constructor(banks: readonly TermBankData[], options: TermMatcherOptions = {}) {
     this.benign = options.benignWords ?? new Set();
     this.benignByKey = benignKeyIndex(this.benign);
+    for (const w of this.benign) this.longestBenign = Math.max(this.longestBenign, w.length);
     this.banks = banks.map((b) => ({ id: b.id, version: b.version }));
     const acKeys: string[] = [];
     const keys: number[][] = [];
@@ -439,8 +442,11 @@ export class TermMatcher {
     const benignTok = new Uint8Array(tokens.length);
     tokens.forEach((t, q) => {
       tokOf.fill(q, t.exFrom, t.exTo);
-      if (this.benign.size > 0) {
-        const chars = t.softHead || t.softTail ? [...t.exact] : undefined;
+      // A token longer than every dictionary word is none (a soft edge character takes at most two
+      // code units): long runs of letters skip the lookup, and the copy it needs.
+      const soft = (t.softHead ?? 0) + (t.softTail ?? 0);
+      if (this.benign.size > 0 && t.exact.length - 2 * soft <= this.longestBenign) {
+        const chars = soft > 0 ? [...t.exact] : undefined;
         const word = chars ? chars.slice(t.softHead ?? 0, chars.length - (t.softTail ?? 0)).join('') : t.exact;
         if (word.length >= 2 && this.isBenign(word)) benignTok[q] = 1;
       }
