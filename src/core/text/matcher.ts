@@ -663,11 +663,14 @@ export class TermMatcher {
       // - an extra letter that repeats a run already stretched ("kettttle") is read as one more repeat
       //   instead. (The second letter of a pair still branches: read as a repeat, "kettle" + "es"
       //   would count as stretched, as one extra t it does not.)
-      const sameNext = (k: number): boolean => k < n && exMask[k] === m && tokOf[k] === tokOf[g] && !softAt[k];
+      const tok = g < n ? (tokOf[g] as number) : -1;
       const single = m !== 0 && (m & (m - 1)) === 0;
-      const inRun = g > gStart && prev >= 0 && prev < LETTERS && m === 1 << prev && tokOf[g - 1] === tokOf[g] && readKind[g - 1] === READ_REPEAT;
+      const inRun = g > gStart && prev >= 0 && prev < LETTERS && m === 1 << prev && tokOf[g - 1] === tok && readKind[g - 1] === READ_REPEAT;
       const missingRetraced = inRun && !softAt[g - 1];
-      const wrongRetraced = single && sameNext(g + 1) && (sameNext(g + 2) || inRun);
+      // The next one and two characters: the same single letter, in this token, not soft.
+      const same1 = single && g + 1 < n && exMask[g + 1] === m && tokOf[g + 1] === tok && !softAt[g + 1];
+      const same2 = same1 && g + 2 < n && exMask[g + 2] === m && tokOf[g + 2] === tok && !softAt[g + 2];
+      const wrongRetraced = same1 && (same2 || inRun);
       const extraRetraced = g > gStart && readKind[g - 1] === READ_REPEAT && tokOf[g - 1] === tokOf[g] && g < n && prev >= 0 && ((prev < LETTERS && m & (1 << prev)) || own === prev);
       if (hard && g > gStart) {
         readCp[g] = exCp[g] as number;
