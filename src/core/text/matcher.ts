@@ -671,7 +671,13 @@ export class TermMatcher {
       const same1 = single && g + 1 < n && exMask[g + 1] === m && tokOf[g + 1] === tok && !softAt[g + 1];
       const same2 = same1 && g + 2 < n && exMask[g + 2] === m && tokOf[g + 2] === tok && !softAt[g + 2];
       const wrongRetraced = same1 && (same2 || inRun);
-      const extraRetraced = g > gStart && readKind[g - 1] === READ_REPEAT && tokOf[g - 1] === tokOf[g] && g < n && prev >= 0 && ((prev < LETTERS && m & (1 << prev)) || own === prev);
+      const extraRetraced =
+        g > gStart &&
+        readKind[g - 1] === READ_REPEAT &&
+        tokOf[g - 1] === tokOf[g] &&
+        g < n &&
+        prev >= 0 &&
+        ((prev < LETTERS && m & (1 << prev)) || own === prev);
       if (hard && g > gStart) {
         readCp[g] = exCp[g] as number;
         readKind[g] = READ_EDIT;
@@ -698,7 +704,13 @@ export class TermMatcher {
         // Only branch where the walk can go on: the next character has a child (or the term ends here).
         const grand = trie.childMask[kid] as number;
         const ends = trie.terminal[kid] !== undefined;
-        if (hard && !wrongRetraced && !(s < LETTERS && m & (1 << s)) && s !== own && !(g === gStart && g + 1 < n && s < LETTERS && (exMask[g + 1] as number) & (1 << s))) {
+        if (
+          hard &&
+          !wrongRetraced &&
+          !(s < LETTERS && m & (1 << s)) &&
+          s !== own &&
+          !(g === gStart && g + 1 < n && s < LETTERS && (exMask[g + 1] as number) & (1 << s))
+        ) {
           if (ends || (g + 1 < n && (grand & ((exMask[g + 1] as number) | (1 << LETTERS))) !== 0)) {
             // What is written, not the term's letter: "settle" must read as settle for the benign check.
             readCp[g] = exCp[g] as number;
