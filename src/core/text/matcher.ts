@@ -194,6 +194,8 @@ interface CompiledTerm {
   owner: number;
   /** Whether a word shorter than LONG_WORD has a doubled letter ("moss"). */
   shortDouble: boolean;
+  /** Per code point: its longest run in `exact` ("kettle": t 2). Longer runs in a reading are stretches. */
+  maxRun: ReadonlyMap<number, number>;
 }
 
 /** Open-addressing table of trie edges (node, symbol) → child, in typed arrays. */
@@ -374,7 +376,13 @@ export class TermMatcher {
       for (const [a, z] of longRanges) for (let d = a; d <= z; d++) longAt[d] = 1;
       const exact = words.join('');
       const shortDouble = words.some((w) => [...w].length < LONG_WORD && /(.)\1/u.test(w));
-      this.terms.push({ bank: b, entry, mode, exact, words, wordEnds, longAt, forms: new Set(ownFormsOf(words)), owner, shortDouble });
+      const maxRun = new Map<number, number>();
+      for (let i = 0, run = 0; i < exact.length; i++) {
+        run = i > 0 && exact[i] === exact[i - 1] ? run + 1 : 1;
+        const c = exact.charCodeAt(i);
+        if (run > (maxRun.get(c) ?? 0)) maxRun.set(c, run);
+      }
+      this.terms.push({ bank: b, entry, mode, exact, words, wordEnds, longAt, forms: new Set(ownFormsOf(words)), owner, shortDouble, maxRun });
       keys.push(cps);
       if (owner === -1 && mode === 'substring') {
         acKeys.push(buildStream(norm).text);
@@ -654,34 +662,22 @@ export class TermMatcher {
       // an extra letter in front of the word would make the match start inside a word ("apurplekettle").
       const hard = g < n && !softAt[g] && !benignHere;
       // Around repeated letters many typo branches only retrace states that another branch reaches with
-      // a reading the benign checks treat the same way (the same word, still stretched); those are
+      // a reading the benign checks treat the same way (the same letters, runs as long): those are
       // skipped, as stretched words made the walk several times longer:
+      // - an extra letter that repeats the one before or the one after is read as that repeat instead;
+      // - a wrong letter that repeats the one before, or comes just before the same letter again
+      //   ("kxete" read in "keete"), is the letter missing after, or before, the run;
       // - a letter missing inside a run reads the same one character earlier: only after the run's first
-      //   letter does the walk branch;
-      // - a wrong letter just before two more of the same ("kxeee" read in "keeee") is the letter
-      //   missing before the run.
-      // - an extra letter that repeats a run already stretched ("kettttle") is read as one more repeat
-      //   instead. (The second letter of a pair still branches: read as a repeat, "kettle" + "es"
-      //   would count as stretched, as one extra t it does not.)
+      //   letter does the walk branch.
       const tok = g < n ? (tokOf[g] as number) : -1;
       const single = m !== 0 && (m & (m - 1)) === 0;
-      const inRun = g > gStart && prev >= 0 && prev < LETTERS && m === 1 << prev && tokOf[g - 1] === tok && readKind[g - 1] === READ_REPEAT;
-      const missingRetraced = inRun && !softAt[g - 1];
-      // The next one and two characters: the same single letter, in this token, not soft.
-      const same1 = single && g + 1 < n && exMask[g + 1] === m && tokOf[g + 1] === tok && !softAt[g + 1];
-      const same2 = same1 && g + 2 < n && exMask[g + 2] === m && tokOf[g + 2] === tok && !softAt[g + 2];
-      const wrongRetraced = same1 && (same2 || inRun);
-      const extraRetraced =
-        g > gStart &&
-        readKind[g - 1] === READ_REPEAT &&
-        tokOf[g - 1] === tokOf[g] &&
-        g < n &&
-        prev >= 0 &&
-        ((prev < LETTERS && m & (1 << prev)) || own === prev);
+      const afterSame = g > gStart && prev >= 0 && prev < LETTERS && m === 1 << prev && tokOf[g - 1] === tok;
+      const beforeSame = single && g + 1 < n && exMask[g + 1] === m && tokOf[g + 1] === tok && !softAt[g + 1];
+      const missingRetraced = afterSame && readKind[g - 1] === READ_REPEAT && !softAt[g - 1];
       if (hard && g > gStart) {
         readCp[g] = exCp[g] as number;
         readKind[g] = READ_EDIT;
-        if (!extraRetraced) walkEdited(node, g + 1, prev);
+        if (!afterSame && !beforeSame) walkEdited(node, g + 1, prev);
         // Repeats of an extra letter stay extra too ("kettttle" with a stray t).
         const extra = m !== 0 ? 31 - Math.clz32(m & -m) : own;
         if (extra !== prev) walkEdited(node, g + 1, extra);
@@ -706,7 +702,8 @@ export class TermMatcher {
         const ends = trie.terminal[kid] !== undefined;
         if (
           hard &&
-          !wrongRetraced &&
+          !afterSame &&
+          !beforeSame &&
           !(s < LETTERS && m & (1 << s)) &&
           s !== own &&
           !(g === gStart && g + 1 < n && s < LETTERS && (exMask[g + 1] as number) & (1 << s))
@@ -778,19 +775,39 @@ export class TermMatcher {
     const pieces: Array<{ text: string; from: number; fuzzy: boolean; stretched: boolean; suffixed: boolean }> = [];
     let full = '';
     let cur = { text: '', from: 0, fuzzy: false, stretched: false, suffixed: false };
+    // A piece is stretched where a letter read as a repeat (or written again as the one extra letter)
+    // runs longer than the term itself has it: "kettttle" is stretched, the tt of "kettle" + "es" is not.
+    let runCp = -1;
+    let runLen = 0;
+    let runRead = false;
+    const closeRun = (): void => {
+      if (runRead && runLen > (term.maxRun.get(runCp) ?? 1)) cur.stretched = true;
+    };
     for (let g = gStart; g < gEnd; g++) {
+      const cp = readCp[g] as number;
+      const kind = readKind[g] as number;
       if (g > gStart && tokOf[g] !== tokOf[g - 1]) {
+        closeRun();
         pieces.push(cur);
         cur = { text: '', from: full.length, fuzzy: false, stretched: false, suffixed: false };
+        runCp = -1;
       }
-      const c = String.fromCodePoint(readCp[g] as number);
+      if (cp === runCp) {
+        runLen++;
+        if (kind === READ_REPEAT || kind === READ_EDIT) runRead = true;
+      } else {
+        closeRun();
+        runCp = cp;
+        runLen = 1;
+        runRead = kind === READ_REPEAT || kind === READ_EDIT;
+      }
+      const c = String.fromCodePoint(cp);
       cur.text += c;
       full += c;
-      const kind = readKind[g] as number;
       if (kind === READ_EDIT || kind === READ_SUFFIX) cur.fuzzy = true;
       if (kind === READ_SUFFIX) cur.suffixed = true;
-      else if (kind === READ_REPEAT) cur.stretched = true;
     }
+    closeRun();
     pieces.push(cur);
     const exact = !edited && term.forms.has(full);
     // A doubled letter read once ("mos" for "moss") is a typo: only words of LONG_WORD letters may have one.
