@@ -194,8 +194,11 @@ interface CompiledTerm {
   owner: number;
   /** Whether a word shorter than LONG_WORD has a doubled letter ("moss"). */
   shortDouble: boolean;
-  /** Per code point: its longest run in `exact` ("kettle": t 2). Longer runs in a reading are stretches. */
-  maxRun: ReadonlyMap<number, number>;
+  /**
+   * Per code point that `exact` doubles: its longest run there ("kettle": t 2); every other letter
+   * runs 1. Longer runs in a reading are stretches. Undefined when nothing is doubled (most terms).
+   */
+  maxRun: ReadonlyMap<number, number> | undefined;
 }
 
 /** Open-addressing table of trie edges (node, symbol) → child, in typed arrays. */
@@ -376,11 +379,11 @@ export class TermMatcher {
       for (const [a, z] of longRanges) for (let d = a; d <= z; d++) longAt[d] = 1;
       const exact = words.join('');
       const shortDouble = words.some((w) => [...w].length < LONG_WORD && /(.)\1/u.test(w));
-      const maxRun = new Map<number, number>();
-      for (let i = 0, run = 0; i < exact.length; i++) {
-        run = i > 0 && exact[i] === exact[i - 1] ? run + 1 : 1;
+      let maxRun: Map<number, number> | undefined;
+      for (let i = 1, run = 1; i < exact.length; i++) {
+        run = exact[i] === exact[i - 1] ? run + 1 : 1;
         const c = exact.charCodeAt(i);
-        if (run > (maxRun.get(c) ?? 0)) maxRun.set(c, run);
+        if (run > 1 && run > ((maxRun ??= new Map()).get(c) ?? 1)) maxRun.set(c, run);
       }
       this.terms.push({ bank: b, entry, mode, exact, words, wordEnds, longAt, forms: new Set(ownFormsOf(words)), owner, shortDouble, maxRun });
       keys.push(cps);
@@ -781,7 +784,7 @@ export class TermMatcher {
     let runLen = 0;
     let runRead = false;
     const closeRun = (): void => {
-      if (runRead && runLen > (term.maxRun.get(runCp) ?? 1)) cur.stretched = true;
+      if (runRead && runLen > (term.maxRun?.get(runCp) ?? 1)) cur.stretched = true;
     };
     for (let g = gStart; g < gEnd; g++) {
       const cp = readCp[g] as number;
