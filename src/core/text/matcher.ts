@@ -527,6 +527,20 @@ export class TermMatcher {
     };
 
     /**
+     * A walk's step onto `node` before character g: counted against the budget, and a place where a
+     * term may end (or take an ending). False when the walk stops here: budget spent, or the span too long.
+     */
+    const arrive = (node: number, g: number): boolean => {
+      if (++budget > MAX_STEPS_PER_START) return false;
+      steps++;
+      if (trie.terminal[node] !== undefined && g > gStart) {
+        if (wordEndAt(g)) accept(node, g);
+        else trySuffixes(node, g);
+      }
+      return g >= n || (tokOf[g] as number) - (tokOf[gStart] as number) < MAX_SPAN_TOKENS;
+    };
+
+    /**
      * After a repeat at g - 1 where no term ends and nothing else could be read: the run's next
      * characters (the same letters, `m`, and symbol, `own`) can only be more repeats, so they are read
      * in one stride, each still a step of the budget. The position after them, or -1 when the budget
@@ -549,13 +563,7 @@ export class TermMatcher {
     // nearly all of a long message's steps come after a typo.
     const walkEdited = (node: number, g: number, prev: number): void => {
       for (;;) {
-        if (++budget > MAX_STEPS_PER_START) return;
-        steps++;
-        if (trie.terminal[node] !== undefined && g > gStart) {
-          if (wordEndAt(g)) accept(node, g);
-          else trySuffixes(node, g);
-        }
-        if (g >= n || (tokOf[g] as number) - (tokOf[gStart] as number) >= MAX_SPAN_TOKENS) return;
+        if (!arrive(node, g) || g >= n) return;
         const m = exMask[g] as number;
         const own = ownSym[g] as number;
         const kids = trie.childMask[node] as number;
@@ -612,23 +620,17 @@ export class TermMatcher {
     const walk = (node: number, g: number, prev: number): void => {
       let m: number;
       let own: number;
-      // A repeated letter where the walk can do nothing else (the typo is spent, or none is allowed here)
-      // is the next turn of this loop rather than a call: most steps along stretched words are these.
+      // A repeated letter where the walk can do nothing else (no typo is allowed here) is the next turn
+      // of this loop rather than a call.
       for (;;) {
-        if (++budget > MAX_STEPS_PER_START) return;
-        steps++;
-        if (trie.terminal[node] !== undefined && g > gStart) {
-          if (wordEndAt(g)) accept(node, g);
-          else trySuffixes(node, g);
-        }
-        if (g < n && (tokOf[g] as number) - (tokOf[gStart] as number) >= MAX_SPAN_TOKENS) return;
+        if (!arrive(node, g)) return;
         m = g < n ? (exMask[g] as number) : 0;
         own = g < n ? (ownSym[g] as number) : -1;
         // A repeated letter ("haaam", "kettttle") stays on the same node.
         if (g < n && prev >= 0 && ((prev < LETTERS && m & (1 << prev)) || own === prev)) {
           readCp[g] = this.cpOfSymbol(prev, exCp[g] as number);
           readKind[g] = READ_REPEAT;
-          if (m === 1 << prev && own < 0 && (edited || !trie.editOk[node])) {
+          if (m === 1 << prev && own < 0 && !trie.editOk[node]) {
             g = trie.terminal[node] === undefined ? moreRepeats(g + 1, m, own) : g + 1;
             if (g < 0) return;
             continue;
@@ -655,7 +657,8 @@ export class TermMatcher {
           walk(kid, g + 1, own);
         }
       }
-      if (edited || !trie.editOk[node]) return;
+      // (`walk` only ever runs before the typo: after it, `walkEdited` does.)
+      if (!trie.editOk[node]) return;
       const benignHere = g >= n || benignTok[tokOf[g] as number] === 1;
       if (benignHere && (g === gStart || benignTok[tokOf[g - 1] as number] === 1)) return;
       // One typo: the term's letter replaced, missing, doubled by another, or swapped with the next.
