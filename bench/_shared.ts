@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+
 /**
  * Benchmarks measure the compiled build in dist/ — what `npx vigil`, the workers and the Docker image
  * run — not the TypeScript sources through tsx, whose helpers (esbuild's keepNames wrappers) make
@@ -14,4 +16,21 @@ export function intArg(args: readonly string[], name: string, dflt: number): num
   const v = i >= 0 ? Number(args[i + 1]) : dflt;
   if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
   return v;
+}
+
+/**
+ * Runs `node ARGV` as a benchmark child (stderr shown, stdout captured) and parses the last line it
+ * prints as JSON: a measurement taken in a process of its own. Rejects when the child fails.
+ */
+export function runJsonChild<T>(argv: readonly string[], what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    p.on('error', reject);
+    p.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`${what} exited with ${code}`));
+      resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as T);
+    });
+  });
 }

@@ -13,8 +13,8 @@
  * Each size runs in its own child process (node --expose-gc) so RSS is measured from a clean start
  * and one size's garbage does not count against the next.
  */
-import { built } from './_shared.js';
-import { spawn, spawnSync } from 'node:child_process';
+import { built, runJsonChild } from './_shared.js';
+import { spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -318,16 +318,7 @@ function runChild(size: number, queries: number, brute: number, seed: number, ro
     '--scan',
     scanBin,
   ];
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    p.on('error', reject);
-    p.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`index bench child for ${size} exited with ${code}`));
-      resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as ChildResult);
-    });
-  });
+  return runJsonChild<ChildResult>(argv, `index bench child for ${size}`);
 }
 
 /** Compiles bench/native/scan.c into the OS temp folder (not the repository). */

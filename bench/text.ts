@@ -9,8 +9,7 @@
  * Messages are chat lines from templates and the bundled benign vocabulary; 2% carry a planted
  * term (some with leetspeak or spacing) so the hit path is exercised too. One core, one process.
  */
-import { built } from './_shared.js';
-import { spawn } from 'node:child_process';
+import { built, runJsonChild } from './_shared.js';
 import { loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
@@ -219,16 +218,7 @@ function runLargeChild(size: number, seed: number, messageCount: number, shape: 
     '--shape',
     shape,
   ];
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    p.on('error', reject);
-    p.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`text bench child for ${shape} exited with ${code}`));
-      resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as { median: number; max: number });
-    });
-  });
+  return runJsonChild<{ median: number; max: number }>(argv, `text bench child for ${shape}`);
 }
 
 function parseArgs(args: string[]): { sizes: number[]; messages: number; seed: number } {
