@@ -159,6 +159,10 @@ export async function startRedisCluster(options: { timeoutMs?: number } = {}): P
           '',
           '--appendonly',
           'no',
+          // A master waits 5 s (the default) for more replicas before a diskless full sync; a replica
+          // promoted in that window is empty, and a failover then loses everything its master held.
+          '--repl-diskless-sync-delay',
+          '0',
           '--daemonize',
           'no',
         ],
@@ -196,7 +200,12 @@ export async function startRedisCluster(options: { timeoutMs?: number } = {}): P
               // Every node must also know the final roles (replicas are attached after the slots are).
               const view = parseClusterNodes(String(await c.cluster('NODES')));
               const masters = view.filter((n) => n.role === 'master' && n.slots.length > 0);
-              return masters.length === 3 && masters.every((m) => view.some((n) => n.masterId === m.id)) ? true : undefined;
+              if (!(masters.length === 3 && masters.every((m) => view.some((n) => n.masterId === m.id)))) return undefined;
+              // A replica counts once its first sync is done: only then does CLUSTER FAILOVER keep the data.
+              const replication = String(await c.info('replication'));
+              return /role:master/.test(replication) || (/master_link_status:up/.test(replication) && /master_sync_in_progress:0/.test(replication))
+                ? true
+                : undefined;
             } finally {
               c.disconnect();
             }
@@ -283,6 +292,12 @@ export async function startRedisCluster(options: { timeoutMs?: number } = {}): P
       const m = all.find((n) => n.addr === master);
       const replica = all.find((n) => n.role === 'replica' && n.masterId === m?.id);
       if (!m || !replica) throw new Error(`no replica of ${master}`);
+      // CLUSTER FAILOVER waits for the replica to catch up only over a live replication link.
+      await poll(
+        `${replica.addr} replicating from ${master}`,
+        async () => (/master_link_status:up/.test(await onNode(replica.addr, (c) => c.info('replication'))) ? true : undefined),
+        timeoutMs,
+      );
       await onNode(replica.addr, (c) => c.cluster('FAILOVER'));
       await poll(
         `${replica.addr} promoted to master`,

@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.js';
 import type { Flag } from '../../src/core/contracts.js';
 import { createLogger } from '../../src/logger.js';
-import { shardPrefix } from '../../src/core/shards.js';
+import { shardFor, shardPrefix } from '../../src/core/shards.js';
 import { createPublisher, type Publisher } from '../../src/publisher.js';
 import { startBridgeService } from '../../src/services/bridge-service.js';
 import { startScanService, type ScanService } from '../../src/services/scan-service.js';
@@ -112,6 +112,24 @@ async function conversationsByShard(base: string, scanQueue: string): Promise<Se
   );
 }
 
+/**
+ * For a failure message: where the first unflagged events are. A job state of `unknown` with no
+ * dedupe key means the write itself is gone from the cluster (as when an unsynced replica is promoted).
+ */
+async function whereMissing(config: Config, published: string[]): Promise<string> {
+  const flagged = new Set((await moderationFlags(config)).map((f) => f.eventId));
+  const missing = published.filter((id) => !flagged.has(id));
+  const dead = await queue(config.deadLetterQueue, config.queuePrefix).count();
+  const states = await Promise.all(
+    missing.slice(0, 8).map(async (id) => {
+      const shard = shardFor(`conv_fo_${Number(id.split('_').pop()) % 40}`, SHARDS);
+      const q = queue(config.scanQueue, shardTag(config.queuePrefix.slice(1, -1), shard));
+      return `${id} on shard ${shard}: ${await q.getJobState(id)}, dedupe key ${(await admin.exists(q.toKey(`de:${id}`))) ? 'kept' : 'gone'}`;
+    }),
+  );
+  return `${missing.length} missing, first ${states.join('; ')}; ${dead} dead letters`;
+}
+
 function expectDisjoint(sets: Set<string>[]): void {
   const seen = new Map<string, number>();
   sets.forEach((set, shard) => {
@@ -207,7 +225,7 @@ describe('Redis Cluster mode with sharded scan queues', () => {
     const total = published.length;
     await waitFor(`all ${total} events flagged`, async () => ((await moderationFlags(config)).length >= total ? true : undefined), 90_000).catch(
       async (err: Error) => {
-        throw new Error(`${err.message} (got ${(await moderationFlags(config)).length})`);
+        throw new Error(`${err.message} (got ${(await moderationFlags(config)).length}; ${await whereMissing(config, published)})`);
       },
     );
     const flags = await moderationFlags(config);
