@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 
 /**
  * Benchmarks measure the compiled build in dist/ — what `npx vigil`, the workers and the Docker image
@@ -7,7 +8,9 @@ import { spawn } from 'node:child_process';
  * builds first. Types still come from the sources: `built<typeof import(...)>` via `import type`.
  */
 export async function built<T>(module: string): Promise<T> {
-  return (await import(new URL(`../dist/src/${module}`, import.meta.url).href)) as T;
+  // VIGIL_BENCH_DIST: another build's dist/ folder (an A/B of two builds in one run of farm-bench).
+  const dist = process.env.VIGIL_BENCH_DIST ? pathToFileURL(`${process.env.VIGIL_BENCH_DIST.replace(/\/$/, '')}/`) : new URL('../dist/', import.meta.url);
+  return (await import(new URL(`src/${module}`, dist).href)) as T;
 }
 
 /** `--name N` from a benchmark's arguments: a positive integer, or the default. */

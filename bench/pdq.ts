@@ -118,7 +118,7 @@ export async function run(args: string[]): Promise<string> {
     results.push({ mode, exact, maxFull: Math.max(...dFull), meanFull: mean(dFull), maxCli: Math.max(...dCli), meanCli: mean(dCli) });
   }
 
-  // The parts of `full`, each on its own: sharp's decode (metadata probe + decode, as the hasher does
+  // The parts of `full`, each on its own: the safe decode (header read + sharp decode, as the hasher does
   // it), the three exact digests, and PDQ on already-decoded pixels — TypeScript and, when built, WebAssembly.
   const decoder = new SharpImageDecoder();
   const decoded: DecodedImage[] = [];
@@ -244,7 +244,7 @@ export async function run(args: string[]): Promise<string> {
     '',
     '| part | CPU ms / image (share of `full`) | CPU ms / image per round |',
     '| --- | ---: | --- |',
-    `| sharp decode (metadata probe + decode to raw pixels) | ${share('decode')} | ${rawRounds('decode')} |`,
+    `| safe decode (header read, from the bytes for JPEG and PNG; sharp decode to raw pixels) | ${share('decode')} | ${rawRounds('decode')} |`,
     `| MD5 + SHA-1 + SHA-256 of the bytes | ${share('exact')} | ${rawRounds('exact')} |`,
     ...engines.map((e) => `| ${engineLabel[e] ?? e}, on decoded pixels | ${share(`pdq-${e}`)} | ${rawRounds(`pdq-${e}`)} |`),
     '',

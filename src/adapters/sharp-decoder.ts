@@ -7,8 +7,9 @@
  * - the byte size is checked (MEDIA_TOO_LARGE);
  * - the format is sniffed from magic bytes, never from the declared mime type, and only raster
  *   formats on an allow-list go on (SVG, PDF and anything scriptable or unrecognised: MEDIA_UNSUPPORTED);
- * then the header is read and the pixel count checked (MEDIA_TOO_LARGE: decompression bombs are
- * refused before any pixel is allocated), the decode waits for the process's memory budget
+ * then the header is read (JPEG, PNG, GIF, WebP straight from their bytes, src/core/image-header.ts;
+ * the rest by libvips) and the pixel count checked (MEDIA_TOO_LARGE: decompression bombs are
+ * refused before any pixel is allocated; libvips's own `limitInputPixels` checks again), the decode waits for the process's memory budget
  * (decode-budget.ts; MEDIA_BUSY if it waits too long), only the first frame of animations is decoded,
  * and the decode itself runs under a time budget (MEDIA_TIMEOUT; both are retriable, since load
  * causes them more often than the image does). libvips work cannot be cancelled from
@@ -22,6 +23,7 @@ import sharp from 'sharp';
 import type { Metadata, OutputInfo, SharpOptions } from 'sharp';
 import { VigilError } from '../core/errors.js';
 import type { DecodedImage, ImageDecoder } from '../core/ports.js';
+import { readImageHeader, type ImageHeader } from '../core/image-header.js';
 import { RASTER_FORMATS, isRasterFormat, sniffMediaFormat, type RasterFormat } from '../core/sniff.js';
 import type { DecodeBudget } from './decode-budget.js';
 
@@ -79,11 +81,7 @@ export interface DecodeLease extends DecodedImageDetails {
   release(): void;
 }
 
-interface Header {
-  width: number;
-  height: number;
-  grey: boolean;
-}
+type Header = ImageHeader;
 
 export class SharpImageDecoder implements ImageDecoder {
   private readonly maxPixels: number;
@@ -148,7 +146,8 @@ export class SharpImageDecoder implements ImageDecoder {
           : `image format ${format} is not accepted (raster formats only: ${RASTER_FORMATS.join(', ')})`,
       );
     }
-    const header = await withTimeout(this.readHeader(bytes, format), this.timeoutMs);
+    // The plain formats' headers are read here, in microseconds; libvips is asked only about the rest.
+    const header = this.checkHeader(readImageHeader(bytes, format), format) ?? (await withTimeout(this.readHeader(bytes, format), this.timeoutMs));
     const grant = this.budget ? await this.budget.acquire(header.width * header.height) : undefined;
     const started = performance.now();
     const work = this.decodeRaster(bytes, format, header);
@@ -175,6 +174,16 @@ export class SharpImageDecoder implements ImageDecoder {
     };
   }
 
+  /** The pixel limit, applied before any pixel is allocated, whoever read the header. */
+  private checkHeader<H extends Header | undefined>(header: H, format: RasterFormat): H {
+    if (header && header.width * header.height > this.maxPixels)
+      throw new VigilError(
+        'MEDIA_TOO_LARGE',
+        `${format} image is ${header.width}x${header.height} = ${header.width * header.height} pixels; the limit is ${this.maxPixels}`,
+      );
+    return header;
+  }
+
   private async readHeader(bytes: Uint8Array, format: RasterFormat): Promise<Header> {
     let meta: Metadata;
     try {
@@ -187,20 +196,20 @@ export class SharpImageDecoder implements ImageDecoder {
     const width = meta.width ?? 0;
     const height = meta.pageHeight ?? meta.height ?? 0;
     if (width < 1 || height < 1) throw new VigilError('MEDIA_UNDECODABLE', `${format} image has no dimensions`);
-    if (width * height > this.maxPixels)
-      throw new VigilError('MEDIA_TOO_LARGE', `${format} image is ${width}x${height} = ${width * height} pixels; the limit is ${this.maxPixels}`);
-    return { width, height, grey: meta.space === 'b-w' || meta.space === 'grey16' };
+    return this.checkHeader({ width, height, grey: meta.space === 'b-w' || meta.space === 'grey16' }, format);
   }
 
   private async decodeRaster(bytes: Uint8Array, format: RasterFormat, header: Header): Promise<DecodedImageDetails> {
     // A fresh deadline for libvips itself, in whole seconds (its granularity), so abandoned work stops.
     const vipsTimeoutS = Math.max(1, Math.ceil(this.timeoutMs / 1000));
     const { width, height } = header;
+    let shrunk = false;
     let pipeline = sharp(bytes, this.inputOptions()).timeout({ seconds: vipsTimeoutS });
     // Grey stays one band (the reference's grey path: luma = sample, which RGB luma of r=g=b only
     // approximates in float32); everything else, CMYK included, becomes sRGB as ImageMagick does.
     pipeline = pipeline.toColourspace(header.grey ? 'b-w' : 'srgb');
     if (this.maxDimension !== undefined && (width > this.maxDimension || height > this.maxDimension)) {
+      shrunk = true;
       pipeline = pipeline.resize({
         width: this.maxDimension,
         height: this.maxDimension,
@@ -224,8 +233,9 @@ export class SharpImageDecoder implements ImageDecoder {
     return {
       image: { width: info.width, height: info.height, channels: info.channels, data: new Uint8Array(data.buffer, data.byteOffset, data.length) },
       format,
-      width,
-      height,
+      // Unshrunk, the decoded size is the source size by definition (whoever read the header).
+      width: shrunk ? width : info.width,
+      height: shrunk ? height : info.height,
     };
   }
 }

@@ -73,7 +73,7 @@ export class ScanWorker {
     return (this.#closing ??= this.worker.close());
   }
 
-  async #process(job: Job, token: string | undefined): Promise<ScanJobResult> {
+  async #process(job: Job, token: string | undefined): Promise<void> {
     const origin: DeadLetter['origin'] = { kind: 'bullmq', queue: this.#o.queue, jobId: job.id ?? 'unknown' };
     let result: ScanJobResult;
     try {
@@ -91,7 +91,9 @@ export class ScanWorker {
       this.#ownErrors.add(kept);
       throw kept;
     }
-    if (result.status !== 'retry') return result;
+    // Nothing goes back to BullMQ: a return value would be serialised into every completion (and its
+    // event stream entry) only for nobody to read it; the handler's outcome is in metrics and flags.
+    if (result.status !== 'retry') return;
     try {
       await job.moveToDelayed(Date.now() + result.delayMs, token);
     } catch (err) {
