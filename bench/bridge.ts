@@ -10,7 +10,7 @@
 import { built, intArg } from './_shared.js';
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
-import { vigil as scanWorkerRate } from './pipeline.js';
+import { defaultScanConcurrency as scanConcurrency, vigilTextRate } from './pipeline.js';
 import type { Kafka } from 'kafkajs';
 import type * as Connection from '../src/adapters/bullmq/connection.js';
 import type * as Queues from '../src/adapters/bullmq/queues.js';
@@ -205,8 +205,7 @@ export async function run(args: string[]): Promise<string> {
     }
     // The target's reference, measured here too: the scan worker on text-only events.
     const workerEvents = intArg(args, 'events', 10_000);
-    await scanWorkerRate(2000, 50);
-    const worker = (await scanWorkerRate(workerEvents, 50)).rate;
+    const worker = await vigilTextRate(workerEvents, scanConcurrency);
     const best = (xs: number[]) => Math.max(...xs);
     const k = (x: number) => `${(x / 1000).toFixed(1)}k`;
     const ratio = best(outcome) / worker;
@@ -223,7 +222,7 @@ best of ${rounds} interleaved rounds (the two modes' order alternates per round)
 | bare KafkaJS consume loop (baseline, same run) | ${k(bare)} | |
 | KafkaBridge, commit on enqueue (the old behaviour; baseline for the tracking's cost) | ${k(best(enqueue))} | ${enqueue.map(k).join(', ')} |
 | **KafkaBridge, commit on outcome** (default: parse, validate, addBulk with jobId + dedupe key, outcome sweeps) | **${k(best(outcome))}** | ${outcome.map(k).join(', ')} |
-| Vigil scan worker, text only (\`bench/pipeline.ts\`, ${workerEvents.toLocaleString('en-US')} events, concurrency 50, same run) | ${k(worker)} | |
+| Vigil scan worker, text only (\`bench/pipeline.ts\` on its private redis-server, ${workerEvents.toLocaleString('en-US')} events, concurrency ${scanConcurrency} (the default), same run) | ${k(worker)} | |
 
 Cost of tracking outcomes: commit on outcome runs at ${(best(outcome) / best(enqueue)).toFixed(2)}× the rate of commit on enqueue. No worker drains
 the queue during the bridge rounds, so every record stays open (${unsettled.toLocaleString('en-US')} unsettled at the end of the last round) and every
