@@ -26,6 +26,9 @@ export type PdqMode = (typeof PDQ_MODES)[number];
  */
 export const FAST_MAX_DIMENSION = 768;
 
+/** MediaHasherOptions.inlineMaxPixels's default. */
+export const INLINE_MAX_PIXELS = 2 * 1024 * 1024;
+
 export interface MediaHasherOptions {
   /** Config maxPixels. */
   maxPixels?: number;
@@ -37,9 +40,19 @@ export interface MediaHasherOptions {
   mode?: PdqMode;
   /**
    * Worker threads that compute PDQ (config pdqThreads). 0 computes on the calling thread, which
-   * blocks the event loop for the whole hash (about 17 ms per 1.6 Mpx, about 1 s at 100 Mpx).
+   * blocks the event loop for the whole hash (WebAssembly: about 1.6 ns a pixel, 2.5 ms per 1.6 Mpx,
+   * 160 ms at 100 Mpx; the TypeScript fallback about six times that).
    */
   threads?: number;
+  /**
+   * Rasters of at most this many pixels are hashed on the calling thread even when there are
+   * threads (default 2 Mpx: at most about 3.5 ms of event loop). Measured here, the trip to a
+   * thread and back (the pixels' transfer, two wake-ups, the garbage collection that moving large
+   * buffers between isolates sets off) costs 1.5–2 ms CPU for a 1.6 Mpx raster, nearly as much as
+   * its hash (2.5 ms); bench/pdq.ts prices both. Larger rasters (camera originals: 12 Mpx and up,
+   * 20 ms and more) still go to the threads.
+   */
+  inlineMaxPixels?: number;
   /** The process's decode budget (decode-budget.ts); shared by every decode this hasher makes. */
   budget?: DecodeBudget;
   /** Told the seconds of each successful decode (the decode only, never the budget wait). */
@@ -100,6 +113,7 @@ export function createMediaHasher(options: MediaHasherOptions = {}): DetailedMed
     ...(options.onDecoded ? { onDecoded: options.onDecoded } : {}),
   });
   const pool = (options.threads ?? 0) > 0 ? pdqPool(options.threads ?? 0) : undefined;
+  const inlineMaxPixels = options.inlineMaxPixels ?? INLINE_MAX_PIXELS;
 
   /**
    * On the pool the pixels travel to the thread and back without a copy; while they are away the
@@ -107,7 +121,7 @@ export function createMediaHasher(options: MediaHasherOptions = {}): DetailedMed
    * fails the pixels are lost with it: `image.data` is left detached (0 bytes), which the scan notices.
    */
   const pdq = async (image: DecodedImage, opts: { dihedral: boolean }): Promise<PdqDigest> => {
-    if (!pool) return pdqHash(mode === 'cli512' ? squashForCli512(image) : image, { dihedral: opts.dihedral });
+    if (!pool || image.width * image.height <= inlineMaxPixels) return pdqHash(mode === 'cli512' ? squashForCli512(image) : image, { dihedral: opts.dihedral });
     image.data = owned(image.data);
     const task: PdqTask = { image, cli512: mode === 'cli512', dihedral: opts.dihedral };
     const { digest, data } = await pool.run(task, { transferList: [image.data.buffer as ArrayBuffer] });

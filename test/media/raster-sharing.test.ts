@@ -6,7 +6,7 @@ import { createMediaHasher } from '../../src/adapters/media-hasher.js';
 describe('raster sharing with the PDQ pool', () => {
   it('after PDQ on a thread the raster is intact for the next source, and the digest equals the inline one', async () => {
     const bytes = readFileSync('config/samples/media/teapot-still-life.png');
-    const pooled = createMediaHasher({ threads: 1 });
+    const pooled = createMediaHasher({ threads: 1, inlineMaxPixels: 0 });
     const inline = createMediaHasher({ threads: 0 });
     try {
       const lease = await pooled.decode(bytes);
