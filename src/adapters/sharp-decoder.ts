@@ -7,7 +7,7 @@
  * - the byte size is checked (MEDIA_TOO_LARGE);
  * - the format is sniffed from magic bytes, never from the declared mime type, and only raster
  *   formats on an allow-list go on (SVG, PDF and anything scriptable or unrecognised: MEDIA_UNSUPPORTED);
- * then the header is read (JPEG, PNG, GIF, WebP straight from their bytes, src/core/image-header.ts;
+ * then the header is read (JPEG, PNG and WebP straight from their bytes, src/core/image-header.ts;
  * the rest by libvips) and the pixel count checked (MEDIA_TOO_LARGE: decompression bombs are
  * refused before any pixel is allocated; libvips's own `limitInputPixels` checks again), the decode waits for the process's memory budget
  * (decode-budget.ts; MEDIA_BUSY if it waits too long), only the first frame of animations is decoded,

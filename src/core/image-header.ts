@@ -6,10 +6,9 @@
  * Only the plain cases are answered, where the header alone says what libvips will report:
  * - JPEG: the first SOF segment; 1 component is grey, 3 are sRGB (4, CMYK/YCCK, is left to libvips);
  * - PNG: IHDR; colour types 0 and 4 are grey, 2, 3 (palette) and 6 sRGB;
- * - GIF: the logical screen; always sRGB;
  * - WebP: the VP8 frame, VP8L bitstream or VP8X canvas size; always sRGB.
- * Anything else (TIFF, AVIF, a header cut short, a value out of range) is `undefined`: the caller
- * asks libvips. test/media/image-header.test.ts checks every answer against sharp's metadata over
+ * Anything else (GIF, whose size libvips takes from its frames rather than the logical screen;
+ * TIFF; AVIF; a header cut short; a value out of range) is `undefined`: the caller asks libvips. test/media/image-header.test.ts checks every answer against sharp's metadata over
  * families of generated images and the PDQ reference vectors.
  *
  * Pure: bytes in, numbers out; reads at most the first segments, never pixel data.
@@ -73,11 +72,6 @@ function png(b: Uint8Array): ImageHeader | undefined {
   return plausible({ width: be32(b, 16), height: be32(b, 20), grey: colourType === 0 || colourType === 4 });
 }
 
-function gif(b: Uint8Array): ImageHeader | undefined {
-  if (b.length < 10) return undefined;
-  return plausible({ width: le16(b, 6), height: le16(b, 8), grey: false });
-}
-
 function webp(b: Uint8Array): ImageHeader | undefined {
   if (b.length < 30 || !ascii(b, 0, 'RIFF') || !ascii(b, 8, 'WEBP')) return undefined;
   if (ascii(b, 12, 'VP8 ')) {
@@ -94,7 +88,7 @@ function webp(b: Uint8Array): ImageHeader | undefined {
   return undefined;
 }
 
-const READERS: Partial<Record<RasterFormat, (b: Uint8Array) => ImageHeader | undefined>> = { jpeg, png, gif, webp };
+const READERS: Partial<Record<RasterFormat, (b: Uint8Array) => ImageHeader | undefined>> = { jpeg, png, webp };
 
 /** The header of `bytes` (already sniffed as `format`), or `undefined` where libvips must be asked. */
 export function readImageHeader(bytes: Uint8Array, format: RasterFormat): ImageHeader | undefined {
