@@ -4,7 +4,7 @@
  * threshold, the classifier cascade and the false-positive brakes. `decide` is a pure, synchronous
  * function of a scan report, a compiled policy and a counters snapshot. Reference: docs/policy.md.
  */
-export { compilePolicy, pdqThresholdFor, globMatches, compareGlobSpecificity, canonicalJson, type Policy } from './policy/compile.js';
+export { compilePolicy, pdqThresholdFor, dihedralFor, dihedralAny, globMatches, compareGlobSpecificity, canonicalJson, type Policy } from './policy/compile.js';
 export {
   decide,
   decisionContext,

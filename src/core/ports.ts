@@ -76,8 +76,8 @@ export interface HashMatchOptions {
   pdqThreshold: (bankId: string) => number;
   /** Below this PDQ quality no fuzzy match is attempted (exact hashes still match). */
   pdqMinQuality: number;
-  /** Also query the 7 other dihedral variants (catches flips and rotations). */
-  dihedral: boolean;
+  /** Per bank: also query the 7 other dihedral variants (catches flips and rotations), when the hashes carry them. */
+  dihedral: (bankId: string) => boolean;
 }
 
 /** A read-only view over the hash banks a worker currently holds. */

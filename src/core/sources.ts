@@ -11,7 +11,7 @@
 import type { MediaItem, MessageEvent } from './contracts.js';
 import { toVigilError, type VigilError } from './errors.js';
 import { exactHashes } from './exact-hashes.js';
-import { pdqThresholdFor, type Policy } from './policy.js';
+import { dihedralAny, dihedralFor, pdqThresholdFor, type Policy } from './policy.js';
 import type { DecodedImage, HashBankSet, HashMatch, HashMatchOptions, MediaHashes, PdqHasher, TextScanner } from './ports.js';
 import type { SniffedFormat } from './sniff.js';
 import type { Signal } from './signals.js';
@@ -97,7 +97,7 @@ export interface SourceSet {
 
 export function matchOptionsFor(policy: Policy): HashMatchOptions {
   const pdq = policy.document.thresholds.pdq;
-  return { pdqThreshold: (bankId) => pdqThresholdFor(policy, bankId), pdqMinQuality: pdq.minQuality, dihedral: pdq.dihedral };
+  return { pdqThreshold: (bankId) => pdqThresholdFor(policy, bankId), pdqMinQuality: pdq.minQuality, dihedral: (bankId) => dihedralFor(policy, bankId) };
 }
 
 /** A hash match as evidence on one media item (the live scan and the retro-match build the same signal). */
@@ -127,7 +127,7 @@ export function hashBankSource(banks: HashBankSet, pdqHasher: PdqHasher | undefi
       let incomplete: VigilError | undefined;
       if (raster && pdqHasher) {
         try {
-          hashes = { ...hashes, pdq: await pdqHasher.pdq(raster, { dihedral: options.dihedral }) };
+          hashes = { ...hashes, pdq: await pdqHasher.pdq(raster, { dihedral: dihedralAny(policy) }) };
         } catch (err) {
           incomplete = toVigilError(err);
         }

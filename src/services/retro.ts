@@ -179,7 +179,7 @@ export async function runRetroMatch(d: RetroJobData, o: RetroRunOptions): Promis
   if (heldRevision(banks.versions()[d.bankId], d.generation) < d.revision)
     throw new VigilError('BANK_STORE_UNAVAILABLE', `retro-match of bank ${d.bankId} r${d.revision}: this worker does not hold that revision yet`);
   const policy = o.runtime.policy();
-  const matchOptions = { ...matchOptionsFor(policy), dihedral: false };
+  const matchOptions = { ...matchOptionsFor(policy), dihedral: () => false };
 
   const retained = await o.window.read(o.now?.() ?? Date.now());
   result.retained = retained.size;

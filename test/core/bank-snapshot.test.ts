@@ -13,7 +13,7 @@ const rand = seededRandom(23);
 const hex = (digits: number) => Array.from({ length: digits }, () => '0123456789abcdef'[Math.floor(rand() * 16)]).join('');
 const defaultId = (type: HashType, value: string) => `${type}:${value.slice(0, 16)}`;
 const meta = { id: 'codec', version: 'r1.abcd0123', kind: 'block' as const, enabled: true };
-const options: HashMatchOptions = { pdqThreshold: () => 31, pdqMinQuality: 50, dihedral: false };
+const options: HashMatchOptions = { pdqThreshold: () => 31, pdqMinQuality: 50, dihedral: () => false };
 
 function entries(n: number): HashBankEntry[] {
   const types: HashType[] = ['pdq', 'md5', 'sha1', 'sha256'];

@@ -194,7 +194,7 @@ describe('scan → decide → flags', () => {
 
 describe('compiled hash banks', () => {
   const hex = (seed: number) => Array.from({ length: 8 }, (_, i) => ((seed * 2654435761 + i * 40503) >>> 0).toString(16).padStart(8, '0')).join('');
-  const options = { pdqThreshold: () => 31, pdqMinQuality: 50, dihedral: false };
+  const options = { pdqThreshold: () => 31, pdqMinQuality: 50, dihedral: () => false };
 
   it('report custom and default entry ids for PDQ and exact hashes alike, and several ids for one hash', () => {
     const md5 = exactHashes(badImage).md5;

@@ -22,7 +22,7 @@ const flip = (hex: string, bits: number) => {
   for (let i = 0; i < bits; i++) chars[i] = (parseInt(chars[i] ?? '0', 16) ^ 1).toString(16);
   return chars.join('');
 };
-const options: HashMatchOptions = { pdqThreshold: () => 31, pdqMinQuality: 50, dihedral: false };
+const options: HashMatchOptions = { pdqThreshold: () => 31, pdqMinQuality: 50, dihedral: () => false };
 const entry = (type: 'pdq' | 'md5', value: string, id?: string): StoredHashEntry => ({
   type,
   value,

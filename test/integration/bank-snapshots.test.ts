@@ -22,7 +22,7 @@ const hex = (digits: number) => Array.from({ length: digits }, () => '0123456789
 const digest = (algo: 'md5' | 'sha1' | 'sha256', text: string) => createHash(algo).update(text).digest('hex');
 /** Flips the lowest bit of the first `bits` hex digits: a PDQ hash at Hamming distance `bits`. */
 const flip = (h: string, bits: number) => h.replace(new RegExp(`^.{${bits}}`), (head) => [...head].map((c) => (parseInt(c, 16) ^ 1).toString(16)).join(''));
-const options: HashMatchOptions = { pdqThreshold: () => 31, pdqMinQuality: 50, dihedral: false };
+const options: HashMatchOptions = { pdqThreshold: () => 31, pdqMinQuality: 50, dihedral: () => false };
 const at = '2026-12-01T00:00:00Z';
 // The default entry id, written out here rather than imported: `TYPE:` and the first 16 hex digits.
 const defaultId = (type: HashType, value: string) => `${type}:${value.slice(0, 16)}`;

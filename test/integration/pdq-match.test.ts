@@ -83,6 +83,21 @@ describe('PDQ matching in the scan', () => {
     expect((await scan(mirrored, bank.hash, policy({ dihedral: false }))).flags).toEqual([]);
   });
 
+  it('dihedral matching per bank: by id or glob, the most specific winning, with a default for the rest', async () => {
+    const bank = await pdqOf(teapot);
+    const mirrored = await sharp(teapot).flop().png().toBuffer();
+    const flagged = async (dihedral: unknown) => (await scan(mirrored, bank.hash, policy({ dihedral }))).flags.length;
+    expect(await flagged({ default: false, banks: { 'pdq-*': true } })).toBe(1);
+    expect(await flagged({ default: true, banks: { 'pdq-bank': false } })).toBe(0);
+    expect(await flagged({ banks: { 'pdq-*': false, 'pdq-bank': true } })).toBe(1);
+    expect(await flagged({ banks: { 'pdq-*': false, '*': true } })).toBe(0);
+    expect(await flagged({ default: false, banks: { 'other-*': true } })).toBe(0);
+    expect(await flagged({ default: false })).toBe(0);
+    // The unmirrored copy still matches where variants are off.
+    expect((await scan(teapot, bank.hash, policy({ dihedral: { default: false } }))).flags).toHaveLength(1);
+    expect(() => policy({ dihedral: { default: true, banks: { 'pdq-bank': 'yes' } } })).toThrow(/dihedral/);
+  });
+
   it('per-bank thresholds from the policy apply', async () => {
     const bank = await pdqOf(teapot);
     const copy = await sharp(teapot).resize(200).jpeg({ quality: 60 }).toBuffer();

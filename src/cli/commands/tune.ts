@@ -14,7 +14,7 @@ import type { Decision } from '../../core/decision-contract.js';
 import { isVigilError, toVigilError } from '../../core/errors.js';
 import { flagIdFor } from '../../core/flags.js';
 import { processPayload } from '../../core/pipeline.js';
-import { decide, NO_COUNTERS, pdqThresholdFor, type Policy, type ScanReport } from '../../core/policy.js';
+import { canonicalJson, decide, NO_COUNTERS, pdqThresholdFor, type Policy, type ScanReport } from '../../core/policy.js';
 import type { MediaSource, TextSource } from '../../core/sources.js';
 import { isPositive, labelsFromDecisions, parseDecisions, parseLabels, type Labels } from '../../core/tune/labels.js';
 import { renderReport, type SourceSection, type WhatIf, type WhatIfFlag, type WhatIfSide } from '../../core/tune/report-html.js';
@@ -194,9 +194,10 @@ Examples:
       );
       const current = runtime.policy();
       const notes: string[] = [];
-      if (candidate && candidate.document.thresholds.pdq.dihedral !== current.document.thresholds.pdq.dihedral)
+      const dihedralOf = (p: Policy) => canonicalJson(p.document.thresholds.pdq.dihedral);
+      if (candidate && dihedralOf(candidate) !== dihedralOf(current))
         notes.push(
-          `The candidate's thresholds.pdq.dihedral (${String(candidate.document.thresholds.pdq.dihedral)}) differs from the current policy's: the scan used the current setting, so the what-if does not show its effect.`,
+          `The candidate's thresholds.pdq.dihedral (${dihedralOf(candidate)}) differs from the current policy's: the scan used the current setting, so the what-if does not show its effect.`,
         );
       for (const id of allowBankIds)
         if (candidate && pdqThresholdFor(candidate, id) !== pdqThresholdFor(current, id))

@@ -208,7 +208,7 @@ function matchBank(bank: CompiledHashBank, hashes: MediaHashes, options: HashMat
   // Low-quality hashes (flat or tiny images) collide with each other; Meta recommends not matching them.
   if (!pdq || (base.pdq.size === 0 && !overlayIndex) || pdq.quality < options.pdqMinQuality) return;
   const threshold = options.pdqThreshold(bank.id);
-  const variants = options.dihedral && pdq.dihedral ? pdq.dihedral : [pdq.hash];
+  const variants = pdq.dihedral && options.dihedral(bank.id) ? pdq.dihedral : [pdq.hash];
   // Best (closest) variant per entry: a symmetric image can match several variants of one entry.
   // Overlay entries are keyed after the base's ordinals.
   const best = new Map<number, { distance: number; variant: number }>();

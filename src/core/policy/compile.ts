@@ -159,6 +159,31 @@ const thresholdCache = new WeakMap<Policy, Map<string, number>>();
  * specific matching glob (most literal characters; ties: fewer `*`, then alphabetical), else
  * `thresholds.pdq.default`. Order in the file never matters.
  */
+/** Per-bank dihedral settings, most specific glob first; computed once per policy. */
+const dihedralGlobs = new WeakMap<Policy, { pattern: string; on: boolean }[]>();
+
+/** Whether PDQ matches against `bankId` also try the 7 other dihedral variants (`thresholds.pdq.dihedral`). */
+export function dihedralFor(policy: Policy, bankId: string): boolean {
+  const setting = policy.document.thresholds.pdq.dihedral;
+  if (typeof setting === 'boolean') return setting;
+  const exact = setting.banks[bankId];
+  if (exact !== undefined) return exact;
+  let globs = dihedralGlobs.get(policy);
+  if (!globs) {
+    globs = Object.entries(setting.banks)
+      .map(([pattern, on]) => ({ pattern, on }))
+      .sort((a, b) => compareGlobSpecificity(a.pattern, b.pattern));
+    dihedralGlobs.set(policy, globs);
+  }
+  return globs.find((g) => globMatches(g.pattern, bankId))?.on ?? setting.default;
+}
+
+/** Whether any bank may want dihedral variants: only then are the 7 extra hashes computed. */
+export function dihedralAny(policy: Policy): boolean {
+  const setting = policy.document.thresholds.pdq.dihedral;
+  return typeof setting === 'boolean' ? setting : setting.default || Object.values(setting.banks).some(Boolean);
+}
+
 export function pdqThresholdFor(policy: Policy, bankId: string): number {
   let cache = thresholdCache.get(policy);
   if (!cache) thresholdCache.set(policy, (cache = new Map()));

@@ -124,7 +124,16 @@ export const policyV2Schema = z.strictObject({
           default: z.number().int().min(0).max(256).default(31),
           banks: z.record(glob, z.number().int().min(0).max(256)).default({}),
           minQuality: z.number().int().min(0).max(100).default(50),
-          dihedral: z.boolean().default(true),
+          dihedral: z
+            .union([
+              z.boolean(),
+              z.strictObject({
+                default: z.boolean().default(true).describe('For banks no entry of `banks` names.'),
+                banks: z.record(glob, z.boolean()).default({}).describe('Per bank id or glob (the most specific wins, as for thresholds).'),
+              }),
+            ])
+            .default(true)
+            .describe('Also match rotated and flipped copies (the 8 dihedral variants): for every bank, or per bank.'),
         })
         .default(pdqDefaults),
     })
