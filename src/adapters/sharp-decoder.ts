@@ -9,9 +9,9 @@
  *   formats on an allow-list go on (SVG, PDF and anything scriptable or unrecognised: MEDIA_UNSUPPORTED);
  * then the header is read (JPEG, PNG and WebP straight from their bytes, src/core/image-header.ts;
  * the rest by libvips) and the pixel count checked (MEDIA_TOO_LARGE: decompression bombs are
- * refused before any pixel is allocated; libvips's own `limitInputPixels` checks again), the decode waits for the process's memory budget
- * (decode-budget.ts; MEDIA_BUSY if it waits too long), only the first frame of animations is decoded,
- * and the decode itself runs under a time budget (MEDIA_TIMEOUT; both are retriable, since load
+ * refused before any pixel is allocated; libvips's own `limitInputPixels` checks again), the
+ * decode waits for the process's memory budget (decode-budget.ts; MEDIA_BUSY if it waits too
+ * long), only the first frame of animations is decoded, and the decode itself runs under a time budget (MEDIA_TIMEOUT; both are retriable, since load
  * causes them more often than the image does). libvips work cannot be cancelled from
  * JavaScript, so the budget is enforced twice: sharp's own `timeout` makes libvips abandon the
  * pipeline, and a timer race makes the caller move on; a result that arrives late is dropped.
@@ -80,8 +80,6 @@ const SHARP_FORMAT: Record<RasterFormat, readonly string[]> = {
 export interface DecodeLease extends DecodedImageDetails {
   release(): void;
 }
-
-type Header = ImageHeader;
 
 export class SharpImageDecoder implements ImageDecoder {
   private readonly maxPixels: number;
@@ -175,7 +173,7 @@ export class SharpImageDecoder implements ImageDecoder {
   }
 
   /** The pixel limit, applied before any pixel is allocated, whoever read the header. */
-  private checkHeader<H extends Header | undefined>(header: H, format: RasterFormat): H {
+  private checkHeader<H extends ImageHeader | undefined>(header: H, format: RasterFormat): H {
     if (header && header.width * header.height > this.maxPixels)
       throw new VigilError(
         'MEDIA_TOO_LARGE',
@@ -184,7 +182,7 @@ export class SharpImageDecoder implements ImageDecoder {
     return header;
   }
 
-  private async readHeader(bytes: Uint8Array, format: RasterFormat): Promise<Header> {
+  private async readHeader(bytes: Uint8Array, format: RasterFormat): Promise<ImageHeader> {
     let meta: Metadata;
     try {
       meta = await sharp(bytes, this.inputOptions()).metadata();
@@ -199,7 +197,7 @@ export class SharpImageDecoder implements ImageDecoder {
     return this.checkHeader({ width, height, grey: meta.space === 'b-w' || meta.space === 'grey16' }, format);
   }
 
-  private async decodeRaster(bytes: Uint8Array, format: RasterFormat, header: Header): Promise<DecodedImageDetails> {
+  private async decodeRaster(bytes: Uint8Array, format: RasterFormat, header: ImageHeader): Promise<DecodedImageDetails> {
     // A fresh deadline for libvips itself, in whole seconds (its granularity), so abandoned work stops.
     const vipsTimeoutS = Math.max(1, Math.ceil(this.timeoutMs / 1000));
     const { width, height } = header;
