@@ -11,9 +11,9 @@
  * the rest by libvips) and the pixel count checked (MEDIA_TOO_LARGE: decompression bombs are
  * refused before any pixel is allocated; libvips's own `limitInputPixels` checks again), the
  * decode waits for the process's memory budget (decode-budget.ts; MEDIA_BUSY if it waits too
- * long), only the first frame of animations is decoded, and the decode itself runs under a time budget (MEDIA_TIMEOUT; both are retriable, since load
- * causes them more often than the image does). libvips work cannot be cancelled from
- * JavaScript, so the budget is enforced twice: sharp's own `timeout` makes libvips abandon the
+ * long), only the first frame of animations is decoded, and the decode itself runs under a time
+ * budget (MEDIA_TIMEOUT; both are retriable, since load causes them more often than the image
+ * does). libvips work cannot be cancelled from JavaScript, so the budget is enforced twice: sharp's own `timeout` makes libvips abandon the
  * pipeline, and a timer race makes the caller move on; a result that arrives late is dropped.
  *
  * Every failure is a VigilError whose message names sizes and formats, never content; libvips's own
