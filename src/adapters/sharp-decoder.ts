@@ -13,8 +13,9 @@
  * decode waits for the process's memory budget (decode-budget.ts; MEDIA_BUSY if it waits too
  * long), only the first frame of animations is decoded, and the decode itself runs under a time
  * budget (MEDIA_TIMEOUT; both are retriable, since load causes them more often than the image
- * does). libvips work cannot be cancelled from JavaScript, so the budget is enforced twice: sharp's own `timeout` makes libvips abandon the
- * pipeline, and a timer race makes the caller move on; a result that arrives late is dropped.
+ * does). libvips work cannot be cancelled from JavaScript, so the budget is enforced twice:
+ * sharp's own `timeout` makes libvips abandon the pipeline, and a timer race makes the caller move
+ * on; a result that arrives late is dropped.
  *
  * Every failure is a VigilError whose message names sizes and formats, never content; libvips's own
  * messages are not copied (they can quote input), only kept as `cause`.
