@@ -8,8 +8,9 @@
  * - PNG: IHDR; colour types 0 and 4 are grey, 2, 3 (palette) and 6 sRGB;
  * - WebP: the VP8 frame, VP8L bitstream or VP8X canvas size; always sRGB.
  * Anything else (GIF, whose size libvips takes from its frames rather than the logical screen;
- * TIFF; AVIF; a header cut short; a value out of range) is `undefined`: the caller asks libvips. test/media/image-header.test.ts checks every answer against sharp's metadata over
- * families of generated images and the PDQ reference vectors.
+ * TIFF; AVIF; a header cut short; a value out of range) is `undefined`: the caller asks libvips.
+ * test/media/image-header.test.ts checks every answer against sharp's metadata over families of
+ * generated images, the PDQ reference vectors and thousands of one-byte mutations of them.
  *
  * Pure: bytes in, numbers out; reads at most the first segments, never pixel data.
  */

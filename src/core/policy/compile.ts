@@ -17,8 +17,6 @@ export interface Policy {
   readonly revision?: number;
   /** Format of the file as written (1 files are translated to 2). */
   readonly sourceFormat: 1 | 2;
-  /** PDQ thresholds per bank glob, most specific first (see `pdqThresholdFor`). */
-  readonly pdqBankThresholds: readonly { pattern: string; threshold: number }[];
 }
 
 export function canonicalJson(value: unknown): string {
@@ -120,14 +118,10 @@ export function compilePolicy(raw: unknown, source = 'policy', options: { revisi
   const problems = checkRules(doc.rules);
   if (problems.length) throw new VigilError('POLICY_INVALID', `${source} is invalid:\n  ${problems.join('\n  ')}`);
   const version = `sha256:${createHash('sha256').update(canonicalJson(doc)).digest('hex').slice(0, 16)}`;
-  const pdqBankThresholds = Object.entries(doc.thresholds.pdq.banks)
-    .map(([pattern, threshold]) => ({ pattern, threshold }))
-    .sort((a, b) => compareGlobSpecificity(a.pattern, b.pattern));
   return deepFreeze({
     document: doc,
     version,
     sourceFormat: format,
-    pdqBankThresholds,
     ...(options.revision !== undefined ? { revision: options.revision } : {}),
   });
 }
@@ -152,46 +146,45 @@ export function globMatches(pattern: string, value: string, caseInsensitive = fa
   return re.test(value);
 }
 
-const thresholdCache = new WeakMap<Policy, Map<string, number>>();
+/** Each per-bank table's globs, most specific first; tables are frozen with their policy, so compiled once. */
+const sortedGlobs = new WeakMap<object, readonly [string, unknown][]>();
 
 /**
- * PDQ radius for a bank. Precedence: an exact bank id in `thresholds.pdq.banks`, else the most
- * specific matching glob (most literal characters; ties: fewer `*`, then alphabetical), else
- * `thresholds.pdq.default`. Order in the file never matters.
+ * A per-bank setting (`thresholds.pdq.banks`, `thresholds.pdq.dihedral.banks`). Precedence: an exact
+ * bank id, else the most specific matching glob (most literal characters; ties: fewer `*`, then
+ * alphabetical), else `fallback`. Order in the file never matters.
  */
-/** Per-bank dihedral settings, most specific glob first; computed once per policy. */
-const dihedralGlobs = new WeakMap<Policy, { pattern: string; on: boolean }[]>();
+function perBank<T>(banks: Readonly<Record<string, T>>, bankId: string, fallback: T): T {
+  const exact = banks[bankId];
+  if (exact !== undefined) return exact;
+  let globs = sortedGlobs.get(banks);
+  if (!globs) sortedGlobs.set(banks, (globs = Object.entries(banks).sort(([a], [b]) => compareGlobSpecificity(a, b))));
+  const hit = globs.find(([pattern]) => globMatches(pattern, bankId));
+  return hit ? (hit[1] as T) : fallback;
+}
+
+const thresholdCache = new WeakMap<Policy, Map<string, number>>();
+
+/** PDQ radius for a bank: `thresholds.pdq.banks` by `perBank`'s precedence, else `thresholds.pdq.default`. */
+export function pdqThresholdFor(policy: Policy, bankId: string): number {
+  let cache = thresholdCache.get(policy);
+  if (!cache) thresholdCache.set(policy, (cache = new Map()));
+  const hit = cache.get(bankId);
+  if (hit !== undefined) return hit;
+  const { banks, default: fallback } = policy.document.thresholds.pdq;
+  const t = perBank(banks, bankId, fallback);
+  if (cache.size < 10_000) cache.set(bankId, t);
+  return t;
+}
 
 /** Whether PDQ matches against `bankId` also try the 7 other dihedral variants (`thresholds.pdq.dihedral`). */
 export function dihedralFor(policy: Policy, bankId: string): boolean {
   const setting = policy.document.thresholds.pdq.dihedral;
-  if (typeof setting === 'boolean') return setting;
-  const exact = setting.banks[bankId];
-  if (exact !== undefined) return exact;
-  let globs = dihedralGlobs.get(policy);
-  if (!globs) {
-    globs = Object.entries(setting.banks)
-      .map(([pattern, on]) => ({ pattern, on }))
-      .sort((a, b) => compareGlobSpecificity(a.pattern, b.pattern));
-    dihedralGlobs.set(policy, globs);
-  }
-  return globs.find((g) => globMatches(g.pattern, bankId))?.on ?? setting.default;
+  return typeof setting === 'boolean' ? setting : perBank(setting.banks, bankId, setting.default);
 }
 
 /** Whether any bank may want dihedral variants: only then are the 7 extra hashes computed. */
 export function dihedralAny(policy: Policy): boolean {
   const setting = policy.document.thresholds.pdq.dihedral;
   return typeof setting === 'boolean' ? setting : setting.default || Object.values(setting.banks).some(Boolean);
-}
-
-export function pdqThresholdFor(policy: Policy, bankId: string): number {
-  let cache = thresholdCache.get(policy);
-  if (!cache) thresholdCache.set(policy, (cache = new Map()));
-  const hit = cache.get(bankId);
-  if (hit !== undefined) return hit;
-  // Exact ids have no `*`, so they sort before any glob of the same or shorter literal length; check them first anyway.
-  const exact = policy.document.thresholds.pdq.banks[bankId];
-  const t = exact ?? policy.pdqBankThresholds.find((g) => globMatches(g.pattern, bankId))?.threshold ?? policy.document.thresholds.pdq.default;
-  if (cache.size < 10_000) cache.set(bankId, t);
-  return t;
 }
