@@ -411,6 +411,7 @@ export async function createScanRuntime(config: Config, logger: Logger, options:
           hashBanks: banks.hashBanks,
           textScanner: banks.textScanner,
           pdqHasher: mediaHasher,
+          pdqSearch: mediaHasher.searchRunner,
           media: [...classifiers.media, ...(options.sources?.media ?? [])],
           text: [...classifiers.text, ...(options.sources?.text ?? [])],
         }),

@@ -11,10 +11,10 @@
  */
 import { Piscina } from 'piscina';
 import { exactHashes } from '../core/exact-hashes.js';
-import type { DecodedImage, MediaDecoder, MediaHasher, MediaHashes, PdqDigest, PdqHasher, RasterLease } from '../core/ports.js';
+import type { DecodedImage, MediaDecoder, MediaHasher, MediaHashes, PdqDigest, PdqHasher, PdqSearchRunner, RasterLease } from '../core/ports.js';
 import { pdqHash, squashForCli512 } from '../core/pdq/pdq.js';
 import type { DecodeBudget } from './decode-budget.js';
-import type { PdqTask, PdqTaskResult } from './pdq-thread.js';
+import type { PdqTask, PdqTaskResult, SearchTask } from './pdq-thread.js';
 import { DEFAULT_DECODER_LIMITS, SharpImageDecoder } from './sharp-decoder.js';
 
 export const PDQ_MODES = ['full', 'cli512', 'fast'] as const;
@@ -72,14 +72,19 @@ export interface PdqImageResult extends MediaHashes {
 export interface DetailedMediaHasher extends MediaHasher, MediaDecoder, PdqHasher {
   /** Like `hash`, plus the decoded dimensions (for the CLI and diagnostics). */
   hashDetailed(bytes: Uint8Array, mimeType: string, options?: { dihedral?: boolean }): Promise<PdqImageResult>;
+  /**
+   * Index searches on the same threads (HashBankSet.matchAsync), when there are threads; the
+   * indexes are shared, not copied, so this costs no memory.
+   */
+  readonly searchRunner: PdqSearchRunner | undefined;
   /** Stops the PDQ threads, if any. Idempotent. */
   close(): Promise<void>;
 }
 
 /** From the source tree (tests, tsx) the thread needs the TypeScript loader; compiled, it does not. */
-function pdqPool(threads: number): Piscina<PdqTask, PdqTaskResult> {
+function pdqPool(threads: number): Piscina {
   const fromSource = import.meta.url.endsWith('.ts');
-  return new Piscina<PdqTask, PdqTaskResult>({
+  return new Piscina({
     filename: new URL(fromSource ? './pdq-thread.ts' : './pdq-thread.js', import.meta.url).href,
     minThreads: threads,
     maxThreads: threads,
@@ -124,7 +129,7 @@ export function createMediaHasher(options: MediaHasherOptions = {}): DetailedMed
     if (!pool || image.width * image.height <= inlineMaxPixels) return pdqHash(mode === 'cli512' ? squashForCli512(image) : image, { dihedral: opts.dihedral });
     image.data = owned(image.data);
     const task: PdqTask = { image, cli512: mode === 'cli512', dihedral: opts.dihedral };
-    const { digest, data } = await pool.run(task, { transferList: [image.data.buffer as ArrayBuffer] });
+    const { digest, data } = (await pool.run(task, { transferList: [image.data.buffer as ArrayBuffer] })) as PdqTaskResult;
     image.data = data;
     return digest;
   };
@@ -143,11 +148,18 @@ export function createMediaHasher(options: MediaHasherOptions = {}): DetailedMed
       lease.release();
     }
   };
+  const searchRunner: PdqSearchRunner | undefined = pool
+    ? {
+        search: async (view, queries, radius) =>
+          (await pool.run({ view, queries, radius } satisfies SearchTask, { name: 'searchIndex' })) as Awaited<ReturnType<PdqSearchRunner['search']>>,
+      }
+    : undefined;
   let closing: Promise<void> | undefined;
   return {
     decode,
     pdq,
     hashDetailed,
+    searchRunner,
     close: () => (closing ??= pool ? pool.destroy() : Promise.resolve()),
     async hash(bytes, mimeType, opts) {
       const { md5, sha1, sha256, pdq: digest } = await hashDetailed(bytes, mimeType, opts);

@@ -4,6 +4,7 @@
  */
 import type { Flag, MessageEvent } from './contracts.js';
 import type { DihedralName, ExactHashType, Severity } from './signals.js';
+import type { PdqSharedView, PdqSlotMatches } from './pdq/mih.js';
 
 /** Raw pixels, 8 bits per sample, alpha already dropped: 1 channel (grey) or 3 (RGB), row-major. */
 export interface DecodedImage {
@@ -32,6 +33,11 @@ export interface MediaDecoder {
 }
 
 /** PDQ of a raster. May lend the pixels to a thread, but hands them back before it resolves. */
+/** Searches a shared PDQ index view off the event loop (PdqIndex.searchManyOn / searchShared). */
+export interface PdqSearchRunner {
+  search(view: PdqSharedView, queries: Uint32Array, radius: number): Promise<PdqSlotMatches[]>;
+}
+
 export interface PdqHasher {
   pdq(image: DecodedImage, options: { dihedral: boolean }): Promise<PdqDigest>;
 }
@@ -84,6 +90,8 @@ export interface HashMatchOptions {
 export interface HashBankSet {
   /** Matches against block banks, with matches that also hit an allow bank removed. */
   match(hashes: MediaHashes, options: HashMatchOptions): HashMatch[];
+  /** The same answer, with the large PDQ searches run off the event loop by `runner`. */
+  matchAsync(hashes: MediaHashes, options: HashMatchOptions, runner: PdqSearchRunner): Promise<HashMatch[]>;
   /** bank id → version, for the flag's provenance. */
   versions(): Record<string, string>;
 }

@@ -12,7 +12,7 @@ import type { MediaItem, MessageEvent } from './contracts.js';
 import { toVigilError, type VigilError } from './errors.js';
 import { exactHashes } from './exact-hashes.js';
 import { dihedralAny, dihedralFor, pdqThresholdFor, type Policy } from './policy.js';
-import type { DecodedImage, HashBankSet, HashMatch, HashMatchOptions, MediaHashes, PdqHasher, TextScanner } from './ports.js';
+import type { DecodedImage, HashBankSet, HashMatch, HashMatchOptions, MediaHashes, PdqHasher, PdqSearchRunner, TextScanner } from './ports.js';
 import type { SniffedFormat } from './sniff.js';
 import type { Signal } from './signals.js';
 
@@ -114,7 +114,7 @@ export function hashSignal(m: HashMatch, mediaId: string, pdqQuality: number | u
  * one), matched together so that an allow-bank hit on either suppresses every block match of the
  * item. Without a PDQ hasher, or without a raster, only exact hashes are matched.
  */
-export function hashBankSource(banks: HashBankSet, pdqHasher: PdqHasher | undefined): MediaSource {
+export function hashBankSource(banks: HashBankSet, pdqHasher: PdqHasher | undefined, pdqSearch?: PdqSearchRunner): MediaSource {
   const versions: SourceVersions = Object.freeze({ banks: Object.freeze(banks.versions()) });
   return {
     id: 'hashes',
@@ -133,7 +133,8 @@ export function hashBankSource(banks: HashBankSet, pdqHasher: PdqHasher | undefi
         }
       }
       hashed?.(item.id, hashes);
-      const signals = banks.match(hashes, options).map((m) => hashSignal(m, item.id, hashes.pdq?.quality));
+      const matches = pdqSearch && hashes.pdq ? await banks.matchAsync(hashes, options, pdqSearch) : banks.match(hashes, options);
+      const signals = matches.map((m) => hashSignal(m, item.id, hashes.pdq?.quality));
       return incomplete ? { signals, incomplete } : signals;
     },
   };
@@ -165,11 +166,13 @@ export function standardSources(parts: {
   hashBanks: HashBankSet;
   textScanner: TextScanner;
   pdqHasher?: PdqHasher | undefined;
+  /** Runs the large PDQ index searches off the event loop (the PDQ threads). */
+  pdqSearch?: PdqSearchRunner | undefined;
   media?: readonly MediaSource[];
   text?: readonly TextSource[];
 }): SourceSet {
   return Object.freeze({
-    media: Object.freeze([hashBankSource(parts.hashBanks, parts.pdqHasher), ...(parts.media ?? [])]),
+    media: Object.freeze([hashBankSource(parts.hashBanks, parts.pdqHasher, parts.pdqSearch), ...(parts.media ?? [])]),
     text: Object.freeze([textScannerSource(parts.textScanner), ...(parts.text ?? [])]),
   });
 }

@@ -168,6 +168,56 @@ describe('PdqIndex vs brute force on 100k random hashes', () => {
     expect(bruteForceSearch(entries, queries[0]!, 40)).toEqual(oracle(entries, distances[0]!, 40));
   });
 
+  it("shared memory: a view searched elsewhere (as a thread would, on a structured clone) gives searchMany's answer", async () => {
+    const index = PdqIndex.build(entries, { sharedMemory: true });
+    const view = index.sharedView();
+    expect(view).toBeDefined();
+    // Nothing in the view is copied when it is posted to a thread: every array is on a SharedArrayBuffer.
+    const arrays = [view!.alive, ...view!.segments.flatMap((s) => [s.words, ...s.offsets, ...s.postings])];
+    expect(arrays.every((a) => a.buffer instanceof SharedArrayBuffer)).toBe(true);
+    const hashes = [...queries, queries[0]!.toUpperCase()];
+    let runs = 0;
+    const elsewhere = async (v: typeof view & object, q: Uint32Array, r: number) => {
+      runs++;
+      return PdqIndex.searchShared(structuredClone(v), q.slice(), r);
+    };
+    for (const r of [0, 31, 40])
+      expect(await index.searchManyOn(elsewhere, hashes, r), `radius ${r}`).toEqual(
+        hashes.map((h) => oracle(entries, distances[queries.indexOf(h) >= 0 ? queries.indexOf(h) : 0]!, r)),
+      );
+    expect(runs).toBe(3);
+    // A malformed hash fails here, before anything is posted.
+    await expect(index.searchManyOn(elsewhere, [queries[0]!, 'nothex'], 31)).rejects.toThrow(VigilError);
+    expect(runs).toBe(3);
+  });
+
+  it('shared memory: an index that is not shared, or changes while the thread searches, is searched in place', async () => {
+    const small = entries.slice(0, 5000);
+    const plain = PdqIndex.build(small);
+    expect(plain.sharedView()).toBeUndefined();
+    let runs = 0;
+    const never = async () => {
+      runs++;
+      return [];
+    };
+    expect(await plain.searchManyOn(never, [queries[0]!], 40)).toEqual(plain.searchMany([queries[0]!], 40));
+    const shared = PdqIndex.build(small, { sharedMemory: true });
+    // The thread answers from the view it got, but the index gained an entry meanwhile: its slots
+    // may no longer mean what they meant, so the answer is not used.
+    const near = flip(queries[0]!.toLowerCase(), 3, rand);
+    const racing = async (v: NonNullable<ReturnType<PdqIndex['sharedView']>>, q: Uint32Array, r: number) => {
+      runs++;
+      shared.add('late', near);
+      return PdqIndex.searchShared(v, q, r);
+    };
+    const got = await shared.searchManyOn(racing, [queries[0]!], 40);
+    expect(runs).toBe(1);
+    expect(got[0]!.map((m) => m.id)).toContain('late');
+    expect(got).toEqual(shared.searchMany([queries[0]!], 40));
+    // Unflushed adds live outside the shared segments: no view until they are.
+    expect(shared.sharedView()).toBeUndefined();
+  });
+
   it('builds from parsed words with the same results', () => {
     const words = new Uint32Array(entries.length * 8);
     entries.forEach((e, i) => {

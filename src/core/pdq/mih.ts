@@ -71,6 +71,38 @@ export interface PdqIndexOptions {
   tailSize?: number;
   /** Compact automatically once more than a quarter of the slots are removed entries. Default true. */
   autoCompact?: boolean;
+  /**
+   * Keep the hashes, the window tables and the liveness flags in SharedArrayBuffers, so another
+   * thread can search the index without a copy (sharedView, searchShared). Same memory, same speed.
+   */
+  sharedMemory?: boolean;
+}
+
+/**
+ * The read-only parts of an index a thread needs to search it: plain data, every array on a
+ * SharedArrayBuffer, so posting it to a thread copies none of them. Valid while the index it came
+ * from does not change (`generation`); results are slot numbers, which that index maps back to ids.
+ */
+export interface PdqSharedView {
+  readonly generation: number;
+  readonly count: number;
+  readonly searchMode: 'auto' | 'index' | 'scan';
+  readonly alive: Uint8Array;
+  readonly segments: readonly {
+    lo: number;
+    hi: number;
+    entries: number;
+    words: Uint32Array;
+    widths: readonly number[] | null;
+    offsets: readonly Uint32Array[];
+    postings: readonly Uint32Array[];
+  }[];
+}
+
+/** One query's matches from searchShared: slot numbers and distances, nearest first. */
+export interface PdqSlotMatches {
+  slots: number[];
+  distances: number[];
 }
 
 export interface PdqIndexStats {
@@ -101,6 +133,10 @@ const MAX_BATCH = 8;
 /** Candidates fetched ahead of their verification at a time (64 B lines: 64 KiB, about L1 + a bit). */
 const TOUCH_CHUNK = 1024;
 
+/** ballMasks's cache: pure data, shared by every index in the isolate (a thread's per-task views too). */
+const BALLS = new Map<number, Int32Array>();
+const COMB = new Int32Array(BITS);
+
 /** 16-bit popcount table for the inner loops that split words in halves. */
 const POP16 = new Uint8Array(65536);
 for (let i = 1; i < 65536; i++) POP16[i] = (i & 1) + POP16[i >>> 1]!;
@@ -113,6 +149,35 @@ function parseHexInto(hex: unknown, out: Uint32Array, at: number): void {
   } catch (err) {
     throw new VigilError('BANK_INVALID', (err as Error).message.replace('not a PDQ hash', 'PDQ hash must be 64 hex digits'));
   }
+}
+
+/** Every width-bit value within Hamming distance k of 0 (XOR masks), nearest first; cached per (width, k). */
+function ballMasks(width: number, k: number): Int32Array {
+  const key = width * 1024 + k;
+  let masks = BALLS.get(key);
+  if (masks) return masks;
+  const kk = Math.min(k, width);
+  masks = new Int32Array(ballVolume(width, kk));
+  const pos = COMB;
+  let n = 0;
+  masks[n++] = 0;
+  for (let d = 1; d <= kk; d++) {
+    // Combinations of d bit positions in lexicographic order.
+    for (let i = 0; i < d; i++) pos[i] = i;
+    for (;;) {
+      let x = 0;
+      for (let i = 0; i < d; i++) x ^= 1 << pos[i]!;
+      masks[n++] = x;
+      let i = d - 1;
+      while (i >= 0 && pos[i] === width - d + i) i--;
+      if (i < 0) break;
+      pos[i]!++;
+      for (let j = i + 1; j < d; j++) pos[j] = pos[j - 1]! + 1;
+    }
+  }
+  // Only small balls are kept (the usual radii); a huge one (radius far above the tuning) is rebuilt per search.
+  if (masks.length <= 1 << 16) BALLS.set(key, masks);
+  return masks;
 }
 
 function hammingAt(a: Uint32Array, ai: number, b: Uint32Array, bi: number): number {
@@ -286,9 +351,34 @@ interface Segment {
   /** Live entries when built: drives merging and the probe/scan choice. */
   readonly entries: number;
   readonly layout: Layout | null;
-  readonly offsets: Uint32Array[];
+  readonly offsets: readonly Uint32Array[];
   /** Slot numbers relative to lo. */
-  readonly postings: Uint32Array[];
+  readonly postings: readonly Uint32Array[];
+}
+
+/**
+ * A symmetric image has equal variants (a flat one, all 8): each distinct hash is searched once, and
+ * `expand` spreads the results back to every position, repeats as copies, so every position owns its
+ * result as with separate searches.
+ */
+function distinctHashes(hashes: readonly string[]): { unique: string[]; expand: (found: PdqMatch[][]) => PdqMatch[][] } {
+  const distinct = new Map<string, number>();
+  const which = hashes.map((h) => {
+    const key = typeof h === 'string' ? h.toLowerCase() : h;
+    let i = distinct.get(key);
+    if (i === undefined) distinct.set(key, (i = distinct.size));
+    return i;
+  });
+  const expand = (found: PdqMatch[][]): PdqMatch[][] => {
+    const handedOut = new Set<number>();
+    return which.map((i) => {
+      const matches = found[i]!;
+      if (handedOut.has(i)) return matches.map((m) => ({ ...m }));
+      handedOut.add(i);
+      return matches;
+    });
+  };
+  return { unique: [...distinct.keys()], expand };
 }
 
 /**
@@ -301,11 +391,14 @@ export class PdqIndex {
   private readonly searchMode: 'auto' | 'index' | 'scan';
   private readonly tailSize: number;
   private readonly autoCompact: boolean;
+  private readonly sharedMemory: boolean;
+  /** Bumped by every change, so a shared view taken earlier is known to be stale. */
+  private generation = 0;
 
   /** Numeric id per slot; NaN marks a string id kept in strIds. */
   private numIds = new Float64Array(0);
   private strIds: (string | undefined)[] | null = null;
-  private alive = new Uint8Array(0);
+  private alive: Uint8Array = new Uint8Array(0);
   private capacity = 0;
   private count = 0;
   private live = 0;
@@ -334,15 +427,13 @@ export class PdqIndex {
   private groupEnds = new Uint32Array(32 * MAX_BATCH);
   private candEnds = new Uint32Array(32 * MAX_BATCH);
   private probeBuf = new Int32Array(1024);
-  private readonly comb = new Int32Array(BITS);
-  private readonly balls = new Map<number, Int32Array>();
   private bounds = new Uint32Array(2048);
   private candidates = new Uint32Array(4096);
   /** Folds phase 4's reads into something observable, so the compiler cannot drop them. */
   private sink = 0;
 
   constructor(options: PdqIndexOptions = {}) {
-    const { windowBits, tuneRadius = 31, searchMode = 'auto', tailSize = 1024, autoCompact = true } = options;
+    const { windowBits, tuneRadius = 31, searchMode = 'auto', tailSize = 1024, autoCompact = true, sharedMemory = false } = options;
     checkRadius(tuneRadius);
     if (windowBits !== undefined && (!Number.isInteger(windowBits) || windowBits < MIN_WINDOW_BITS || windowBits > MAX_WINDOW_BITS)) {
       throw new RangeError(`windowBits must be an integer in ${MIN_WINDOW_BITS}..${MAX_WINDOW_BITS}`);
@@ -353,6 +444,7 @@ export class PdqIndex {
     this.searchMode = searchMode;
     this.tailSize = tailSize;
     this.autoCompact = autoCompact;
+    this.sharedMemory = sharedMemory;
   }
 
   /** Bulk build from hex entries; throws BANK_INVALID on a bad hash or a duplicate id. */
@@ -374,7 +466,7 @@ export class PdqIndex {
     if (ids !== undefined && ids.length !== n) throw new VigilError('BANK_INVALID', `${ids.length} ids for ${n} PDQ hashes`);
     const index = new PdqIndex(options);
     index.numIds = new Float64Array(n);
-    index.alive = new Uint8Array(n).fill(1);
+    index.alive = index.flags(n).fill(1);
     index.capacity = n;
     if (ids === undefined) {
       // 0..n-1 are valid and distinct by construction: no validation, no duplicate probe, and no id
@@ -441,6 +533,7 @@ export class PdqIndex {
     const slot = this.findSlot(id);
     if (slot < 0) return false;
     this.deleteId(id);
+    this.generation++;
     this.alive[slot] = 0;
     this.live--;
     this.removedCount++;
@@ -450,6 +543,7 @@ export class PdqIndex {
 
   /** Rebuilds one segment over all live entries, dropping removed slots. O(n); at 10M, seconds. */
   compact(): void {
+    this.generation++;
     const words = this.removedCount > 0 ? this.renumber() : this.allWords();
     this.segments = this.count > 0 ? [this.buildSegment(0, this.count, words)] : [];
     this.tailLo = this.count;
@@ -473,28 +567,77 @@ export class PdqIndex {
    */
   searchMany(hashes: readonly string[], radius: number): PdqMatch[][] {
     checkRadius(radius);
-    // A symmetric image has equal variants (a flat one, all 8): each distinct hash is searched once.
-    const distinct = new Map<string, number>();
-    const which = hashes.map((h) => {
-      const key = typeof h === 'string' ? h.toLowerCase() : h;
-      let i = distinct.get(key);
-      if (i === undefined) distinct.set(key, (i = distinct.size));
-      return i;
-    });
-    const unique = [...distinct.keys()];
+    const { unique, expand } = distinctHashes(hashes);
     const found: PdqMatch[][] = [];
     for (let at = 0; at < unique.length; at += MAX_BATCH) {
       this.setQueries(unique.slice(at, at + MAX_BATCH));
       found.push(...this.searchParsed(radius));
     }
-    // Repeats get copies, so every position owns its result as with separate searches.
-    const handedOut = new Set<number>();
-    return which.map((i) => {
-      const matches = found[i]!;
-      if (handedOut.has(i)) return matches.map((m) => ({ ...m }));
-      handedOut.add(i);
-      return matches;
-    });
+    return expand(found);
+  }
+
+  /**
+   * searchMany's answer, with the search run by `run` on the index's shared view — typically on a
+   * thread, which then holds no copy of the index (PdqIndex.searchShared). The hashes are parsed and
+   * checked here, so a bad one fails as it would in searchMany. Searched here instead when the index
+   * is not shared (sharedMemory off, unflushed adds) or changed while the thread searched.
+   */
+  async searchManyOn(
+    run: (view: PdqSharedView, queries: Uint32Array, radius: number) => Promise<PdqSlotMatches[]>,
+    hashes: readonly string[],
+    radius: number,
+  ): Promise<PdqMatch[][]> {
+    checkRadius(radius);
+    const view = this.sharedView();
+    if (!view) return this.searchMany(hashes, radius);
+    const { unique, expand } = distinctHashes(hashes);
+    const queries = new Uint32Array(unique.length * WORDS);
+    unique.forEach((h, v) => parseHexInto(h, queries, v * WORDS));
+    const found = await run(view, queries, radius);
+    if (view.generation !== this.generation) return this.searchMany(hashes, radius);
+    return expand(this.resolveSlots(found));
+  }
+
+  /** The index as shared plain data for another thread, or undefined when it is not fully in shared memory. */
+  sharedView(): PdqSharedView | undefined {
+    if (!this.sharedMemory || this.count !== this.tailLo || !(this.alive.buffer instanceof SharedArrayBuffer)) return undefined;
+    return {
+      generation: this.generation,
+      count: this.count,
+      searchMode: this.searchMode,
+      alive: this.alive,
+      segments: this.segments.map((seg) => ({
+        lo: seg.lo,
+        hi: seg.hi,
+        entries: seg.entries,
+        words: seg.words,
+        widths: seg.layout ? Array.from(seg.layout.width) : null,
+        offsets: seg.offsets,
+        postings: seg.postings,
+      })),
+    };
+  }
+
+  /**
+   * The thread side of searchManyOn: searches a shared view for parsed queries (8 words each) and
+   * returns slots, which only the index the view came from can turn into ids. Keeps nothing.
+   */
+  static searchShared(view: PdqSharedView, queries: Uint32Array, radius: number): PdqSlotMatches[] {
+    checkRadius(radius);
+    const index = new PdqIndex({ searchMode: view.searchMode });
+    index.alive = view.alive;
+    index.count = view.count;
+    index.tailLo = view.count;
+    index.segments = view.segments.map((seg) => ({ ...seg, layout: seg.widths ? layoutOf(seg.widths) : null }));
+    const out: PdqSlotMatches[] = [];
+    const n = queries.length / WORDS;
+    for (let at = 0; at < n; at += MAX_BATCH) {
+      const batch = Math.min(MAX_BATCH, n - at);
+      index.queries.set(queries.subarray(at * WORDS, (at + batch) * WORDS));
+      index.nQueries = batch;
+      out.push(...index.searchSlots(radius));
+    }
+    return out;
   }
 
   /**
@@ -556,6 +699,15 @@ export class PdqIndex {
 
   /** Results for each of the nQueries parsed queries. */
   private searchParsed(r: number): PdqMatch[][] {
+    return this.resolveSlots(this.searchSlots(r));
+  }
+
+  private resolveSlots(found: readonly PdqSlotMatches[]): PdqMatch[][] {
+    return found.map(({ slots, distances }) => slots.map((s, i) => ({ id: this.idAt(s), distance: distances[i]! })));
+  }
+
+  /** Slots and distances for each of the nQueries parsed queries, nearest first (ties by slot). */
+  private searchSlots(r: number): PdqSlotMatches[] {
     const nq = this.nQueries;
     const slots = Array.from({ length: nq }, (): number[] => []);
     const dists = Array.from({ length: nq }, (): number[] => []);
@@ -569,7 +721,7 @@ export class PdqIndex {
       const order = sv.map((_, i) => i);
       // Slots grow with insertion order, so (distance, slot) is a stable, reproducible order.
       order.sort((x, y) => dv[x]! - dv[y]! || sv[x]! - sv[y]!);
-      return order.map((i) => ({ id: this.idAt(sv[i]!), distance: dv[i]! }));
+      return { slots: order.map((i) => sv[i]!), distances: order.map((i) => dv[i]!) };
     });
   }
 
@@ -635,7 +787,7 @@ export class PdqIndex {
       const i = g % m;
       const k = windowRadius(i, r, m);
       if (k >= 0) {
-        const masks = this.ballMasks(layout.width[i]!, k);
+        const masks = ballMasks(layout.width[i]!, k);
         if (this.probeBuf.length < np + masks.length) {
           const grown = new Int32Array(Math.max(np + masks.length, 2 * this.probeBuf.length));
           grown.set(this.probeBuf.subarray(0, np));
@@ -737,35 +889,6 @@ export class PdqIndex {
     return false;
   }
 
-  /** Every width-bit value within Hamming distance k of 0 (XOR masks), nearest first; cached per (width, k). */
-  private ballMasks(width: number, k: number): Int32Array {
-    const key = width * 1024 + k;
-    let masks = this.balls.get(key);
-    if (masks) return masks;
-    const kk = Math.min(k, width);
-    masks = new Int32Array(ballVolume(width, kk));
-    const pos = this.comb;
-    let n = 0;
-    masks[n++] = 0;
-    for (let d = 1; d <= kk; d++) {
-      // Combinations of d bit positions in lexicographic order.
-      for (let i = 0; i < d; i++) pos[i] = i;
-      for (;;) {
-        let x = 0;
-        for (let i = 0; i < d; i++) x ^= 1 << pos[i]!;
-        masks[n++] = x;
-        let i = d - 1;
-        while (i >= 0 && pos[i] === width - d + i) i--;
-        if (i < 0) break;
-        pos[i]!++;
-        for (let j = i + 1; j < d; j++) pos[j] = pos[j - 1]! + 1;
-      }
-    }
-    // Only small balls are kept (the usual radii); a huge one (radius far above the tuning) is rebuilt per search.
-    if (masks.length <= 1 << 16) this.balls.set(key, masks);
-    return masks;
-  }
-
   // ---- segments ----
 
   private layoutFor(entries: number): Layout {
@@ -780,7 +903,9 @@ export class PdqIndex {
   }
 
   /** Indexes slots [lo, hi), whose hashes are `words` (owned by the segment from now on). */
-  private buildSegment(lo: number, hi: number, words: Uint32Array): Segment {
+  private buildSegment(lo: number, hi: number, given: Uint32Array): Segment {
+    const words = this.sharedMemory && !(given.buffer instanceof SharedArrayBuffer) ? this.words32(given.length) : given;
+    if (words !== given) words.set(given);
     const alive = this.alive;
     let entries = 0;
     for (let s = lo; s < hi; s++) entries += alive[s]!;
@@ -801,8 +926,8 @@ export class PdqIndex {
       const width = layout.width[i]!;
       for (let e = 0; e < entries; e++) vals[e] = windowValue(words, slots[e]! * WORDS, start, width);
       // Postings of window value v: post[off[v]..off[v+1]), slots ascending.
-      const off = new Uint32Array((1 << width) + 1);
-      const post = new Uint32Array(entries);
+      const off = this.words32((1 << width) + 1);
+      const post = this.words32(entries);
       if (width <= DIRECT_SORT_BITS || !partV || !partS) countingSort(vals, slots, entries, 0, 0, width, off, post);
       else {
         // Two passes, for cache locality: a stable partition by the top PARTITION_BITS bits into
@@ -831,6 +956,7 @@ export class PdqIndex {
 
   private flushTail(): void {
     if (this.count === this.tailLo) return;
+    this.generation++;
     this.segments.push(this.buildSegment(this.tailLo, this.count, this.tailWords.slice(0, (this.count - this.tailLo) * WORDS)));
     this.tailLo = this.count;
     if (this.tailWords.length > 2 * this.tailSize * WORDS) this.tailWords = new Uint32Array(0);
@@ -849,8 +975,18 @@ export class PdqIndex {
 
   // ---- storage ----
 
+  /** A Uint32Array for the index's tables: on a SharedArrayBuffer when the index is shared. */
+  private words32(n: number): Uint32Array {
+    return this.sharedMemory ? new Uint32Array(new SharedArrayBuffer(4 * n)) : new Uint32Array(n);
+  }
+
+  private flags(n: number): Uint8Array {
+    return this.sharedMemory ? new Uint8Array(new SharedArrayBuffer(n)) : new Uint8Array(n);
+  }
+
   private append(id: PdqEntryId, hash: string): void {
     validateId(id);
+    this.generation++;
     if (this.findSlot(id) >= 0) throw new VigilError('BANK_INVALID', 'duplicate PDQ entry id');
     // Still geometric (amortised O(1) appends), but gentle for big banks.
     if (this.count === this.capacity) this.grow(Math.max(1024, Math.ceil(this.capacity * (this.capacity > 1 << 20 ? 1.125 : 1.5))));
@@ -874,7 +1010,7 @@ export class PdqIndex {
   private grow(capacity: number): void {
     const numIds = new Float64Array(capacity);
     numIds.set(this.numIds.subarray(0, this.count));
-    const alive = new Uint8Array(capacity);
+    const alive = this.flags(capacity);
     alive.set(this.alive.subarray(0, this.count));
     this.numIds = numIds;
     this.alive = alive;
@@ -914,7 +1050,7 @@ export class PdqIndex {
     }
     this.numIds = numIds;
     this.strIds = strIds;
-    this.alive = new Uint8Array(n).fill(1);
+    this.alive = this.flags(n).fill(1);
     this.capacity = n;
     this.count = n;
     this.removedCount = 0;
