@@ -245,7 +245,8 @@ export class RedisBankStore {
   /** The snapshot's bytes (one buffer, 4-byte aligned), or why not: a chunk is gone, or the bytes are not what was written. */
   async readSnapshot(id: string, snap: SnapshotDescriptor): Promise<SnapshotRead> {
     // A buffer of its own (not from the shared pool): the snapshot's word sections are viewed in place.
-    const bytes = Buffer.allocUnsafeSlow(snap.bytes);
+    // Shared memory, so the PDQ index built over its words can be searched by a thread as it is.
+    const bytes = Buffer.from(new SharedArrayBuffer(snap.bytes));
     let at = 0;
     try {
       for (let c = 0; c < snap.chunks; c++) {

@@ -44,6 +44,18 @@ describe('bank snapshot codec', () => {
     }
   });
 
+  it('keeps the PDQ index in shared memory (for the search threads), viewing shared snapshot bytes in place', () => {
+    const plain = snapshotOf(entries(400));
+    const shared = Buffer.from(new SharedArrayBuffer(plain.length));
+    plain.copy(shared);
+    const inPlace = decodeBankSnapshot(shared, meta).base.pdq.sharedView();
+    expect(inPlace?.segments[0]?.words.buffer).toBe(shared.buffer);
+    // From ordinary bytes the words are copied into shared memory once.
+    const copied = decodeBankSnapshot(plain, meta).base.pdq.sharedView();
+    expect(copied?.segments[0]?.words.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(copied?.segments[0]?.words.buffer).not.toBe(plain.buffer);
+  });
+
   it('an empty bank round-trips', () => {
     const bank = decodeBankSnapshot(snapshotOf([]), meta);
     expect(bank.size).toBe(0);

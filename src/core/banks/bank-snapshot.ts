@@ -157,7 +157,7 @@ export function decodeBankSnapshot(bytes: Buffer, meta: { id: string; version: s
   const size = counts.reduce((a, b) => a + b, 0);
   const base: BankBase = {
     exact: { md5: exact('md5'), sha1: exact('sha1'), sha256: exact('sha256') },
-    // Shared memory: a thread can search the base without a copy (matchAsync).
+    // Shared memory, so a thread can search the base (matchAsync): copied there unless `bytes` already is.
     pdq: PdqIndex.fromWords(sections.pdq, undefined, { sharedMemory: true }),
     pdqCustomIds: customIds.pdq,
     pdqCount,
