@@ -202,7 +202,7 @@ function pdqQuery(bank: CompiledHashBank, hashes: MediaHashes, options: HashMatc
 
 /**
  * Base searches (entries × variants) worth a trip to a PDQ thread. Measured here (bench/index.ts):
- * the trip leaves 0.1–0.4 ms on the event loop and costs the process 0.4–0.6 ms more CPU than
+ * the trip leaves 0.1–0.4 ms on the event loop and costs the process 0.4–0.8 ms more CPU than
  * searching inline, so a single query at 1M entries (0.2 ms) stays inline, and a dihedral search at
  * 1M (1.2–1.8 ms inline) goes. From about 512k entries with dihedral, 4M without.
  */
