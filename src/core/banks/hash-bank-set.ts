@@ -263,6 +263,7 @@ function matchBank(
 export class MemHashBankSet implements HashBankSet {
   readonly #block: CompiledHashBank[];
   readonly #allow: CompiledHashBank[];
+  readonly #all: CompiledHashBank[];
   readonly #versions: Record<string, string>;
 
   /** Accepts raw bank data (compiled here) or banks compiled earlier (reused as they are). */
@@ -270,6 +271,7 @@ export class MemHashBankSet implements HashBankSet {
     const compiled = banks.filter((b) => b.enabled).map((b) => ('entries' in b ? compileHashBank(b) : b));
     this.#block = compiled.filter((b) => b.kind === 'block');
     this.#allow = compiled.filter((b) => b.kind === 'allow');
+    this.#all = [...this.#allow, ...this.#block];
     this.#versions = Object.fromEntries(compiled.map((b) => [b.id, b.version]));
   }
 
@@ -277,14 +279,8 @@ export class MemHashBankSet implements HashBankSet {
     return { ...this.#versions };
   }
 
-  match(hashes: MediaHashes, options: HashMatchOptions, searched?: ReadonlyMap<PdqIndex, PdqMatch[][]>): HashMatch[] {
-    const allowed: HashMatch[] = [];
-    for (const bank of this.#allow) matchBank(bank, hashes, options, allowed, searched);
-    // An allow-bank hit (a known false positive) suppresses every match for this media item.
-    if (allowed.length > 0) return [];
-    const out: HashMatch[] = [];
-    for (const bank of this.#block) matchBank(bank, hashes, options, out, searched);
-    return out;
+  match(hashes: MediaHashes, options: HashMatchOptions): HashMatch[] {
+    return this.#match(hashes, options, undefined);
   }
 
   /**
@@ -293,15 +289,29 @@ export class MemHashBankSet implements HashBankSet {
    * spends on a dihedral search against a big bank only the cost of posting it.
    */
   async matchAsync(hashes: MediaHashes, options: HashMatchOptions, runner: PdqSearchRunner): Promise<HashMatch[]> {
-    const searched = new Map<PdqIndex, PdqMatch[][]>();
+    let searched: Map<PdqIndex, PdqMatch[][]> | undefined;
     const pending: Promise<void>[] = [];
-    for (const bank of [...this.#allow, ...this.#block]) {
-      const query = pdqQuery(bank, hashes, options);
+    for (const bank of this.#all) {
       const index = bank.base.pdq;
+      // Most banks are too small for a trip even with all 8 variants: no query is worked out for them.
+      if (index.size * DIHEDRAL_NAMES.length < OFFLOAD_MIN_WORK) continue;
+      const query = pdqQuery(bank, hashes, options);
       if (!query || index.size * query.variants.length < OFFLOAD_MIN_WORK) continue;
-      pending.push(index.searchManyOn(runner.search, query.variants, query.threshold).then((found) => void searched.set(index, found)));
+      const found = (searched ??= new Map());
+      pending.push(index.searchManyOn(runner.search, query.variants, query.threshold).then((result) => void found.set(index, result)));
     }
-    await Promise.all(pending);
-    return this.match(hashes, options, searched);
+    if (pending.length) await Promise.all(pending);
+    return this.#match(hashes, options, searched);
+  }
+
+  /** `searched`: base results found by matchAsync's threads; everything else is searched here. */
+  #match(hashes: MediaHashes, options: HashMatchOptions, searched: ReadonlyMap<PdqIndex, PdqMatch[][]> | undefined): HashMatch[] {
+    const allowed: HashMatch[] = [];
+    for (const bank of this.#allow) matchBank(bank, hashes, options, allowed, searched);
+    // An allow-bank hit (a known false positive) suppresses every match for this media item.
+    if (allowed.length > 0) return [];
+    const out: HashMatch[] = [];
+    for (const bank of this.#block) matchBank(bank, hashes, options, out, searched);
+    return out;
   }
 }
