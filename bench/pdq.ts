@@ -51,14 +51,31 @@ interface ModeResult {
   meanCli: number;
 }
 
-/** Wall seconds and CPU seconds (user + system, all threads of this process) of one run of `work`. */
-async function measure(work: () => Promise<void> | void): Promise<{ wall: number; cpu: number }> {
+/**
+ * CPU seconds the main thread (the event loop) has run, from Linux's per-thread scheduler statistics:
+ * unlike Node's event-loop utilisation (wall time), it does not count the time the thread waited for
+ * a core on a loaded machine. Elsewhere: the busy wall time of the event loop.
+ */
+function mainThreadSeconds(): number {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e9;
+  } catch {
+    return performance.eventLoopUtilization().active / 1000;
+  }
+}
+
+/**
+ * Wall seconds, CPU seconds (user + system, all threads of this process) and event-loop seconds (the
+ * main thread's CPU: what the other jobs of a worker wait behind) of one run of `work`.
+ */
+async function measure(work: () => Promise<void> | void): Promise<{ wall: number; cpu: number; loop: number }> {
+  const loop0 = mainThreadSeconds();
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   await work();
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   const c = process.cpuUsage(cpu0);
-  return { wall, cpu: (c.user + c.system) / 1e6 };
+  return { wall, cpu: (c.user + c.system) / 1e6, loop: mainThreadSeconds() - loop0 };
 }
 
 /** CPU seconds (user + system) of the reference process over all files, from bash's `times` for its children. */
@@ -94,14 +111,19 @@ export async function run(args: string[]): Promise<string> {
 
   const modes = ['full', 'cli512', 'fast'] as const;
   const hashers = new Map(modes.map((mode) => [mode, createMediaHasher({ mode })]));
-  // What the scan worker does: several images in flight, PDQ on worker threads beside the event loop.
+  // What the scan worker does: several images in flight, decode and PDQ on worker threads beside the event loop.
   const threads = Math.max(1, availableParallelism() - 1);
-  // `full` and `fast` as the worker runs them (small rasters hashed inline, larger ones on the threads),
-  // and `full` with every raster sent to a thread, which prices the trip itself.
-  const pooledModes = ['full', 'fast', 'full-threaded'] as const;
-  const pooled = new Map(
-    pooledModes.map((key) => [key, createMediaHasher(key === 'full-threaded' ? { mode: 'full', threads, inlineMaxPixels: 0 } : { mode: key, threads })]),
-  );
+  // `full` and `fast` as the worker runs them (images up to 2 Mpx, all 40 here, decoded and hashed in one
+  // task on a thread); `full` decoded here with every raster's PDQ sent to a thread (the trip of a raster
+  // priced); and `full` with no threads: decoded by libvips's own threads, PDQ on the event loop.
+  const pooledModes = ['full', 'fast', 'full-raster-trip', 'full-no-threads'] as const;
+  const pooledOptions = {
+    full: { mode: 'full', threads },
+    fast: { mode: 'fast', threads },
+    'full-raster-trip': { mode: 'full', threads, inlineMaxPixels: 0 },
+    'full-no-threads': { mode: 'full', threads: 0 },
+  } as const;
+  const pooled = new Map(pooledModes.map((key) => [key, createMediaHasher(pooledOptions[key])]));
   const inFlight = threads + 2;
   for (const h of pooled.values()) for (const b of bytes) await h.hash(b, 'application/octet-stream', { dihedral: false });
   const results: ModeResult[] = [];
@@ -134,9 +156,11 @@ export async function run(args: string[]): Promise<string> {
   // shared machine falls on all of them alike rather than on whichever ran last.
   const wall = new Map<string, number[]>();
   const cpu = new Map<string, number[]>();
-  const add = (key: string, m: { wall: number; cpu: number }): void => {
+  const loop = new Map<string, number[]>();
+  const add = (key: string, m: { wall: number; cpu: number; loop: number }): void => {
     wall.set(key, [...(wall.get(key) ?? []), m.wall]);
     cpu.set(key, [...(cpu.get(key) ?? []), m.cpu]);
+    loop.set(key, [...(loop.get(key) ?? []), m.loop]);
   };
   for (let r = 0; r < rounds; r++) {
     process.stderr.write(`pdq bench: round ${r + 1}/${rounds}\n`);
@@ -201,12 +225,13 @@ export async function run(args: string[]): Promise<string> {
   const sum = (xs: readonly number[] | undefined): number => (xs ?? []).reduce((a, b) => a + b, 0);
   const perSecond = (key: string): number => total / sum(wall.get(key));
   const cpuMs = (key: string): number => (1000 * sum(cpu.get(key))) / total;
+  const loopMs = (key: string): string => ((1000 * sum(loop.get(key))) / total).toFixed(2);
   const rawRounds = (key: string): string => (cpu.get(key) ?? []).map((c) => ((1000 * c) / files.length).toFixed(2)).join(', ');
   const refCpu = ref ? cpuMs('ref') : undefined;
   const refRate = ref ? perSecond('ref') : undefined;
   const vs = (key: string): string => (refRate && refCpu ? `${(perSecond(key) / refRate).toFixed(2)}× | ${(refCpu / cpuMs(key)).toFixed(2)}×` : 'n/a | n/a');
   const row = (label: string, key: string, exactness: string): string =>
-    `| ${label} | ${perSecond(key).toFixed(1)} | ${cpuMs(key).toFixed(2)} | ${vs(key)} | ${exactness} | ${rawRounds(key)} |`;
+    `| ${label} | ${perSecond(key).toFixed(1)} | ${cpuMs(key).toFixed(2)} | ${key === 'ref' ? 'n/a' : loopMs(key)} | ${vs(key)} | ${exactness} | ${rawRounds(key)} |`;
 
   const label: Record<PdqMode, string> = {
     full: 'Vigil `full` (sharp, full resolution)',
@@ -214,23 +239,17 @@ export async function run(args: string[]): Promise<string> {
     fast: `Vigil \`fast\` (sharp shrink-on-load, long side ≤ ${FAST_MAX_DIMENSION})`,
   };
   const refRow = ref
-    ? `| ${ref.label} | ${perSecond('ref').toFixed(1)} | ${cpuMs('ref').toFixed(2)} | 1.00× | 1.00× | ${agreeWithCli(spawnSync(ref.bin, files, { cwd: VECTORS, encoding: 'utf8' }).stdout)}/${files.length} | ${rawRounds('ref')} |`
-    : '| Meta C++ `pdq-photo-hasher` | not available (set PDQ_REF_SRC or PDQ_REF_BIN) | | | | | |';
+    ? `| ${ref.label} | ${perSecond('ref').toFixed(1)} | ${cpuMs('ref').toFixed(2)} | n/a | 1.00× | 1.00× | ${agreeWithCli(spawnSync(ref.bin, files, { cwd: VECTORS, encoding: 'utf8' }).stdout)}/${files.length} | ${rawRounds('ref')} |`
+    : '| Meta C++ `pdq-photo-hasher` | not available (set PDQ_REF_SRC or PDQ_REF_BIN) | | | | | | |';
   const rows = results.map((r) => row(label[r.mode], r.mode, r.mode === 'fast' ? 'approximate' : `${r.exact}/${files.length}`));
   const inlineLimit = `${(INLINE_MAX_PIXELS / 2 ** 20).toFixed(0)} Mpx`;
-  const pooledRows = pooledModes.map((key) =>
-    key === 'full-threaded'
-      ? row(
-          `Vigil \`full\`, ${inFlight} images in flight, every raster's PDQ on ${threads} worker thread(s) (the trip to a thread priced)`,
-          `pooled-${key}`,
-          'same digests as `full` (tested)',
-        )
-      : row(
-          `Vigil \`${key}\`, ${inFlight} images in flight, PDQ inline up to ${inlineLimit}, larger rasters on ${threads} worker thread(s) (how the scan worker runs)`,
-          `pooled-${key}`,
-          `same digests as \`${key}\` (tested)`,
-        ),
-  );
+  const pooledLabel: Record<(typeof pooledModes)[number], string> = {
+    full: `Vigil \`full\`, ${inFlight} images in flight, decode + PDQ as one task on ${threads} worker thread(s) up to ${inlineLimit} (how the scan worker runs)`,
+    fast: `Vigil \`fast\`, ${inFlight} images in flight, decode + PDQ as one task on ${threads} worker thread(s) up to ${inlineLimit} (how the scan worker runs)`,
+    'full-raster-trip': `Vigil \`full\`, ${inFlight} images in flight, decoded here, every raster's PDQ on ${threads} worker thread(s) (the trip of a raster priced; how images over ${inlineLimit} go)`,
+    'full-no-threads': `Vigil \`full\`, ${inFlight} images in flight, no threads: decoded by libvips's own threads, PDQ on the event loop (VIGIL_PDQ_THREADS=0)`,
+  };
+  const pooledRows = pooledModes.map((key) => row(pooledLabel[key], `pooled-${key}`, `same digests as \`${key === 'fast' ? 'fast' : 'full'}\` (tested)`));
   const fast = results.find((r) => r.mode === 'fast');
   const fullCpu = cpuMs('full');
   const share = (key: string): string => `${cpuMs(key).toFixed(2)} ms (${((100 * cpuMs(key)) / fullCpu).toFixed(0)}%)`;
@@ -241,12 +260,12 @@ export async function run(args: string[]): Promise<string> {
     `Command: \`PDQ_REF_SRC=… npm run bench -- pdq --rounds ${rounds}\`. Workload: the ${files.length} public reference images in \`shared/vectors/pdq\``,
     `(34×42 to 1600×1004 px, JPEG and PNG), each hashed ${rounds} times (rounds interleaved across hashers), one at a time, in one process; Vigil's figure covers`,
     "decode + MD5/SHA-1/SHA-256 + PDQ, the reference's covers its own decode + PDQ (one process over all files per round, start-up included). Timed after one warm-up pass.",
-    "CPU = user + system seconds of the whole process (every thread: libvips's included) per image; for the reference, of its process (bash `times`).",
+    "CPU = user + system seconds of the whole process (every thread: libvips's included) per image; for the reference, of its process (bash `times`). Event loop = the main thread's own CPU per image (Linux's per-thread scheduler statistics): what every other job of a scan worker waits behind.",
     `Load average at the start: ${load.map((x) => x.toFixed(2)).join(' / ')} (1/5/15 min) on ${cpus().length} cores — a shared machine, loaded by other work during the run, so images/s (wall time) depends on how the scheduler shared the cores; CPU per image is the comparable figure.`,
     ref ? `Reference: ${ref.origin}.` : '',
     '',
-    '| Hasher | images/s | CPU ms / image | img/s vs C++ | C++ CPU ÷ this CPU | bit-exact with its reference | CPU ms / image per round |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| Hasher | images/s | CPU ms / image | event loop ms / image | img/s vs C++ | C++ CPU ÷ this CPU | bit-exact with its reference | CPU ms / image per round |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     refRow,
     ...rows,
     ...pooledRows,

@@ -14,6 +14,7 @@
  */
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import sharp from 'sharp';
@@ -87,6 +88,8 @@ interface Measured {
   rate: number;
   /** CPU seconds per event of this process (all threads: the worker's, the publisher's, libvips's). */
   nodeCpuUs: number;
+  /** Of that, the main thread's (the event loop that runs the worker and the publisher). */
+  mainCpuUs: number;
   /** CPU seconds per event of the Redis server. */
   redisCpuUs: number;
 }
@@ -101,16 +104,27 @@ async function redisCpu(): Promise<number> {
   return sys + user;
 }
 
+/** CPU µs the main thread has run (Linux's per-thread scheduler statistics); NaN elsewhere. */
+function mainThreadCpuUs(): number {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e3;
+  } catch {
+    return NaN;
+  }
+}
+
 /** Times `work` (which must resolve once all n events are done) and its CPU on both sides. */
 async function measure(n: number, work: () => Promise<void>): Promise<Measured> {
   const r0 = await redisCpu();
   const c0 = process.cpuUsage();
+  const m0 = mainThreadCpuUs();
   const t0 = performance.now();
   await work();
   const seconds = (performance.now() - t0) / 1000;
   const c = process.cpuUsage(c0);
+  const m = mainThreadCpuUs() - m0;
   const r1 = await redisCpu();
-  return { rate: n / seconds, nodeCpuUs: (c.user + c.system) / n, redisCpuUs: ((r1 - r0) * 1e6) / n };
+  return { rate: n / seconds, nodeCpuUs: (c.user + c.system) / n, mainCpuUs: m / n, redisCpuUs: ((r1 - r0) * 1e6) / n };
 }
 
 async function bare(n: number, concurrency: number, workload: Workload): Promise<Measured> {
@@ -136,8 +150,8 @@ async function bare(n: number, concurrency: number, workload: Workload): Promise
   return m;
 }
 
-/** The scan worker's throughput with its defaults (but the image classifier off). */
-async function vigil(n: number, concurrency: number, workload: Workload): Promise<Measured & { flags: number }> {
+/** The scan worker's throughput with its defaults (but the image classifier off), or with PDQ threads set. */
+async function vigil(n: number, concurrency: number, workload: Workload, pdqThreads?: number): Promise<Measured & { flags: number }> {
   await admin.flushall();
   const root = packageRoot();
   const config = loadConfig({
@@ -149,6 +163,7 @@ async function vigil(n: number, concurrency: number, workload: Workload): Promis
       policyFile: join(root, 'config/policy.yaml'),
       imageModel: '',
       logLevel: 'silent',
+      ...(pdqThreads === undefined ? {} : { pdqThreads }),
     },
   });
   const service = await startScanService(config, createLogger('silent'));
@@ -195,12 +210,13 @@ export async function run(args: string[]): Promise<string> {
   admin = new Redis(redis.url);
   try {
     images = await smallImages();
-    const rows: Record<string, Measured[]> = { 'bare text': [], 'vigil text': [], 'bare mixed': [], 'vigil mixed': [] };
+    const rows: Record<string, Measured[]> = { 'bare text': [], 'vigil text': [], 'bare mixed': [], 'vigil mixed': [], 'vigil mixed no-threads': [] };
     let flags = 0;
     // Warm-up (JIT, Redis scripts, thread start-up), not recorded.
     await bare(2000, concurrency, 'text');
     await vigil(2000, concurrency, 'text');
     await vigil(500, concurrency, 'mixed');
+    await vigil(500, concurrency, 'mixed', 0);
     for (let r = 0; r < rounds; r++) {
       // Alternate which side goes first, so neither always runs on the warmer (or quieter) minute.
       const pair = async (workload: Workload, count: number) => {
@@ -216,6 +232,8 @@ export async function run(args: string[]): Promise<string> {
       };
       await pair('text', n);
       await pair('mixed', mixedN);
+      // The same mixed events with no PDQ threads: decode on libvips's own threads, PDQ on the event loop.
+      rows['vigil mixed no-threads']!.push(await vigil(mixedN, concurrency, 'mixed', 0));
       process.stderr.write(
         `round ${r + 1}: text bare ${f0(rows['bare text']!.at(-1)!.rate)}/s vigil ${f0(rows['vigil text']!.at(-1)!.rate)}/s; mixed bare ${f0(rows['bare mixed']!.at(-1)!.rate)}/s vigil ${f0(rows['vigil mixed']!.at(-1)!.rate)}/s\n`,
       );
@@ -236,7 +254,8 @@ export async function run(args: string[]): Promise<string> {
       const ms = rows[key]!;
       const rates = ms.map((m) => m.rate);
       const total = ms.map((m) => m.nodeCpuUs + m.redisCpuUs);
-      return `| ${label} | ${f0(best(rates))} | ${rates.map(f0).join(', ')} | ${f0(median(ms.map((m) => m.nodeCpuUs)))} µs | ${f0(median(ms.map((m) => m.redisCpuUs)))} µs | ${f0(median(total))} µs | ${key.startsWith('bare') ? '1.00×' : `${ratio(w).toFixed(2)}×`} |`;
+      const vsBare = key.startsWith('bare') ? 1 : best(rates) / best(rows[`bare ${w}`]!.map((m) => m.rate));
+      return `| ${label} | ${f0(best(rates))} | ${rates.map(f0).join(', ')} | ${f0(median(ms.map((m) => m.nodeCpuUs)))} µs | ${f0(median(ms.map((m) => m.mainCpuUs)))} µs | ${f0(median(ms.map((m) => m.redisCpuUs)))} µs | ${f0(median(total))} µs | ${vsBare.toFixed(2)}× |`;
     };
     const [bestSweep, bestRates] = [...sweepRates].sort((a, b) => median(b[1]) - median(a[1]))[0]!;
     const atDefault = median(sweepRates.get(defaultScanConcurrency) ?? []) / median(bestRates);
@@ -245,14 +264,15 @@ export async function run(args: string[]): Promise<string> {
 
 Command: \`npm run bench -- pipeline --events ${n} --mixed-events ${mixedN} --concurrency ${concurrency} --rounds ${rounds} --sweep ${sweep.join(',')}\`. One scan worker (the compiled build in dist/) and the publisher in the benchmark process; Redis is a private \`redis-server\` on a loopback port, started by the bench and emptied before every run, so its CPU is the bench's alone. Load average (1/5/15 min) at the start: ${loadStart}, at the end: ${loadEnd}, on ${cpus().length} cores — a machine shared with other work, so absolute rates move with it; ratios come from rounds run side by side.
 
-Events are \`vigil.message.v1\`, published with \`publishBatch\` in batches of 500 (validation, jobId = eventId, dedupe key, a duplicate check); 10% carry a stand-in term from \`config/samples/banks\`, so ${flags} of ${n} flags reach the moderation queue (checked every run). **Text-only**: chat lines. **Mixed**: the same plus one 320×240 JPEG per event (64 generated benign images): exact hashes, one decode, PDQ, bank matching; the image classifier is off here (its cost: the classify bench). Scanned with the sample banks and \`config/policy.yaml\`. Baseline: bare BullMQ — \`addBulk\` of the same payloads (jobId, removeOnComplete), a no-op worker with the same concurrency. Timed from the first enqueue until every job completed; ${rounds} rounds, the two sides alternating which goes first. CPU per event: this process (every thread: worker, publisher, libvips) and the Redis server, medians of the rounds.
+Events are \`vigil.message.v1\`, published with \`publishBatch\` in batches of 500 (validation, jobId = eventId, dedupe key, a duplicate check); 10% carry a stand-in term from \`config/samples/banks\`, so ${flags} of ${n} flags reach the moderation queue (checked every run). **Text-only**: chat lines. **Mixed**: the same plus one 320×240 JPEG per event (64 generated benign images): exact hashes, one decode, PDQ, bank matching; the image classifier is off here (its cost: the classify bench). Scanned with the sample banks and \`config/policy.yaml\`. Baseline: bare BullMQ — \`addBulk\` of the same payloads (jobId, removeOnComplete), a no-op worker with the same concurrency. Timed from the first enqueue until every job completed; ${rounds} rounds, the two sides alternating which goes first (the no-threads mixed run after each pair). CPU per event: this process (every thread: worker, publisher, libvips, PDQ threads), its main thread alone (the event loop the worker and the publisher share; Linux's per-thread scheduler statistics), and the Redis server, medians of the rounds.
 
-| workload, side | events/s (best) | all rounds | process CPU / event | Redis CPU / event | together | vs bare BullMQ (best) |
-| --- | ---: | --- | ---: | ---: | ---: | ---: |
+| workload, side | events/s (best) | all rounds | process CPU / event | of which main thread | Redis CPU / event | together | vs bare BullMQ (best) |
+| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |
 ${line('text-only, bare BullMQ no-op worker', 'bare text', 'text')}
 ${line('text-only, Vigil scan worker', 'vigil text', 'text')}
 ${line('mixed, bare BullMQ no-op worker', 'bare mixed', 'mixed')}
-${line('mixed, Vigil scan worker', 'vigil mixed', 'mixed')}
+${line(`mixed, Vigil scan worker (${defaultPdqThreads} PDQ thread(s), the default here: decode + PDQ as one task on them)`, 'vigil mixed', 'mixed')}
+${line('mixed, Vigil scan worker, VIGIL_PDQ_THREADS=0 (decode on libvips threads, PDQ on the event loop)', 'vigil mixed no-threads', 'mixed')}
 
 Concurrency (\`VIGIL_CONCURRENCY\`), text-only, three passes (ascending, descending, ascending), events/s: ${[...sweepRates].map(([c, rs]) => `${c}: ${rs.map(f0).join(' / ')} (median ${f0(median(rs))})`).join('; ')}. Best median: ${bestSweep}; the default, ${defaultScanConcurrency}, ${Number.isFinite(atDefault) ? `runs at ${(100 * atDefault).toFixed(0)}% of it` : 'was not in the sweep'}.
 
@@ -265,6 +285,9 @@ Target (issue "Honest, faster media path"): text-only ≥ 0.80× of bare BullMQ 
 
 /** VIGIL_CONCURRENCY's default. */
 export const defaultScanConcurrency = CONFIG_KEYS.concurrency[1];
+
+/** VIGIL_PDQ_THREADS's default on this machine. */
+const defaultPdqThreads = loadConfig({ env: {} }).pdqThreads;
 
 /** The scan worker's text-only rate on a private Redis; the bridge benchmark measures it in its own run. */
 export async function vigilTextRate(n: number, concurrency: number): Promise<number> {

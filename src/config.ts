@@ -190,7 +190,7 @@ export const CONFIG_KEYS = {
     'VIGIL_PDQ_THREADS',
     'auto',
     z.union([z.literal('auto'), int(0, 64)]).transform((v) => (v === 'auto' ? Math.min(4, Math.max(0, availableParallelism() - 1)) : v)),
-    'Worker threads computing PDQ of rasters over 2 Mpx beside the event loop (smaller ones are hashed inline, which costs less than the trip to a thread), and searching big banks for dihedral matches; 0: all on the main thread. auto: one per core but one, at most 4.',
+    'Worker threads beside the event loop: images up to 2 Mpx are decoded and PDQ-hashed there in one task (the raster and its digest come back), larger ones are decoded by libvips and only their PDQ goes to a thread; the same threads search big banks for dihedral matches. 0: decode on libvips threads, PDQ and every search on the main thread (the least CPU per image, the most event-loop time). auto: one per core but one, at most 4.',
   ],
   modelsDir: [
     'VIGIL_MODELS_DIR',

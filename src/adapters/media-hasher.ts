@@ -14,8 +14,9 @@ import { exactHashes } from '../core/exact-hashes.js';
 import type { DecodedImage, MediaDecoder, MediaHasher, MediaHashes, PdqDigest, PdqHasher, PdqSearchRunner, RasterLease } from '../core/ports.js';
 import { pdqHash, squashForCli512 } from '../core/pdq/pdq.js';
 import type { DecodeBudget } from './decode-budget.js';
-import type { PdqTask, PdqTaskResult, SearchTask } from './pdq-thread.js';
-import { DEFAULT_DECODER_LIMITS, SharpImageDecoder } from './sharp-decoder.js';
+import type { DecodeTask, DecodeTaskResult, PdqTask, PdqTaskResult, SearchTask } from './pdq-thread.js';
+import { DEFAULT_DECODER_LIMITS, SharpImageDecoder, type RasterRunner } from './sharp-decoder.js';
+import { VigilError } from '../core/errors.js';
 
 export const PDQ_MODES = ['full', 'cli512', 'fast'] as const;
 export type PdqMode = (typeof PDQ_MODES)[number];
@@ -45,12 +46,11 @@ export interface MediaHasherOptions {
    */
   threads?: number;
   /**
-   * Rasters of at most this many pixels are hashed on the calling thread even when there are
-   * threads (default 2 Mpx: at most about 3.5 ms of event loop). Measured here, the trip to a
-   * thread and back (the pixels' transfer, two wake-ups, the garbage collection that moving large
-   * buffers between isolates sets off) costs 1.5–2 ms CPU for a 1.6 Mpx raster, nearly as much as
-   * its hash (2.5 ms); bench/pdq.ts prices both. Larger rasters (camera originals: 12 Mpx and up,
-   * 20 ms and more) still go to the threads.
+   * With threads, images of at most this many pixels (default 2 Mpx) are decoded and hashed in one
+   * task on a thread: the encoded bytes go there, the raster and its digest come back, so the event
+   * loop runs neither the decode's JavaScript side nor PDQ. Larger ones are decoded here (libvips's
+   * own threads) and only their raster's PDQ goes to a thread, since moving a raster that big twice
+   * would cost about as much as its hash. bench/pdq.ts prices the three ways.
    */
   inlineMaxPixels?: number;
   /** The process's decode budget (decode-budget.ts); shared by every decode this hasher makes. */
@@ -89,6 +89,8 @@ function pdqPool(threads: number): Piscina {
     minThreads: threads,
     maxThreads: threads,
     idleTimeout: 60_000,
+    // A decode task waits on libvips most of its time; a few in flight per thread keep it busy.
+    concurrentTasksPerWorker: 4,
     ...(fromSource ? { execArgv: ['--import', 'tsx'] } : {}),
   });
 }
@@ -109,6 +111,20 @@ function owned(data: Uint8Array): Uint8Array {
 export function createMediaHasher(options: MediaHasherOptions = {}): DetailedMediaHasher {
   const mode = options.mode ?? 'full';
   if (!PDQ_MODES.includes(mode)) throw new RangeError(`unknown pdq mode`);
+  const pool = (options.threads ?? 0) > 0 ? pdqPool(options.threads ?? 0) : undefined;
+  const inlineMaxPixels = options.inlineMaxPixels ?? INLINE_MAX_PIXELS;
+  /** Digests computed with the decode on a thread, by raster: `pdq` of that raster is then free. */
+  const hashedWithDecode = new WeakMap<DecodedImage, PdqDigest>();
+  const decodeOnThread: RasterRunner | undefined = pool
+    ? async (bytes, format, header, settings) => {
+        const result = (await pool.run({ bytes, format, header, settings, cli512: mode === 'cli512' } satisfies DecodeTask, {
+          name: 'decodeAndHash',
+        })) as DecodeTaskResult;
+        if ('error' in result) throw new VigilError(result.error.code, result.error.message, { retriable: result.error.retriable });
+        hashedWithDecode.set(result.details.image, result.digest);
+        return { ...result.details, seconds: result.seconds };
+      }
+    : undefined;
   const decoder = new SharpImageDecoder({
     maxPixels: options.maxPixels ?? DEFAULT_DECODER_LIMITS.maxPixels,
     maxBytes: options.maxBytes ?? DEFAULT_DECODER_LIMITS.maxBytes,
@@ -116,16 +132,19 @@ export function createMediaHasher(options: MediaHasherOptions = {}): DetailedMed
     maxDimension: mode === 'fast' ? FAST_MAX_DIMENSION : undefined,
     ...(options.budget ? { budget: options.budget } : {}),
     ...(options.onDecoded ? { onDecoded: options.onDecoded } : {}),
+    ...(decodeOnThread ? { raster: { maxPixels: inlineMaxPixels, decode: decodeOnThread } } : {}),
   });
-  const pool = (options.threads ?? 0) > 0 ? pdqPool(options.threads ?? 0) : undefined;
-  const inlineMaxPixels = options.inlineMaxPixels ?? INLINE_MAX_PIXELS;
 
   /**
-   * On the pool the pixels travel to the thread and back without a copy; while they are away the
-   * image's buffer is detached, so `image.data` is put back before this resolves. If the thread
-   * fails the pixels are lost with it: `image.data` is left detached (0 bytes), which the scan notices.
+   * A raster decoded on a thread was hashed there already. A small raster from anywhere else is
+   * hashed here (it is not worth the trip); a large one goes to the pool: the pixels travel to the
+   * thread and back without a copy; while they are away the image's buffer is detached, so
+   * `image.data` is put back before this resolves. If the thread fails the pixels are lost with it:
+   * `image.data` is left detached (0 bytes), which the scan notices.
    */
   const pdq = async (image: DecodedImage, opts: { dihedral: boolean }): Promise<PdqDigest> => {
+    const known = hashedWithDecode.get(image);
+    if (known) return opts.dihedral ? known : { hash: known.hash, quality: known.quality };
     if (!pool || image.width * image.height <= inlineMaxPixels) return pdqHash(mode === 'cli512' ? squashForCli512(image) : image, { dihedral: opts.dihedral });
     image.data = owned(image.data);
     const task: PdqTask = { image, cli512: mode === 'cli512', dihedral: opts.dihedral };

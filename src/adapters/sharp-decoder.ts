@@ -55,7 +55,20 @@ export interface SharpDecoderOptions {
   budget?: DecodeBudget;
   /** Told the seconds each successful decode took (the decode only: no budget wait). */
   onDecoded?: (seconds: number) => void;
+  /**
+   * Decodes elsewhere (a PDQ thread: media-hasher.ts) the images whose header says at most
+   * `maxPixels`; the sniffing, the header and pixel checks, the budget and the time limit stay here.
+   */
+  raster?: { maxPixels: number; decode: RasterRunner };
 }
+
+/** A decode run somewhere else than the calling thread; resolves with the pixels and the decode's own seconds. */
+export type RasterRunner = (
+  bytes: Uint8Array,
+  format: RasterFormat,
+  header: ImageHeader,
+  settings: RasterSettings,
+) => Promise<DecodedImageDetails & { seconds: number }>;
 
 export interface DecodedImageDetails {
   image: DecodedImage;
@@ -90,6 +103,7 @@ export class SharpImageDecoder implements ImageDecoder {
   private readonly failOn: NonNullable<SharpDecoderOptions['failOn']>;
   private readonly budget: DecodeBudget | undefined;
   private readonly onDecoded: ((seconds: number) => void) | undefined;
+  private readonly raster: SharpDecoderOptions['raster'];
 
   constructor(options: SharpDecoderOptions = {}) {
     this.maxPixels = options.maxPixels ?? DEFAULT_DECODER_LIMITS.maxPixels;
@@ -99,6 +113,7 @@ export class SharpImageDecoder implements ImageDecoder {
     this.failOn = options.failOn ?? 'error';
     this.budget = options.budget;
     this.onDecoded = options.onDecoded;
+    this.raster = options.raster;
     for (const [name, v] of [
       ['maxPixels', this.maxPixels],
       ['maxBytes', this.maxBytes],
@@ -149,12 +164,15 @@ export class SharpImageDecoder implements ImageDecoder {
     const header = this.checkHeader(readImageHeader(bytes, format), format) ?? (await withTimeout(this.readHeader(bytes, format), this.timeoutMs));
     const grant = this.budget ? await this.budget.acquire(header.width * header.height) : undefined;
     const started = performance.now();
-    const work = this.decodeRaster(bytes, format, header);
+    const elsewhere = this.raster && header.width * header.height <= this.raster.maxPixels ? this.raster.decode : undefined;
+    const work = elsewhere
+      ? elsewhere(bytes, format, header, this.settings())
+      : decodeRaster(bytes, format, header, this.settings()).then((d) => ({ ...d, seconds: (performance.now() - started) / 1000 }));
     let done = false;
     try {
-      const details = await withTimeout(work, this.timeoutMs);
+      const { seconds, ...details } = await withTimeout(work, this.timeoutMs);
       done = true;
-      this.onDecoded?.((performance.now() - started) / 1000);
+      this.onDecoded?.(seconds);
       return { ...details, release: () => grant?.release() };
     } finally {
       if (!done && grant) work.then(grant.release, grant.release);
@@ -162,15 +180,11 @@ export class SharpImageDecoder implements ImageDecoder {
   }
 
   private inputOptions(): SharpOptions {
-    return {
-      ignoreIcc: true, // the reference (ImageMagick → PNM) does not apply embedded profiles
-      limitInputPixels: this.maxPixels,
-      failOn: this.failOn,
-      pages: 1,
-      page: 0,
-      animated: false,
-      sequentialRead: true,
-    };
+    return inputOptions(this.settings());
+  }
+
+  private settings(): RasterSettings {
+    return { maxPixels: this.maxPixels, timeoutMs: this.timeoutMs, maxDimension: this.maxDimension, failOn: this.failOn };
   }
 
   /** The pixel limit, applied before any pixel is allocated, whoever read the header. */
@@ -197,46 +211,70 @@ export class SharpImageDecoder implements ImageDecoder {
     if (width < 1 || height < 1) throw new VigilError('MEDIA_UNDECODABLE', `${format} image has no dimensions`);
     return this.checkHeader({ width, height, grey: meta.space === 'b-w' || meta.space === 'grey16' }, format);
   }
+}
 
-  private async decodeRaster(bytes: Uint8Array, format: RasterFormat, header: ImageHeader): Promise<DecodedImageDetails> {
-    // A fresh deadline for libvips itself, in whole seconds (its granularity), so abandoned work stops.
-    const vipsTimeoutS = Math.max(1, Math.ceil(this.timeoutMs / 1000));
-    const { width, height } = header;
-    let shrunk = false;
-    let pipeline = sharp(bytes, this.inputOptions()).timeout({ seconds: vipsTimeoutS });
-    // Grey stays one band (the reference's grey path: luma = sample, which RGB luma of r=g=b only
-    // approximates in float32); everything else, CMYK included, becomes sRGB as ImageMagick does.
-    pipeline = pipeline.toColourspace(header.grey ? 'b-w' : 'srgb');
-    if (this.maxDimension !== undefined && (width > this.maxDimension || height > this.maxDimension)) {
-      shrunk = true;
-      pipeline = pipeline.resize({
-        width: this.maxDimension,
-        height: this.maxDimension,
-        fit: 'inside',
-        withoutEnlargement: true,
-        fastShrinkOnLoad: true,
-        kernel: 'cubic',
-      });
-    }
-    let data: Buffer;
-    let info: OutputInfo;
-    try {
-      ({ data, info } = await pipeline.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true }));
-    } catch (err) {
-      throw translate(err, format, this.maxPixels);
-    }
-    if (info.channels !== 1 && info.channels !== 3)
-      throw new VigilError('MEDIA_UNSUPPORTED', `${format} image decodes to ${info.channels} channels; expected grey or RGB`);
-    if (data.length !== info.width * info.height * info.channels)
-      throw new VigilError('MEDIA_UNDECODABLE', `${format} image decoded to an unexpected buffer size`);
-    return {
-      image: { width: info.width, height: info.height, channels: info.channels, data: new Uint8Array(data.buffer, data.byteOffset, data.length) },
-      format,
-      // Unshrunk, the decoded size is the source size by definition (whoever read the header).
-      width: shrunk ? width : info.width,
-      height: shrunk ? height : info.height,
-    };
+/** What a raster decode needs of the decoder's settings: plain data, so a thread can be handed it. */
+export interface RasterSettings {
+  maxPixels: number;
+  timeoutMs: number;
+  maxDimension: number | undefined;
+  failOn: NonNullable<SharpDecoderOptions['failOn']>;
+}
+
+function inputOptions(settings: RasterSettings): SharpOptions {
+  return {
+    ignoreIcc: true, // the reference (ImageMagick → PNM) does not apply embedded profiles
+    limitInputPixels: settings.maxPixels,
+    failOn: settings.failOn,
+    pages: 1,
+    page: 0,
+    animated: false,
+    sequentialRead: true,
+  };
+}
+
+/**
+ * The decode itself, once the bytes were sniffed, the header checked and the budget granted: on the
+ * calling thread's libvips pipeline, or in a PDQ thread (pdq-thread.ts) through SharpDecoderOptions.raster.
+ */
+export async function decodeRaster(bytes: Uint8Array, format: RasterFormat, header: ImageHeader, settings: RasterSettings): Promise<DecodedImageDetails> {
+  // A fresh deadline for libvips itself, in whole seconds (its granularity), so abandoned work stops.
+  const vipsTimeoutS = Math.max(1, Math.ceil(settings.timeoutMs / 1000));
+  const { width, height } = header;
+  let shrunk = false;
+  let pipeline = sharp(bytes, inputOptions(settings)).timeout({ seconds: vipsTimeoutS });
+  // Grey stays one band (the reference's grey path: luma = sample, which RGB luma of r=g=b only
+  // approximates in float32); everything else, CMYK included, becomes sRGB as ImageMagick does.
+  pipeline = pipeline.toColourspace(header.grey ? 'b-w' : 'srgb');
+  if (settings.maxDimension !== undefined && (width > settings.maxDimension || height > settings.maxDimension)) {
+    shrunk = true;
+    pipeline = pipeline.resize({
+      width: settings.maxDimension,
+      height: settings.maxDimension,
+      fit: 'inside',
+      withoutEnlargement: true,
+      fastShrinkOnLoad: true,
+      kernel: 'cubic',
+    });
   }
+  let data: Buffer;
+  let info: OutputInfo;
+  try {
+    ({ data, info } = await pipeline.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true }));
+  } catch (err) {
+    throw translate(err, format, settings.maxPixels);
+  }
+  if (info.channels !== 1 && info.channels !== 3)
+    throw new VigilError('MEDIA_UNSUPPORTED', `${format} image decodes to ${info.channels} channels; expected grey or RGB`);
+  if (data.length !== info.width * info.height * info.channels)
+    throw new VigilError('MEDIA_UNDECODABLE', `${format} image decoded to an unexpected buffer size`);
+  return {
+    image: { width: info.width, height: info.height, channels: info.channels, data: new Uint8Array(data.buffer, data.byteOffset, data.length) },
+    format,
+    // Unshrunk, the decoded size is the source size by definition (whoever read the header).
+    width: shrunk ? width : info.width,
+    height: shrunk ? height : info.height,
+  };
 }
 
 /** libvips errors → typed errors; their text is matched, never copied. */

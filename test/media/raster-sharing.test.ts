@@ -24,3 +24,29 @@ describe('raster sharing with the PDQ pool', () => {
     }
   });
 });
+
+describe('decode and PDQ as one task on a thread (images up to inlineMaxPixels)', () => {
+  it('the raster comes back whole with its digest already computed there, equal to the inline digest', async () => {
+    const bytes = readFileSync('config/samples/media/teapot-still-life.png');
+    const pooled = createMediaHasher({ threads: 1 });
+    const inline = createMediaHasher({ threads: 0 });
+    try {
+      const lease = await pooled.decode(bytes);
+      const here = await inline.decode(bytes);
+      expect([lease.width, lease.height, lease.image.channels]).toEqual([here.width, here.height, here.image.channels]);
+      expect(Buffer.from(lease.image.data).equals(Buffer.from(here.image.data))).toBe(true);
+      const expected = await inline.pdq(here.image, { dihedral: true });
+      // Blank the pixels: a digest computed now would differ, so an equal one was computed with the decode.
+      lease.image.data.fill(0);
+      expect(await pooled.pdq(lease.image, { dihedral: true })).toEqual(expected);
+      expect(await pooled.pdq(lease.image, { dihedral: false })).toEqual({ hash: expected.hash, quality: expected.quality });
+      // A raster that did not come from the thread is hashed as it is.
+      expect((await pooled.pdq(here.image, { dihedral: false })).hash).toBe(expected.hash);
+      lease.release();
+      here.release();
+    } finally {
+      await pooled.close();
+      await inline.close();
+    }
+  });
+});

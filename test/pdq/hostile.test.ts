@@ -205,3 +205,44 @@ describe('hostile media', () => {
     expect(ok.pdq?.quality).toBeGreaterThan(0);
   });
 });
+
+describe('hostile media decoded on a PDQ thread', () => {
+  // Up to 10 Mpx decoded there, so the 9 Mpx timeout case goes too; errors cross back typed.
+  const hasher = createMediaHasher({ threads: 1, inlineMaxPixels: 10_000_000, timeoutMs: 5000 });
+  const slow = createMediaHasher({ threads: 1, inlineMaxPixels: 10_000_000, timeoutMs: 10 });
+  afterAll(async () => {
+    await hasher.close();
+    await slow.close();
+  });
+  const threadOutcome = async (bytes: Uint8Array, h = hasher): Promise<ErrorCode | 'ok'> => {
+    try {
+      (await h.decode(bytes)).release();
+      return 'ok';
+    } catch (err) {
+      expect(err).toBeInstanceOf(VigilError);
+      expect((err as VigilError).message).not.toContain(MARKER);
+      return (err as VigilError).code;
+    }
+  };
+
+  it('truncated and fake JPEG and PNG → MEDIA_UNDECODABLE, a VigilError rebuilt on this side', async () => {
+    const jpeg = await jpegFixture();
+    expect(await threadOutcome(jpeg)).toBe('ok');
+    expect(await threadOutcome(jpeg.subarray(0, Math.floor(jpeg.length / 2)))).toBe('MEDIA_UNDECODABLE');
+    const fake = Uint8Array.from({ length: 4096 }, (_, i) => (i * 7919) & 255);
+    fake.set([0xff, 0xd8, 0xff]);
+    expect(await threadOutcome(fake)).toBe('MEDIA_UNDECODABLE');
+    fake.set(Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'));
+    expect(await threadOutcome(fake)).toBe('MEDIA_UNDECODABLE');
+  });
+
+  it('timeout: MEDIA_TIMEOUT on time, and the thread stays usable', async () => {
+    const big = await sharp({ create: { width: 3000, height: 3000, channels: 3, background: '#123456' } })
+      .png({ compressionLevel: 1 })
+      .toBuffer();
+    const started = Date.now();
+    expect(await threadOutcome(big, slow)).toBe('MEDIA_TIMEOUT');
+    expect(Date.now() - started).toBeLessThan(HANG_BOUND_MS);
+    expect(await threadOutcome(await jpegFixture())).toBe('ok');
+  });
+});
