@@ -115,11 +115,23 @@ export function createMediaHasher(options: MediaHasherOptions = {}): DetailedMed
   const inlineMaxPixels = options.inlineMaxPixels ?? INLINE_MAX_PIXELS;
   /** Digests computed with the decode on a thread, by raster: `pdq` of that raster is then free. */
   const hashedWithDecode = new WeakMap<DecodedImage, PdqDigest>();
+  let closing: Promise<void> | undefined;
+  /**
+   * Every task for the threads. Refused once the hasher is closing (piscina would start new threads
+   * for it), and a failure of the thread itself is typed: not the image's fault, so INTERNAL (retriable).
+   */
+  const onThread = async <T>(task: object, options: { name?: string; transferList?: ArrayBuffer[] }, what: string): Promise<T> => {
+    if (!pool || closing) throw new VigilError('INTERNAL', `${what}: the media hasher is closed`);
+    try {
+      return (await pool.run(task, options)) as T;
+    } catch (err) {
+      throw new VigilError('INTERNAL', `${what}: the PDQ thread failed (${err instanceof Error ? err.name : typeof err})`, { cause: err });
+    }
+  };
   const decodeOnThread: RasterRunner | undefined = pool
     ? async (bytes, format, header, settings) => {
-        const result = (await pool.run({ bytes, format, header, settings, cli512: mode === 'cli512' } satisfies DecodeTask, {
-          name: 'decodeAndHash',
-        })) as DecodeTaskResult;
+        const task: DecodeTask = { bytes, format, header, settings, cli512: mode === 'cli512' };
+        const result = await onThread<DecodeTaskResult>(task, { name: 'decodeAndHash' }, 'media decode');
         if ('error' in result) throw new VigilError(result.error.code, result.error.message, { retriable: result.error.retriable });
         hashedWithDecode.set(result.details.image, result.digest);
         return { ...result.details, seconds: result.seconds };
@@ -148,7 +160,7 @@ export function createMediaHasher(options: MediaHasherOptions = {}): DetailedMed
     if (!pool || image.width * image.height <= inlineMaxPixels) return pdqHash(mode === 'cli512' ? squashForCli512(image) : image, { dihedral: opts.dihedral });
     image.data = owned(image.data);
     const task: PdqTask = { image, cli512: mode === 'cli512', dihedral: opts.dihedral };
-    const { digest, data } = (await pool.run(task, { transferList: [image.data.buffer as ArrayBuffer] })) as PdqTaskResult;
+    const { digest, data } = await onThread<PdqTaskResult>(task, { transferList: [image.data.buffer as ArrayBuffer] }, 'PDQ');
     image.data = data;
     return digest;
   };
@@ -170,10 +182,9 @@ export function createMediaHasher(options: MediaHasherOptions = {}): DetailedMed
   const searchRunner: PdqSearchRunner | undefined = pool
     ? {
         search: async (view, queries, radius) =>
-          (await pool.run({ view, queries, radius } satisfies SearchTask, { name: 'searchIndex' })) as Awaited<ReturnType<PdqSearchRunner['search']>>,
+          onThread<Awaited<ReturnType<PdqSearchRunner['search']>>>({ view, queries, radius } satisfies SearchTask, { name: 'searchIndex' }, 'PDQ index search'),
       }
     : undefined;
-  let closing: Promise<void> | undefined;
   return {
     decode,
     pdq,

@@ -50,3 +50,17 @@ describe('decode and PDQ as one task on a thread (images up to inlineMaxPixels)'
     }
   });
 });
+
+describe('a closed media hasher', () => {
+  it('sends its threads nothing more: decode and PDQ reject with a typed, retriable INTERNAL error', async () => {
+    const pooled = createMediaHasher({ threads: 1, inlineMaxPixels: 0 });
+    const bytes = readFileSync('config/samples/media/teapot-still-life.png');
+    const lease = await pooled.decode(bytes); // over inlineMaxPixels: decoded here
+    await pooled.close();
+    await expect(pooled.pdq(lease.image, { dihedral: false })).rejects.toMatchObject({ code: 'INTERNAL', retriable: true });
+    lease.release();
+    const small = createMediaHasher({ threads: 1 });
+    await small.close();
+    await expect(small.decode(bytes)).rejects.toMatchObject({ code: 'INTERNAL', retriable: true });
+  });
+});
