@@ -223,21 +223,24 @@ export class BullFlagSink implements FlagSink {
   async emit(flags: readonly Flag[]): Promise<void> {
     if (flags.length === 0) return;
     const ttl = this.#settings.dedupeTtlMs;
+    const jobs = flags.map((f) => ({
+      name: f.category,
+      data: f,
+      opts: {
+        jobId: f.flagId,
+        deduplication: { id: f.flagId, ttl },
+        priority: SEVERITY_PRIORITY[f.severity],
+        // Flags carry no content; keep them for the consumer a while, then let Redis forget them.
+        removeOnComplete: { age: Math.ceil(ttl / 1000) },
+        removeOnFail: { age: Math.ceil(ttl / 1000) },
+      },
+    }));
     try {
-      await this.queue.addBulk(
-        flags.map((f) => ({
-          name: f.category,
-          data: f,
-          opts: {
-            jobId: f.flagId,
-            deduplication: { id: f.flagId, ttl },
-            priority: SEVERITY_PRIORITY[f.severity],
-            // Flags carry no content; keep them for the consumer a while, then let Redis forget them.
-            removeOnComplete: { age: Math.ceil(ttl / 1000) },
-            removeOnFail: { age: Math.ceil(ttl / 1000) },
-          },
-        })),
-      );
+      // One flag (the usual case) is one script call; addBulk would wrap it in a MULTI, whose
+      // pipeline copies all of BullMQ's scripts onto itself first (about 40 µs measured).
+      const [only] = jobs;
+      if (jobs.length === 1 && only) await this.queue.add(only.name, only.data, only.opts);
+      else await this.queue.addBulk(jobs);
     } catch (err) {
       throw queueError(err, 'enqueue flags on the moderation queue');
     }
