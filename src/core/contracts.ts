@@ -38,6 +38,28 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 export const PRIORITIES = ['report', 'normal', 'backfill'] as const;
 export type EventPriority = (typeof PRIORITIES)[number];
 
+/**
+ * BASE64.test(b), about ten times faster on a long string (what the regex costs on a 30 KB image is
+ * paid by the publisher and again by the worker): where the length is a multiple of 4, Node's decoder
+ * skips any character outside the alphabet and stops at a misplaced '=', so such a string decodes
+ * short of the length its size and padding promise; only base64url's '-' and '_', which the decoder
+ * takes as letters, need a look of their own. Decoded in 64 KiB pieces, so a 20 MB item costs no
+ * 15 MB buffer. Other lengths are invalid anyway: the regex decides.
+ * test/core/contracts.test.ts checks it against the regex on generated and mutated strings.
+ */
+function isBase64Alphabet(b: string): boolean {
+  if (b.length % 4 !== 0) return BASE64.test(b);
+  if (b.includes('-') || b.includes('_')) return false;
+  const piece = 64 * 1024; // a multiple of 4: only the last piece may carry padding
+  for (let at = 0; at < b.length; at += piece) {
+    const part = b.slice(at, at + piece);
+    const padding = part.endsWith('==') ? 2 : part.endsWith('=') ? 1 : 0;
+    if (padding && at + piece < b.length) return false;
+    if (Buffer.from(part, 'base64').length !== (part.length / 4) * 3 - padding) return false;
+  }
+  return true;
+}
+
 function base64DecodedLength(b64: string): number {
   const padding = b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0;
   return Math.floor((b64.length * 3) / 4) - padding;
@@ -54,7 +76,9 @@ export function messageEventSchema(limits: ContractLimits = DEFAULT_LIMITS) {
       bytes: z
         .string()
         .max(Math.ceil(limits.maxMediaBytes / 3) * 4 + 4, `decodes to more than ${limits.maxMediaBytes} bytes (MEDIA_TOO_LARGE)`)
-        .regex(BASE64, 'must be standard base64')
+        .refine(isBase64Alphabet, 'must be standard base64')
+        // The published JSON Schema still states the alphabet as a pattern.
+        .meta({ pattern: BASE64.source })
         .refine((b) => b.length % 4 === 0, 'base64 length must be a multiple of 4')
         .refine((b) => base64DecodedLength(b) <= limits.maxMediaBytes, {
           message: `decodes to more than ${limits.maxMediaBytes} bytes (MEDIA_TOO_LARGE)`,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { contractJsonSchema, parseMessageEvent, salvageIds } from '../../src/core/contracts.js';
 import { VigilError } from '../../src/core/errors.js';
+import { seededUint32 } from '../helpers/seeded-random.js';
 
 const valid = {
   schema: 'vigil.message.v1',
@@ -121,5 +122,74 @@ describe('vigil.message.v1', () => {
     visit(contractJsonSchema('flag'));
     expect(spans.length).toBeGreaterThan(0);
     for (const s of spans) expect(s.description).toMatch(/UTF-16 code units/);
+  });
+});
+
+describe('standard base64 for inline media', () => {
+  // The rule, written here from RFC 4648 §4 (alphabet A–Z a–z 0–9 + /, at most two '=' at the end,
+  // length a multiple of 4), not taken from the implementation.
+  const RFC4648 = /^[A-Za-z0-9+/]*={0,2}$/;
+  const valid = (b: string) => RFC4648.test(b) && b.length % 4 === 0;
+  const base = {
+    schema: 'vigil.message.v1',
+    eventId: 'e1',
+    messageId: 'm1',
+    conversationId: 'c1',
+    senderId: 'u1',
+    recipientIds: ['u2'],
+    sentAt: '2026-11-27T12:00:00Z',
+  };
+  const accepted = (bytes: string) => {
+    try {
+      parseMessageEvent({ ...base, media: [{ id: 'm', mimeType: 'image/png', bytes }] });
+      return true;
+    } catch (err) {
+      expect((err as VigilError).code).toBe('EVENT_INVALID');
+      return false;
+    }
+  };
+  const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  const ODD = ['=', '-', '_', ' ', '\n', '\t', '\r', '$', '.', 'é', 'ÿ', '\u0100', '€', '😀', '\0', '\x7f', '%', ':'];
+
+  it('accepts exactly what the RFC alphabet accepts, on 30 000 generated strings', () => {
+    const next = seededUint32(4648);
+    const pick = (n: number) => next() % n;
+    let agreed = 0;
+    let valids = 0;
+    for (let t = 0; t < 30_000; t++) {
+      const len = pick(4) === 0 ? pick(12) : pick(64);
+      let s = '';
+      for (let i = 0; i < len; i++) s += pick(10) === 0 ? ODD[pick(ODD.length)] : ALPHABET[pick(64)];
+      if (pick(3) === 0) s += '='.repeat(pick(4));
+      if (accepted(s) === valid(s)) agreed++;
+      if (valid(s)) valids++;
+    }
+    expect(agreed).toBe(30_000);
+    expect(valids).toBeGreaterThan(1000); // both outcomes well covered
+  });
+
+  it('rejects a long valid encoding with one character changed, wherever it is (also across 64 KiB pieces)', () => {
+    const next = seededUint32(7);
+    const bytes = Buffer.alloc(150_000);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = next() & 255;
+    const good = bytes.toString('base64');
+    expect(accepted(good)).toBe(true);
+    const positions = [
+      0,
+      1,
+      65_535,
+      65_536,
+      65_537,
+      131_071,
+      131_072,
+      good.length - 3,
+      good.length - 1,
+      ...Array.from({ length: 20 }, () => next() % good.length),
+    ];
+    for (const at of positions)
+      for (const c of ODD) {
+        const bad = good.slice(0, at) + c + good.slice(at + 1);
+        expect([at, JSON.stringify(c), accepted(bad)]).toEqual([at, JSON.stringify(c), valid(bad)]);
+      }
   });
 });
