@@ -96,32 +96,33 @@ export interface DecodeLease extends DecodedImageDetails {
 }
 
 export class SharpImageDecoder implements ImageDecoder {
-  private readonly maxPixels: number;
+  /** The limits a decode runs under, as plain data: also what a decode on a thread is handed. */
+  private readonly settings: RasterSettings;
   private readonly maxBytes: number;
-  private readonly timeoutMs: number;
-  private readonly maxDimension: number | undefined;
-  private readonly failOn: NonNullable<SharpDecoderOptions['failOn']>;
   private readonly budget: DecodeBudget | undefined;
   private readonly onDecoded: ((seconds: number) => void) | undefined;
   private readonly raster: SharpDecoderOptions['raster'];
 
   constructor(options: SharpDecoderOptions = {}) {
-    this.maxPixels = options.maxPixels ?? DEFAULT_DECODER_LIMITS.maxPixels;
+    this.settings = {
+      maxPixels: options.maxPixels ?? DEFAULT_DECODER_LIMITS.maxPixels,
+      timeoutMs: options.timeoutMs ?? DEFAULT_DECODER_LIMITS.timeoutMs,
+      maxDimension: options.maxDimension,
+      failOn: options.failOn ?? 'error',
+    };
     this.maxBytes = options.maxBytes ?? DEFAULT_DECODER_LIMITS.maxBytes;
-    this.timeoutMs = options.timeoutMs ?? DEFAULT_DECODER_LIMITS.timeoutMs;
-    this.maxDimension = options.maxDimension;
-    this.failOn = options.failOn ?? 'error';
     this.budget = options.budget;
     this.onDecoded = options.onDecoded;
     this.raster = options.raster;
     for (const [name, v] of [
-      ['maxPixels', this.maxPixels],
+      ['maxPixels', this.settings.maxPixels],
       ['maxBytes', this.maxBytes],
-      ['timeoutMs', this.timeoutMs],
+      ['timeoutMs', this.settings.timeoutMs],
     ] as const) {
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`SharpImageDecoder: ${name} must be a positive integer`);
     }
-    if (this.maxDimension !== undefined && (!Number.isInteger(this.maxDimension) || this.maxDimension < 64))
+    const { maxDimension } = this.settings;
+    if (maxDimension !== undefined && (!Number.isInteger(maxDimension) || maxDimension < 64))
       throw new RangeError('SharpImageDecoder: maxDimension must be an integer >= 64');
   }
 
@@ -161,16 +162,16 @@ export class SharpImageDecoder implements ImageDecoder {
       );
     }
     // The plain formats' headers are read here, in microseconds; libvips is asked only about the rest.
-    const header = this.checkHeader(readImageHeader(bytes, format), format) ?? (await withTimeout(this.readHeader(bytes, format), this.timeoutMs));
+    const header = this.checkHeader(readImageHeader(bytes, format), format) ?? (await withTimeout(this.readHeader(bytes, format), this.settings.timeoutMs));
     const grant = this.budget ? await this.budget.acquire(header.width * header.height) : undefined;
     const started = performance.now();
     const elsewhere = this.raster && header.width * header.height <= this.raster.maxPixels ? this.raster.decode : undefined;
     const work = elsewhere
-      ? elsewhere(bytes, format, header, this.settings())
-      : decodeRaster(bytes, format, header, this.settings()).then((d) => ({ ...d, seconds: (performance.now() - started) / 1000 }));
+      ? elsewhere(bytes, format, header, this.settings)
+      : decodeRaster(bytes, format, header, this.settings).then((d) => ({ ...d, seconds: (performance.now() - started) / 1000 }));
     let done = false;
     try {
-      const { seconds, ...details } = await withTimeout(work, this.timeoutMs);
+      const { seconds, ...details } = await withTimeout(work, this.settings.timeoutMs);
       done = true;
       this.onDecoded?.(seconds);
       return { ...details, release: () => grant?.release() };
@@ -179,20 +180,12 @@ export class SharpImageDecoder implements ImageDecoder {
     }
   }
 
-  private inputOptions(): SharpOptions {
-    return inputOptions(this.settings());
-  }
-
-  private settings(): RasterSettings {
-    return { maxPixels: this.maxPixels, timeoutMs: this.timeoutMs, maxDimension: this.maxDimension, failOn: this.failOn };
-  }
-
   /** The pixel limit, applied before any pixel is allocated, whoever read the header. */
   private checkHeader<H extends ImageHeader | undefined>(header: H, format: RasterFormat): H {
-    if (header && header.width * header.height > this.maxPixels)
+    if (header && header.width * header.height > this.settings.maxPixels)
       throw new VigilError(
         'MEDIA_TOO_LARGE',
-        `${format} image is ${header.width}x${header.height} = ${header.width * header.height} pixels; the limit is ${this.maxPixels}`,
+        `${format} image is ${header.width}x${header.height} = ${header.width * header.height} pixels; the limit is ${this.settings.maxPixels}`,
       );
     return header;
   }
@@ -200,9 +193,9 @@ export class SharpImageDecoder implements ImageDecoder {
   private async readHeader(bytes: Uint8Array, format: RasterFormat): Promise<ImageHeader> {
     let meta: Metadata;
     try {
-      meta = await sharp(bytes, this.inputOptions()).metadata();
+      meta = await sharp(bytes, inputOptions(this.settings)).metadata();
     } catch (err) {
-      throw translate(err, format, this.maxPixels);
+      throw translate(err, format, this.settings.maxPixels);
     }
     if (!SHARP_FORMAT[format].includes(meta.format ?? ''))
       throw new VigilError('MEDIA_UNDECODABLE', `${format} signature but the decoder found ${meta.format ?? 'no image'}`);
